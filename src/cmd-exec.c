@@ -1,0 +1,78 @@
+/* galley exec [-n NAME] -- CMD...: a background shell job (not an agent). */
+#include <string.h>
+
+#include "cmd.h"
+#include "names.h"
+
+
+static int
+exec_run(struct cmd_ctx *ctx)
+{
+	static const struct option opts[] = { { "name", required_argument,
+						  NULL, 'n' },
+		{ "cwd", required_argument, NULL, 'C' },
+		{ "pin", no_argument, NULL, 'p' }, CMD_LONGOPTS_COMMON,
+		{ NULL, 0, NULL, 0 } };
+	const char *name = NULL, *cwd = NULL;
+	json_t *req, *argv, *reply;
+	int c, rc, pin = 0;
+
+	/* '+': stop at the command, so `galley exec ls -la` works */
+	while ((c = getopt_long(ctx->argc, ctx->argv, "+:n:C:h", opts,
+		    NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			name = optarg;
+			break;
+		case 'C':
+			cwd = optarg;
+			break;
+		case 'p':
+			pin = 1;
+			break;
+		default:
+			if ((rc = cmd_opt_common(ctx, c)) >= 0)
+				return rc;
+		}
+	}
+	if (optind >= ctx->argc)
+		return cmd_usage_error(ctx, "no command given");
+	if (name != NULL && name_check(name, "name", &ctx->err) < 0)
+		return cmd_fail(ctx);
+	argv = json_array();
+	for (int i = optind; i < ctx->argc; i++) {
+		json_t *a = json_string(ctx->argv[i]);
+		if (a == NULL) {
+			json_decref(argv);
+			return cmd_usage_error(ctx, "argument %d is not UTF-8",
+			    i - optind + 1);
+		}
+		json_array_append_new(argv, a);
+	}
+	req = cmd_new_request(ctx, cwd);
+	if (req == NULL) {
+		json_decref(argv);
+		return cmd_fail(ctx);
+	}
+	json_object_set_new(req, "runtime", json_string("exec"));
+	json_object_set_new(req, "argv", argv);
+	json_object_set_new(req, "pin", json_boolean(pin));
+	if (name)
+		json_object_set_new(req, "name", json_string(name));
+	reply = cmd_call(ctx, req);
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	rc = cmd_print_new(ctx, reply);
+	json_decref(reply);
+	return rc;
+}
+
+const struct cmd_entry cmd_exec_entry = {
+	.name = "exec",
+	.usage = "[-n NAME] [-C DIR] [--pin] -- CMD [ARG...]",
+	.summary = "run a shell command in the background",
+	.help = "  -n, --name NAME     session name\n"
+		"  -C, --cwd DIR       working directory (default: here)\n"
+		"      --pin           pin the session\n",
+	.run = exec_run,
+};

@@ -1,0 +1,179 @@
+/* Verbs that serve other verbs: get (resolve a session), events (the event
+ * log), host (the per-session process). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "host.h"
+#include "names.h"
+#include "server.h"
+#include "session.h"
+#include "util.h"
+
+static int
+get_run(struct cmd_ctx *ctx)
+{
+	static const struct option opts[] = { CMD_LONGOPTS_COMMON,
+		{ NULL, 0, NULL, 0 } };
+	json_t *s;
+	int c, rc;
+
+	while ((c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) != -1)
+		if ((rc = cmd_opt_common(ctx, c)) >= 0)
+			return rc;
+	if (optind + 1 != ctx->argc)
+		return cmd_usage_error(ctx, "expected one session ID");
+	s = cmd_get_session(ctx, ctx->argv[optind]);
+	if (s == NULL)
+		return cmd_fail(ctx);
+	cmd_print_json(s);
+	json_decref(s);
+	return 0;
+}
+
+static int
+get_serve(struct server_client *c, json_t *req, json_t *reply,
+    struct err *err)
+{
+	const char *ref;
+	struct session *s;
+
+	if (proto_get_str(req, "ref", &ref, err) < 0)
+		return -1;
+	if ((s = session_resolve(ref, err)) == NULL)
+		return -1;
+	json_object_set_new(reply, "session", session_to_json(s));
+	return 0;
+}
+
+const struct cmd_entry cmd_get_entry = {
+	.name = "get",
+	.usage = "ID",
+	.summary = "print one session as JSON",
+	.flags = CMD_INTERNAL,
+	.run = get_run,
+	.serve = get_serve,
+};
+
+static int
+events_run(struct cmd_ctx *ctx)
+{
+	static const struct option opts[] = { { "limit", required_argument,
+						  NULL, 'l' },
+		CMD_LONGOPTS_COMMON, { NULL, 0, NULL, 0 } };
+	json_t *req, *reply, *e;
+	long limit = 100;
+	int c, rc;
+	size_t i;
+
+	while ((c = getopt_long(ctx->argc, ctx->argv, ":l:h", opts, NULL)) !=
+	    -1) {
+		if (c == 'l') {
+			char *end;
+			limit = strtol(optarg, &end, 10);
+			if (*end || limit <= 0 || limit > 100000)
+				return cmd_usage_error(ctx,
+				    "--limit takes 1 to 100000");
+			continue;
+		}
+		if ((rc = cmd_opt_common(ctx, c)) >= 0)
+			return rc;
+	}
+	if (optind + 1 < ctx->argc)
+		return cmd_usage_error(ctx, "expected at most one session ID");
+	req = json_pack("{s:s, s:i}", "cmd", "events", "limit", (int)limit);
+	if (optind < ctx->argc)
+		json_object_set_new(req, "ref", json_string(ctx->argv[optind]));
+	reply = cmd_call(ctx, req);
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	if (ctx->json)
+		cmd_print_json(json_object_get(reply, "events"));
+	else
+		json_array_foreach(json_object_get(reply, "events"), i, e)
+		{
+			char at[32];
+			iso_time(json_integer_value(json_object_get(e, "at")),
+			    at, sizeof at);
+			char *d = json_dumps(json_object_get(e, "data"),
+			    JSON_COMPACT | JSON_ENCODE_ANY);
+			printf("%s  %s  %-22s %s\n", at,
+			    session_str(e, "session"), session_str(e, "kind"),
+			    d && strcmp(d, "null") ? d : "");
+			free(d);
+		}
+	json_decref(reply);
+	return 0;
+}
+
+static int
+events_serve(struct server_client *c, json_t *req, json_t *reply,
+    struct err *err)
+{
+	static const char all_sql[] =
+	    "SELECT seq, session, at, kind, data FROM (SELECT * FROM events "
+	    "ORDER BY seq DESC LIMIT ?) ORDER BY seq";
+	static const char one_sql[] =
+	    "SELECT seq, session, at, kind, data FROM (SELECT * FROM events "
+	    "WHERE session = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq";
+	const char *ref = NULL;
+	json_int_t limit = 100;
+	sqlite3_stmt *st;
+	struct session *s = NULL;
+	json_t *list;
+
+	if (proto_get_str(req, "ref", &ref, err) < 0 ||
+	    proto_get_int(req, "limit", &limit, err) < 0)
+		return -1;
+	if (ref && (s = session_resolve(ref, err)) == NULL)
+		return -1;
+	st = store_stmt(&srv.store, s ? one_sql : all_sql);
+	if (st == NULL)
+		return store_sqlerr(&srv.store, err, "events");
+	if (s) {
+		sqlite3_bind_text(st, 1, s->id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, limit);
+	} else
+		sqlite3_bind_int64(st, 1, limit);
+	list = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *data = (const char *)sqlite3_column_text(st, 4);
+		json_t *d = data ? json_loads(data, JSON_DECODE_ANY, NULL)
+				 : json_null();
+		json_array_append_new(list,
+		    json_pack("{s:I, s:s, s:I, s:s, s:o}", "seq",
+			(json_int_t)sqlite3_column_int64(st, 0), "session",
+			(const char *)sqlite3_column_text(st, 1), "at",
+			(json_int_t)sqlite3_column_int64(st, 2), "kind",
+			(const char *)sqlite3_column_text(st, 3), "data",
+			d ? d : json_null()));
+	}
+	sqlite3_reset(st);
+	json_object_set_new(reply, "events", list);
+	return 0;
+}
+
+const struct cmd_entry cmd_events_entry = {
+	.name = "events",
+	.usage = "[ID] [--limit N]",
+	.summary = "show the event log (state changes, hook payloads)",
+	.help = "  -l, --limit N       the last N events (default 100)\n",
+	.run = events_run,
+	.serve = events_serve,
+};
+
+static int
+host_run(struct cmd_ctx *ctx)
+{
+	if (ctx->argc != 2 || !id_valid(ctx->argv[1]))
+		return cmd_usage_error(ctx, "expected a session id");
+	return host_main(ctx->argv[1]);
+}
+
+const struct cmd_entry cmd_host_entry = {
+	.name = "host",
+	.usage = "ID",
+	.summary = "(internal) the per-session PTY host",
+	.flags = CMD_INTERNAL | CMD_NOJSON,
+	.run = host_run,
+};

@@ -1,0 +1,188 @@
+/* galley logs ID [-f] [--raw]: the session's output history from its raw
+ * log. Plain mode strips terminal escapes; -f follows until it ends. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "util.h"
+#include "xmalloc.h"
+
+/* Escape-sequence stripper that keeps its state across chunks. */
+struct strip {
+	int st; /* 0 text, 1 ESC, 2 CSI, 3 OSC/DCS string, 4 string ESC */
+};
+
+static void
+strip_feed(struct strip *sp, const char *p, size_t n, struct buf *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		switch (sp->st) {
+		case 0:
+			if (c == 0x1b)
+				sp->st = 1;
+			else if (c == '\r') {
+				if (i + 1 < n && p[i + 1] == '\n')
+					continue;
+				buf_addc(out, '\n');
+			} else if (c == '\n' || c == '\t' || c >= 0x20 ||
+			    c >= 0x80)
+				buf_addc(out, (char)c);
+			break;
+		case 1:
+			if (c == '[')
+				sp->st = 2;
+			else if (c == ']' || c == 'P' || c == '_' || c == '^')
+				sp->st = 3;
+			else
+				sp->st = 0;
+			break;
+		case 2:
+			if (c >= 0x40 && c <= 0x7e)
+				sp->st = 0;
+			break;
+		case 3:
+			if (c == 0x07)
+				sp->st = 0;
+			else if (c == 0x1b)
+				sp->st = 4;
+			break;
+		case 4:
+			sp->st = c == '\\' ? 0 : 3;
+			break;
+		}
+	}
+}
+
+static int
+emit(int fd, int raw, struct strip *sp, off_t *off, struct buf *json)
+{
+	char chunk[65536];
+	ssize_t n;
+
+	while ((n = pread(fd, chunk, sizeof chunk, *off)) > 0) {
+		*off += n;
+		if (json) {
+			if (raw)
+				buf_add(json, chunk, (size_t)n);
+			else
+				strip_feed(sp, chunk, (size_t)n, json);
+			continue;
+		}
+		if (raw) {
+			if (write_all(1, chunk, (size_t)n) < 0)
+				return -1;
+		} else {
+			struct buf b = BUF_INIT;
+			strip_feed(sp, chunk, (size_t)n, &b);
+			int rc = (int)write_all(1, b.data, b.len);
+			buf_release(&b);
+			if (rc < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+logs_run(struct cmd_ctx *ctx)
+{
+	static const struct option opts[] = { { "follow", no_argument, NULL,
+						  'f' },
+		{ "raw", no_argument, NULL, 'R' }, CMD_LONGOPTS_COMMON,
+		{ NULL, 0, NULL, 0 } };
+	struct strip sp = { 0 };
+	int c, rc, follow = 0, raw = 0, fd;
+	char *path, *exitpath;
+	off_t off = 0;
+	json_t *s;
+
+	while ((c = getopt_long(ctx->argc, ctx->argv, ":fh", opts, NULL)) !=
+	    -1) {
+		if (c == 'f')
+			follow = 1;
+		else if (c == 'R')
+			raw = 1;
+		else if ((rc = cmd_opt_common(ctx, c)) >= 0)
+			return rc;
+	}
+	if (optind + 1 != ctx->argc)
+		return cmd_usage_error(ctx, "expected one session ID");
+	if (follow && ctx->json)
+		return cmd_usage_error(ctx, "--follow and --json do not mix");
+	s = cmd_get_session(ctx, ctx->argv[optind]);
+	if (s == NULL)
+		return cmd_fail(ctx);
+	xasprintf(&path, "%s/output.log", session_str(s, "dir"));
+	xasprintf(&exitpath, "%s/exit", session_str(s, "dir"));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && !follow) {
+		/* no output yet */
+		if (ctx->json) {
+			json_t *o = json_pack("{s:s, s:s}", "id",
+			    session_str(s, "id"), "log", "");
+			cmd_print_json(o);
+			json_decref(o);
+		}
+		rc = 0;
+		goto out;
+	}
+	if (ctx->json) {
+		struct buf b = BUF_INIT;
+		emit(fd, raw, &sp, &off, &b);
+		struct buf clean = BUF_INIT;
+		utf8_sanitize(b.data, b.len, &clean);
+		json_t *text = json_stringn(clean.data, clean.len);
+		buf_release(&clean);
+		json_t *o = json_pack("{s:s, s:o}", "id", session_str(s, "id"),
+		    "log", text);
+		cmd_print_json(o);
+		json_decref(o);
+		buf_release(&b);
+		rc = 0;
+		goto out;
+	}
+	for (;;) {
+		if (fd < 0)
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && emit(fd, raw, &sp, &off, NULL) < 0) {
+			rc = 1;
+			goto out;
+		}
+		if (!follow)
+			break;
+		/* the host writes the exit file after the log's last byte */
+		if (access(exitpath, F_OK) == 0) {
+			if (fd >= 0)
+				emit(fd, raw, &sp, &off, NULL);
+			break;
+		}
+		struct stat st;
+		if (stat(session_str(s, "dir"), &st) != 0)
+			break; /* removed */
+		struct timespec ts = { 0, 50 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	free(exitpath);
+	json_decref(s);
+	return rc;
+}
+
+const struct cmd_entry cmd_logs_entry = {
+	.name = "logs",
+	.usage = "ID [-f] [--raw]",
+	.summary = "show a session's output history",
+	.help = "  -f, --follow        keep printing until the session ends\n"
+		"      --raw           the bytes as the program wrote them\n",
+	.run = logs_run,
+};

@@ -1,0 +1,207 @@
+/* galley ls: the sessions at a glance. By default, live sessions and those
+ * that ended in the last 24 hours; --all shows every one in the store. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "server.h"
+#include "session.h"
+#include "term.h"
+#include "util.h"
+
+#define LS_RECENT_MS (24LL * 3600 * 1000)
+
+static const char *const states[] = { "queued", "starting", "working",
+	"blocked", "idle", "done", "failed", "stopped", "interrupted" };
+
+static int
+state_known(const char *s, size_t n)
+{
+	for (size_t i = 0; i < nitems(states); i++)
+		if (strlen(states[i]) == n && strncmp(states[i], s, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* "blocked,idle" contains state? */
+static int
+state_match(const char *list, const char *state)
+{
+	size_t n = strlen(state);
+
+	for (const char *p = list; p && *p;) {
+		size_t len = strcspn(p, ",");
+		if (len == n && strncmp(p, state, n) == 0)
+			return 1;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int
+ls_run(struct cmd_ctx *ctx)
+{
+	static const struct option opts[] = { { "all", no_argument, NULL, 'a' },
+		{ "state", required_argument, NULL, 's' },
+		{ "cwd", required_argument, NULL, 'C' }, CMD_LONGOPTS_COMMON,
+		{ NULL, 0, NULL, 0 } };
+	const char *state = NULL, *cwd = NULL;
+	char real[PATH_MAX];
+	json_t *req, *reply, *list, *s;
+	int c, rc, all = 0, width = 120, rows;
+	size_t i;
+
+	while ((c = getopt_long(ctx->argc, ctx->argv, ":as:C:h", opts,
+		    NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			all = 1;
+			break;
+		case 's':
+			state = optarg;
+			break;
+		case 'C':
+			cwd = optarg;
+			break;
+		default:
+			if ((rc = cmd_opt_common(ctx, c)) >= 0)
+				return rc;
+		}
+	}
+	if (optind < ctx->argc)
+		return cmd_usage_error(ctx, "unexpected argument '%s'",
+		    ctx->argv[optind]);
+	if (state) {
+		for (const char *p = state; *p;) {
+			size_t len = strcspn(p, ",");
+			if (!state_known(p, len))
+				return cmd_usage_error(ctx,
+				    "unknown state '%.*s'", (int)len, p);
+			p += len;
+			if (*p == ',')
+				p++;
+		}
+	}
+	if (cwd && realpath(cwd, real) == NULL) {
+		err_set(&ctx->err, ERR_NOT_FOUND, "no directory '%s'", cwd);
+		return cmd_fail(ctx);
+	}
+	req = json_pack("{s:s, s:b}", "cmd", "ls", "all", all);
+	if (state)
+		json_object_set_new(req, "state", json_string(state));
+	if (cwd)
+		json_object_set_new(req, "cwd", json_string(real));
+	reply = cmd_call(ctx, req);
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	list = json_object_get(reply, "sessions");
+	if (ctx->json) {
+		cmd_print_json(list);
+		json_decref(reply);
+		return 0;
+	}
+	if (json_array_size(list) == 0) {
+		printf("no sessions%s\n", all ? "" : " (galley ls --all shows "
+						     "older ones)");
+		json_decref(reply);
+		return 0;
+	}
+	term_size(1, &rows, &width);
+	if (width < 60)
+		width = 60;
+	printf("%-8s  %-20s  %-11s  %4s  %-7s  %s\n", "ID", "NAME", "STATE",
+	    "AGE", "RUNTIME", "DETAIL");
+	int64_t now = wall_ms();
+	json_array_foreach(list, i, s)
+	{
+		const char *st = session_str(s, "state");
+		const char *detail = session_str(s, "waiting_for");
+		char age[16], name[24];
+		if (!*detail && (strcmp(st, "failed") == 0 ||
+				    strcmp(st, "interrupted") == 0))
+			detail = session_str(s, "reason");
+		if (!*detail)
+			detail = session_str(s, "prompt");
+		if (!*detail) {
+			json_t *cmdv = json_object_get(s, "command");
+			detail = json_string_value(json_array_get(cmdv,
+			    json_array_size(cmdv) - 1));
+			if (!detail)
+				detail = "";
+		}
+		format_age(now - json_integer_value(json_object_get(s,
+		    "updated_ms")), age, sizeof age);
+		snprintf(name, sizeof name, "%s%s",
+		    json_is_true(json_object_get(s, "pinned")) ? "*" : "",
+		    session_str(s, "name"));
+		int used = 8 + 2 + 20 + 2 + 11 + 2 + 4 + 2 + 7 + 2;
+		int room = width - used > 10 ? width - used : 10;
+		/* one line each: newlines in a prompt would break the table */
+		char line[256];
+		size_t k = 0;
+		for (const char *p = detail; *p && k < sizeof line - 1 &&
+		     (int)k < room; p++)
+			line[k++] = (*p == '\n' || *p == '\r' || *p == '\t')
+			    ? ' ' : *p;
+		line[k] = '\0';
+		printf("%-8s  %-20.20s  %-11s  %4s  %-7s  %s\n",
+		    session_str(s, "id"), name, st, age,
+		    session_str(s, "runtime"), line);
+	}
+	json_decref(reply);
+	return 0;
+}
+
+static int
+ls_serve(struct server_client *c, json_t *req, json_t *reply,
+    struct err *err)
+{
+	const char *state = NULL, *cwd = NULL;
+	int all = 0;
+	json_t *list = json_array();
+	struct session *s;
+	int64_t now = wall_ms();
+	size_t cwdlen;
+
+	if (proto_get_str(req, "state", &state, err) < 0 ||
+	    proto_get_str(req, "cwd", &cwd, err) < 0 ||
+	    proto_get_bool(req, "all", &all, err) < 0) {
+		json_decref(list);
+		return -1;
+	}
+	cwdlen = cwd ? strlen(cwd) : 0;
+	while (cwdlen > 1 && cwd[cwdlen - 1] == '/')
+		cwdlen--;
+	TAILQ_FOREACH(s, &srv.sessions, entry)
+	{
+		if (state && !state_match(state, s->state))
+			continue;
+		if (!all && !state && session_terminal(s) && !s->pinned &&
+		    now - s->updated_at > LS_RECENT_MS)
+			continue;
+		if (cwd && !(strncmp(s->cwd, cwd, cwdlen) == 0 &&
+			       (s->cwd[cwdlen] == '\0' ||
+				   s->cwd[cwdlen] == '/' || cwdlen == 1)))
+			continue;
+		json_array_append_new(list, session_to_json(s));
+	}
+	json_object_set_new(reply, "sessions", list);
+	return 0;
+}
+
+const struct cmd_entry cmd_ls_entry = {
+	.name = "ls",
+	.usage = "[--all] [--state S[,S...]] [--cwd DIR]",
+	.summary = "list sessions",
+	.help = "  -a, --all           include sessions that ended over a day ago\n"
+		"  -s, --state S,...   only these states (queued starting working\n"
+		"                      blocked idle done failed stopped "
+		"interrupted)\n"
+		"  -C, --cwd DIR       only sessions in DIR or below it\n",
+	.run = ls_run,
+	.serve = ls_serve,
+};

@@ -1,0 +1,195 @@
+/* galley new [opts] PROMPT: start an agent in the background. The request
+ * carries the caller's environment and directory (DESIGN §2). */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "names.h"
+#include "server.h"
+#include "session.h"
+#include "settings.h"
+#include "term.h"
+#include "util.h"
+#include "xmalloc.h"
+
+extern char **environ;
+
+/* The parts of a `new` request every verb that starts a session shares. */
+json_t *
+cmd_new_request(struct cmd_ctx *ctx, const char *cwd_opt)
+{
+	char cwd[PATH_MAX];
+	json_t *req, *env;
+	int rows = 24, cols = 80;
+
+	if (cwd_opt != NULL) {
+		if (realpath(cwd_opt, cwd) == NULL) {
+			err_set(&ctx->err, ERR_NOT_FOUND,
+			    "no directory '%s'", cwd_opt);
+			return NULL;
+		}
+	} else if (getcwd(cwd, sizeof cwd) == NULL) {
+		err_set(&ctx->err, ERR_FAILED,
+		    "cannot read the current directory: cd somewhere else");
+		return NULL;
+	}
+	env = json_array();
+	for (char **e = environ; e && *e; e++) {
+		json_t *s = json_string(*e);
+		if (s) /* non-UTF-8 values cannot travel in JSON: skip */
+			json_array_append_new(env, s);
+	}
+	if (term_size(1, &rows, &cols) < 0 && term_size(0, &rows, &cols) < 0) {
+		rows = 24;
+		cols = 80;
+	}
+	req = json_pack("{s:s, s:s, s:o, s:i, s:i}", "cmd", "new", "cwd", cwd,
+	    "env", env, "rows", rows, "cols", cols);
+	return req;
+}
+
+int
+cmd_print_new(struct cmd_ctx *ctx, json_t *reply)
+{
+	json_t *s = json_object_get(reply, "session");
+
+	if (ctx->json) {
+		cmd_print_json(s);
+		return 0;
+	}
+	printf("backgrounded · %s · %s\n", session_str(s, "id"),
+	    session_str(s, "name"));
+	printf("  peek:   galley peek %s\n  reply:  galley send %s TEXT\n"
+	       "  attach: galley attach %s\n",
+	    session_str(s, "name"), session_str(s, "name"),
+	    session_str(s, "name"));
+	return 0;
+}
+
+static int
+new_run(struct cmd_ctx *ctx)
+{
+	static const struct option opts[] = { { "name", required_argument,
+						  NULL, 'n' },
+		{ "runtime", required_argument, NULL, 'r' },
+		{ "model", required_argument, NULL, 'm' },
+		{ "cwd", required_argument, NULL, 'C' },
+		{ "script", required_argument, NULL, 's' },
+		{ "pin", no_argument, NULL, 'p' }, CMD_LONGOPTS_COMMON,
+		{ NULL, 0, NULL, 0 } };
+	const char *name = NULL, *runtime = NULL, *model = NULL, *cwd = NULL;
+	const char *script = NULL;
+	struct settings set;
+	struct buf prompt = BUF_INIT;
+	json_t *req, *reply;
+	int c, rc, pin = 0;
+
+	while ((c = getopt_long(ctx->argc, ctx->argv, ":n:r:m:C:s:h", opts,
+		    NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			name = optarg;
+			break;
+		case 'r':
+			runtime = optarg;
+			break;
+		case 'm':
+			model = optarg;
+			break;
+		case 'C':
+			cwd = optarg;
+			break;
+		case 's':
+			script = optarg;
+			break;
+		case 'p':
+			pin = 1;
+			break;
+		default:
+			if ((rc = cmd_opt_common(ctx, c)) >= 0)
+				return rc;
+		}
+	}
+	if (name != NULL && name_check(name, "name", &ctx->err) < 0)
+		return cmd_fail(ctx);
+	for (int i = optind; i < ctx->argc; i++)
+		buf_addf(&prompt, "%s%s", i > optind ? " " : "", ctx->argv[i]);
+	if (script != NULL) {
+		if (prompt.len)
+			return cmd_usage_error(ctx,
+			    "give a PROMPT or --script FILE, not both");
+		if (read_file(script, &prompt, 1 << 20, &ctx->err) < 0)
+			return cmd_fail(ctx);
+	}
+	req = cmd_new_request(ctx, cwd);
+	if (req == NULL) {
+		buf_release(&prompt);
+		return cmd_fail(ctx);
+	}
+	if (settings_load(&set, json_string_value(json_object_get(req, "cwd")),
+		&ctx->err) < 0) {
+		json_decref(req);
+		buf_release(&prompt);
+		return cmd_fail(ctx);
+	}
+	if (runtime == NULL)
+		runtime = settings_get_str(&set, "defaultRuntime");
+	if (model == NULL)
+		model = settings_get_str(&set, "model");
+	json_t *sb = settings_get(&set, "scrollback");
+	json_object_set_new(req, "runtime", json_string(runtime ? runtime : "fake"));
+	if (model)
+		json_object_set_new(req, "model", json_string(model));
+	if (name)
+		json_object_set_new(req, "name", json_string(name));
+	if (json_is_integer(sb))
+		json_object_set(req, "scrollback", sb);
+	json_object_set_new(req, "pin", json_boolean(pin));
+	json_t *p = json_stringn(prompt.data, prompt.len);
+	if (p == NULL) {
+		settings_release(&set);
+		json_decref(req);
+		buf_release(&prompt);
+		err_set(&ctx->err, ERR_USAGE, "prompt is not valid UTF-8");
+		return cmd_fail(ctx);
+	}
+	json_object_set_new(req, "prompt", p);
+	settings_release(&set);
+	buf_release(&prompt);
+	reply = cmd_call(ctx, req);
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	rc = cmd_print_new(ctx, reply);
+	json_decref(reply);
+	return rc;
+}
+
+static int
+new_serve(struct server_client *c, json_t *req, json_t *reply,
+    struct err *err)
+{
+	struct session *s = session_create(req, err);
+
+	if (s == NULL)
+		return -1;
+	if (err->code != ERR_NONE) /* created, but the host did not start */
+		return -1;
+	json_object_set_new(reply, "session", session_to_json(s));
+	return 0;
+}
+
+const struct cmd_entry cmd_new_entry = {
+	.name = "new",
+	.usage = "[options] PROMPT",
+	.summary = "start an agent in the background",
+	.help = "  -n, --name NAME     session name ([A-Za-z0-9._-]{1,64})\n"
+		"  -r, --runtime R     fake or exec (setting defaultRuntime)\n"
+		"  -m, --model M       model name (setting model)\n"
+		"  -C, --cwd DIR       working directory (default: here)\n"
+		"  -s, --script FILE   fake runtime: read the script from FILE\n"
+		"      --pin           pin the session\n",
+	.run = new_run,
+	.serve = new_serve,
+};

@@ -1,0 +1,78 @@
+/* galley pin|unpin ID: pinned sessions sort first and stay listed. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "server.h"
+#include "session.h"
+#include "util.h"
+
+static int
+pin_run(struct cmd_ctx *ctx)
+{
+	static const struct option opts[] = { CMD_LONGOPTS_COMMON,
+		{ NULL, 0, NULL, 0 } };
+	int pin = strcmp(ctx->entry->name, "pin") == 0;
+	json_t *reply, *s;
+	int c, rc;
+
+	while ((c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) != -1)
+		if ((rc = cmd_opt_common(ctx, c)) >= 0)
+			return rc;
+	if (optind + 1 != ctx->argc)
+		return cmd_usage_error(ctx, "expected one session ID");
+	reply = cmd_call(ctx, json_pack("{s:s, s:s, s:b}", "cmd", "pin", "ref",
+	    ctx->argv[optind], "pinned", pin));
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	s = json_object_get(reply, "session");
+	if (ctx->json)
+		cmd_print_json(s);
+	else
+		printf("%s · %s · %s\n", pin ? "pinned" : "unpinned",
+		    session_str(s, "id"), session_str(s, "name"));
+	json_decref(reply);
+	return 0;
+}
+
+static int
+pin_serve(struct server_client *c, json_t *req, json_t *reply,
+    struct err *err)
+{
+	const char *ref;
+	int pinned = 1;
+	struct session *s;
+
+	if (proto_get_str(req, "ref", &ref, err) < 0 ||
+	    proto_get_bool(req, "pinned", &pinned, err) < 0)
+		return -1;
+	if ((s = session_resolve(ref, err)) == NULL)
+		return -1;
+	if (s->pinned != pinned) {
+		s->pinned = pinned;
+		s->updated_at = wall_ms();
+		session_touch(s);
+		session_event(s, pinned ? "pin" : "unpin", NULL);
+		json_t *ev = json_pack("{s:s, s:o}", "event", "session.state",
+		    "session", session_to_json(s));
+		server_broadcast("session", ev);
+		json_decref(ev);
+	}
+	json_object_set_new(reply, "session", session_to_json(s));
+	return 0;
+}
+
+const struct cmd_entry cmd_pin_entry = {
+	.name = "pin",
+	.usage = "ID",
+	.summary = "pin a session",
+	.run = pin_run,
+	.serve = pin_serve,
+};
+
+const struct cmd_entry cmd_unpin_entry = {
+	.name = "unpin",
+	.usage = "ID",
+	.summary = "unpin a session",
+	.run = pin_run,
+};

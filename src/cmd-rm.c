@@ -1,0 +1,78 @@
+/* galley rm ID... [--force]: delete sessions and their files. A running
+ * session is refused (exit 4) unless --force, which kills it first. */
+#include <stdio.h>
+#include "cmd.h"
+#include "server.h"
+#include "session.h"
+
+static int
+rm_run(struct cmd_ctx *ctx)
+{
+	static const struct option opts[] = { { "force", no_argument, NULL,
+						  'f' },
+		CMD_LONGOPTS_COMMON, { NULL, 0, NULL, 0 } };
+	json_t *reply, *out;
+	int c, rc, force = 0;
+
+	while ((c = getopt_long(ctx->argc, ctx->argv, ":fh", opts, NULL)) !=
+	    -1) {
+		if (c == 'f')
+			force = 1;
+		else if ((rc = cmd_opt_common(ctx, c)) >= 0)
+			return rc;
+	}
+	if (optind >= ctx->argc)
+		return cmd_usage_error(ctx, "expected a session ID");
+	out = json_array();
+	for (int i = optind; i < ctx->argc; i++) {
+		reply = cmd_call(ctx, json_pack("{s:s, s:s, s:b}", "cmd", "rm",
+		    "ref", ctx->argv[i], "force", force));
+		if (reply == NULL) {
+			json_decref(out);
+			return cmd_fail(ctx);
+		}
+		json_t *s = json_object_get(reply, "session");
+		if (ctx->json)
+			json_array_append(out, s);
+		else
+			printf("removed · %s · %s\n", session_str(s, "id"),
+			    session_str(s, "name"));
+		json_decref(reply);
+	}
+	if (ctx->json)
+		cmd_print_json(out);
+	json_decref(out);
+	return 0;
+}
+
+static int
+rm_serve(struct server_client *c, json_t *req, json_t *reply,
+    struct err *err)
+{
+	const char *ref;
+	int force = 0;
+	struct session *s;
+	json_t *obj;
+
+	if (proto_get_str(req, "ref", &ref, err) < 0 ||
+	    proto_get_bool(req, "force", &force, err) < 0)
+		return -1;
+	if ((s = session_resolve(ref, err)) == NULL)
+		return -1;
+	obj = session_to_json(s);
+	if (session_remove(s, force, err) < 0) {
+		json_decref(obj);
+		return -1;
+	}
+	json_object_set_new(reply, "session", obj);
+	return 0;
+}
+
+const struct cmd_entry cmd_rm_entry = {
+	.name = "rm",
+	.usage = "ID... [--force]",
+	.summary = "delete sessions (refuses running ones without --force)",
+	.help = "  -f, --force         kill a running session and delete it\n",
+	.run = rm_run,
+	.serve = rm_serve,
+};

@@ -1,0 +1,140 @@
+/* galley stop ID... [--grace S]: SIGTERM to the session's whole process
+ * group, SIGKILL after the grace period; returns once it has stopped. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "server.h"
+#include "session.h"
+#include "util.h"
+
+
+/* Subscribed already: wait for `id` to reach `want`, up to timeout_ms. */
+int
+cmd_wait_one(struct cmd_ctx *ctx, const char *id, const char *want,
+    int timeout_ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	json_t *s = cmd_get_session(ctx, id), *ev;
+
+	if (s == NULL)
+		return -1;
+	int r = wait_reached(want, session_str(s, "state"));
+	json_decref(s);
+	while (r == 0) {
+		uint64_t now = now_ms();
+		if (now >= deadline)
+			return err_set(&ctx->err, ERR_FAILED,
+			    "session %s did not reach '%s' in time", id, want);
+		int rc = client_event(&ctx->cl, &ev, (int)(deadline - now),
+		    &ctx->err);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			continue;
+		json_t *ns = json_object_get(ev, "session");
+		if (strcmp(session_str(ns, "id"), id) == 0)
+			r = wait_reached(want, session_str(ns, "state"));
+		json_decref(ev);
+	}
+	return 0;
+}
+
+static int
+stop_run(struct cmd_ctx *ctx)
+{
+	static const struct option opts[] = { { "grace", required_argument,
+						  NULL, 'g' },
+		CMD_LONGOPTS_COMMON, { NULL, 0, NULL, 0 } };
+	double grace = 5;
+	json_t *reply, *out = json_array();
+	int c, rc = 0;
+	char *end;
+
+	while ((c = getopt_long(ctx->argc, ctx->argv, ":g:h", opts, NULL)) !=
+	    -1) {
+		if (c == 'g') {
+			grace = strtod(optarg, &end);
+			if (*end || grace < 0 || grace > 3600) {
+				json_decref(out);
+				return cmd_usage_error(ctx,
+				    "--grace takes 0 to 3600 seconds");
+			}
+			continue;
+		}
+		if ((rc = cmd_opt_common(ctx, c)) >= 0) {
+			json_decref(out);
+			return rc;
+		}
+	}
+	if (optind >= ctx->argc) {
+		json_decref(out);
+		return cmd_usage_error(ctx, "expected a session ID");
+	}
+	reply = cmd_call(ctx, json_pack("{s:s}", "cmd", "subscribe"));
+	if (reply == NULL)
+		goto fail;
+	json_decref(reply);
+	for (int i = optind; i < ctx->argc; i++) {
+		reply = cmd_call(ctx, json_pack("{s:s, s:s, s:i}", "cmd",
+		    "stop", "ref", ctx->argv[i], "grace_ms",
+		    (int)(grace * 1000)));
+		if (reply == NULL)
+			goto fail;
+		const char *id = session_str(json_object_get(reply, "session"),
+		    "id");
+		char idc[16];
+		snprintf(idc, sizeof idc, "%s", id);
+		json_decref(reply);
+		if (cmd_wait_one(ctx, idc, "done",
+			(int)(grace * 1000) + 10000) < 0)
+			goto fail;
+		json_t *s = cmd_get_session(ctx, idc);
+		if (s == NULL)
+			goto fail;
+		if (ctx->json)
+			json_array_append(out, s);
+		else
+			printf("stopped · %s · %s\n", session_str(s, "id"),
+			    session_str(s, "name"));
+		json_decref(s);
+	}
+	if (ctx->json)
+		cmd_print_json(out);
+	json_decref(out);
+	return 0;
+fail:
+	json_decref(out);
+	return cmd_fail(ctx);
+}
+
+static int
+stop_serve(struct server_client *c, json_t *req, json_t *reply,
+    struct err *err)
+{
+	const char *ref;
+	json_int_t grace = 5000;
+	struct session *s;
+
+	if (proto_get_str(req, "ref", &ref, err) < 0 ||
+	    proto_get_int(req, "grace_ms", &grace, err) < 0)
+		return -1;
+	if (grace < 0 || grace > 3600 * 1000)
+		return err_set(err, ERR_USAGE, "grace_ms out of range");
+	if ((s = session_resolve(ref, err)) == NULL)
+		return -1;
+	if (session_stop(s, (int)grace, err) < 0)
+		return -1;
+	json_object_set_new(reply, "session", session_to_json(s));
+	return 0;
+}
+
+const struct cmd_entry cmd_stop_entry = {
+	.name = "stop",
+	.usage = "ID... [--grace S]",
+	.summary = "stop sessions (SIGTERM, then SIGKILL after the grace)",
+	.help = "  -g, --grace S       seconds between SIGTERM and SIGKILL "
+		"(default 5)\n",
+	.run = stop_run,
+	.serve = stop_serve,
+};

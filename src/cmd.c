@@ -1,0 +1,287 @@
+/* Command lookup, option helpers and CLI output shared by every verb. */
+#include <stdarg.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "galley.h"
+#include "sock.h"
+#include "util.h"
+#include "xmalloc.h"
+
+extern const struct cmd_entry cmd_new_entry, cmd_bg_entry, cmd_exec_entry,
+    cmd_ls_entry, cmd_peek_entry, cmd_send_entry, cmd_attach_entry,
+    cmd_logs_entry, cmd_wait_entry, cmd_stop_entry, cmd_restart_entry,
+    cmd_rm_entry, cmd_pin_entry, cmd_unpin_entry, cmd_rename_entry,
+    cmd_config_entry, cmd_doctor_entry, cmd_daemon_entry, cmd_get_entry,
+    cmd_host_entry, cmd_hook_entry, cmd_fake_agent_entry,
+    cmd_events_entry;
+
+const struct cmd_entry *const cmd_table[] = {
+	&cmd_new_entry,
+	&cmd_exec_entry,
+	&cmd_ls_entry,
+	&cmd_peek_entry,
+	&cmd_send_entry,
+	&cmd_attach_entry,
+	&cmd_logs_entry,
+	&cmd_wait_entry,
+	&cmd_stop_entry,
+	&cmd_restart_entry,
+	&cmd_rm_entry,
+	&cmd_pin_entry,
+	&cmd_unpin_entry,
+	&cmd_rename_entry,
+	&cmd_config_entry,
+	&cmd_doctor_entry,
+	&cmd_daemon_entry,
+	&cmd_events_entry,
+	&cmd_get_entry,
+	&cmd_host_entry,
+	&cmd_hook_entry,
+	&cmd_fake_agent_entry,
+	NULL,
+};
+
+/* Exact name, else a unique prefix of a visible verb (tmux's cmd_find). */
+const struct cmd_entry *
+cmd_find(const char *name, struct err *err)
+{
+	const struct cmd_entry *found = NULL;
+	struct buf cands = BUF_INIT;
+	size_t n = strlen(name);
+	int count = 0;
+
+	for (int i = 0; cmd_table[i]; i++)
+		if (strcmp(cmd_table[i]->name, name) == 0)
+			return cmd_table[i];
+	for (int i = 0; cmd_table[i]; i++) {
+		if ((cmd_table[i]->flags & CMD_INTERNAL) ||
+		    strncmp(cmd_table[i]->name, name, n) != 0 || n == 0)
+			continue;
+		found = cmd_table[i];
+		buf_addf(&cands, "%s%s", count ? ", " : "", found->name);
+		count++;
+	}
+	if (count == 1) {
+		buf_release(&cands);
+		return found;
+	}
+	if (count > 1)
+		err_set(err, ERR_USAGE, "ambiguous command '%s', could be: %s",
+		    name, cands.data);
+	else
+		err_set(err, ERR_USAGE,
+		    "unknown command '%.64s': see 'galley --help'", name);
+	buf_release(&cands);
+	return NULL;
+}
+
+const struct cmd_entry *
+cmd_find_serve(const char *name)
+{
+	for (int i = 0; cmd_table[i]; i++)
+		if (cmd_table[i]->serve && strcmp(cmd_table[i]->name, name) == 0)
+			return cmd_table[i];
+	return NULL;
+}
+
+void
+cmd_print_usage(const struct cmd_entry *e, FILE *f)
+{
+	fprintf(f, "usage: galley %s %s\n", e->name, e->usage);
+	if (e->summary)
+		fprintf(f, "\n%s\n", e->summary);
+	if (e->help)
+		fprintf(f, "\n%s", e->help);
+	if (!(e->flags & CMD_NOJSON))
+		fprintf(f, "%s  --json            print JSON\n",
+		    e->help ? "" : "\n");
+}
+
+void
+cmd_print_help(FILE *f)
+{
+	fprintf(f,
+	    "usage: galley <command> [options]\n"
+	    "       galley --bg PROMPT     (same as galley new PROMPT)\n\n"
+	    "Run many coding agents and shell jobs in the background.\n\n"
+	    "commands:\n");
+	for (int i = 0; cmd_table[i]; i++) {
+		const struct cmd_entry *e = cmd_table[i];
+		if (e->flags & CMD_INTERNAL)
+			continue;
+		fprintf(f, "  %-9s %s\n", e->name, e->summary);
+	}
+	fprintf(f, "\nIDs accept a unique id prefix or a session name.\n"
+		   "Run 'galley <command> --help' for its options.\n");
+}
+
+int
+cmd_usage_error(struct cmd_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("galley: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ": see 'galley %s --help'\n", ctx->entry->name);
+	return EXIT_USAGE;
+}
+
+int
+cmd_opt_common(struct cmd_ctx *ctx, int c)
+{
+	switch (c) {
+	case 'J':
+		if (ctx->entry->flags & CMD_NOJSON)
+			return cmd_usage_error(ctx, "--json is not supported");
+		ctx->json = 1;
+		return -1;
+	case 'h':
+		cmd_print_usage(ctx->entry, stdout);
+		return EXIT_OK;
+	case ':':
+		return cmd_usage_error(ctx, "option '%s' needs a value",
+		    ctx->argv[optind - 1]);
+	default:
+		return cmd_usage_error(ctx, "unknown option '%s'",
+		    ctx->argv[optind - 1]);
+	}
+}
+
+int
+cmd_fail(struct cmd_ctx *ctx)
+{
+	enum err_code code = ctx->err.code ? ctx->err.code : ERR_FAILED;
+
+	fprintf(stderr, "galley: %s\n",
+	    ctx->err.msg.len ? ctx->err.msg.data : "operation failed");
+	return err_exit_code(code);
+}
+
+json_t *
+cmd_call(struct cmd_ctx *ctx, json_t *req)
+{
+	if (ctx->cl.fd < 0 && client_connect(&ctx->cl, 1, &ctx->err) < 0) {
+		json_decref(req);
+		return NULL;
+	}
+	return client_call(&ctx->cl, req, &ctx->err);
+}
+
+json_t *
+cmd_get_session(struct cmd_ctx *ctx, const char *ref)
+{
+	json_t *reply, *s;
+
+	reply = cmd_call(ctx, json_pack("{s:s, s:s}", "cmd", "get", "ref", ref));
+	if (reply == NULL)
+		return NULL;
+	s = json_incref(json_object_get(reply, "session"));
+	json_decref(reply);
+	return s;
+}
+
+void
+cmd_print_json(json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+	if (s != NULL) {
+		puts(s);
+		free(s);
+	}
+}
+
+void
+format_age(long long ms, char *out, size_t len)
+{
+	long long s = ms / 1000;
+
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(out, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(out, len, "%lldm", s / 60);
+	else if (s < 86400)
+		snprintf(out, len, "%lldh", s / 3600);
+	else
+		snprintf(out, len, "%lldd", s / 86400);
+}
+
+const char *
+session_str(json_t *s, const char *key)
+{
+	const char *v = json_string_value(json_object_get(s, key));
+
+	return v ? v : "";
+}
+
+int
+state_is_terminal(const char *st)
+{
+	return strcmp(st, "done") == 0 || strcmp(st, "failed") == 0 ||
+	    strcmp(st, "stopped") == 0 || strcmp(st, "interrupted") == 0;
+}
+
+int
+session_is_live(json_t *s)
+{
+	const char *st = session_str(s, "state");
+
+	return !state_is_terminal(st) && strcmp(st, "queued") != 0;
+}
+
+int
+cmd_host_open(struct cmd_ctx *ctx, json_t *s, struct proto_reader *rd)
+{
+	char *path;
+	int fd;
+
+	if (!session_is_live(s)) {
+		err_set(&ctx->err, ERR_FAILED,
+		    "session '%s' is not running (%s)", session_str(s, "name"),
+		    session_str(s, "state"));
+		return -1;
+	}
+	xasprintf(&path, "%s/host.sock", session_str(s, "dir"));
+	fd = sock_open_peer(path, rd, &ctx->err);
+	free(path);
+	if (fd < 0)
+		err_set(&ctx->err, ERR_FAILED,
+		    "session '%s' cannot be reached (%s): it may just have "
+		    "exited",
+		    session_str(s, "name"), ctx->err.msg.data);
+	return fd;
+}
+
+json_t *
+cmd_host_call(struct cmd_ctx *ctx, int fd, struct proto_reader *rd,
+    json_t *req)
+{
+	json_t *reply = NULL;
+
+	json_object_set_new(req, "id", json_integer(1));
+	if (sock_send(fd, req, &ctx->err) < 0 ||
+	    sock_recv(fd, rd, &reply, 10000, &ctx->err) <= 0) {
+		if (ctx->err.code == ERR_NONE)
+			err_set(&ctx->err, ERR_FAILED, "host did not answer");
+		json_decref(req);
+		return NULL;
+	}
+	json_decref(req);
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		json_t *e = json_object_get(reply, "error");
+		err_set(&ctx->err,
+		    err_from_word(json_string_value(json_object_get(e, "code"))),
+		    "%s",
+		    json_string_value(json_object_get(e, "message"))
+			? json_string_value(json_object_get(e, "message"))
+			: "host refused");
+		json_decref(reply);
+		return NULL;
+	}
+	return reply;
+}

@@ -1,0 +1,83 @@
+/*
+ * The command table: one entry per verb, each in cmd-<verb>.c holding both
+ * halves of it: .run (CLI: argv -> request, reply -> output) and .serve
+ * (daemon: validated request -> action). Requests with no CLI verb (hello,
+ * subscribe) live in server-client.c.
+ */
+#ifndef CMD_H
+#define CMD_H
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+
+#include "client.h"
+#include "err.h"
+
+struct server_client;
+
+struct cmd_ctx {
+	int argc;
+	char **argv; /* argv[0] is the verb */
+	int json;
+	struct client cl;
+	struct err err;
+	const struct cmd_entry *entry;
+};
+
+struct cmd_entry {
+	const char *name;
+	const char *usage;   /* after "galley <name> " */
+	const char *summary; /* one line for `galley --help` */
+	const char *help;    /* options, for `galley <name> --help` */
+	int flags;
+#define CMD_INTERNAL 0x1 /* hidden from help: host, hook, fake-agent */
+#define CMD_NOJSON 0x2	 /* takes no --json (attach, daemon run) */
+	int (*run)(struct cmd_ctx *);
+	/* daemon side; NULL for CLI-only verbs. Fill reply, or return -1
+	 * with err set. */
+	int (*serve)(struct server_client *, json_t *req, json_t *reply,
+	    struct err *);
+};
+
+extern const struct cmd_entry *const cmd_table[];
+
+const struct cmd_entry *cmd_find(const char *name, struct err *);
+const struct cmd_entry *cmd_find_serve(const char *name);
+void cmd_print_usage(const struct cmd_entry *, FILE *);
+void cmd_print_help(FILE *);
+
+#define CMD_LONGOPTS_COMMON                                                    \
+	{ "json", no_argument, NULL, 'J' }, { "help", no_argument, NULL, 'h' }
+/* Handle --json, --help and option errors: -1 means go on parsing; anything
+ * else is the exit code to return now. */
+int cmd_opt_common(struct cmd_ctx *, int c);
+int cmd_usage_error(struct cmd_ctx *, const char *fmt, ...) printflike(2, 3);
+
+/* Print ctx->err as "galley: <message>" and return its exit code. */
+int cmd_fail(struct cmd_ctx *);
+/* Connect (starting the daemon) and call; NULL + ctx->err on failure. */
+json_t *cmd_call(struct cmd_ctx *, json_t *req);
+/* Resolve an id, id prefix or name to a session object (caller owns). */
+json_t *cmd_get_session(struct cmd_ctx *, const char *ref);
+void cmd_print_json(json_t *);
+
+/* Output helpers shared by verbs. */
+void format_age(long long ms, char *out, size_t len);
+const char *session_str(json_t *s, const char *key);
+int session_is_live(json_t *s);
+int state_is_terminal(const char *state);
+
+/* Talk to a session's host directly (peek, send, attach). */
+int cmd_host_open(struct cmd_ctx *, json_t *session, struct proto_reader *);
+json_t *cmd_host_call(struct cmd_ctx *, int fd, struct proto_reader *,
+    json_t *req);
+/* Shared by the verbs that start or wait for sessions. */
+json_t *cmd_new_request(struct cmd_ctx *, const char *cwd);
+int cmd_print_new(struct cmd_ctx *, json_t *reply);
+int wait_reached(const char *want, const char *state);
+/* After subscribe: wait until session id reaches want, or time out. */
+int cmd_wait_one(struct cmd_ctx *, const char *id, const char *want,
+    int timeout_ms);
+
+#endif

@@ -1,0 +1,377 @@
+/*
+ * The fake agent: a scripted stand-in for an AI coding agent, for demos and
+ * tests with no API. Its script is its prompt: statements separated by
+ * newlines or ';' (write '\;' for a literal one):
+ *
+ *   say TEXT            print a message
+ *   think SECONDS       "thinking" for a while
+ *   ask QUESTION        ask and block until a line is typed (state blocked)
+ *   permission TOOL ARG ask to run a tool; "1"/"y"/"yes" allows it
+ *   write PATH TEXT     the Write tool: create PATH (relative to cwd)
+ *   run COMMAND         the Bash tool: run COMMAND with /bin/sh
+ *   usage IN OUT [MODEL] report token usage (written to its transcript)
+ *   exit CODE           end the session
+ *
+ * Without `exit` the turn ends (Stop: state idle) and each line typed after
+ * that is a new prompt, run as a script. It reports state as claude does:
+ * by running `galley hook EVENT` with a JSON payload on stdin.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "cmd.h"
+#include "util.h"
+#include "xmalloc.h"
+
+static const char *fa_model = "fake-1";
+static char *fa_transcript;
+static int fa_msgs;
+
+/* Run `galley hook EVENT`; returns its exit code, *out its stdout. */
+static int
+emit(const char *event, json_t *payload, struct buf *out)
+{
+	int in[2], outp[2], status = 0;
+	char *text;
+	pid_t pid;
+
+	json_object_set_new(payload, "hook_event_name", json_string(event));
+	json_object_set_new(payload, "session_id",
+	    json_string(getenv("GALLEY_SESSION") ? getenv("GALLEY_SESSION")
+						  : "none"));
+	if (fa_transcript)
+		json_object_set_new(payload, "transcript_path",
+		    json_string(fa_transcript));
+	char cwd[4096];
+	if (getcwd(cwd, sizeof cwd))
+		json_object_set_new(payload, "cwd", json_string(cwd));
+	text = json_dumps(payload, JSON_COMPACT);
+	json_decref(payload);
+	if (getenv("GALLEY_SESSION") == NULL || pipe2(in, O_CLOEXEC) != 0) {
+		free(text);
+		return 0;
+	}
+	if (pipe2(outp, O_CLOEXEC) != 0) {
+		close(in[0]);
+		close(in[1]);
+		free(text);
+		return 0;
+	}
+	pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(outp[1], 1);
+		int nul = open("/dev/null", O_WRONLY);
+		if (nul >= 0)
+			dup2(nul, 2);
+		execl(self_exe(), "galley", "hook", event, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(outp[1]);
+	write_all(in[1], text, strlen(text));
+	close(in[1]);
+	free(text);
+	char chunk[4096];
+	ssize_t n;
+	while ((n = read(outp[0], chunk, sizeof chunk)) > 0)
+		if (out)
+			buf_add(out, chunk, (size_t)n);
+	close(outp[0]);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+static void
+say(const char *fmt, ...) printflike(1, 2);
+static void
+say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("\033[1m●\033[0m ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputs("\n", stdout);
+	fflush(stdout);
+}
+
+static char *
+read_line(void)
+{
+	char line[8192];
+
+	fflush(stdout);
+	if (fgets(line, sizeof line, stdin) == NULL)
+		return NULL;
+	line[strcspn(line, "\r\n")] = '\0';
+	return xstrdup(line);
+}
+
+/* PreToolUse, honouring a deny from galley. Returns 1 if allowed. */
+static int
+pre_tool(const char *tool, json_t *input)
+{
+	struct buf out = BUF_INIT;
+	int rc, allowed = 1;
+
+	rc = emit("PreToolUse", json_pack("{s:s, s:O, s:s}", "tool_name", tool,
+	    "tool_input", input, "tool_use_id", "toolu_fake"), &out);
+	json_t *o = json_loads(out.data, 0, NULL);
+	json_t *hso = json_object_get(o, "hookSpecificOutput");
+	const char *d = json_string_value(
+	    json_object_get(hso, "permissionDecision"));
+	if (rc == 2 || (d && strcmp(d, "deny") == 0)) {
+		const char *why = json_string_value(
+		    json_object_get(hso, "permissionDecisionReason"));
+		say("%s blocked: %s", tool, why ? why : "denied by hook");
+		allowed = 0;
+	}
+	json_decref(o);
+	buf_release(&out);
+	return allowed;
+}
+
+static void
+post_tool(const char *tool, json_t *input, json_t *response)
+{
+	emit("PostToolUse", json_pack("{s:s, s:O, s:o}", "tool_name", tool,
+	    "tool_input", input, "tool_response", response), NULL);
+}
+
+static void
+do_usage(const char *arg)
+{
+	long long in = 0, out = 0;
+	char model[128] = "";
+	FILE *f;
+
+	if (sscanf(arg, "%lld %lld %127s", &in, &out, model) < 2 || in < 0 ||
+	    out < 0) {
+		say("usage: expected IN OUT [MODEL]");
+		return;
+	}
+	if (fa_transcript == NULL || (f = fopen(fa_transcript, "ae")) == NULL)
+		return;
+	json_t *e = json_pack("{s:s, s:{s:s+, s:s, s:{s:I, s:I, s:i, s:i}}}",
+	    "type", "assistant", "message", "id", "msg_fake_",
+	    getenv("GALLEY_SESSION") ? getenv("GALLEY_SESSION") : "x", "model",
+	    model[0] ? model : fa_model, "usage", "input_tokens",
+	    (json_int_t)in, "output_tokens", (json_int_t)out,
+	    "cache_read_input_tokens", 0, "cache_creation_input_tokens", 0);
+	/* a unique message id per entry, as the API gives */
+	char id[64];
+	snprintf(id, sizeof id, "msg_fake_%d_%ld", ++fa_msgs, (long)getpid());
+	json_object_set_new(json_object_get(e, "message"), "id",
+	    json_string(id));
+	char *line = json_dumps(e, JSON_COMPACT);
+	fprintf(f, "%s\n", line);
+	fclose(f);
+	free(line);
+	json_decref(e);
+	say("used %lld input and %lld output tokens", in, out);
+}
+
+static int
+run_statement(char *verb, char *arg)
+{
+	if (strcmp(verb, "say") == 0) {
+		say("%s", arg);
+	} else if (strcmp(verb, "think") == 0) {
+		double secs = atof(arg);
+		printf("✻ Thinking…\n");
+		fflush(stdout);
+		if (secs > 0) {
+			struct timespec ts = { (time_t)secs,
+				(long)((secs - (double)(time_t)secs) * 1e9) };
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
+		}
+	} else if (strcmp(verb, "ask") == 0) {
+		say("%s", arg);
+		emit("Notification", json_pack("{s:s, s:s}", "message", arg,
+		    "notification_type", "elicitation_dialog"), NULL);
+		printf("> ");
+		char *ans = read_line();
+		if (ans == NULL)
+			return -1;
+		emit("UserPromptSubmit", json_pack("{s:s}", "prompt", ans),
+		    NULL);
+		say("got it: %s", ans);
+		free(ans);
+	} else if (strcmp(verb, "permission") == 0) {
+		char *sp = arg + strcspn(arg, " ");
+		char *tool = xstrndup(arg, (size_t)(sp - arg));
+		const char *what = *sp ? sp + 1 : "";
+		json_t *in = json_pack("{s:s}", "command", what);
+		if (pre_tool(tool, in)) {
+			emit("PermissionRequest", json_pack("{s:s, s:O}",
+			    "tool_name", tool, "tool_input", in), NULL);
+			printf(" %s command\n   %s\n Do you want to proceed?\n"
+			       " ❯ 1. Yes\n   2. No\n",
+			    tool, what);
+			emit("Notification", json_pack("{s:s, s:s}", "message",
+			    "Claude needs your permission",
+			    "notification_type", "permission_prompt"), NULL);
+			char *ans = read_line();
+			if (ans == NULL) {
+				free(tool);
+				json_decref(in);
+				return -1;
+			}
+			if (strcmp(ans, "1") == 0 || strcasecmp(ans, "y") == 0 ||
+			    strcasecmp(ans, "yes") == 0) {
+				say("%s(%s) allowed", tool, what);
+				post_tool(tool, in,
+				    json_pack("{s:s}", "stdout", ""));
+			} else
+				say("%s(%s) denied", tool, what);
+			free(ans);
+		}
+		json_decref(in);
+		free(tool);
+	} else if (strcmp(verb, "write") == 0) {
+		char *sp = arg + strcspn(arg, " ");
+		char *path = xstrndup(arg, (size_t)(sp - arg));
+		const char *text = *sp ? sp + 1 : "";
+		json_t *in = json_pack("{s:s, s:s}", "file_path", path,
+		    "content", text);
+		if (pre_tool("Write", in)) {
+			FILE *f = fopen(path, "we");
+			if (f == NULL) {
+				say("Write(%s) failed: %s", path,
+				    strerror(errno));
+			} else {
+				fprintf(f, "%s\n", text);
+				fclose(f);
+				say("Write(%s)", path);
+				post_tool("Write", in, json_pack("{s:s}",
+				    "filePath", path));
+			}
+		}
+		json_decref(in);
+		free(path);
+	} else if (strcmp(verb, "run") == 0) {
+		json_t *in = json_pack("{s:s}", "command", arg);
+		if (pre_tool("Bash", in)) {
+			say("Bash(%s)", arg);
+			fflush(stdout);
+			int rc = system(arg);
+			post_tool("Bash", in, json_pack("{s:i}", "exit_code",
+			    WIFEXITED(rc) ? WEXITSTATUS(rc) : 1));
+		}
+		json_decref(in);
+	} else if (strcmp(verb, "usage") == 0) {
+		do_usage(arg);
+	} else if (strcmp(verb, "exit") == 0) {
+		int code = atoi(arg);
+		emit("SessionEnd", json_pack("{s:s}", "reason", "other"), NULL);
+		fflush(stdout);
+		exit(code);
+	} else {
+		say("%s%s%s", verb, *arg ? " " : "", arg);
+	}
+	return 0;
+}
+
+/* Split on unescaped ';' and newlines; run each statement. */
+static int
+run_script(const char *script)
+{
+	struct buf stmt = BUF_INIT;
+	const char *p = script;
+	int rc = 0;
+
+	for (;; p++) {
+		if (*p == '\\' && p[1] == ';') {
+			buf_addc(&stmt, ';');
+			p++;
+			continue;
+		}
+		if (*p != ';' && *p != '\n' && *p != '\0') {
+			buf_addc(&stmt, *p);
+			continue;
+		}
+		char *s = stmt.data;
+		while (isspace((unsigned char)*s))
+			s++;
+		if (*s != '\0') {
+			char *end = s + strcspn(s, " \t");
+			char *verb = xstrndup(s, (size_t)(end - s));
+			while (*end == ' ' || *end == '\t')
+				end++;
+			rc = run_statement(verb, end);
+			free(verb);
+		}
+		buf_reset(&stmt);
+		if (*p == '\0' || rc < 0)
+			break;
+	}
+	buf_release(&stmt);
+	return rc;
+}
+
+static int
+fake_agent_run(struct cmd_ctx *ctx)
+{
+	const char *script = "";
+	const char *sid = getenv("GALLEY_SESSION");
+
+	for (int i = 1; i < ctx->argc; i++) {
+		if (strcmp(ctx->argv[i], "--model") == 0 && i + 1 < ctx->argc)
+			fa_model = ctx->argv[++i];
+		else if (strcmp(ctx->argv[i], "--") == 0) {
+			if (i + 1 < ctx->argc)
+				script = ctx->argv[i + 1];
+			break;
+		}
+	}
+	if (sid != NULL && strlen(sid) < 64) {
+		char *dir = path_session_dir(sid);
+		xasprintf(&fa_transcript, "%s/transcript.jsonl", dir);
+		free(dir);
+	}
+	printf("fake agent · %s\n", fa_model);
+	emit("SessionStart", json_pack("{s:s, s:s}", "source", "startup",
+	    "model", fa_model), NULL);
+	char *prompt = xstrdup(script);
+	for (;;) {
+		if (*prompt != '\0') {
+			emit("UserPromptSubmit", json_pack("{s:s}", "prompt",
+			    prompt), NULL);
+			if (run_script(prompt) < 0)
+				break;
+		}
+		emit("Stop", json_pack("{s:b, s:s}", "stop_hook_active", 0,
+		    "last_assistant_message", "done"), NULL);
+		free(prompt);
+		printf("> ");
+		prompt = read_line();
+		if (prompt == NULL)
+			break;
+	}
+	free(prompt);
+	emit("SessionEnd", json_pack("{s:s}", "reason", "other"), NULL);
+	free(fa_transcript);
+	return 0;
+}
+
+const struct cmd_entry cmd_fake_agent_entry = {
+	.name = "fake-agent",
+	.usage = "[--model M] -- SCRIPT",
+	.summary = "(internal) the built-in scripted agent",
+	.flags = CMD_INTERNAL | CMD_NOJSON,
+	.run = fake_agent_run,
+};

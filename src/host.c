@@ -1,0 +1,434 @@
+/*
+ * The host: one small process per session, detached from the daemon. It
+ * forks the agent onto a PTY, appends every byte it prints to output.log
+ * before anything else sees it (so a slow or absent reader never loses a
+ * byte), keeps a libvterm screen for peek and attach, and makes the exit
+ * status durable (exit.tmp, fsync, rename) the moment the child exits, so
+ * nothing is lost while the daemon is down.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "log.h"
+#include "ptyfork.h"
+#include "screen.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define PTY_IN_MAX (4u * 1024 * 1024)
+
+struct host host;
+
+static void pty_poll_cb(uv_poll_t *, int, int);
+
+static void
+poll_update(void)
+{
+	int ev = 0;
+
+	if (host.master < 0)
+		return;
+	if (!host.pty_eof)
+		ev |= UV_READABLE;
+	if (host.pty_in.len > 0)
+		ev |= UV_WRITABLE;
+	if (ev == host.poll_events)
+		return;
+	host.poll_events = ev;
+	if (ev)
+		uv_poll_start(&host.pty_poll, ev, pty_poll_cb);
+	else
+		uv_poll_stop(&host.pty_poll);
+}
+
+static void
+flush_pty_in(void)
+{
+	while (host.pty_in.len > 0 && host.master >= 0) {
+		ssize_t n = write(host.master, host.pty_in.data,
+		    host.pty_in.len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				buf_reset(&host.pty_in); /* child gone */
+			break;
+		}
+		buf_consume(&host.pty_in, (size_t)n);
+	}
+	poll_update();
+}
+
+int
+host_write_pty(const char *data, size_t len)
+{
+	if (host.exited || host.master < 0)
+		return -1;
+	if (host.pty_in.len + len > PTY_IN_MAX)
+		return -1;
+	buf_add(&host.pty_in, data, len);
+	flush_pty_in();
+	return 0;
+}
+
+/* Watch for the app turning bracketed paste on or off, across reads. */
+static void
+track_modes(const char *data, size_t len)
+{
+	static const char on[] = "\033[?2004h", off[] = "\033[?2004l";
+	struct buf b = BUF_INIT;
+
+	buf_add(&b, host.tail, host.ntail);
+	buf_add(&b, data, len);
+	for (size_t i = 0; i + 8 <= b.len; i++) {
+		if (memcmp(b.data + i, on, 8) == 0)
+			host.bracketed = 1;
+		else if (memcmp(b.data + i, off, 8) == 0)
+			host.bracketed = 0;
+	}
+	host.ntail = b.len < 7 ? b.len : 7;
+	memcpy(host.tail, b.data + b.len - host.ntail, host.ntail);
+	buf_release(&b);
+}
+
+static void
+on_output(const char *data, size_t len)
+{
+	struct host_client *c;
+	int attached = 0;
+
+	/* the log first: it is the record nobody may lose */
+	if (host.logfd >= 0 && write_all(host.logfd, data, len) < 0)
+		log_error("output.log: %s", strerror(errno));
+	screen_feed(host.screen, data, len);
+	track_modes(data, len);
+	TAILQ_FOREACH(c, &host.clients, entry)
+	{
+		if (c->attached && !c->closing) {
+			host_client_raw(c, data, len);
+			attached = 1;
+		}
+	}
+	/* vterm answers the app's terminal queries only when no real
+	 * terminal is attached to answer them itself */
+	struct buf answer = BUF_INIT;
+	screen_take_output(host.screen, &answer);
+	if (!attached && answer.len)
+		host_write_pty(answer.data, answer.len);
+	buf_release(&answer);
+}
+
+/* Read what the PTY has; returns 1 at EOF (EIO: the slave side closed). */
+static int
+drain_pty(int max_rounds)
+{
+	char chunk[65536];
+
+	for (int i = 0; i < max_rounds && host.master >= 0; i++) {
+		ssize_t n = read(host.master, chunk, sizeof chunk);
+		if (n > 0) {
+			on_output(chunk, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		return 1; /* EIO or 0 */
+	}
+	return 0;
+}
+
+static void finish(void);
+
+static void
+pty_poll_cb(uv_poll_t *p, int status, int events)
+{
+	if (status < 0 || (events & UV_READABLE) || (events & UV_DISCONNECT)) {
+		if (drain_pty(16) || status < 0) {
+			host.pty_eof = 1;
+			poll_update();
+		}
+	}
+	if (events & UV_WRITABLE)
+		flush_pty_in();
+}
+
+static void
+write_exit_file(void)
+{
+	char *path, *text;
+	json_t *o;
+
+	o = json_pack("{s:i, s:i, s:I}", "code", host.exit_code, "signal",
+	    host.exit_signal, "at", (json_int_t)wall_ms());
+	text = json_dumps(o, JSON_COMPACT);
+	xasprintf(&path, "%s/exit", host.dir);
+	if (write_file_atomic(path, text, strlen(text), 0600, NULL) < 0)
+		log_error("cannot write exit file");
+	free(path);
+	free(text);
+	json_decref(o);
+}
+
+static void
+write_screen_file(void)
+{
+	struct buf b = BUF_INIT;
+	char *path;
+
+	screen_text(host.screen, 0, &b);
+	xasprintf(&path, "%s/screen.txt", host.dir);
+	write_file_atomic(path, b.data, b.len, 0600, NULL);
+	free(path);
+	buf_release(&b);
+}
+
+json_t *
+host_status(void)
+{
+	return json_pack("{s:s, s:I, s:b, s:i, s:i}", "event",
+	    host.exited ? "exit" : "status", "pid", (json_int_t)host.child, "exited",
+	    host.exited, "code", host.exit_code, "signal", host.exit_signal);
+}
+
+/* The child is gone: record everything durable, tell the watchers, and
+ * leave once every client has its bytes. */
+static void
+finish(void)
+{
+	struct host_client *c, *tc;
+	char *sock;
+	json_t *ev;
+
+	if (host.finishing)
+		return;
+	host.finishing = 1;
+	drain_pty(64);
+	if (host.logfd >= 0) {
+		fsync(host.logfd);
+		close(host.logfd);
+		host.logfd = -1;
+	}
+	write_screen_file();
+	write_exit_file();
+	ev = host_status();
+	TAILQ_FOREACH_SAFE(c, &host.clients, entry, tc)
+	{
+		if (c->watch)
+			host_client_send(c, ev);
+		host_client_shutdown(c);
+	}
+	json_decref(ev);
+	xasprintf(&sock, "%s/host.sock", host.dir);
+	unlink(sock);
+	free(sock);
+	uv_close((uv_handle_t *)&host.listener, NULL);
+	uv_poll_stop(&host.pty_poll);
+	uv_close((uv_handle_t *)&host.pty_poll, NULL);
+	close(host.master);
+	host.master = -1;
+	uv_close((uv_handle_t *)&host.sig_chld, NULL);
+	uv_close((uv_handle_t *)&host.sig_term, NULL);
+	uv_close((uv_handle_t *)&host.sig_hup, NULL);
+	uv_close((uv_handle_t *)&host.kill_timer, NULL);
+}
+
+static void
+sigchld_cb(uv_signal_t *h, int signum)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid != host.child)
+			continue;
+		host.exited = 1;
+		if (WIFSIGNALED(status)) {
+			host.exit_signal = WTERMSIG(status);
+			host.exit_code = 128 + host.exit_signal;
+		} else
+			host.exit_code = WEXITSTATUS(status);
+		log_info("child %ld exited: code %d signal %d",
+		    (long)pid, host.exit_code, host.exit_signal);
+		finish();
+		return;
+	}
+}
+
+static void
+kill_timer_cb(uv_timer_t *t)
+{
+	if (!host.exited && host.child > 0)
+		kill(-host.child, SIGKILL);
+}
+
+void
+host_signal(int sig, int grace_ms)
+{
+	if (host.exited || host.child <= 0)
+		return;
+	/* the whole process group: the child is its session leader */
+	if (kill(-host.child, sig) != 0)
+		kill(host.child, sig);
+	if (grace_ms >= 0 && sig != SIGKILL)
+		uv_timer_start(&host.kill_timer, kill_timer_cb,
+		    (uint64_t)grace_ms, 0);
+}
+
+static void
+sigterm_cb(uv_signal_t *h, int signum)
+{
+	if (signum == SIGHUP)
+		return;
+	host_signal(SIGTERM, 3000);
+}
+
+void
+host_resize(int rows, int cols)
+{
+	struct winsize ws = { (unsigned short)rows, (unsigned short)cols, 0,
+		0 };
+
+	if (rows < 2 || cols < 2 || rows > 1000 || cols > 1000)
+		return;
+	screen_resize(host.screen, rows, cols);
+	if (host.master >= 0)
+		ioctl(host.master, TIOCSWINSZ, &ws);
+}
+
+static void
+listener_cb(uv_stream_t *l, int status)
+{
+	if (status == 0)
+		host_client_accept(l);
+}
+
+static char **
+strv_from_json(json_t *arr)
+{
+	size_t n = json_array_size(arr), i;
+	char **v = xcalloc(n + 1, sizeof *v);
+	json_t *e;
+
+	json_array_foreach(arr, i, e) v[i] = xstrdup(json_string_value(e));
+	return v;
+}
+
+static void
+strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+int
+host_main(const char *id)
+{
+	struct err err = ERR_INIT;
+	char *path = NULL, **argv = NULL, **envp = NULL;
+	json_t *spec = NULL;
+	json_int_t rows = 24, cols = 80, sb = 2000;
+	const char *cwd = NULL;
+	int rc = 1;
+
+	memset(&host, 0, sizeof host);
+	host.master = -1;
+	host.logfd = -1;
+	TAILQ_INIT(&host.clients);
+	snprintf(host.id, sizeof host.id, "%s", id);
+	host.dir = path_session_dir(id);
+	log_open(NULL, "host"); /* stderr is host.log */
+	signal(SIGPIPE, SIG_IGN);
+
+	xasprintf(&path, "%s/spec.json", host.dir);
+	spec = json_load_file(path, 0, NULL);
+	free(path);
+	json_t *jargv = NULL, *jenv = NULL;
+	if (!json_is_object(spec) ||
+	    proto_get_strv(spec, "argv", &jargv, &err) < 0 ||
+	    proto_get_strv(spec, "env", &jenv, &err) < 0 || jargv == NULL ||
+	    json_array_size(jargv) == 0 ||
+	    proto_get_str(spec, "cwd", &cwd, &err) < 0) {
+		log_error("bad or missing spec.json in %s", host.dir);
+		goto fail;
+	}
+	proto_get_int(spec, "rows", &rows, NULL);
+	proto_get_int(spec, "cols", &cols, NULL);
+	proto_get_int(spec, "scrollback", &sb, NULL);
+	argv = strv_from_json(jargv);
+	envp = strv_from_json(jenv);
+
+	xasprintf(&path, "%s/output.log", host.dir);
+	host.logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    0600);
+	free(path);
+	if (host.logfd < 0) {
+		log_error("cannot open output.log: %s", strerror(errno));
+		goto fail;
+	}
+	host.screen = screen_new((int)rows, (int)cols, (int)sb);
+	host.loop = uv_default_loop();
+
+	/* fd 3 is the listening socket the daemon bound for us; signals are
+	 * watched before the fork so an instant exit is not missed */
+	uv_signal_init(host.loop, &host.sig_chld);
+	uv_signal_start(&host.sig_chld, sigchld_cb, SIGCHLD);
+	uv_signal_init(host.loop, &host.sig_term);
+	uv_signal_start(&host.sig_term, sigterm_cb, SIGTERM);
+	uv_signal_init(host.loop, &host.sig_hup);
+	uv_signal_start(&host.sig_hup, sigterm_cb, SIGHUP);
+	uv_timer_init(host.loop, &host.kill_timer);
+	uv_pipe_init(host.loop, &host.listener, 0);
+	set_cloexec(3);
+	if (uv_pipe_open(&host.listener, 3) != 0 ||
+	    uv_listen((uv_stream_t *)&host.listener, 64, listener_cb) != 0) {
+		log_error("no listening socket on fd 3");
+		goto fail;
+	}
+
+	host.child = pty_spawn(argv, envp, cwd, (int)rows, (int)cols,
+	    &host.master, &err);
+	if (host.child < 0) {
+		log_error("%s", err.msg.data);
+		goto fail;
+	}
+	xasprintf(&path, "%s/host.pid", host.dir);
+	char pidtext[32];
+	int n = snprintf(pidtext, sizeof pidtext, "%ld %ld\n", (long)getpid(),
+	    (long)host.child);
+	write_file_atomic(path, pidtext, (size_t)n, 0600, NULL);
+	free(path);
+	uv_poll_init(host.loop, &host.pty_poll, host.master);
+	poll_update();
+	/* a child that exited before the signal handler saw it */
+	sigchld_cb(&host.sig_chld, SIGCHLD);
+
+	uv_run(host.loop, UV_RUN_DEFAULT);
+	rc = 0;
+fail:
+	if (rc != 0) {
+		/* tell the daemon through the exit file: nothing ran */
+		host.exit_code = 127;
+		write_exit_file();
+	}
+	strv_free(argv);
+	strv_free(envp);
+	json_decref(spec);
+	screen_free(host.screen);
+	buf_release(&host.pty_in);
+	if (host.loop)
+		uv_loop_close(host.loop);
+	free(host.dir);
+	err_release(&err);
+	return rc;
+}

@@ -1,0 +1,55 @@
+/* argv -> cmd_find() -> run. Nothing else. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "galley.h"
+
+int
+main(int argc, char **argv)
+{
+	struct cmd_ctx ctx = { 0 };
+	const struct cmd_entry *e;
+	char *ls_argv[] = { "ls", NULL };
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	ctx.cl = (struct client)CLIENT_INIT;
+	ctx.err = (struct err)ERR_INIT;
+	if (argc < 2) {
+		/* the agent view (TUI) comes with its own issue */
+		argc = 2;
+		argv = (char *[]) { argv[0], ls_argv[0], NULL };
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		cmd_print_help(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("galley %s (protocol %d)\n", GALLEY_VERSION, 1);
+		return 0;
+	}
+	if (strcmp(argv[1], "--bg") == 0)
+		argv[1] = "new";
+	e = cmd_find(argv[1], &ctx.err);
+	if (e == NULL)
+		return cmd_fail(&ctx);
+	ctx.entry = e;
+	ctx.argc = argc - 1;
+	ctx.argv = argv + 1;
+	rc = e->run(&ctx);
+	client_close(&ctx.cl);
+	err_release(&ctx.err);
+	/* git's run_builtin(): output that did not reach stdout is a failure */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "galley: write failure on standard output: %s\n",
+		    strerror(errno));
+		return EXIT_FAILED;
+	}
+	return rc;
+}

@@ -1,0 +1,49 @@
+/*
+ * The wire protocol between CLI, daemon and hosts (DESIGN §4): a frame is a
+ * 4-byte big-endian length and a UTF-8 JSON object. The codec is pure, bytes
+ * in and objects out, so unit tests need no socket.
+ *
+ * Bump PROTO_VERSION if any frame changes meaning. Unknown fields are ignored;
+ * field names are never reused.
+ */
+#ifndef PROTO_H
+#define PROTO_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+#define PROTO_VERSION 1
+#define PROTO_MAX_FRAME (16u * 1024 * 1024)
+
+struct proto_reader {
+	struct buf in;
+	int broken; /* a fatal framing error was seen: stop reading */
+};
+#define PROTO_READER_INIT { BUF_INIT, 0 }
+
+void proto_reader_release(struct proto_reader *);
+void proto_feed(struct proto_reader *, const void *, size_t);
+/* 1: *out is the next object (caller owns); 0: need more bytes;
+ * -1: bad frame. err->code is ERR_PROTOCOL; r->broken is set when the stream
+ * cannot be resynchronised (oversized length), else the bad frame is skipped. */
+int proto_next(struct proto_reader *, json_t **out, struct err *);
+
+/* Append one frame holding obj. -1 if it would exceed PROTO_MAX_FRAME. */
+int proto_encode(struct buf *, json_t *obj, struct err *);
+
+json_t *proto_hello(void);
+int proto_check_hello(json_t *, struct err *);
+
+/* Reply helpers. */
+json_t *proto_error(json_int_t id, enum err_code, const char *msg);
+
+/* Typed field access: -1 + err on a wrong type; absent is fine (0). */
+int proto_get_str(json_t *, const char *key, const char **out, struct err *);
+int proto_get_int(json_t *, const char *key, json_int_t *out, struct err *);
+int proto_get_bool(json_t *, const char *key, int *out, struct err *);
+int proto_get_strv(json_t *, const char *key, json_t **out, struct err *);
+
+#endif

@@ -1,0 +1,47 @@
+/* The runtime table. */
+#include <string.h>
+
+#include "galley.h"
+#include "runtime.h"
+
+static const struct runtime *const runtimes[] = {
+	&runtime_exec,
+	&runtime_fake,
+};
+
+const struct runtime *
+runtime_find(const char *name)
+{
+	for (size_t i = 0; name && i < nitems(runtimes); i++)
+		if (strcmp(runtimes[i]->name, name) == 0)
+			return runtimes[i];
+	return NULL;
+}
+
+int
+runtime_argv(const char *name, json_t *req, json_t **out, struct err *err)
+{
+	const struct runtime *rt = runtime_find(name);
+
+	*out = NULL;
+	if (rt == NULL) {
+		if (name && (strcmp(name, "claude") == 0 ||
+				strcmp(name, "codex") == 0))
+			return err_set(err, ERR_USAGE,
+			    "runtime '%s' is not available in this build yet: "
+			    "use --runtime fake or exec",
+			    name);
+		return err_set(err, ERR_USAGE,
+		    "unknown runtime '%.32s': use exec or fake",
+		    name ? name : "");
+	}
+	return rt->argv(req, out, err);
+}
+
+const char *
+runtime_kind(const char *name)
+{
+	const struct runtime *rt = runtime_find(name);
+
+	return rt ? rt->kind : "agent";
+}

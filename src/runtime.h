@@ -1,0 +1,22 @@
+/* Runtime drivers (DESIGN §6): how a session's command line is built and
+ * what kind of session it is. NULL members mean "not supported". */
+#ifndef RUNTIME_H
+#define RUNTIME_H
+
+#include <jansson.h>
+
+#include "err.h"
+
+struct runtime {
+	const char *name;
+	const char *kind; /* "agent" or "job" */
+	int (*argv)(json_t *req, json_t **out, struct err *);
+};
+
+extern const struct runtime runtime_exec, runtime_fake;
+
+const struct runtime *runtime_find(const char *name);
+int runtime_argv(const char *name, json_t *req, json_t **out, struct err *);
+const char *runtime_kind(const char *name);
+
+#endif

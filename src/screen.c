@@ -1,0 +1,321 @@
+/* libvterm wrapper. libvterm has no scrollback of its own: it hands lines
+ * that scroll off to sb_pushline, and we keep them as text in a ring. */
+#include <stdlib.h>
+#include <string.h>
+#include <vterm.h>
+
+#include "screen.h"
+#include "xmalloc.h"
+
+struct screen {
+	VTerm *vt;
+	VTermScreen *vs;
+	int rows, cols;
+	char **sb; /* ring of scrollback lines, UTF-8 */
+	int sb_max, sb_len, sb_head;
+	char *title;
+	int altscreen;
+	int cursor_visible;
+	struct buf out; /* vterm's answers to queries */
+};
+
+static void
+cells_to_text(const VTermScreenCell *cells, int n, struct buf *b)
+{
+	size_t start = b->len;
+
+	for (int i = 0; i < n; i++) {
+		const VTermScreenCell *c = &cells[i];
+		if (c->chars[0] == (uint32_t)-1)
+			continue; /* right half of a wide char */
+		if (c->chars[0] == 0) {
+			buf_addc(b, ' ');
+			continue;
+		}
+		for (int k = 0; k < VTERM_MAX_CHARS_PER_CELL && c->chars[k];
+		     k++) {
+			char u[6];
+			uint32_t cp = c->chars[k];
+			int len;
+			if (cp < 0x80) {
+				u[0] = (char)cp;
+				len = 1;
+			} else if (cp < 0x800) {
+				u[0] = (char)(0xc0 | (cp >> 6));
+				u[1] = (char)(0x80 | (cp & 0x3f));
+				len = 2;
+			} else if (cp < 0x10000) {
+				u[0] = (char)(0xe0 | (cp >> 12));
+				u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				u[2] = (char)(0x80 | (cp & 0x3f));
+				len = 3;
+			} else {
+				u[0] = (char)(0xf0 | (cp >> 18));
+				u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+				u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				u[3] = (char)(0x80 | (cp & 0x3f));
+				len = 4;
+			}
+			buf_add(b, u, (size_t)len);
+		}
+	}
+	while (b->len > start && b->data[b->len - 1] == ' ')
+		b->len--;
+	b->data[b->len] = '\0';
+}
+
+static int
+sb_pushline_cb(int cols, const VTermScreenCell *cells, void *user)
+{
+	struct screen *s = user;
+	struct buf b = BUF_INIT;
+	int slot;
+
+	if (s->sb_max <= 0)
+		return 1;
+	cells_to_text(cells, cols, &b);
+	if (s->sb_len < s->sb_max) {
+		slot = (s->sb_head + s->sb_len) % s->sb_max;
+		s->sb_len++;
+	} else {
+		slot = s->sb_head;
+		s->sb_head = (s->sb_head + 1) % s->sb_max;
+		free(s->sb[slot]);
+	}
+	s->sb[slot] = buf_detach(&b, NULL);
+	return 1;
+}
+
+static int
+settermprop_cb(VTermProp prop, VTermValue *val, void *user)
+{
+	struct screen *s = user;
+
+	switch (prop) {
+	case VTERM_PROP_TITLE:
+		free(s->title);
+		s->title = xstrdup(val->string ? val->string : "");
+		break;
+	case VTERM_PROP_ALTSCREEN:
+		s->altscreen = val->boolean;
+		break;
+	case VTERM_PROP_CURSORVISIBLE:
+		s->cursor_visible = val->boolean;
+		break;
+	default:
+		break;
+	}
+	return 1;
+}
+
+static void
+output_cb(const char *data, size_t len, void *user)
+{
+	struct screen *s = user;
+
+	buf_add(&s->out, data, len);
+}
+
+static const VTermScreenCallbacks screen_cbs = {
+	.settermprop = settermprop_cb,
+	.sb_pushline = sb_pushline_cb,
+};
+
+struct screen *
+screen_new(int rows, int cols, int scrollback)
+{
+	struct screen *s = xcalloc(1, sizeof *s);
+
+	s->rows = rows;
+	s->cols = cols;
+	s->cursor_visible = 1;
+	s->sb_max = scrollback;
+	if (scrollback > 0)
+		s->sb = xcalloc((size_t)scrollback, sizeof *s->sb);
+	buf_init(&s->out);
+	s->vt = vterm_new(rows, cols);
+	vterm_set_utf8(s->vt, 1);
+	vterm_output_set_callback(s->vt, output_cb, s);
+	s->vs = vterm_obtain_screen(s->vt);
+	vterm_screen_set_callbacks(s->vs, &screen_cbs, s);
+	vterm_screen_enable_altscreen(s->vs, 1);
+	vterm_screen_reset(s->vs, 1);
+	return s;
+}
+
+void
+screen_free(struct screen *s)
+{
+	if (s == NULL)
+		return;
+	vterm_free(s->vt);
+	for (int i = 0; i < s->sb_len; i++)
+		free(s->sb[(s->sb_head + i) % s->sb_max]);
+	free(s->sb);
+	free(s->title);
+	buf_release(&s->out);
+	free(s);
+}
+
+void
+screen_feed(struct screen *s, const char *data, size_t len)
+{
+	vterm_input_write(s->vt, data, len);
+}
+
+void
+screen_resize(struct screen *s, int rows, int cols)
+{
+	if (rows == s->rows && cols == s->cols)
+		return;
+	s->rows = rows;
+	s->cols = cols;
+	vterm_set_size(s->vt, rows, cols);
+}
+
+static void
+row_text(struct screen *s, int row, struct buf *b)
+{
+	VTermScreenCell *cells = xcalloc((size_t)s->cols, sizeof *cells);
+
+	for (int c = 0; c < s->cols; c++) {
+		VTermPos pos = { row, c };
+		vterm_screen_get_cell(s->vs, pos, &cells[c]);
+	}
+	cells_to_text(cells, s->cols, b);
+	free(cells);
+}
+
+void
+screen_text(struct screen *s, int history, struct buf *out)
+{
+	size_t keep;
+
+	if (history > s->sb_len)
+		history = s->sb_len;
+	if (history < 0)
+		history = 0;
+	for (int i = s->sb_len - history; i < s->sb_len; i++) {
+		buf_adds(out, s->sb[(s->sb_head + i) % s->sb_max]);
+		buf_addc(out, '\n');
+	}
+	keep = out->len;
+	for (int r = 0; r < s->rows; r++) {
+		row_text(s, r, out);
+		buf_addc(out, '\n');
+		/* remember the end of the last non-blank line */
+		if (out->len >= 2 && out->data[out->len - 2] != '\n')
+			keep = out->len;
+	}
+	out->len = keep;
+	out->data[out->len] = '\0';
+}
+
+static void
+sgr(struct buf *b, const VTermScreenCell *c)
+{
+	buf_adds(b, "\033[0");
+	if (c->attrs.bold)
+		buf_adds(b, ";1");
+	if (c->attrs.italic)
+		buf_adds(b, ";3");
+	if (c->attrs.underline)
+		buf_adds(b, ";4");
+	if (c->attrs.blink)
+		buf_adds(b, ";5");
+	if (c->attrs.reverse)
+		buf_adds(b, ";7");
+	if (c->attrs.strike)
+		buf_adds(b, ";9");
+	if (VTERM_COLOR_IS_INDEXED(&c->fg) && !VTERM_COLOR_IS_DEFAULT_FG(&c->fg))
+		buf_addf(b, ";38;5;%d", c->fg.indexed.idx);
+	else if (VTERM_COLOR_IS_RGB(&c->fg) &&
+	    !VTERM_COLOR_IS_DEFAULT_FG(&c->fg))
+		buf_addf(b, ";38;2;%d;%d;%d", c->fg.rgb.red, c->fg.rgb.green,
+		    c->fg.rgb.blue);
+	if (VTERM_COLOR_IS_INDEXED(&c->bg) && !VTERM_COLOR_IS_DEFAULT_BG(&c->bg))
+		buf_addf(b, ";48;5;%d", c->bg.indexed.idx);
+	else if (VTERM_COLOR_IS_RGB(&c->bg) &&
+	    !VTERM_COLOR_IS_DEFAULT_BG(&c->bg))
+		buf_addf(b, ";48;2;%d;%d;%d", c->bg.rgb.red, c->bg.rgb.green,
+		    c->bg.rgb.blue);
+	buf_addc(b, 'm');
+}
+
+static int
+same_pen(const VTermScreenCell *a, const VTermScreenCell *b)
+{
+	return memcmp(&a->attrs, &b->attrs, sizeof a->attrs) == 0 &&
+	    vterm_color_is_equal(&a->fg, &b->fg) &&
+	    vterm_color_is_equal(&a->bg, &b->bg);
+}
+
+void
+screen_repaint(struct screen *s, struct buf *b)
+{
+	VTermScreenCell cell, pen;
+	VTermPos cur;
+	int have_pen = 0;
+
+	buf_adds(b, s->altscreen ? "\033[?1049h" : "\033[?1049l");
+	buf_adds(b, "\033[0m\033[H\033[2J");
+	for (int r = 0; r < s->rows; r++) {
+		buf_addf(b, "\033[%d;1H", r + 1);
+		for (int c = 0; c < s->cols; c++) {
+			VTermPos pos = { r, c };
+			vterm_screen_get_cell(s->vs, pos, &cell);
+			if (cell.chars[0] == (uint32_t)-1)
+				continue;
+			if (!have_pen || !same_pen(&cell, &pen)) {
+				sgr(b, &cell);
+				pen = cell;
+				have_pen = 1;
+			}
+			if (cell.chars[0] == 0)
+				buf_addc(b, ' ');
+			else
+				cells_to_text(&cell, 1, b);
+			if (cell.width > 1)
+				c += cell.width - 1;
+		}
+	}
+	vterm_state_get_cursorpos(vterm_obtain_state(s->vt), &cur);
+	buf_addf(b, "\033[0m\033[%d;%dH", cur.row + 1, cur.col + 1);
+	buf_adds(b, s->cursor_visible ? "\033[?25h" : "\033[?25l");
+}
+
+void
+screen_cursor(struct screen *s, int *row, int *col)
+{
+	VTermPos cur;
+
+	vterm_state_get_cursorpos(vterm_obtain_state(s->vt), &cur);
+	*row = cur.row;
+	*col = cur.col;
+}
+
+void
+screen_size(struct screen *s, int *rows, int *cols)
+{
+	*rows = s->rows;
+	*cols = s->cols;
+}
+
+const char *
+screen_title(struct screen *s)
+{
+	return s->title ? s->title : "";
+}
+
+void
+screen_take_output(struct screen *s, struct buf *out)
+{
+	buf_add(out, s->out.data, s->out.len);
+	buf_reset(&s->out);
+}
+
+int
+screen_altscreen(struct screen *s)
+{
+	return s->altscreen;
+}

@@ -1,0 +1,204 @@
+/* One connection to the daemon: frames in, replies and events out. A client
+ * whose unsent output passes the cap is dropped, never waited for. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "server.h"
+#include "sock.h"
+#include "xmalloc.h"
+
+#define CLIENT_QUEUE_MAX (64u * 1024 * 1024)
+
+struct write_req {
+	uv_write_t req;
+	uv_buf_t buf;
+};
+
+static void
+client_close_cb(uv_handle_t *h)
+{
+	struct server_client *c = container_of(h, struct server_client, pipe);
+
+	proto_reader_release(&c->rd);
+	free(c);
+}
+
+void
+server_client_close(struct server_client *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	TAILQ_REMOVE(&srv.clients, c, entry);
+	uv_close((uv_handle_t *)&c->pipe, client_close_cb);
+}
+
+static void
+write_cb(uv_write_t *req, int status)
+{
+	struct write_req *w = (struct write_req *)req;
+
+	free(w->buf.base);
+	free(w);
+}
+
+void
+server_client_send(struct server_client *c, json_t *obj)
+{
+	struct buf b = BUF_INIT;
+	struct err err = ERR_INIT;
+	struct write_req *w;
+	size_t len;
+
+	if (c->closing)
+		return;
+	if (c->pipe.write_queue_size > CLIENT_QUEUE_MAX) {
+		log_warn("client over its output cap: dropped");
+		server_client_close(c);
+		return;
+	}
+	if (proto_encode(&b, obj, &err) < 0) {
+		log_error("reply not sent: %s", err.msg.data);
+		err_release(&err);
+		return;
+	}
+	w = xmalloc(sizeof *w);
+	w->buf.base = buf_detach(&b, &len);
+	w->buf.len = len;
+	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &w->buf, 1,
+		write_cb) != 0) {
+		free(w->buf.base);
+		free(w);
+		server_client_close(c);
+	}
+}
+
+static void
+reply_error(struct server_client *c, json_int_t id, enum err_code code,
+    const char *msg)
+{
+	json_t *r = proto_error(id, code, msg);
+
+	server_client_send(c, r);
+	json_decref(r);
+}
+
+static void
+dispatch(struct server_client *c, json_t *req)
+{
+	struct err err = ERR_INIT;
+	json_int_t id = 0;
+	const char *name;
+	const struct cmd_entry *e;
+	json_t *reply;
+
+	if (!c->greeted) {
+		if (proto_check_hello(req, &err) < 0) {
+			reply_error(c, 0, ERR_PROTOCOL, err.msg.data);
+			server_client_close(c);
+		} else {
+			json_t *h = proto_hello();
+			server_client_send(c, h);
+			json_decref(h);
+			c->greeted = 1;
+		}
+		goto out;
+	}
+	if (proto_get_int(req, "id", &id, &err) < 0 ||
+	    proto_get_str(req, "cmd", &name, &err) < 0) {
+		reply_error(c, id, err.code, err.msg.data);
+		goto out;
+	}
+	if (name == NULL) {
+		reply_error(c, id, ERR_USAGE, "request has no 'cmd'");
+		goto out;
+	}
+	if (strcmp(name, "subscribe") == 0) {
+		c->subscribed = 1;
+		reply = json_pack("{s:I, s:b}", "id", id, "ok", 1);
+		server_client_send(c, reply);
+		json_decref(reply);
+		goto out;
+	}
+	e = cmd_find_serve(name);
+	if (e == NULL) {
+		struct buf m = BUF_INIT;
+		buf_addf(&m, "unknown request '%.64s'", name);
+		reply_error(c, id, ERR_USAGE, m.data);
+		buf_release(&m);
+		goto out;
+	}
+	reply = json_pack("{s:I, s:b}", "id", id, "ok", 1);
+	if (e->serve(c, req, reply, &err) < 0)
+		reply_error(c, id, err.code ? err.code : ERR_FAILED,
+		    err.msg.len ? err.msg.data : "request failed");
+	else
+		server_client_send(c, reply);
+	json_decref(reply);
+out:
+	err_release(&err);
+}
+
+static void
+alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	static char slab[65536];
+
+	buf->base = slab;
+	buf->len = sizeof slab;
+}
+
+static void
+read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	struct server_client *c = container_of(stream, struct server_client,
+	    pipe);
+	struct err err = ERR_INIT;
+	json_t *req;
+	int rc;
+
+	if (nread < 0) {
+		server_client_close(c);
+		return;
+	}
+	proto_feed(&c->rd, buf->base, (size_t)nread);
+	while (!c->closing && (rc = proto_next(&c->rd, &req, &err)) != 0) {
+		if (rc < 0) {
+			/* hostile input costs the client, not the daemon */
+			log_warn("bad frame from client: %s", err.msg.data);
+			reply_error(c, 0, ERR_PROTOCOL, err.msg.data);
+			if (c->rd.broken || !c->greeted) {
+				uv_read_stop(stream);
+				server_client_close(c);
+			}
+			err_release(&err);
+			continue;
+		}
+		dispatch(c, req);
+		json_decref(req);
+	}
+	err_release(&err);
+}
+
+void
+server_client_accept(uv_stream_t *listener)
+{
+	struct server_client *c = xcalloc(1, sizeof *c);
+	uv_os_fd_t fd;
+
+	uv_pipe_init(srv.loop, &c->pipe, 0);
+	if (uv_accept(listener, (uv_stream_t *)&c->pipe) != 0) {
+		uv_close((uv_handle_t *)&c->pipe, client_close_cb);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&srv.clients, c, entry);
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 || !sock_peer_ok(fd)) {
+		reply_error(c, 0, ERR_REFUSED,
+		    "permission denied: socket owned by another user");
+		server_client_close(c);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+}

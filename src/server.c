@@ -1,0 +1,187 @@
+/* The daemon: listen, signals, adopt live hosts at start, serve until told
+ * to stop. It is the only writer of the store. Hosts are separate processes,
+ * so stopping or killing the daemon never touches a session. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+#include "session.h"
+#include "sock.h"
+#include "util.h"
+#include "xmalloc.h"
+
+struct server srv;
+
+int run_dir_check(struct err *);
+
+void
+server_broadcast(const char *topic, json_t *ev)
+{
+	struct server_client *c;
+
+	TAILQ_FOREACH(c, &srv.clients, entry)
+	{
+		if (c->subscribed && !c->closing)
+			server_client_send(c, ev);
+	}
+}
+
+static void
+listener_cb(uv_stream_t *listener, int status)
+{
+	if (status < 0) {
+		log_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	server_client_accept(listener);
+}
+
+static void
+close_walk_cb(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+void
+server_stop(void)
+{
+	struct server_client *c, *tc;
+
+	if (srv.stopping)
+		return;
+	srv.stopping = 1;
+	log_info("stopping; sessions keep running");
+	unlink(path_socket());
+	uv_close((uv_handle_t *)&srv.listener, NULL);
+	TAILQ_FOREACH_SAFE(c, &srv.clients, entry, tc)
+	server_client_close(c);
+	uv_signal_stop(&srv.sig_term);
+	uv_signal_stop(&srv.sig_int);
+	uv_signal_stop(&srv.sig_hup);
+}
+
+static void
+signal_cb(uv_signal_t *h, int signum)
+{
+	if (signum == SIGHUP)
+		return;
+	server_stop();
+}
+
+/* Exactly one daemon per user: the flock on daemon.lock is held for the
+ * daemon's whole life. */
+static int
+take_lock(struct err *err)
+{
+	char *path;
+
+	xasprintf(&path, "%s/daemon.lock", path_run_dir());
+	srv.lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(path);
+	if (srv.lockfd < 0)
+		return err_set(err, ERR_FAILED, "cannot open daemon lock: %s",
+		    strerror(errno));
+	if (flock(srv.lockfd, LOCK_EX | LOCK_NB) != 0)
+		return err_set(err, ERR_EXISTS, "a daemon is already running");
+	return 0;
+}
+
+int
+server_main(int foreground)
+{
+	struct err err = ERR_INIT;
+	char *logpath = NULL, *dbpath = NULL, *sessdir = NULL;
+	int fd, rc = 1;
+
+	memset(&srv, 0, sizeof srv);
+	srv.lockfd = -1;
+	TAILQ_INIT(&srv.sessions);
+	TAILQ_INIT(&srv.clients);
+	if (run_dir_check(&err) < 0 ||
+	    mkdir_p(path_state_dir(), 0700, &err) < 0)
+		goto fail;
+	xasprintf(&sessdir, "%s/sessions", path_state_dir());
+	if (mkdir_p(sessdir, 0700, &err) < 0)
+		goto fail;
+	xasprintf(&logpath, "%s/daemon.log", path_state_dir());
+	if (!foreground) {
+		/* stderr too, so sanitizer reports land in the log */
+		int lfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND |
+		    O_CLOEXEC, 0600);
+		if (lfd >= 0) {
+			dup2(lfd, 2);
+			close(lfd);
+		}
+	}
+	log_open(foreground ? NULL : logpath, "daemon");
+	if (take_lock(&err) < 0) {
+		if (err.code == ERR_EXISTS)
+			rc = 0;
+		goto fail;
+	}
+	xasprintf(&dbpath, "%s/galley.db", path_state_dir());
+	if (store_open(&srv.store, dbpath, &err) < 0)
+		goto fail;
+	srv.loop = uv_default_loop();
+	srv.started_ms = wall_ms();
+	if (session_load_all(&err) < 0)
+		goto fail;
+
+	fd = sock_listen(path_socket(), &err);
+	if (fd < 0)
+		goto fail;
+	uv_pipe_init(srv.loop, &srv.listener, 0);
+	if (uv_pipe_open(&srv.listener, fd) != 0 ||
+	    uv_listen((uv_stream_t *)&srv.listener, 128, listener_cb) != 0) {
+		err_set(&err, ERR_FAILED, "cannot listen on %s", path_socket());
+		goto fail;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	uv_signal_init(srv.loop, &srv.sig_term);
+	uv_signal_start(&srv.sig_term, signal_cb, SIGTERM);
+	uv_signal_init(srv.loop, &srv.sig_int);
+	uv_signal_start(&srv.sig_int, signal_cb, SIGINT);
+	uv_signal_init(srv.loop, &srv.sig_hup);
+	uv_signal_start(&srv.sig_hup, signal_cb, SIGHUP);
+
+	/* after listening: hosts found dead are reported to early clients */
+	session_adopt_all();
+	log_info("listening on %s, %d sessions", path_socket(), srv.nsessions);
+
+	uv_run(srv.loop, UV_RUN_DEFAULT);
+	/* something still open (a link mid-close): close it and drain */
+	uv_walk(srv.loop, close_walk_cb, NULL);
+	uv_run(srv.loop, UV_RUN_DEFAULT);
+	uv_loop_close(srv.loop);
+	rc = 0;
+fail:
+	if (rc != 0 || err.code != ERR_NONE) {
+		if (err.code == ERR_EXISTS)
+			log_info("%s", err.msg.data);
+		else if (err.code != ERR_NONE) {
+			log_error("%s", err.msg.data);
+			fprintf(stderr, "galley: %s\n", err.msg.data);
+		}
+	}
+	while (!TAILQ_EMPTY(&srv.sessions)) {
+		struct session *s = TAILQ_FIRST(&srv.sessions);
+		TAILQ_REMOVE(&srv.sessions, s, entry);
+		session_free(s);
+	}
+	store_close(&srv.store);
+	if (srv.lockfd >= 0)
+		close(srv.lockfd);
+	err_release(&err);
+	free(logpath);
+	free(dbpath);
+	free(sessdir);
+	return rc;
+}

@@ -1,0 +1,48 @@
+/* The daemon: one libuv loop, the store, the session table, the clients. */
+#ifndef SERVER_H
+#define SERVER_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "proto.h"
+#include "queue.h"
+#include "store.h"
+
+struct session;
+struct server_client;
+
+struct server {
+	uv_loop_t *loop;
+	uv_pipe_t listener;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	struct store store;
+	TAILQ_HEAD(, session) sessions;
+	TAILQ_HEAD(, server_client) clients;
+	int nsessions;
+	int64_t started_ms;
+	int lockfd;
+	int stopping;
+};
+
+extern struct server srv;
+
+int server_main(int foreground);
+void server_stop(void);
+/* Push an event to every client subscribed to topic. */
+void server_broadcast(const char *topic, json_t *ev);
+
+struct server_client {
+	uv_pipe_t pipe;
+	struct proto_reader rd;
+	int greeted;
+	int subscribed; /* topics: bit 0 session */
+	int closing;
+	TAILQ_ENTRY(server_client) entry;
+};
+
+void server_client_accept(uv_stream_t *listener);
+void server_client_send(struct server_client *, json_t *);
+void server_client_close(struct server_client *);
+
+#endif

@@ -1,0 +1,224 @@
+/*
+ * Hook events to states (DESIGN §3, §6). State comes from the runtime's own
+ * hooks, never from scraping its screen:
+ *   SessionStart, UserPromptSubmit, PreToolUse, PostToolUse -> working
+ *   PermissionRequest, Notification(permission_prompt) -> blocked: permission
+ *   Notification(elicitation_dialog) -> blocked: input
+ *   Stop -> idle (turn finished: ready for review)
+ * Every payload is appended to `events`. Usage is read from the transcript
+ * the payload names, deduplicated by message id.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "prices.h"
+#include "server.h"
+#include "session.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define TRANSCRIPT_READ_MAX (64u * 1024 * 1024)
+
+/* "Bash(rm -rf build)" from a tool name and input. */
+static char *
+tool_label(json_t *payload)
+{
+	const char *tool = json_string_value(json_object_get(payload,
+	    "tool_name"));
+	json_t *in = json_object_get(payload, "tool_input");
+	const char *arg = NULL;
+	char *out;
+
+	if (tool == NULL)
+		return NULL;
+	static const char *const keys[] = { "command", "file_path", "url",
+		"pattern", "path" };
+	for (size_t i = 0; i < nitems(keys) && arg == NULL; i++)
+		arg = json_string_value(json_object_get(in, keys[i]));
+	if (arg)
+		xasprintf(&out, "%s(%.200s)", tool, arg);
+	else
+		out = xstrdup(tool);
+	return out;
+}
+
+static void
+add_usage(struct session *s, const char *msgid, const char *model,
+    json_t *u)
+{
+	static const char seen_sql[] =
+	    "INSERT OR IGNORE INTO usage_seen (session, message_id) "
+	    "VALUES (?, ?)";
+	static const char add_sql[] =
+	    "INSERT INTO usage (session, model, input_tokens, output_tokens,"
+	    " cache_read_tokens, cache_write_tokens, cost_usd)"
+	    " VALUES (?,?,?,?,?,?,?) ON CONFLICT(session, model) DO UPDATE SET"
+	    " input_tokens = input_tokens + excluded.input_tokens,"
+	    " output_tokens = output_tokens + excluded.output_tokens,"
+	    " cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,"
+	    " cache_write_tokens = cache_write_tokens + "
+	    "excluded.cache_write_tokens,"
+	    " cost_usd = cost_usd + excluded.cost_usd";
+	sqlite3_stmt *st = store_stmt(&srv.store, seen_sql);
+	long long in, out, cr, cw;
+	double cost;
+
+	if (st == NULL)
+		return;
+	sqlite3_bind_text(st, 1, s->id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, msgid, -1, SQLITE_TRANSIENT);
+	sqlite3_step(st);
+	sqlite3_reset(st);
+	if (sqlite3_changes(srv.store.db) == 0)
+		return; /* this message was counted already */
+	in = json_integer_value(json_object_get(u, "input_tokens"));
+	out = json_integer_value(json_object_get(u, "output_tokens"));
+	cr = json_integer_value(json_object_get(u, "cache_read_input_tokens"));
+	cw = json_integer_value(json_object_get(u,
+	    "cache_creation_input_tokens"));
+	if (in < 0 || out < 0 || cr < 0 || cw < 0)
+		return;
+	cost = price_cost(model, in, out, cr, cw);
+	st = store_stmt(&srv.store, add_sql);
+	if (st == NULL)
+		return;
+	sqlite3_bind_text(st, 1, s->id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, model, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, in);
+	sqlite3_bind_int64(st, 4, out);
+	sqlite3_bind_int64(st, 5, cr);
+	sqlite3_bind_int64(st, 6, cw);
+	sqlite3_bind_double(st, 7, cost);
+	sqlite3_step(st);
+	sqlite3_reset(st);
+	s->usage.input += in;
+	s->usage.output += out;
+	s->usage.cache_read += cr;
+	s->usage.cache_write += cw;
+	s->usage.cost += cost;
+}
+
+/* Read transcript lines added since last time. Only whole lines count; a
+ * partial last line is read again next time. */
+void
+session_read_transcript(struct session *s, const char *path)
+{
+	struct stat st;
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (path == NULL || path[0] != '/' || stat(path, &st) != 0 ||
+	    !S_ISREG(st.st_mode) || st.st_uid != getuid())
+		return;
+	if (s->transcript_path == NULL ||
+	    strcmp(s->transcript_path, path) != 0) {
+		free(s->transcript_path);
+		s->transcript_path = xstrdup(path);
+		s->transcript_off = 0;
+	}
+	if (st.st_size <= s->transcript_off ||
+	    st.st_size - s->transcript_off > (off_t)TRANSCRIPT_READ_MAX)
+		return;
+	f = fopen(path, "re");
+	if (f == NULL || fseeko(f, s->transcript_off, SEEK_SET) != 0)
+		goto out;
+	store_begin(&srv.store);
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] != '\n')
+			break;
+		s->transcript_off += n;
+		json_t *e = json_loadb(line, (size_t)n, 0, NULL);
+		json_t *m = json_object_get(e, "message");
+		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *id = json_string_value(json_object_get(m, "id"));
+		const char *model = json_string_value(json_object_get(m,
+		    "model"));
+		json_t *u = json_object_get(m, "usage");
+		if (type && strcmp(type, "assistant") == 0 && id && model &&
+		    json_is_object(u))
+			add_usage(s, id, model, u);
+		json_decref(e);
+	}
+	store_commit(&srv.store);
+out:
+	if (f)
+		fclose(f);
+	free(line);
+}
+
+int
+session_on_hook(struct session *s, const char *event, json_t *payload,
+    json_t *reply, struct err *err)
+{
+	char kind[96], *label = NULL, *wait = NULL;
+	const char *tp;
+
+	snprintf(kind, sizeof kind, "hook.%s", event);
+	s->updated_at = wall_ms();
+	session_event(s, kind, payload);
+	if (session_terminal(s))
+		return 0; /* late hooks of an ended session: recorded only */
+	tp = json_string_value(json_object_get(payload, "transcript_path"));
+	if (tp)
+		session_read_transcript(s, tp);
+	const char *rsid = json_string_value(json_object_get(payload,
+	    "session_id"));
+	if (rsid && strlen(rsid) < 128 &&
+	    (s->runtime_session_id == NULL ||
+		strcmp(rsid, s->runtime_session_id) != 0)) {
+		free(s->runtime_session_id);
+		s->runtime_session_id = xstrdup(rsid);
+	}
+
+	if (strcmp(event, "SessionStart") == 0 ||
+	    strcmp(event, "UserPromptSubmit") == 0 ||
+	    strcmp(event, "PostToolUse") == 0 ||
+	    strcmp(event, "PostToolBatch") == 0 ||
+	    strcmp(event, "SubagentStart") == 0) {
+		session_set_state(s, "working", NULL, NULL);
+	} else if (strcmp(event, "PreToolUse") == 0) {
+		free(s->last_tool);
+		s->last_tool = tool_label(payload);
+		session_set_state(s, "working", NULL, NULL);
+	} else if (strcmp(event, "PermissionRequest") == 0) {
+		label = tool_label(payload);
+		xasprintf(&wait, "permission: %s",
+		    label ? label : s->last_tool ? s->last_tool : "tool");
+		session_set_state(s, "blocked", wait, NULL);
+	} else if (strcmp(event, "Notification") == 0) {
+		const char *type = json_string_value(json_object_get(payload,
+		    "notification_type"));
+		const char *msg = json_string_value(json_object_get(payload,
+		    "message"));
+		if (type && strcmp(type, "permission_prompt") == 0) {
+			if (strcmp(s->state, "blocked") != 0) {
+				xasprintf(&wait, "permission: %s",
+				    s->last_tool ? s->last_tool : "tool");
+				session_set_state(s, "blocked", wait, NULL);
+			}
+		} else if (type && strcmp(type, "elicitation_dialog") == 0) {
+			xasprintf(&wait, "input: %.200s", msg ? msg : "question");
+			session_set_state(s, "blocked", wait, NULL);
+		} else
+			session_touch(s);
+	} else if (strcmp(event, "Stop") == 0 ||
+	    strcmp(event, "StopFailure") == 0) {
+		const char *e = json_string_value(json_object_get(payload,
+		    "error"));
+		session_set_state(s, "idle", NULL,
+		    e ? e : NULL);
+	} else {
+		session_touch(s);
+	}
+	free(label);
+	free(wait);
+	(void)reply;
+	(void)err;
+	return 0;
+}

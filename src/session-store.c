@@ -1,0 +1,203 @@
+/* Sessions in the store: load at start, write through on every change. */
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+#include "session.h"
+#include "xmalloc.h"
+
+static char *
+col_str(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+#define SESSION_COLS                                                           \
+	"id, name, kind, runtime, state, waiting_for, reason, prompt, cwd, "   \
+	"worktree, branch, pinned, grp, executor, host_pid, pid, exit_code, "  \
+	"exit_signal, model, runtime_session_id, team, workflow, parent, "     \
+	"boot_id, hook_token, spec, created_at, updated_at, ended_at"
+
+int
+session_load_all(struct err *err)
+{
+	static const char sql[] = "SELECT " SESSION_COLS
+				  " FROM sessions ORDER BY created_at, id";
+	static const char usql[] =
+	    "SELECT session, sum(input_tokens), sum(output_tokens),"
+	    " sum(cache_read_tokens), sum(cache_write_tokens), sum(cost_usd)"
+	    " FROM usage GROUP BY session";
+	sqlite3_stmt *st = store_stmt(&srv.store, sql);
+	int rc;
+
+	if (st == NULL)
+		return store_sqlerr(&srv.store, err, "load sessions");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct session *s = xcalloc(1, sizeof *s);
+		int i = 0;
+		const unsigned char *id = sqlite3_column_text(st, i++);
+		snprintf(s->id, sizeof s->id, "%s", id ? (const char *)id : "");
+		s->name = col_str(st, i++);
+		s->kind = col_str(st, i++);
+		s->runtime = col_str(st, i++);
+		s->state = col_str(st, i++);
+		s->waiting_for = col_str(st, i++);
+		s->reason = col_str(st, i++);
+		s->prompt = col_str(st, i++);
+		s->cwd = col_str(st, i++);
+		s->worktree = col_str(st, i++);
+		s->branch = col_str(st, i++);
+		s->pinned = sqlite3_column_int(st, i++);
+		s->grp = col_str(st, i++);
+		s->executor = col_str(st, i++);
+		s->host_pid = (long)sqlite3_column_int64(st, i++);
+		s->pid = (long)sqlite3_column_int64(st, i++);
+		s->has_exit = sqlite3_column_type(st, i) != SQLITE_NULL;
+		s->exit_code = sqlite3_column_int(st, i++);
+		s->exit_signal = sqlite3_column_int(st, i++);
+		s->model = col_str(st, i++);
+		s->runtime_session_id = col_str(st, i++);
+		s->team = col_str(st, i++);
+		s->workflow = col_str(st, i++);
+		s->parent = col_str(st, i++);
+		s->boot_id = col_str(st, i++);
+		s->hook_token = col_str(st, i++);
+		s->spec = col_str(st, i++);
+		s->created_at = sqlite3_column_int64(st, i++);
+		s->updated_at = sqlite3_column_int64(st, i++);
+		s->ended_at = sqlite3_column_int64(st, i++);
+		if (s->name == NULL || s->state == NULL || s->cwd == NULL ||
+		    s->kind == NULL || s->runtime == NULL) {
+			session_free(s); /* NOT NULL columns: cannot happen */
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&srv.sessions, s, entry);
+		srv.nsessions++;
+	}
+	if (rc != SQLITE_DONE)
+		return store_sqlerr(&srv.store, err, "load sessions");
+	st = store_stmt(&srv.store, usql);
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		struct session *s = session_find_id(
+		    (const char *)sqlite3_column_text(st, 0));
+		if (s == NULL)
+			continue;
+		s->usage.input = sqlite3_column_int64(st, 1);
+		s->usage.output = sqlite3_column_int64(st, 2);
+		s->usage.cache_read = sqlite3_column_int64(st, 3);
+		s->usage.cache_write = sqlite3_column_int64(st, 4);
+		s->usage.cost = sqlite3_column_double(st, 5);
+	}
+	return 0;
+}
+
+static void
+bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Upsert the whole row: simple, and one statement per change is cheap. */
+void
+session_touch(struct session *s)
+{
+	static const char sql[] =
+	    "INSERT OR REPLACE INTO sessions (" SESSION_COLS ") VALUES "
+	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	sqlite3_stmt *st = store_stmt(&srv.store, sql);
+	int i = 1;
+
+	if (st == NULL) {
+		log_error("save session %s: %s", s->id,
+		    sqlite3_errmsg(srv.store.db));
+		return;
+	}
+	bind_str(st, i++, s->id);
+	bind_str(st, i++, s->name);
+	bind_str(st, i++, s->kind);
+	bind_str(st, i++, s->runtime);
+	bind_str(st, i++, s->state);
+	bind_str(st, i++, s->waiting_for);
+	bind_str(st, i++, s->reason);
+	bind_str(st, i++, s->prompt);
+	bind_str(st, i++, s->cwd);
+	bind_str(st, i++, s->worktree);
+	bind_str(st, i++, s->branch);
+	sqlite3_bind_int(st, i++, s->pinned);
+	bind_str(st, i++, s->grp ? s->grp : "default");
+	bind_str(st, i++, s->executor ? s->executor : "local");
+	sqlite3_bind_int64(st, i++, s->host_pid);
+	sqlite3_bind_int64(st, i++, s->pid);
+	if (s->has_exit)
+		sqlite3_bind_int(st, i++, s->exit_code);
+	else
+		sqlite3_bind_null(st, i++);
+	sqlite3_bind_int(st, i++, s->exit_signal);
+	bind_str(st, i++, s->model);
+	bind_str(st, i++, s->runtime_session_id);
+	bind_str(st, i++, s->team);
+	bind_str(st, i++, s->workflow);
+	bind_str(st, i++, s->parent);
+	bind_str(st, i++, s->boot_id);
+	bind_str(st, i++, s->hook_token);
+	bind_str(st, i++, s->spec);
+	sqlite3_bind_int64(st, i++, s->created_at);
+	sqlite3_bind_int64(st, i++, s->updated_at);
+	if (s->ended_at)
+		sqlite3_bind_int64(st, i++, s->ended_at);
+	else
+		sqlite3_bind_null(st, i++);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_error("save session %s: %s", s->id,
+		    sqlite3_errmsg(srv.store.db));
+	sqlite3_reset(st);
+}
+
+void
+session_event(struct session *s, const char *kind, json_t *data)
+{
+	static const char sql[] =
+	    "INSERT INTO events (session, at, kind, data) VALUES (?,?,?,?)";
+	sqlite3_stmt *st = store_stmt(&srv.store, sql);
+	char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+
+	if (st == NULL)
+		goto out;
+	bind_str(st, 1, s->id);
+	sqlite3_bind_int64(st, 2, s->updated_at);
+	bind_str(st, 3, kind);
+	bind_str(st, 4, text);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_error("event %s: %s", kind, sqlite3_errmsg(srv.store.db));
+	sqlite3_reset(st);
+out:
+	free(text);
+}
+
+void
+session_forget(struct session *s);
+void
+session_forget(struct session *s)
+{
+	static const char *const sqls[] = {
+		"DELETE FROM sessions WHERE id = ?",
+		"DELETE FROM usage WHERE session = ?",
+		"DELETE FROM usage_seen WHERE session = ?",
+	};
+
+	store_begin(&srv.store);
+	for (size_t i = 0; i < nitems(sqls); i++) {
+		sqlite3_stmt *st = store_stmt(&srv.store, sqls[i]);
+		if (st == NULL)
+			continue;
+		bind_str(st, 1, s->id);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	store_commit(&srv.store);
+}

@@ -1,0 +1,769 @@
+/* Sessions in the daemon: create, spawn a host, follow its state, stop,
+ * restart, remove, and re-adopt live hosts after a daemon restart. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "names.h"
+#include "runtime.h"
+#include "server.h"
+#include "session.h"
+#include "sock.h"
+#include "util.h"
+#include "xmalloc.h"
+
+void session_forget(struct session *);
+
+static void
+set_str(char **dst, const char *v)
+{
+	if (*dst == v)
+		return;
+	free(*dst);
+	*dst = v ? xstrdup(v) : NULL;
+}
+
+void
+session_free(struct session *s)
+{
+	if (s->link)
+		host_link_detach(s->link);
+	char **strs[] = { &s->name, &s->kind, &s->runtime, &s->state,
+		&s->waiting_for, &s->reason, &s->prompt, &s->cwd, &s->worktree,
+		&s->branch, &s->grp, &s->executor, &s->model,
+		&s->runtime_session_id, &s->team, &s->workflow, &s->parent,
+		&s->boot_id, &s->hook_token, &s->spec, &s->transcript_path,
+		&s->last_tool };
+	for (size_t i = 0; i < nitems(strs); i++)
+		free(*strs[i]);
+	free(s);
+}
+
+char *
+session_dir(struct session *s)
+{
+	return path_session_dir(s->id);
+}
+
+int
+session_terminal(struct session *s)
+{
+	return strcmp(s->state, "done") == 0 ||
+	    strcmp(s->state, "failed") == 0 ||
+	    strcmp(s->state, "stopped") == 0 ||
+	    strcmp(s->state, "interrupted") == 0;
+}
+
+int
+session_live(struct session *s)
+{
+	return !session_terminal(s) && strcmp(s->state, "queued") != 0;
+}
+
+struct session *
+session_find_id(const char *id)
+{
+	struct session *s;
+
+	if (id == NULL)
+		return NULL;
+	TAILQ_FOREACH(s, &srv.sessions, entry)
+	{
+		if (strcmp(s->id, id) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+/* An exact id, else a name (a live session first, else the newest), else a
+ * unique id prefix. */
+struct session *
+session_resolve(const char *ref, struct err *err)
+{
+	struct session *s, *found = NULL;
+	struct buf cands = BUF_INIT;
+	size_t n;
+	int count = 0;
+
+	if (ref == NULL || !ref_valid(ref)) {
+		err_set(err, ERR_USAGE,
+		    "invalid session '%.80s': use an id, id prefix or name",
+		    ref ? ref : "");
+		return NULL;
+	}
+	if ((s = session_find_id(ref)) != NULL)
+		return s;
+	TAILQ_FOREACH(s, &srv.sessions, entry)
+	{
+		if (strcmp(s->name, ref) != 0)
+			continue;
+		if (session_live(s))
+			return s;
+		if (found == NULL || s->created_at >= found->created_at)
+			found = s;
+	}
+	if (found)
+		return found;
+	n = strlen(ref);
+	TAILQ_FOREACH(s, &srv.sessions, entry)
+	{
+		if (strncmp(s->id, ref, n) != 0)
+			continue;
+		found = s;
+		if (count < 8)
+			buf_addf(&cands, "%s%s (%s)", count ? ", " : "", s->id,
+			    s->name);
+		count++;
+	}
+	if (count == 1) {
+		buf_release(&cands);
+		return found;
+	}
+	if (count > 1)
+		err_set(err, ERR_AMBIGUOUS,
+		    "ambiguous session '%s', could be: %s%s", ref, cands.data,
+		    count > 8 ? ", ..." : "");
+	else
+		err_set(err, ERR_NOT_FOUND,
+		    "no session '%s': see 'galley ls --all'", ref);
+	buf_release(&cands);
+	return NULL;
+}
+
+int
+session_name_taken(const char *name, struct session *except)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &srv.sessions, entry)
+	{
+		if (s != except && !session_terminal(s) &&
+		    strcmp(s->name, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+char *
+session_unique_name(const char *base)
+{
+	char *name = xstrdup(base);
+
+	for (int i = 2; session_name_taken(name, NULL); i++) {
+		char suffix[16];
+		int sl = snprintf(suffix, sizeof suffix, "-%d", i);
+		size_t bl = strlen(base);
+		if (bl + (size_t)sl > GALLEY_NAME_MAX)
+			bl = GALLEY_NAME_MAX - (size_t)sl;
+		free(name);
+		xasprintf(&name, "%.*s%s", (int)bl, base, suffix);
+	}
+	return name;
+}
+
+json_t *
+session_to_json(struct session *s)
+{
+	char created[32], updated[32];
+	json_t *o, *spec;
+
+	iso_time(s->created_at, created, sizeof created);
+	iso_time(s->updated_at, updated, sizeof updated);
+	o = json_object();
+	json_object_set_new(o, "id", json_string(s->id));
+	json_object_set_new(o, "name", json_string(s->name));
+	json_object_set_new(o, "kind", json_string(s->kind));
+	json_object_set_new(o, "runtime", json_string(s->runtime));
+	json_object_set_new(o, "state", json_string(s->state));
+	json_object_set_new(o, "waiting_for",
+	    s->waiting_for ? json_string(s->waiting_for) : json_null());
+	json_object_set_new(o, "reason",
+	    s->reason ? json_string(s->reason) : json_null());
+	json_object_set_new(o, "prompt",
+	    s->prompt ? json_string(s->prompt) : json_null());
+	json_object_set_new(o, "cwd", json_string(s->cwd));
+	json_object_set_new(o, "worktree",
+	    s->worktree ? json_string(s->worktree) : json_null());
+	json_object_set_new(o, "branch",
+	    s->branch ? json_string(s->branch) : json_null());
+	json_object_set_new(o, "pinned", json_boolean(s->pinned));
+	json_object_set_new(o, "group",
+	    json_string(s->grp ? s->grp : "default"));
+	json_object_set_new(o, "executor",
+	    json_string(s->executor ? s->executor : "local"));
+	json_object_set_new(o, "pid",
+	    s->pid > 0 ? json_integer(s->pid) : json_null());
+	json_object_set_new(o, "host_pid",
+	    s->host_pid > 0 ? json_integer(s->host_pid) : json_null());
+	json_object_set_new(o, "exit_code",
+	    s->has_exit ? json_integer(s->exit_code) : json_null());
+	json_object_set_new(o, "exit_signal",
+	    s->exit_signal ? json_integer(s->exit_signal) : json_null());
+	json_object_set_new(o, "model",
+	    s->model ? json_string(s->model) : json_null());
+	json_object_set_new(o, "runtime_session_id",
+	    s->runtime_session_id ? json_string(s->runtime_session_id)
+				  : json_null());
+	json_object_set_new(o, "team",
+	    s->team ? json_string(s->team) : json_null());
+	json_object_set_new(o, "workflow",
+	    s->workflow ? json_string(s->workflow) : json_null());
+	json_object_set_new(o, "parent",
+	    s->parent ? json_string(s->parent) : json_null());
+	spec = s->spec ? json_loads(s->spec, 0, NULL) : NULL;
+	json_object_set_new(o, "command",
+	    spec ? json_incref(json_object_get(spec, "argv")) : json_null());
+	json_decref(spec);
+	json_object_set_new(o, "created_at", json_string(created));
+	json_object_set_new(o, "updated_at", json_string(updated));
+	json_object_set_new(o, "updated_ms", json_integer(s->updated_at));
+	if (s->ended_at) {
+		iso_time(s->ended_at, updated, sizeof updated);
+		json_object_set_new(o, "ended_at", json_string(updated));
+	} else
+		json_object_set_new(o, "ended_at", json_null());
+	json_object_set_new(o, "usage",
+	    json_pack("{s:I, s:I, s:I, s:I, s:f}", "input_tokens",
+		(json_int_t)s->usage.input, "output_tokens",
+		(json_int_t)s->usage.output, "cache_read_tokens",
+		(json_int_t)s->usage.cache_read, "cache_write_tokens",
+		(json_int_t)s->usage.cache_write, "cost_usd", s->usage.cost));
+	char *dir = session_dir(s);
+	json_object_set_new(o, "dir", json_string(dir));
+	free(dir);
+	return o;
+}
+
+static void
+broadcast_state(struct session *s)
+{
+	json_t *ev = json_pack("{s:s, s:o}", "event", "session.state",
+	    "session", session_to_json(s));
+
+	server_broadcast("session", ev);
+	json_decref(ev);
+}
+
+void
+session_set_state(struct session *s, const char *state,
+    const char *waiting_for, const char *reason)
+{
+	int same = strcmp(s->state, state) == 0 &&
+	    ((s->waiting_for == NULL && waiting_for == NULL) ||
+		(s->waiting_for && waiting_for &&
+		    strcmp(s->waiting_for, waiting_for) == 0));
+
+	s->updated_at = wall_ms();
+	if (same && reason == NULL) {
+		session_touch(s);
+		return;
+	}
+	log_info("session %s: %s -> %s", s->id, s->state, state);
+	set_str(&s->state, state);
+	set_str(&s->waiting_for, waiting_for);
+	set_str(&s->reason, reason);
+	session_touch(s);
+	json_t *data = json_pack("{s:s, s:s?, s:s?}", "state", state,
+	    "waiting_for", waiting_for, "reason", reason);
+	session_event(s, "state", data);
+	json_decref(data);
+	broadcast_state(s);
+}
+
+/* ---- spawning ---------------------------------------------------------- */
+
+struct host_proc {
+	uv_process_t proc;
+	char id[GALLEY_ID_LEN + 1];
+};
+
+static void
+host_proc_close_cb(uv_handle_t *h)
+{
+	free(container_of(h, struct host_proc, proc));
+}
+
+static void
+host_exit_cb(uv_process_t *p, int64_t status, int sig)
+{
+	struct host_proc *hp = container_of(p, struct host_proc, proc);
+
+	log_debug("host of %s exited (%lld, signal %d)", hp->id,
+	    (long long)status, sig);
+	uv_close((uv_handle_t *)p, host_proc_close_cb);
+}
+
+static char *
+session_file(struct session *s, const char *name)
+{
+	char *dir = session_dir(s), *p;
+
+	xasprintf(&p, "%s/%s", dir, name);
+	free(dir);
+	return p;
+}
+
+int
+session_spawn(struct session *s, struct err *err)
+{
+	char *dir = session_dir(s), *sockpath = session_file(s, "host.sock");
+	char *logpath = session_file(s, "host.log");
+	char *exitpath = session_file(s, "exit");
+	char *scrpath = session_file(s, "screen.txt");
+	char *args[] = { "galley", "host", s->id, NULL };
+	uv_stdio_container_t stdio[4];
+	uv_process_options_t opts;
+	struct host_proc *hp;
+	int lfd = -1, logfd = -1, rc = -1, r;
+
+	if (mkdir_p(dir, 0700, err) < 0)
+		goto out;
+	unlink(exitpath);
+	unlink(scrpath);
+	lfd = sock_listen(sockpath, err);
+	if (lfd < 0)
+		goto out;
+	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	memset(&opts, 0, sizeof opts);
+	memset(stdio, 0, sizeof stdio);
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = logfd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
+	stdio[1].data.fd = logfd;
+	stdio[2] = stdio[1];
+	/* the daemon binds the host's socket and hands it over, so the link
+	 * below can connect at once: no race with the host's start-up */
+	stdio[3].flags = UV_INHERIT_FD;
+	stdio[3].data.fd = lfd;
+	opts.file = self_exe();
+	opts.args = args;
+	opts.cwd = dir;
+	opts.flags = UV_PROCESS_DETACHED;
+	opts.stdio = stdio;
+	opts.stdio_count = 4;
+	opts.exit_cb = host_exit_cb;
+	hp = xcalloc(1, sizeof *hp);
+	memcpy(hp->id, s->id, sizeof hp->id);
+	r = uv_spawn(srv.loop, &hp->proc, &opts);
+	if (r != 0) {
+		free(hp);
+		err_set(err, ERR_FAILED, "cannot start host: %s",
+		    uv_strerror(r));
+		goto out;
+	}
+	s->host_pid = hp->proc.pid;
+	s->pid = 0;
+	s->has_exit = 0;
+	s->exit_code = 0;
+	s->exit_signal = 0;
+	s->ended_at = 0;
+	s->stop_requested = 0;
+	set_str(&s->boot_id, boot_id());
+	set_str(&s->waiting_for, NULL);
+	session_set_state(s, "starting", NULL, NULL);
+	if (host_link_open(s) < 0)
+		log_warn("session %s: no link to its host yet", s->id);
+	rc = 0;
+out:
+	if (lfd >= 0)
+		close(lfd);
+	if (logfd >= 0)
+		close(logfd);
+	free(dir);
+	free(sockpath);
+	free(logpath);
+	free(exitpath);
+	free(scrpath);
+	return rc;
+}
+
+/* Build a session from a validated `new`/`exec` request and start it. */
+struct session *
+session_create(json_t *req, struct err *err)
+{
+	struct session *s = xcalloc(1, sizeof *s);
+	const char *name = NULL, *runtime, *cwd, *prompt, *model;
+	json_t *argv = NULL, *env, *spec = NULL, *e;
+	char *dir = NULL, *text = NULL, *specpath = NULL, *base = NULL;
+	struct stat st;
+	size_t i;
+	json_int_t rows = 24, cols = 80, sb = 2000;
+	int pin = 0;
+
+	if (proto_get_str(req, "name", &name, err) < 0 ||
+	    proto_get_str(req, "runtime", &runtime, err) < 0 ||
+	    proto_get_str(req, "cwd", &cwd, err) < 0 ||
+	    proto_get_str(req, "prompt", &prompt, err) < 0 ||
+	    proto_get_str(req, "model", &model, err) < 0 ||
+	    proto_get_strv(req, "env", &env, err) < 0 ||
+	    proto_get_int(req, "rows", &rows, err) < 0 ||
+	    proto_get_int(req, "cols", &cols, err) < 0 ||
+	    proto_get_int(req, "scrollback", &sb, err) < 0 ||
+	    proto_get_bool(req, "pin", &pin, err) < 0)
+		goto fail;
+	if (runtime == NULL)
+		runtime = "exec";
+	if (cwd == NULL || cwd[0] != '/') {
+		err_set(err, ERR_USAGE, "field 'cwd' must be an absolute path");
+		goto fail;
+	}
+	if (stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		err_set(err, ERR_NOT_FOUND, "no directory '%s'", cwd);
+		goto fail;
+	}
+	if (rows < 2 || rows > 1000 || cols < 10 || cols > 1000) {
+		err_set(err, ERR_USAGE, "terminal size %lldx%lld is out of range",
+		    (long long)cols, (long long)rows);
+		goto fail;
+	}
+	if (sb < 0 || sb > 1000000)
+		sb = 2000;
+	if (name != NULL) {
+		if (name_check(name, "name", err) < 0)
+			goto fail;
+		if (session_name_taken(name, NULL)) {
+			err_set(err, ERR_EXISTS,
+			    "a live session is already named '%s': pick "
+			    "another -n NAME",
+			    name);
+			goto fail;
+		}
+	}
+	if (runtime_argv(runtime, req, &argv, err) < 0)
+		goto fail;
+	do
+		random_hex(s->id, GALLEY_ID_LEN);
+	while (session_find_id(s->id) != NULL);
+	if (name == NULL) {
+		json_t *a0 = json_array_get(argv, 0);
+		const char *src = prompt && *prompt ? prompt
+		    : json_array_size(argv) > 0 ? json_string_value(a0)
+						: runtime;
+		if (strcmp(runtime, "exec") == 0 && json_array_size(argv) > 0 &&
+		    (prompt == NULL || *prompt == '\0')) {
+			/* a job is named after its command, not its path */
+			const char *slash = strrchr(json_string_value(a0), '/');
+			struct buf b = BUF_INIT;
+			buf_adds(&b, slash ? slash + 1 : json_string_value(a0));
+			for (i = 1; i < json_array_size(argv) && i < 3; i++)
+				buf_addf(&b, " %s", json_string_value(
+				    json_array_get(argv, i)));
+			base = name_from_text(b.data, 24);
+			buf_release(&b);
+		} else
+			base = name_from_text(src, 24);
+		s->name = session_unique_name(base);
+	} else
+		s->name = xstrdup(name);
+	s->runtime = xstrdup(runtime);
+	s->kind = xstrdup(runtime_kind(runtime));
+	s->state = xstrdup("starting");
+	s->prompt = prompt ? xstrdup(prompt) : NULL;
+	s->cwd = xstrdup(cwd);
+	s->model = model ? xstrdup(model) : NULL;
+	s->pinned = pin;
+	s->grp = xstrdup("default");
+	s->executor = xstrdup("local");
+	s->hook_token = xmalloc(33);
+	random_hex(s->hook_token, 32);
+	s->created_at = s->updated_at = wall_ms();
+
+	/* spec.json holds what the host needs, env included: 0600 in the
+	 * private state dir, never in the store or a log */
+	json_t *fullenv = json_array();
+	json_array_foreach(env, i, e)
+	{
+		const char *kv = json_string_value(e);
+		if (strncmp(kv, "GALLEY_SESSION=", 15) == 0 ||
+		    strncmp(kv, "GALLEY_HOOK_TOKEN=", 18) == 0 ||
+		    strchr(kv, '=') == NULL)
+			continue;
+		json_array_append(fullenv, e);
+	}
+	json_array_append_new(fullenv,
+	    json_sprintf("GALLEY_SESSION=%s", s->id));
+	json_array_append_new(fullenv,
+	    json_sprintf("GALLEY_HOOK_TOKEN=%s", s->hook_token));
+	spec = json_pack("{s:O, s:s, s:o, s:I, s:I, s:I}", "argv", argv, "cwd",
+	    cwd, "env", fullenv, "rows", rows, "cols", cols, "scrollback", sb);
+	dir = session_dir(s);
+	if (mkdir_p(dir, 0700, err) < 0)
+		goto fail;
+	xasprintf(&specpath, "%s/spec.json", dir);
+	text = json_dumps(spec, JSON_COMPACT);
+	if (write_file_atomic(specpath, text, strlen(text), 0600, err) < 0)
+		goto fail;
+	json_t *pub = json_pack("{s:O}", "argv", argv);
+	s->spec = json_dumps(pub, JSON_COMPACT);
+	json_decref(pub);
+
+	TAILQ_INSERT_TAIL(&srv.sessions, s, entry);
+	srv.nsessions++;
+	session_touch(s);
+	session_event(s, "created", NULL);
+	if (session_spawn(s, err) < 0) {
+		session_set_state(s, "failed", NULL, err->msg.data);
+		goto out; /* recorded as failed; the caller reports err */
+	}
+out:
+	json_decref(argv);
+	json_decref(spec);
+	free(dir);
+	free(text);
+	free(specpath);
+	free(base);
+	return s;
+fail:
+	if (dir)
+		rm_rf(dir);
+	json_decref(argv);
+	json_decref(spec);
+	free(dir);
+	free(text);
+	free(specpath);
+	free(base);
+	session_free(s);
+	return NULL;
+}
+
+/* ---- exit, stop, restart, remove -------------------------------------- */
+
+void
+session_on_exit(struct session *s, int code, int sig)
+{
+	char reason[96];
+
+	if (session_terminal(s) && s->has_exit)
+		return;
+	s->has_exit = 1;
+	s->exit_code = sig ? 128 + sig : code;
+	s->exit_signal = sig;
+	s->ended_at = wall_ms();
+	if (s->stop_requested) {
+		session_set_state(s, "stopped", NULL, "stopped by user");
+	} else if (code == 0 && sig == 0) {
+		session_set_state(s, "done", NULL, NULL);
+	} else {
+		if (sig)
+			snprintf(reason, sizeof reason, "killed by signal %d (%s)",
+			    sig, strsignal(sig));
+		else
+			snprintf(reason, sizeof reason, "exited with code %d",
+			    code);
+		session_set_state(s, "failed", NULL, reason);
+	}
+	if (s->link)
+		host_link_detach(s->link);
+	if (s->restart_pending) {
+		struct err err = ERR_INIT;
+		s->restart_pending = 0;
+		session_event(s, "restart", NULL);
+		if (session_spawn(s, &err) < 0)
+			session_set_state(s, "failed", NULL, err.msg.data);
+		err_release(&err);
+	}
+}
+
+/* The exit file a host leaves behind: {"code":N} or {"signal":N}. */
+static int
+read_exit_file(struct session *s, int *code, int *sig)
+{
+	char *path = session_file(s, "exit");
+	json_t *o = json_load_file(path, 0, NULL);
+	int rc = -1;
+
+	free(path);
+	if (json_is_object(o)) {
+		*code = (int)json_integer_value(json_object_get(o, "code"));
+		*sig = (int)json_integer_value(json_object_get(o, "signal"));
+		rc = 0;
+	}
+	json_decref(o);
+	return rc;
+}
+
+void
+session_on_status(struct session *s, json_t *ev)
+{
+	json_int_t pid = 0;
+
+	proto_get_int(ev, "pid", &pid, NULL);
+	if (pid > 0 && pid != s->pid) {
+		s->pid = (long)pid;
+		session_touch(s);
+	}
+	if (json_is_true(json_object_get(ev, "exited"))) {
+		json_int_t code = 0, sig = 0;
+		proto_get_int(ev, "code", &code, NULL);
+		proto_get_int(ev, "signal", &sig, NULL);
+		session_on_exit(s, (int)code, (int)sig);
+		return;
+	}
+	if (strcmp(s->state, "starting") == 0 && strcmp(s->kind, "job") == 0)
+		session_set_state(s, "working", NULL, NULL);
+	else if (pid > 0)
+		broadcast_state(s); /* the pid is news to subscribers */
+}
+
+/* The link to a host closed, or could not be made. */
+void
+session_host_gone(struct session *s)
+{
+	int code, sig;
+
+	if (session_terminal(s))
+		return;
+	if (read_exit_file(s, &code, &sig) == 0) {
+		session_on_exit(s, code, sig);
+		return;
+	}
+	if (pid_alive((pid_t)s->host_pid) && s->link_tries++ < 3) {
+		/* alive but unreachable: try again, a few times */
+		log_warn("session %s: host %ld alive but not reachable", s->id,
+		    s->host_pid);
+		if (host_link_open(s) == 0)
+			return;
+	}
+	if (s->boot_id && strcmp(s->boot_id, boot_id()) != 0) {
+		session_set_state(s, "interrupted", NULL,
+		    "machine rebooted: 'galley restart' starts it again");
+		return;
+	}
+	s->has_exit = 0;
+	s->ended_at = wall_ms();
+	if (s->stop_requested)
+		session_set_state(s, "stopped", NULL, "stopped by user");
+	else
+		session_set_state(s, "failed", NULL, "host lost");
+	if (s->pid > 0)
+		kill(-(pid_t)s->pid, SIGHUP); /* no orphan keeps running */
+	if (s->restart_pending) {
+		struct err err = ERR_INIT;
+		s->restart_pending = 0;
+		if (session_spawn(s, &err) < 0)
+			session_set_state(s, "failed", NULL, err.msg.data);
+		err_release(&err);
+	}
+}
+
+struct kill_timer {
+	uv_timer_t timer;
+	pid_t pgid;
+	pid_t host;
+};
+
+static void
+kill_timer_close_cb(uv_handle_t *h)
+{
+	free(container_of(h, struct kill_timer, timer));
+}
+
+static void
+kill_timer_cb(uv_timer_t *t)
+{
+	struct kill_timer *k = container_of(t, struct kill_timer, timer);
+
+	if (k->pgid > 0)
+		kill(-k->pgid, SIGKILL);
+	uv_close((uv_handle_t *)t, kill_timer_close_cb);
+}
+
+int
+session_stop(struct session *s, int grace_ms, struct err *err)
+{
+	if (!session_live(s))
+		return err_set(err, ERR_FAILED, "session '%s' is not running (%s)",
+		    s->name, s->state);
+	s->stop_requested = 1;
+	session_event(s, "stop", NULL);
+	if (s->link) {
+		json_t *m = json_pack("{s:s, s:i, s:i}", "cmd", "signal",
+		    "signal", SIGTERM, "grace_ms", grace_ms);
+		host_link_send(s->link, m);
+		json_decref(m);
+		return 0;
+	}
+	if (s->pid <= 0)
+		return err_set(err, ERR_FAILED,
+		    "session '%s' has no process to stop", s->name);
+	/* no host link: signal the group ourselves */
+	kill(-(pid_t)s->pid, SIGTERM);
+	struct kill_timer *k = xcalloc(1, sizeof *k);
+	k->pgid = (pid_t)s->pid;
+	uv_timer_init(srv.loop, &k->timer);
+	uv_timer_start(&k->timer, kill_timer_cb, (uint64_t)grace_ms, 0);
+	uv_unref((uv_handle_t *)&k->timer);
+	return 0;
+}
+
+int
+session_restart(struct session *s, struct err *err)
+{
+	if (strcmp(s->state, "queued") == 0)
+		return err_set(err, ERR_FAILED,
+		    "session '%s' has not started yet", s->name);
+	if (session_name_taken(s->name, s))
+		return err_set(err, ERR_EXISTS,
+		    "another live session is named '%s': rename one first",
+		    s->name);
+	if (session_live(s)) {
+		s->restart_pending = 1;
+		return session_stop(s, 5000, err);
+	}
+	s->restart_pending = 0;
+	session_event(s, "restart", NULL);
+	return session_spawn(s, err);
+}
+
+int
+session_remove(struct session *s, int force, struct err *err)
+{
+	char *dir;
+
+	if (session_live(s) && !force)
+		return err_set(err, ERR_REFUSED,
+		    "session '%s' is %s: stop it first, or use --force",
+		    s->name, s->state);
+	if (session_live(s)) {
+		if (s->pid > 0)
+			kill(-(pid_t)s->pid, SIGKILL);
+		if (s->host_pid > 0)
+			kill((pid_t)s->host_pid, SIGTERM);
+	}
+	if (s->link)
+		host_link_detach(s->link);
+	session_event(s, "removed", NULL);
+	session_forget(s);
+	dir = session_dir(s);
+	rm_rf(dir);
+	free(dir);
+	json_t *ev = json_pack("{s:s, s:s, s:s}", "event", "session.removed",
+	    "id", s->id, "name", s->name);
+	server_broadcast("session", ev);
+	json_decref(ev);
+	TAILQ_REMOVE(&srv.sessions, s, entry);
+	srv.nsessions--;
+	session_free(s);
+	return 0;
+}
+
+/* ---- adoption ---------------------------------------------------------- */
+
+void
+session_adopt_all(void)
+{
+	struct session *s, *ts;
+
+	TAILQ_FOREACH_SAFE(s, &srv.sessions, entry, ts)
+	{
+		if (!session_live(s))
+			continue;
+		if (host_link_open(s) < 0)
+			session_host_gone(s);
+	}
+}

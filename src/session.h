@@ -1,0 +1,85 @@
+/*
+ * A session as the daemon holds it, and its state machine (DESIGN §3):
+ * queued -> starting -> working <-> blocked <-> idle -> done | failed |
+ * stopped | interrupted. Every change is persisted, appended to `events` and
+ * pushed to subscribers.
+ */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "galley.h"
+#include "err.h"
+#include "queue.h"
+
+struct host_link;
+
+struct usage_sum {
+	long long input, output, cache_read, cache_write;
+	double cost;
+};
+
+struct session {
+	char id[GALLEY_ID_LEN + 1];
+	char *name, *kind, *runtime, *state, *waiting_for, *reason, *prompt;
+	char *cwd, *worktree, *branch, *grp, *executor, *model;
+	char *runtime_session_id, *team, *workflow, *parent, *boot_id;
+	char *hook_token, *spec; /* spec: argv etc. as JSON, never env */
+	int pinned;
+	long host_pid, pid;
+	int has_exit, exit_code, exit_signal;
+	int64_t created_at, updated_at, ended_at;
+	struct usage_sum usage;
+	char *transcript_path;
+	long long transcript_off;
+	char *last_tool; /* "Bash(rm -rf build)" from the latest PreToolUse */
+
+	struct host_link *link;
+	int stop_requested;
+	int link_tries; /* reconnects to a live but silent host */
+	int restart_pending;
+	int64_t stop_deadline;
+	TAILQ_ENTRY(session) entry;
+};
+
+int session_load_all(struct err *);
+void session_free(struct session *);
+struct session *session_find_id(const char *id);
+struct session *session_resolve(const char *ref, struct err *);
+int session_name_taken(const char *name, struct session *except);
+char *session_unique_name(const char *base);
+int session_live(struct session *);
+int session_terminal(struct session *);
+
+/* Create from a validated `new` request (takes nothing) and spawn it. */
+struct session *session_create(json_t *req, struct err *);
+int session_spawn(struct session *, struct err *);
+int session_stop(struct session *, int grace_ms, struct err *);
+int session_restart(struct session *, struct err *);
+int session_remove(struct session *, int force, struct err *);
+
+void session_set_state(struct session *, const char *state,
+    const char *waiting_for, const char *reason);
+void session_on_status(struct session *, json_t *ev);
+void session_on_exit(struct session *, int code, int sig);
+void session_host_gone(struct session *);
+int session_on_hook(struct session *, const char *event, json_t *payload,
+    json_t *reply, struct err *);
+void session_touch(struct session *); /* persist non-state fields */
+void session_event(struct session *, const char *kind, json_t *data);
+json_t *session_to_json(struct session *);
+void session_adopt_all(void);
+char *session_dir(struct session *);
+
+/* host-link.c: the daemon's watch connection to a session's host. */
+int host_link_open(struct session *);
+void host_link_send(struct host_link *, json_t *);
+void host_link_detach(struct host_link *);
+
+/* usage.c-like helpers kept in session-usage.c */
+void session_read_transcript(struct session *, const char *path);
+
+#endif

@@ -1,0 +1,179 @@
+/* SQLite store: open, pragmas, migrations, statement cache. */
+#include <string.h>
+
+#include "store.h"
+#include "xmalloc.h"
+
+/* A small statement cache keyed by the SQL text's address: callers pass
+ * string literals, so the pointer is a stable key. */
+#define STMT_CACHE 64
+static struct {
+	sqlite3 *db;
+	const char *sql;
+	sqlite3_stmt *stmt;
+} stmt_cache[STMT_CACHE];
+
+int
+store_sqlerr(struct store *s, struct err *err, const char *what)
+{
+	return err_set(err, ERR_FAILED, "store: %s: %s", what,
+	    s->db ? sqlite3_errmsg(s->db) : "not open");
+}
+
+int
+store_exec(struct store *s, const char *sql, struct err *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		err_set(err, ERR_FAILED, "store: %s", msg ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_open(struct store *s, const char *path, struct err *err)
+{
+	s->db = NULL;
+	if (sqlite3_open_v2(path, &s->db,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		    SQLITE_OPEN_NOMUTEX,
+		NULL) != SQLITE_OK) {
+		store_sqlerr(s, err, path);
+		store_close(s);
+		return -1;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	/* WAL + NORMAL: a crash loses at most the last transactions, never
+	 * corrupts; hosts keep the ground truth (exit files, logs). */
+	if (store_exec(s,
+		"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+		"PRAGMA foreign_keys=ON;",
+		err) < 0 ||
+	    store_migrate(s, err) < 0) {
+		store_close(s);
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_close(struct store *s)
+{
+	for (int i = 0; i < STMT_CACHE; i++) {
+		if (stmt_cache[i].db == s->db && stmt_cache[i].stmt) {
+			sqlite3_finalize(stmt_cache[i].stmt);
+			memset(&stmt_cache[i], 0, sizeof stmt_cache[i]);
+		}
+	}
+	if (s->db)
+		sqlite3_close(s->db);
+	s->db = NULL;
+}
+
+int
+store_version(struct store *s)
+{
+	sqlite3_stmt *st;
+	int v = 0;
+
+	if (sqlite3_prepare_v2(s->db,
+		"SELECT max(version) FROM schema_version", -1, &st,
+		NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Every pending migration runs in one transaction: a failure leaves the
+ * database at the old version, never half-migrated. */
+int
+store_migrate(struct store *s, struct err *err)
+{
+	int have;
+	char *sql;
+
+	if (store_exec(s, "BEGIN IMMEDIATE", err) < 0)
+		return -1;
+	if (store_exec(s,
+		"CREATE TABLE IF NOT EXISTS schema_version ("
+		" version INTEGER NOT NULL, applied_at INTEGER NOT NULL"
+		") STRICT",
+		err) < 0)
+		goto fail;
+	have = store_version(s);
+	if (have > store_migrations[store_nmigrations - 1].version) {
+		err_set(err, ERR_FAILED,
+		    "store schema %d is newer than this galley knows (%d): "
+		    "upgrade galley",
+		    have, store_migrations[store_nmigrations - 1].version);
+		goto fail;
+	}
+	for (int i = 0; i < store_nmigrations; i++) {
+		if (store_migrations[i].version <= have)
+			continue;
+		if (store_exec(s, store_migrations[i].sql, err) < 0)
+			goto fail;
+		xasprintf(&sql,
+		    "INSERT INTO schema_version VALUES (%d, unixepoch())",
+		    store_migrations[i].version);
+		int rc = store_exec(s, sql, err);
+		free(sql);
+		if (rc < 0)
+			goto fail;
+	}
+	return store_exec(s, "COMMIT", err);
+fail:
+	store_exec(s, "ROLLBACK", NULL);
+	return -1;
+}
+
+int
+store_begin(struct store *s)
+{
+	return store_exec(s, "BEGIN IMMEDIATE", NULL);
+}
+
+int
+store_commit(struct store *s)
+{
+	return store_exec(s, "COMMIT", NULL);
+}
+
+void
+store_rollback(struct store *s)
+{
+	store_exec(s, "ROLLBACK", NULL);
+}
+
+sqlite3_stmt *
+store_stmt(struct store *s, const char *sql)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < STMT_CACHE; i++) {
+		if (stmt_cache[i].sql == sql && stmt_cache[i].db == s->db) {
+			sqlite3_reset(stmt_cache[i].stmt);
+			sqlite3_clear_bindings(stmt_cache[i].stmt);
+			return stmt_cache[i].stmt;
+		}
+		if (stmt_cache[i].sql == NULL && free_slot < 0)
+			free_slot = i;
+	}
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+		NULL) != SQLITE_OK)
+		return NULL;
+	if (free_slot >= 0) {
+		stmt_cache[free_slot].db = s->db;
+		stmt_cache[free_slot].sql = sql;
+		stmt_cache[free_slot].stmt = st;
+	}
+	/* cache full: the statement leaks until close; 64 slots is more than
+	 * the distinct statements galley has */
+	return st;
+}

@@ -1,0 +1,36 @@
+/*
+ * The SQLite store (DESIGN §5): WAL, STRICT tables, foreign keys on,
+ * migrations in one transaction at open. The daemon is its only writer.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <sqlite3.h>
+
+#include "err.h"
+
+struct store {
+	sqlite3 *db;
+};
+#define STORE_INIT { NULL }
+
+struct migration {
+	int version;
+	const char *sql;
+};
+extern const struct migration store_migrations[];
+extern const int store_nmigrations;
+
+int store_open(struct store *, const char *path, struct err *);
+void store_close(struct store *);
+int store_exec(struct store *, const char *sql, struct err *);
+int store_migrate(struct store *, struct err *);
+int store_version(struct store *);
+int store_begin(struct store *);
+int store_commit(struct store *);
+void store_rollback(struct store *);
+/* A cached prepared statement, reset and with bindings cleared. */
+sqlite3_stmt *store_stmt(struct store *, const char *sql);
+int store_sqlerr(struct store *, struct err *, const char *what);
+
+#endif
