@@ -1,0 +1,34 @@
+# Thin wrapper around Meson: build, deps, demo, check, bench, install.
+PREFIX ?= /usr/local
+BUILD ?= build
+PY = /usr/bin/python3
+
+.PHONY: all deps demo check bench install clean format
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --prefix=$(PREFIX)
+
+deps:
+	sh scripts/deps.sh
+
+demo: deps all
+	sh scripts/demo.sh
+
+check: deps
+	$(PY) scripts/check.py
+
+bench: deps all
+	$(PY) bench/run.py
+
+install: all
+	meson configure $(BUILD) --prefix=$(PREFIX)
+	meson install -C $(BUILD)
+
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c
+
+clean:
+	rm -rf $(BUILD) build-asan

@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""make check: build (release and ASan+UBSan), run the cmocka unit tests and
+the pytest end-to-end suite against both builds, and print one closing line
+'N passed, N failed[, N skipped]'. Exit 1 if anything failed."""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = "/usr/bin/python3"
+totals = {"passed": 0, "failed": 0, "skipped": 0}
+
+
+def sh(cmd, env=None, check=True):
+    print("+ " + " ".join(map(str, cmd)), flush=True)
+    r = subprocess.run(cmd, cwd=ROOT, env=env)
+    if check and r.returncode != 0:
+        print(f"check: command failed ({r.returncode})", flush=True)
+        totals["failed"] += 1
+        finish()
+    return r.returncode
+
+
+def configure(build, extra, env=None):
+    if not (ROOT / build / "build.ninja").exists():
+        sh(["meson", "setup", build, "-Dtests=true", *extra], env=env)
+    else:
+        sh(["meson", "configure", build, "-Dtests=true"], env=env)
+    sh(["ninja", "-C", build], env=env)
+
+
+def unit(build, env):
+    sh(["meson", "test", "-C", build, "--suite", "unit",
+        "--print-errorlogs"], env=env, check=False)
+    log = ROOT / build / "meson-logs" / "testlog.json"
+    for line in log.read_text().splitlines():
+        t = json.loads(line)
+        out = t.get("stdout") or ""
+        p = re.search(r"\[  PASSED  \] (\d+) test", out)
+        f = re.search(r"\[  FAILED  \] (\d+) test", out)
+        if p or f:
+            totals["passed"] += int(p.group(1)) if p else 0
+            totals["failed"] += int(f.group(1)) if f else 0
+            if t.get("result") != "OK" and not f:
+                totals["failed"] += 1
+        elif t.get("result") == "OK":
+            totals["passed"] += 1
+        else:
+            totals["failed"] += 1
+
+
+def e2e(build, env, tag):
+    xml = ROOT / build / f"e2e-{tag}.xml"
+    if xml.exists():
+        xml.unlink()
+    e = dict(env, GALLEY_BIN=str(ROOT / build / "galley"))
+    sh([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        f"--junitxml={xml}", "tests/e2e"], env=e, check=False)
+    if not xml.exists():
+        totals["failed"] += 1
+        return
+    root = ET.parse(xml).getroot()
+    for suite in root.iter("testsuite"):
+        n = int(suite.get("tests", 0))
+        f = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        s = int(suite.get("skipped", 0))
+        totals["passed"] += n - f - s
+        totals["failed"] += f
+        totals["skipped"] += s
+
+
+def finish():
+    line = f"{totals['passed']} passed, {totals['failed']} failed"
+    if totals["skipped"]:
+        line += f", {totals['skipped']} skipped"
+    print(line, flush=True)
+    sys.exit(1 if totals["failed"] else 0)
+
+
+def main():
+    t0 = time.monotonic()
+    env = dict(os.environ)
+    configure("build", [])
+    asan_env = dict(env, CC="clang")
+    configure("build-asan", ["-Db_sanitize=address,undefined",
+                             "-Db_lundef=false", "-Dbuildtype=debug"],
+              env=asan_env)
+    san = dict(env,
+               ASAN_OPTIONS="abort_on_error=1:detect_leaks=1",
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
+               GALLEY_TEST_TIMEOUT_MULTIPLIER="3")
+    unit("build", env)
+    unit("build-asan", san)
+    e2e("build", env, "release")
+    e2e("build-asan", san, "asan")
+    print(f"check: {time.monotonic() - t0:.0f} s", flush=True)
+    finish()
+
+
+if __name__ == "__main__":
+    main()

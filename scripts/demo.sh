@@ -1,0 +1,68 @@
+#!/bin/sh
+# make demo: a scratch git repo, six background sessions (five fake agents
+# and one shell job), the live list until they settle, then what to do next.
+# Everything lives under $DEMO (a private GALLEY_HOME too): no API key, and
+# your own galley sessions are not touched.
+set -eu
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+G="$ROOT/build/galley"
+DEMO=${DEMO:-${TMPDIR:-/tmp}/galley-demo}
+export GALLEY_HOME="$DEMO/home"
+
+if [ -d "$DEMO" ]; then
+	"$G" daemon stop >/dev/null 2>&1 || true
+	# hosts of an earlier demo: stop them before wiping their files
+	for s in "$GALLEY_HOME"/state/sessions/*/host.pid; do
+		[ -f "$s" ] || continue
+		read -r host child <"$s" || true
+		kill -9 "-$child" "$host" 2>/dev/null || true
+	done
+	rm -rf "$DEMO"
+fi
+mkdir -p "$DEMO/repo"
+cd "$DEMO/repo"
+git init -q -b main
+printf 'def login(user):\n    return True\n' >auth.py
+git add auth.py
+git -c user.email=demo@example.com -c user.name=demo commit -qm "initial"
+
+echo "galley demo: scratch repo $DEMO/repo, GALLEY_HOME=$GALLEY_HOME"
+echo
+"$G" new -n auth-refactor 'say Reading auth.py; think 1; write auth_v2.py def login(user, token): ...; usage 14200 1830 claude-sonnet-4-5; say Refactor ready for review' >/dev/null
+"$G" new -n add-tests 'say Writing tests for login; think 1.5; write test_auth.py def test_login(): assert login("a"); run echo 3 passed; usage 9100 1200 claude-haiku-4-5; exit 0' >/dev/null
+"$G" new -n db-migration 'say Planning the schema migration; think 0.8; ask Postgres or SQLite for the new store?; say Going with that; usage 5000 700 claude-opus-4; exit 0' >/dev/null
+"$G" new -n cleanup 'say Cleaning build artifacts; think 0.5; permission Bash rm -rf build; say cleaned; exit 0' >/dev/null
+"$G" new -n flaky-ci 'say Reproducing the flaky CI job; think 1.2; say Could not reproduce: giving up; exit 1' >/dev/null
+"$G" exec -n lint -- sh -c 'for f in auth.py; do echo "lint $f"; sleep 0.7; done; echo "0 problems"' >/dev/null
+
+# the live list until nothing is starting or working (the full agent view
+# TUI comes with its own issue)
+i=0
+while :; do
+	out=$("$G" ls)
+	if [ -t 1 ]; then printf '\033[H\033[2J'; fi
+	echo "galley ls  (live; $i)"
+	echo "$out"
+	echo
+	busy=$("$G" ls --state starting,working --json | grep -c '"id"' || true)
+	[ "$busy" -eq 0 ] && break
+	i=$((i + 1))
+	[ "$i" -gt 60 ] && break
+	sleep 0.5
+done
+
+cat <<MSG
+Two agents need you: db-migration asks a question, cleanup wants permission.
+Try:
+
+  export GALLEY_HOME=$GALLEY_HOME PATH=$ROOT/build:\$PATH
+  galley peek db-migration            # its screen, without attaching
+  galley send db-migration Postgres   # answer it; it finishes
+  galley attach cleanup               # full terminal: type 1 + Enter to allow;
+                                      # Ctrl-\\ detaches, it keeps running
+  galley logs add-tests               # output history
+  galley ls --json                    # the same list as JSON (usage, cost...)
+
+When done:  galley daemon stop; rm -rf $DEMO
+MSG
