@@ -28,7 +28,7 @@ void buf_add(struct buf *, const void *, size_t);
 void buf_adds(struct buf *, const char *);
 void buf_addc(struct buf *, char);
 void buf_addf(struct buf *, const char *, ...) printflike(2, 3);
-void buf_vaddf(struct buf *, const char *, va_list);
+void buf_vaddf(struct buf *, const char *, va_list) printflike(2, 0);
 void buf_consume(struct buf *, size_t);
 char *buf_detach(struct buf *, size_t *);
 

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "ptyfork.h"
 #include "screen.h"
+#include "trim.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -412,6 +413,7 @@ host_main(const char *id)
 	poll_update();
 	/* a child that exited before the signal handler saw it */
 	sigchld_cb(&host.sig_chld, SIGCHLD);
+	trim_code_pages();
 
 	uv_run(host.loop, UV_RUN_DEFAULT);
 	rc = 0;

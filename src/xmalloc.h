@@ -14,6 +14,6 @@ void *xrealloc(void *, size_t);
 char *xstrdup(const char *);
 char *xstrndup(const char *, size_t);
 int xasprintf(char **, const char *, ...) printflike(2, 3);
-int xvasprintf(char **, const char *, va_list);
+int xvasprintf(char **, const char *, va_list) printflike(2, 0);
 
 #endif
