@@ -56,6 +56,9 @@ daemon_spawn(void)
 		setsid();
 		if (fork() != 0)
 			_exit(0);
+		/* hold no directory of the caller's busy */
+		if (chdir("/") != 0)
+			_exit(127);
 		int nul = open("/dev/null", O_RDWR);
 		if (nul >= 0) {
 			dup2(nul, 0);

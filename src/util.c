@@ -25,6 +25,15 @@ path_base(const char *sub, const char *xdg, const char *fallback)
 	char *p;
 
 	if (home != NULL && *home != '\0') {
+		char cwd[PATH_MAX];
+		if (home[0] != '/' && getcwd(cwd, sizeof cwd) != NULL) {
+			/* the daemon runs in /: hand it an absolute path */
+			char *abs;
+			xasprintf(&abs, "%s/%s", cwd, home);
+			setenv("GALLEY_HOME", abs, 1);
+			free(abs);
+			home = getenv("GALLEY_HOME");
+		}
 		xasprintf(&p, "%s/%s", home, sub);
 		return p;
 	}
@@ -281,12 +290,30 @@ self_exe(void)
 	return path;
 }
 
+/* Alive and not a zombie: an exited host whose parent (the daemon that
+ * spawned it) is gone may stay a zombie until init reaps it. */
 int
 pid_alive(pid_t pid)
 {
+	char path[64], buf[512];
+	ssize_t n;
+	int fd;
+
 	if (pid <= 0)
 		return 0;
-	return kill(pid, 0) == 0 || errno == EPERM;
+	if (kill(pid, 0) != 0 && errno != EPERM)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	char *paren = strrchr(buf, ')');
+	return !(paren && paren[1] == ' ' && paren[2] == 'Z');
 }
 
 int
