@@ -19,49 +19,56 @@ struct screen {
 	struct buf out; /* vterm's answers to queries */
 };
 
+/* One cell's characters as UTF-8 (a blank cell is a space). */
+static void
+cell_utf8(const VTermScreenCell *c, struct buf *b)
+{
+	if (c->chars[0] == 0) {
+		buf_addc(b, ' ');
+		return;
+	}
+	for (int k = 0; k < VTERM_MAX_CHARS_PER_CELL && c->chars[k]; k++) {
+		char u[4];
+		uint32_t cp = c->chars[k];
+		int len;
+		if (cp < 0x80) {
+			u[0] = (char)cp;
+			len = 1;
+		} else if (cp < 0x800) {
+			u[0] = (char)(0xc0 | (cp >> 6));
+			u[1] = (char)(0x80 | (cp & 0x3f));
+			len = 2;
+		} else if (cp < 0x10000) {
+			u[0] = (char)(0xe0 | (cp >> 12));
+			u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			u[2] = (char)(0x80 | (cp & 0x3f));
+			len = 3;
+		} else {
+			u[0] = (char)(0xf0 | (cp >> 18));
+			u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+			u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+			u[3] = (char)(0x80 | (cp & 0x3f));
+			len = 4;
+		}
+		buf_add(b, u, (size_t)len);
+	}
+}
+
+/* A row of cells as text, trailing blanks trimmed. */
 static void
 cells_to_text(const VTermScreenCell *cells, int n, struct buf *b)
 {
 	size_t start = b->len;
 
 	for (int i = 0; i < n; i++) {
-		const VTermScreenCell *c = &cells[i];
-		if (c->chars[0] == (uint32_t)-1)
+		if (cells[i].chars[0] == (uint32_t)-1)
 			continue; /* right half of a wide char */
-		if (c->chars[0] == 0) {
-			buf_addc(b, ' ');
-			continue;
-		}
-		for (int k = 0; k < VTERM_MAX_CHARS_PER_CELL && c->chars[k];
-		     k++) {
-			char u[6];
-			uint32_t cp = c->chars[k];
-			int len;
-			if (cp < 0x80) {
-				u[0] = (char)cp;
-				len = 1;
-			} else if (cp < 0x800) {
-				u[0] = (char)(0xc0 | (cp >> 6));
-				u[1] = (char)(0x80 | (cp & 0x3f));
-				len = 2;
-			} else if (cp < 0x10000) {
-				u[0] = (char)(0xe0 | (cp >> 12));
-				u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				u[2] = (char)(0x80 | (cp & 0x3f));
-				len = 3;
-			} else {
-				u[0] = (char)(0xf0 | (cp >> 18));
-				u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-				u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				u[3] = (char)(0x80 | (cp & 0x3f));
-				len = 4;
-			}
-			buf_add(b, u, (size_t)len);
-		}
+		cell_utf8(&cells[i], b);
 	}
 	while (b->len > start && b->data[b->len - 1] == ' ')
 		b->len--;
-	b->data[b->len] = '\0';
+	if (b->alloc)
+		b->data[b->len] = '\0';
 }
 
 static int
@@ -271,10 +278,7 @@ screen_repaint(struct screen *s, struct buf *b)
 				pen = cell;
 				have_pen = 1;
 			}
-			if (cell.chars[0] == 0)
-				buf_addc(b, ' ');
-			else
-				cells_to_text(&cell, 1, b);
+			cell_utf8(&cell, b);
 			if (cell.width > 1)
 				c += cell.width - 1;
 		}
