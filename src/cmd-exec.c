@@ -1,4 +1,5 @@
 /* galley exec [-n NAME] -- CMD...: a background shell job (not an agent). */
+#include <stdio.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -11,14 +12,20 @@ exec_run(struct cmd_ctx *ctx)
 	static const struct option opts[] = { { "name", required_argument,
 						  NULL, 'n' },
 		{ "cwd", required_argument, NULL, 'C' },
-		{ "pin", no_argument, NULL, 'p' }, CMD_LONGOPTS_COMMON,
+		{ "pin", no_argument, NULL, 'p' },
+		{ "worktree", optional_argument, NULL, 'w' },
+		{ "no-worktree", no_argument, NULL, 'W' },
+		{ "base", required_argument, NULL, 'B' }, CMD_LONGOPTS_COMMON,
 		{ NULL, 0, NULL, 0 } };
-	const char *name = NULL, *cwd = NULL;
+	const char *name = NULL, *cwd = NULL, *wt_name = NULL;
+	const char *base_mode = NULL;
 	json_t *req, *argv, *reply;
+	int use_wt = 0;
 	int c, rc, pin = 0;
 
+	cmd_fold_worktree_arg(ctx);
 	/* '+': stop at the command, so `galley exec ls -la` works */
-	while ((c = getopt_long(ctx->argc, ctx->argv, "+:n:C:h", opts,
+	while ((c = getopt_long(ctx->argc, ctx->argv, "+:n:C:w::h", opts,
 		    NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -29,6 +36,19 @@ exec_run(struct cmd_ctx *ctx)
 			break;
 		case 'p':
 			pin = 1;
+			break;
+		case 'w':
+			use_wt = 1;
+			wt_name = optarg;
+			break;
+		case 'W':
+			use_wt = 0;
+			break;
+		case 'B':
+			if (strcmp(optarg, "default") && strcmp(optarg, "head"))
+				return cmd_usage_error(ctx,
+				    "--base takes default or head");
+			base_mode = optarg;
 			break;
 		default:
 			if ((rc = cmd_opt_common(ctx, c)) >= 0)
@@ -59,9 +79,20 @@ exec_run(struct cmd_ctx *ctx)
 	json_object_set_new(req, "pin", json_boolean(pin));
 	if (name)
 		json_object_set_new(req, "name", json_string(name));
-	reply = cmd_call(ctx, req);
-	if (reply == NULL)
+	if (use_wt && cmd_worktree_prepare(ctx, req, wt_name, base_mode,
+			  name ? name : ctx->argv[optind]) < 0) {
+		json_decref(req);
 		return cmd_fail(ctx);
+	}
+	json_incref(req);
+	reply = cmd_call(ctx, req);
+	if (reply == NULL) {
+		if (use_wt)
+			cmd_worktree_undo(req);
+		json_decref(req);
+		return cmd_fail(ctx);
+	}
+	json_decref(req);
 	rc = cmd_print_new(ctx, reply);
 	json_decref(reply);
 	return rc;
@@ -69,10 +100,13 @@ exec_run(struct cmd_ctx *ctx)
 
 const struct cmd_entry cmd_exec_entry = {
 	.name = "exec",
-	.usage = "[-n NAME] [-C DIR] [--pin] -- CMD [ARG...]",
+	.usage = "[-n NAME] [-C DIR] [--pin] [-w [NAME]] -- CMD [ARG...]",
 	.summary = "run a shell command in the background",
 	.help = "  -n, --name NAME     session name\n"
 		"  -C, --cwd DIR       working directory (default: here)\n"
-		"      --pin           pin the session\n",
+		"      --pin           pin the session\n"
+		"  -w, --worktree[=NAME] run in a new git worktree on branch\n"
+		"                      galley/NAME\n"
+		"      --base B        worktree base: default (branch) or head\n",
 	.run = exec_run,
 };

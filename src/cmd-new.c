@@ -77,16 +77,21 @@ new_run(struct cmd_ctx *ctx)
 		{ "model", required_argument, NULL, 'm' },
 		{ "cwd", required_argument, NULL, 'C' },
 		{ "script", required_argument, NULL, 's' },
-		{ "pin", no_argument, NULL, 'p' }, CMD_LONGOPTS_COMMON,
+		{ "pin", no_argument, NULL, 'p' },
+		{ "worktree", optional_argument, NULL, 'w' },
+		{ "no-worktree", no_argument, NULL, 'W' },
+		{ "base", required_argument, NULL, 'B' }, CMD_LONGOPTS_COMMON,
 		{ NULL, 0, NULL, 0 } };
 	const char *name = NULL, *runtime = NULL, *model = NULL, *cwd = NULL;
-	const char *script = NULL;
+	const char *script = NULL, *wt_name = NULL, *base_mode = NULL;
+	int use_wt = -1;
 	struct settings set;
 	struct buf prompt = BUF_INIT;
 	json_t *req, *reply;
 	int c, rc, pin = 0;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":n:r:m:C:s:h", opts,
+	cmd_fold_worktree_arg(ctx);
+	while ((c = getopt_long(ctx->argc, ctx->argv, ":n:r:m:C:s:w::h", opts,
 		    NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -106,6 +111,19 @@ new_run(struct cmd_ctx *ctx)
 			break;
 		case 'p':
 			pin = 1;
+			break;
+		case 'w':
+			use_wt = 1;
+			wt_name = optarg;
+			break;
+		case 'W':
+			use_wt = 0;
+			break;
+		case 'B':
+			if (strcmp(optarg, "default") && strcmp(optarg, "head"))
+				return cmd_usage_error(ctx,
+				    "--base takes default or head");
+			base_mode = optarg;
 			break;
 		default:
 			if ((rc = cmd_opt_common(ctx, c)) >= 0)
@@ -156,11 +174,27 @@ new_run(struct cmd_ctx *ctx)
 		return cmd_fail(ctx);
 	}
 	json_object_set_new(req, "prompt", p);
+	if (use_wt < 0) {
+		const char *iso = settings_get_str(&set, "isolation");
+		use_wt = iso && strcmp(iso, "worktree") == 0;
+	}
 	settings_release(&set);
-	buf_release(&prompt);
-	reply = cmd_call(ctx, req);
-	if (reply == NULL)
+	if (use_wt && cmd_worktree_prepare(ctx, req, wt_name, base_mode,
+			  name ? name : prompt.len ? prompt.data : runtime) < 0) {
+		json_decref(req);
+		buf_release(&prompt);
 		return cmd_fail(ctx);
+	}
+	buf_release(&prompt);
+	json_incref(req);
+	reply = cmd_call(ctx, req);
+	if (reply == NULL) {
+		if (use_wt)
+			cmd_worktree_undo(req);
+		json_decref(req);
+		return cmd_fail(ctx);
+	}
+	json_decref(req);
 	rc = cmd_print_new(ctx, reply);
 	json_decref(reply);
 	return rc;
@@ -189,7 +223,12 @@ const struct cmd_entry cmd_new_entry = {
 		"  -m, --model M       model name (setting model)\n"
 		"  -C, --cwd DIR       working directory (default: here)\n"
 		"  -s, --script FILE   fake runtime: read the script from FILE\n"
-		"      --pin           pin the session\n",
+		"      --pin           pin the session\n"
+		"  -w, --worktree[=NAME] run in a new git worktree on branch\n"
+		"                      galley/NAME (setting isolation)\n"
+		"      --no-worktree   run in the directory itself\n"
+		"      --base B        worktree base: default (branch) or head\n"
+		"                      (setting worktree.baseRef)\n",
 	.run = new_run,
 	.serve = new_serve,
 };

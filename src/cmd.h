@@ -76,6 +76,11 @@ json_t *cmd_host_call(struct cmd_ctx *, int fd, struct proto_reader *,
 json_t *cmd_new_request(struct cmd_ctx *, const char *cwd);
 int cmd_print_new(struct cmd_ctx *, json_t *reply);
 int wait_reached(const char *want, const char *state);
+/* -w/--worktree and --base (cmd-worktree-opt.c). */
+void cmd_fold_worktree_arg(struct cmd_ctx *);
+int cmd_worktree_prepare(struct cmd_ctx *, json_t *req, const char *name,
+    const char *base_mode, const char *hint);
+void cmd_worktree_undo(json_t *req);
 /* After subscribe: wait until session id reaches want, or time out. */
 int cmd_wait_one(struct cmd_ctx *, const char *id, const char *want,
     int timeout_ms);

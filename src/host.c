@@ -241,6 +241,7 @@ finish(void)
 	uv_close((uv_handle_t *)&host.sig_term, NULL);
 	uv_close((uv_handle_t *)&host.sig_hup, NULL);
 	uv_close((uv_handle_t *)&host.kill_timer, NULL);
+	uv_close((uv_handle_t *)&host.trim_timer, NULL);
 }
 
 static void
@@ -263,6 +264,14 @@ sigchld_cb(uv_signal_t *h, int signum)
 		finish();
 		return;
 	}
+}
+
+/* The first moments after start-up (the daemon's link, the first status
+ * frames) fault library code back in: trim again once they are over. */
+static void
+trim_timer_cb(uv_timer_t *t)
+{
+	trim_code_pages();
 }
 
 static void
@@ -389,6 +398,7 @@ host_main(const char *id)
 	uv_signal_init(host.loop, &host.sig_hup);
 	uv_signal_start(&host.sig_hup, sigterm_cb, SIGHUP);
 	uv_timer_init(host.loop, &host.kill_timer);
+	uv_timer_init(host.loop, &host.trim_timer);
 	uv_pipe_init(host.loop, &host.listener, 0);
 	set_cloexec(3);
 	if (uv_pipe_open(&host.listener, 3) != 0 ||
@@ -414,6 +424,10 @@ host_main(const char *id)
 	/* a child that exited before the signal handler saw it */
 	sigchld_cb(&host.sig_chld, SIGCHLD);
 	trim_code_pages();
+	if (!host.finishing) {
+		uv_timer_start(&host.trim_timer, trim_timer_cb, 1000, 0);
+		uv_unref((uv_handle_t *)&host.trim_timer);
+	}
 
 	uv_run(host.loop, UV_RUN_DEFAULT);
 	rc = 0;

@@ -35,6 +35,7 @@ struct host {
 	uv_signal_t sig_chld, sig_term, sig_hup;
 	uv_pipe_t listener;
 	uv_timer_t kill_timer;
+	uv_timer_t trim_timer; /* trims again once start-up is over */
 	int logfd;
 	struct screen *screen;
 	struct buf pty_in; /* input not yet taken by the PTY */

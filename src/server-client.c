@@ -2,6 +2,9 @@
  * whose unsent output passes the cap is dropped, never waited for. */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "cmd.h"
 #include "log.h"
@@ -10,6 +13,8 @@
 #include "xmalloc.h"
 
 #define CLIENT_QUEUE_MAX (64u * 1024 * 1024)
+/* after a reply this large, give the heap it needed back to the system */
+#define TRIM_AFTER_BYTES (1u * 1024 * 1024)
 
 struct write_req {
 	uv_write_t req;
@@ -35,11 +40,44 @@ server_client_close(struct server_client *c)
 	uv_close((uv_handle_t *)&c->pipe, client_close_cb);
 }
 
+#ifdef __GLIBC__
+static uv_timer_t trim_timer;
+static int trim_timer_ready;
+
+static void
+trim_cb(uv_timer_t *t)
+{
+	malloc_trim(0);
+}
+#endif
+
+/* Building a reply of megabytes (ls over thousands of sessions) takes
+ * several times that in JSON trees and copies, all freed once it is
+ * written; glibc keeps such a heap, so one ls of 10,000 sessions left the
+ * daemon at 69 MB RSS instead of 11 for good. Give it back once a burst
+ * of big replies is over (not after each: the next one would pay for the
+ * page faults). */
+static void
+trim_later(void)
+{
+#ifdef __GLIBC__
+	if (!trim_timer_ready) {
+		uv_timer_init(srv.loop, &trim_timer);
+		uv_unref((uv_handle_t *)&trim_timer);
+		trim_timer_ready = 1;
+	}
+	if (!uv_is_closing((uv_handle_t *)&trim_timer))
+		uv_timer_start(&trim_timer, trim_cb, 1000, 0);
+#endif
+}
+
 static void
 write_cb(uv_write_t *req, int status)
 {
 	struct write_req *w = (struct write_req *)req;
 
+	if (w->buf.len >= TRIM_AFTER_BYTES)
+		trim_later();
 	free(w->buf.base);
 	free(w);
 }
@@ -60,7 +98,22 @@ server_client_send(struct server_client *c, json_t *obj)
 		return;
 	}
 	if (proto_encode(&b, obj, &err) < 0) {
+		json_t *id = json_object_get(obj, "id");
 		log_error("reply not sent: %s", err.msg.data);
+		/* a request whose reply cannot be sent (too large) gets an
+		 * error instead, or its client would wait forever */
+		if (json_is_integer(id) && json_object_get(obj, "event") ==
+		    NULL && json_is_true(json_object_get(obj, "ok"))) {
+			struct buf m = BUF_INIT;
+			buf_addf(&m, "reply too large to send (%s): narrow the "
+			    "request, e.g. galley ls --state S or --cwd DIR",
+			    err.msg.data);
+			json_t *r = proto_error(json_integer_value(id),
+			    ERR_FAILED, m.data);
+			server_client_send(c, r);
+			json_decref(r);
+			buf_release(&m);
+		}
 		err_release(&err);
 		return;
 	}

@@ -18,7 +18,8 @@ col_str(sqlite3_stmt *st, int i)
 	"id, name, kind, runtime, state, waiting_for, reason, prompt, cwd, "   \
 	"worktree, branch, pinned, grp, executor, host_pid, pid, exit_code, "  \
 	"exit_signal, model, runtime_session_id, team, workflow, parent, "     \
-	"boot_id, hook_token, spec, created_at, updated_at, ended_at"
+	"boot_id, hook_token, spec, created_at, updated_at, ended_at, repo, "  \
+	"base, base_ref"
 
 int
 session_load_all(struct err *err)
@@ -68,6 +69,9 @@ session_load_all(struct err *err)
 		s->created_at = sqlite3_column_int64(st, i++);
 		s->updated_at = sqlite3_column_int64(st, i++);
 		s->ended_at = sqlite3_column_int64(st, i++);
+		s->repo = col_str(st, i++);
+		s->base = col_str(st, i++);
+		s->base_ref = col_str(st, i++);
 		if (s->name == NULL || s->state == NULL || s->cwd == NULL ||
 		    s->kind == NULL || s->runtime == NULL) {
 			session_free(s); /* NOT NULL columns: cannot happen */
@@ -108,7 +112,7 @@ session_touch(struct session *s)
 {
 	static const char sql[] =
 	    "INSERT OR REPLACE INTO sessions (" SESSION_COLS ") VALUES "
-	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 	sqlite3_stmt *st = store_stmt(&srv.store, sql);
 	int i = 1;
 
@@ -152,6 +156,9 @@ session_touch(struct session *s)
 		sqlite3_bind_int64(st, i++, s->ended_at);
 	else
 		sqlite3_bind_null(st, i++);
+	bind_str(st, i++, s->repo);
+	bind_str(st, i++, s->base);
+	bind_str(st, i++, s->base_ref);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		log_error("save session %s: %s", s->id,
 		    sqlite3_errmsg(srv.store.db));

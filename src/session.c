@@ -39,7 +39,7 @@ session_free(struct session *s)
 		&s->branch, &s->grp, &s->executor, &s->model,
 		&s->runtime_session_id, &s->team, &s->workflow, &s->parent,
 		&s->boot_id, &s->hook_token, &s->spec, &s->transcript_path,
-		&s->last_tool };
+		&s->last_tool, &s->repo, &s->base, &s->base_ref };
 	for (size_t i = 0; i < nitems(strs); i++)
 		free(*strs[i]);
 	free(s);
@@ -192,6 +192,12 @@ session_to_json(struct session *s)
 	    s->worktree ? json_string(s->worktree) : json_null());
 	json_object_set_new(o, "branch",
 	    s->branch ? json_string(s->branch) : json_null());
+	json_object_set_new(o, "repo",
+	    s->repo ? json_string(s->repo) : json_null());
+	json_object_set_new(o, "base",
+	    s->base ? json_string(s->base) : json_null());
+	json_object_set_new(o, "base_ref",
+	    s->base_ref ? json_string(s->base_ref) : json_null());
 	json_object_set_new(o, "pinned", json_boolean(s->pinned));
 	json_object_set_new(o, "group",
 	    json_string(s->grp ? s->grp : "default"));
@@ -388,6 +394,8 @@ session_create(json_t *req, struct err *err)
 {
 	struct session *s = xcalloc(1, sizeof *s);
 	const char *name = NULL, *runtime, *cwd, *prompt, *model;
+	const char *wt = NULL, *branch = NULL, *repo = NULL, *wbase = NULL;
+	const char *base_ref = NULL;
 	json_t *argv = NULL, *env, *spec = NULL, *e;
 	char *dir = NULL, *text = NULL, *specpath = NULL, *base = NULL;
 	struct stat st;
@@ -404,8 +412,18 @@ session_create(json_t *req, struct err *err)
 	    proto_get_int(req, "rows", &rows, err) < 0 ||
 	    proto_get_int(req, "cols", &cols, err) < 0 ||
 	    proto_get_int(req, "scrollback", &sb, err) < 0 ||
-	    proto_get_bool(req, "pin", &pin, err) < 0)
+	    proto_get_bool(req, "pin", &pin, err) < 0 ||
+	    proto_get_str(req, "worktree", &wt, err) < 0 ||
+	    proto_get_str(req, "branch", &branch, err) < 0 ||
+	    proto_get_str(req, "repo", &repo, err) < 0 ||
+	    proto_get_str(req, "base", &wbase, err) < 0 ||
+	    proto_get_str(req, "base_ref", &base_ref, err) < 0)
 		goto fail;
+	if ((wt && wt[0] != '/') || (repo && repo[0] != '/')) {
+		err_set(err, ERR_USAGE,
+		    "fields 'worktree' and 'repo' must be absolute paths");
+		goto fail;
+	}
 	if (runtime == NULL)
 		runtime = "exec";
 	if (cwd == NULL || cwd[0] != '/') {
@@ -466,6 +484,11 @@ session_create(json_t *req, struct err *err)
 	s->prompt = prompt ? xstrdup(prompt) : NULL;
 	s->cwd = xstrdup(cwd);
 	s->model = model ? xstrdup(model) : NULL;
+	s->worktree = wt ? xstrdup(wt) : NULL;
+	s->branch = branch ? xstrdup(branch) : NULL;
+	s->repo = repo ? xstrdup(repo) : NULL;
+	s->base = wbase ? xstrdup(wbase) : NULL;
+	s->base_ref = base_ref ? xstrdup(base_ref) : NULL;
 	s->pinned = pin;
 	s->grp = xstrdup("default");
 	s->executor = xstrdup("local");

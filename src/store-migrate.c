@@ -58,6 +58,12 @@ const struct migration store_migrations[] = {
 	    " message_id TEXT NOT NULL,"
 	    " PRIMARY KEY (session, message_id)"
 	    ") STRICT, WITHOUT ROWID;" },
+	{ 2,
+	    /* worktree isolation: the main repo, and the base the session's
+	     * branch started from (a commit id and the ref it came from) */
+	    "ALTER TABLE sessions ADD COLUMN repo TEXT;"
+	    "ALTER TABLE sessions ADD COLUMN base TEXT;"
+	    "ALTER TABLE sessions ADD COLUMN base_ref TEXT;" },
 };
 
 const int store_nmigrations =

@@ -1,0 +1,150 @@
+/* The -w/--worktree [NAME] and --base options shared by new and exec: make
+ * the session's worktree before the request goes to the daemon. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd.h"
+#include "names.h"
+#include "settings.h"
+#include "util.h"
+#include "git.h"
+#include "worktree.h"
+#include "xmalloc.h"
+
+/* `-w NAME` with NAME as its own word: getopt's optional arguments only
+ * take `-wNAME`/`--worktree=NAME`, so fold the word in before parsing when
+ * it is a valid name and something (the prompt or command) follows it. */
+void
+cmd_fold_worktree_arg(struct cmd_ctx *ctx)
+{
+	for (int i = 1; i + 2 < ctx->argc; i++) {
+		const char *a = ctx->argv[i];
+		if (strcmp(a, "--") == 0)
+			break;
+		if (strcmp(a, "-w") != 0 && strcmp(a, "--worktree") != 0)
+			continue;
+		const char *next = ctx->argv[i + 1];
+		if (next[0] == '-' || worktree_name_check(next, NULL) < 0)
+			continue;
+		char *merged;
+		xasprintf(&merged, "--worktree=%s", next);
+		ctx->argv[i] = merged; /* lives as long as the process */
+		memmove(&ctx->argv[i + 1], &ctx->argv[i + 2],
+		    (size_t)(ctx->argc - i - 2) * sizeof *ctx->argv);
+		ctx->argc--;
+		ctx->argv[ctx->argc] = NULL;
+		break;
+	}
+}
+
+/* Create the worktree and point the request at it. name may be NULL (one
+ * is made from hint); base_mode NULL means the worktree.baseRef setting. */
+int
+cmd_worktree_prepare(struct cmd_ctx *ctx, json_t *req, const char *name,
+    const char *base_mode, const char *hint)
+{
+	struct repo_info repo = REPO_INFO_INIT;
+	struct settings set;
+	char *base = NULL, *label = NULL, *path = NULL, *branch = NULL;
+	char *auto_name = NULL, *cwd;
+	int rc = -1;
+
+	cwd = xstrdup(json_string_value(json_object_get(req, "cwd")));
+	if (settings_load(&set, cwd, &ctx->err) < 0) {
+		free(cwd);
+		return -1;
+	}
+	if (base_mode == NULL)
+		base_mode = settings_get_str(&set, "worktree.baseRef");
+	if (name != NULL && worktree_name_check(name, &ctx->err) < 0)
+		goto out;
+	if (repo_find(cwd, &repo, &ctx->err) < 0)
+		goto out;
+	base = worktree_base(&repo, base_mode, &label, &ctx->err);
+	if (base == NULL)
+		goto out;
+	if (name == NULL) {
+		/* a free name from the prompt: first one not yet taken */
+		char *stem = name_from_text(hint ? hint : "session", 32);
+		struct stat st;
+		for (int i = 1; i < 1000; i++) {
+			free(auto_name);
+			if (i == 1)
+				auto_name = xstrdup(stem);
+			else
+				xasprintf(&auto_name, "%s-%d", stem, i);
+			char *p, *ref;
+			xasprintf(&p, "%s/.galley/worktrees/%s", repo.main,
+			    auto_name);
+			xasprintf(&ref, "refs/heads/galley/%s", auto_name);
+			const char *args[] = { "show-ref", "--verify", "-q",
+				ref, NULL };
+			int taken = lstat(p, &st) == 0;
+			if (!taken) {
+				char *have = git_line(repo.main, args);
+				taken = have != NULL;
+				free(have);
+			}
+			free(p);
+			free(ref);
+			if (!taken)
+				break;
+		}
+		free(stem);
+		name = auto_name;
+	}
+	if (worktree_create(&repo, name, base, &path, &branch, &ctx->err) < 0)
+		goto out;
+	/* the same subdirectory inside the worktree as the caller is in */
+	const char *sub = cwd + strlen(repo.top);
+	char *wcwd;
+	struct stat wst;
+	xasprintf(&wcwd, "%s%s", path, sub);
+	if (stat(wcwd, &wst) != 0 || !S_ISDIR(wst.st_mode)) {
+		/* an untracked subdirectory is not in the worktree */
+		free(wcwd);
+		wcwd = xstrdup(path);
+	}
+	json_object_set_new(req, "cwd", json_string(wcwd));
+	free(wcwd);
+	if (json_object_get(req, "name") == NULL) {
+		/* the session is called after its worktree */
+		char *sname = xstrdup(name);
+		for (char *q = sname; *q; q++)
+			if (*q == '/')
+				*q = '-';
+		if (name_valid(sname))
+			json_object_set_new(req, "name", json_string(sname));
+		free(sname);
+	}
+	json_object_set_new(req, "worktree", json_string(path));
+	json_object_set_new(req, "branch", json_string(branch));
+	json_object_set_new(req, "repo", json_string(repo.main));
+	json_object_set_new(req, "base", json_string(base));
+	json_object_set_new(req, "base_ref", json_string(label));
+	rc = 0;
+out:
+	settings_release(&set);
+	repo_info_release(&repo);
+	free(base);
+	free(label);
+	free(path);
+	free(branch);
+	free(auto_name);
+	free(cwd);
+	return rc;
+}
+
+/* The daemon refused the session: take the fresh worktree back. */
+void
+cmd_worktree_undo(json_t *req)
+{
+	const char *repo = json_string_value(json_object_get(req, "repo"));
+	const char *wt = json_string_value(json_object_get(req, "worktree"));
+	const char *br = json_string_value(json_object_get(req, "branch"));
+
+	if (repo && wt && br)
+		worktree_undo_fresh(repo, wt, br);
+}

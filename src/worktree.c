@@ -1,0 +1,250 @@
+/*
+ * Worktrees: one per isolated session at <main>/.galley/worktrees/<name> on
+ * branch galley/<name> ('/' in a name becomes '+' in the directory), made
+ * with the git CLI. The main checkout is found from any subdirectory or
+ * other worktree through git's common dir.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "git.h"
+#include "util.h"
+#include "worktree.h"
+#include "xmalloc.h"
+
+void
+repo_info_release(struct repo_info *r)
+{
+	free(r->top);
+	free(r->main);
+	free(r->common);
+	r->top = r->main = r->common = NULL;
+}
+
+int
+repo_find(const char *cwd, struct repo_info *r, struct err *err)
+{
+	static const char *const top_args[] = { "rev-parse", "--show-toplevel",
+		NULL };
+	static const char *const common_args[] = { "rev-parse",
+		"--path-format=absolute", "--git-common-dir", NULL };
+	static const char *const head_args[] = { "rev-parse", "--verify", "-q",
+		"HEAD", NULL };
+	char *head;
+
+	r->top = git_line(cwd, top_args);
+	if (r->top == NULL)
+		return err_set(err, ERR_USAGE,
+		    "'%s' is not in a git repository: run 'git init' there, or "
+		    "use --cwd DIR inside a repository",
+		    cwd);
+	r->common = git_line(cwd, common_args);
+	if (r->common == NULL)
+		return err_set(err, ERR_FAILED,
+		    "cannot find the git dir of '%s'", r->top);
+	size_t n = strlen(r->common);
+	if (n > 5 && strcmp(r->common + n - 5, "/.git") == 0)
+		r->main = xstrndup(r->common, n - 5);
+	else
+		return err_set(err, ERR_USAGE,
+		    "'%s' is a bare repository: worktrees need a checkout",
+		    r->common);
+	head = git_line(cwd, head_args);
+	if (head == NULL)
+		return err_set(err, ERR_USAGE,
+		    "repository '%s' has no commit yet: commit something first "
+		    "(git commit --allow-empty -m init)",
+		    r->main);
+	free(head);
+	return 0;
+}
+
+int
+worktree_name_check(const char *name, struct err *err)
+{
+	size_t n = name ? strlen(name) : 0;
+	const char *p;
+
+	if (n == 0 || n > 64 || name[0] == '/' || name[n - 1] == '/' ||
+	    strstr(name, "//") != NULL)
+		goto bad;
+	for (p = name; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			(c >= '0' && c <= '9') || c == '.' || c == '_' ||
+			c == '-' || c == '/'))
+			goto bad;
+	}
+	/* no component may be "." or "..", start with '.', or end ".lock"
+	 * (git's ref rules) */
+	for (p = name; *p;) {
+		size_t len = strcspn(p, "/");
+		if (p[0] == '.' || (len >= 5 && strncmp(p + len - 5, ".lock",
+						    5) == 0))
+			goto bad;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	return 0;
+bad:
+	return err_set(err, ERR_USAGE,
+	    "invalid worktree name '%.80s': use 1-64 of [A-Za-z0-9._-] and "
+	    "'/', no empty or dot-led parts",
+	    name ? name : "");
+}
+
+char *
+worktree_base(struct repo_info *r, const char *mode, char **label,
+    struct err *err)
+{
+	static const char *const origin_args[] = { "symbolic-ref", "-q",
+		"--short", "refs/remotes/origin/HEAD", NULL };
+	char *ref = NULL, *sha;
+
+	*label = NULL;
+	if (mode != NULL && strcmp(mode, "head") == 0) {
+		ref = xstrdup("HEAD");
+	} else {
+		ref = git_line(r->main, origin_args);
+		for (int i = 0; ref == NULL && i < 2; i++) {
+			const char *cand = i == 0 ? "main" : "master";
+			char *full;
+			xasprintf(&full, "refs/heads/%s", cand);
+			const char *args[] = { "rev-parse", "--verify", "-q",
+				full, NULL };
+			char *v = git_line(r->main, args);
+			free(full);
+			if (v != NULL) {
+				free(v);
+				ref = xstrdup(cand);
+			}
+		}
+		if (ref == NULL) {
+			err_set(err, ERR_USAGE,
+			    "no default branch in '%s' (no origin/HEAD, main "
+			    "or master): use --base head",
+			    r->main);
+			return NULL;
+		}
+	}
+	char *spec;
+	xasprintf(&spec, "%s^{commit}", ref);
+	const char *args[] = { "rev-parse", "--verify", "-q", spec, NULL };
+	/* HEAD is the caller's checkout; branch names resolve anywhere */
+	sha = git_line(strcmp(ref, "HEAD") == 0 ? r->top : r->main, args);
+	free(spec);
+	if (sha == NULL) {
+		err_set(err, ERR_FAILED, "cannot resolve base '%s'", ref);
+		free(ref);
+		return NULL;
+	}
+	*label = ref;
+	return sha;
+}
+
+/* Make sure the main repo ignores .galley/worktrees/ without touching the
+ * user's .gitignore. */
+static int
+ensure_excluded(struct repo_info *r, struct err *err)
+{
+	static const char line[] = "/.galley/worktrees/";
+	char *dir, *path;
+	struct buf b = BUF_INIT;
+	int rc = 0;
+
+	xasprintf(&dir, "%s/info", r->common);
+	xasprintf(&path, "%s/exclude", dir);
+	if (mkdir_p(dir, 0755, err) < 0) {
+		rc = -1;
+		goto out;
+	}
+	read_file(path, &b, 4 << 20, NULL);
+	for (char *p = b.data; p && *p;) {
+		size_t len = strcspn(p, "\n");
+		if (len == strlen(line) && strncmp(p, line, len) == 0)
+			goto out;
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	if (b.len > 0 && b.data[b.len - 1] != '\n')
+		buf_addc(&b, '\n');
+	buf_addf(&b, "# galley: session worktrees\n%s\n", line);
+	rc = write_file_atomic(path, b.data, b.len, 0644, err);
+out:
+	buf_release(&b);
+	free(dir);
+	free(path);
+	return rc;
+}
+
+int
+worktree_create(struct repo_info *r, const char *name, const char *base,
+    char **path, char **branch, struct err *err)
+{
+	struct git_result res = GIT_RESULT_INIT;
+	char *dirname = xstrdup(name), *parent = NULL;
+	struct stat st;
+	int rc = -1;
+
+	*path = *branch = NULL;
+	for (char *p = dirname; *p; p++)
+		if (*p == '/')
+			*p = '+';
+	xasprintf(path, "%s/.galley/worktrees/%s", r->main, dirname);
+	xasprintf(branch, "galley/%s", name);
+	xasprintf(&parent, "%s/.galley/worktrees", r->main);
+	if (lstat(*path, &st) == 0) {
+		err_set(err, ERR_EXISTS,
+		    "worktree '%s' already exists at %s: pick another name, "
+		    "or 'galley worktree rm %s'",
+		    name, *path, name);
+		goto out;
+	}
+	const char *vargs[] = { "rev-parse", "--verify", "-q", *branch, NULL };
+	char *have = git_line(r->main, vargs);
+	if (have != NULL) {
+		free(have);
+		err_set(err, ERR_EXISTS,
+		    "branch '%s' already exists: pick another worktree name",
+		    *branch);
+		goto out;
+	}
+	if (mkdir_p(parent, 0755, err) < 0 || ensure_excluded(r, err) < 0)
+		goto out;
+	const char *args[] = { "worktree", "add", "-q", "-b", *branch, *path,
+		base, NULL };
+	if (git_ok(r->main, &res, err, args) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0) {
+		free(*path);
+		free(*branch);
+		*path = *branch = NULL;
+	}
+	git_result_release(&res);
+	free(dirname);
+	free(parent);
+	return rc;
+}
+
+/* Undo a worktree made a moment ago for a session that then failed to
+ * start: it holds nothing but the base, so nothing can be lost. */
+void
+worktree_undo_fresh(const char *main, const char *path, const char *branch)
+{
+	struct git_result r = GIT_RESULT_INIT;
+	const char *rm[] = { "worktree", "remove", "--force", path, NULL };
+	const char *br[] = { "branch", "-D", branch, NULL };
+
+	git_run(main, &r, rm);
+	git_result_release(&r);
+	git_run(main, &r, br);
+	git_result_release(&r);
+}
