@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -185,5 +186,54 @@ client_event(struct client *c, json_t **out, int timeout_ms, struct err *err)
 			return 1;
 		json_decref(*out);
 		*out = NULL;
+	}
+}
+
+/* Like client_call, but an ok reply comes back as its raw text (for large
+ * replies printed as they are). Returns 0, or -1 with err set. */
+int
+client_call_text(struct client *c, json_t *req, struct buf *out,
+    struct err *err)
+{
+	json_int_t id = c->next_id++;
+	char prefix[64];
+	char chunk[65536];
+
+	json_object_set_new(req, "id", json_integer(id));
+	int rc = sock_send(c->fd, req, err);
+	json_decref(req);
+	if (rc < 0)
+		return -1;
+	snprintf(prefix, sizeof prefix, "{\"id\":%lld,\"ok\":true",
+	    (long long)id);
+	for (;;) {
+		buf_reset(out);
+		while ((rc = proto_next_raw(&c->rd, out, err)) == 0) {
+			ssize_t n = read(c->fd, chunk, sizeof chunk);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return err_set(err, ERR_UNREACHABLE,
+				    "connection closed by peer");
+			proto_feed(&c->rd, chunk, (size_t)n);
+		}
+		if (rc < 0)
+			return -1;
+		if (strncmp(out->data, prefix, strlen(prefix)) == 0)
+			return 0;
+		/* an error reply (or a stray event): decode it */
+		json_t *o = json_loadb(out->data, out->len, 0, NULL);
+		json_t *rid = json_object_get(o, "id");
+		if (json_is_integer(rid) && json_integer_value(rid) == id) {
+			json_t *e = json_object_get(o, "error");
+			const char *msg = json_string_value(json_object_get(e,
+			    "message"));
+			err_set(err, err_from_word(json_string_value(
+					 json_object_get(e, "code"))),
+			    "%s", msg ? msg : "request failed");
+			json_decref(o);
+			return -1;
+		}
+		json_decref(o);
 	}
 }

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include "err.h"
+#include "buf.h"
 #include "proto.h"
 
 struct client {
@@ -21,6 +22,8 @@ void client_close(struct client *);
  * with err set from the daemon's error. Events received meanwhile are
  * dropped. */
 json_t *client_call(struct client *, json_t *req, struct err *);
+int client_call_text(struct client *, json_t *req, struct buf *out,
+    struct err *);
 /* Next pushed event (after subscribe). 0 on timeout. */
 int client_event(struct client *, json_t **out, int timeout_ms, struct err *);
 

@@ -95,15 +95,36 @@ ls_run(struct cmd_ctx *ctx)
 		json_object_set_new(req, "state", json_string(state));
 	if (cwd)
 		json_object_set_new(req, "cwd", json_string(real));
+	if (ctx->json) {
+		/* pass the daemon's text through: parsing and re-printing
+		 * thousands of sessions costs more than everything else */
+		struct buf text = BUF_INIT;
+		if (ctx->cl.fd < 0 &&
+		    client_connect(&ctx->cl, 1, &ctx->err) < 0) {
+			json_decref(req);
+			return cmd_fail(ctx);
+		}
+		if (client_call_text(&ctx->cl, req, &text, &ctx->err) < 0) {
+			buf_release(&text);
+			return cmd_fail(ctx);
+		}
+		char *open = strchr(text.data, '[');
+		char *close = strrchr(text.data, ']');
+		if (open == NULL || close == NULL || close < open) {
+			buf_release(&text);
+			err_set(&ctx->err, ERR_PROTOCOL, "malformed ls reply");
+			return cmd_fail(ctx);
+		}
+		fwrite(open, 1, (size_t)(close - open + 1), stdout);
+		putchar('\n');
+		buf_release(&text);
+		return 0;
+	}
+	json_object_set_new(req, "rows", json_true());
 	reply = cmd_call(ctx, req);
 	if (reply == NULL)
 		return cmd_fail(ctx);
-	list = json_object_get(reply, "sessions");
-	if (ctx->json) {
-		cmd_print_json(list);
-		json_decref(reply);
-		return 0;
-	}
+	list = json_object_get(reply, "rows");
 	if (json_array_size(list) == 0) {
 		printf("no sessions%s\n", all ? "" : " (galley ls --all shows "
 						     "older ones)");
@@ -116,41 +137,30 @@ ls_run(struct cmd_ctx *ctx)
 	printf("%-8s  %-20s  %-11s  %4s  %-7s  %s\n", "ID", "NAME", "STATE",
 	    "AGE", "RUNTIME", "DETAIL");
 	int64_t now = wall_ms();
+	int room = width - (8 + 2 + 20 + 2 + 11 + 2 + 4 + 2 + 7 + 2);
+	if (room < 10)
+		room = 10;
 	json_array_foreach(list, i, s)
 	{
-		const char *st = session_str(s, "state");
-		const char *detail = session_str(s, "waiting_for");
 		char age[16], name[24];
-		if (!*detail && (strcmp(st, "failed") == 0 ||
-				    strcmp(st, "interrupted") == 0))
-			detail = session_str(s, "reason");
-		if (!*detail)
-			detail = session_str(s, "prompt");
-		if (!*detail) {
-			json_t *cmdv = json_object_get(s, "command");
-			detail = json_string_value(json_array_get(cmdv,
-			    json_array_size(cmdv) - 1));
-			if (!detail)
-				detail = "";
-		}
-		format_age(now - json_integer_value(json_object_get(s,
-		    "updated_ms")), age, sizeof age);
+		const char *detail = json_string_value(json_array_get(s, 5));
+		format_age(now - json_integer_value(json_array_get(s, 3)), age,
+		    sizeof age);
 		snprintf(name, sizeof name, "%s%s",
-		    json_is_true(json_object_get(s, "pinned")) ? "*" : "",
-		    session_str(s, "name"));
-		int used = 8 + 2 + 20 + 2 + 11 + 2 + 4 + 2 + 7 + 2;
-		int room = width - used > 10 ? width - used : 10;
-		/* one line each: newlines in a prompt would break the table */
-		char line[256];
-		size_t k = 0;
-		for (const char *p = detail; *p && k < sizeof line - 1 &&
-		     (int)k < room; p++)
-			line[k++] = (*p == '\n' || *p == '\r' || *p == '\t')
-			    ? ' ' : *p;
-		line[k] = '\0';
-		printf("%-8s  %-20.20s  %-11s  %4s  %-7s  %s\n",
-		    session_str(s, "id"), name, st, age,
-		    session_str(s, "runtime"), line);
+		    json_is_true(json_array_get(s, 6)) ? "*" : "",
+		    json_string_value(json_array_get(s, 1)));
+		/* cut the detail to the terminal, on a character boundary */
+		int cut = 0, chars = 0;
+		for (const char *p = detail ? detail : ""; p[cut]; cut++) {
+			if (((unsigned char)p[cut] & 0xc0) != 0x80 &&
+			    chars++ == room)
+				break;
+		}
+		printf("%-8s  %-20.20s  %-11s  %4s  %-7s  %.*s\n",
+		    json_string_value(json_array_get(s, 0)), name,
+		    json_string_value(json_array_get(s, 2)), age,
+		    json_string_value(json_array_get(s, 4)), cut,
+		    detail ? detail : "");
 	}
 	json_decref(reply);
 	return 0;
@@ -161,21 +171,26 @@ ls_serve(struct server_client *c, json_t *req, json_t *reply,
     struct err *err)
 {
 	const char *state = NULL, *cwd = NULL;
-	int all = 0;
-	json_t *list = json_array();
+	int all = 0, rows = 0, first = 1;
 	struct session *s;
 	int64_t now = wall_ms();
+	json_int_t id = 0;
+	struct buf b = BUF_INIT;
 	size_t cwdlen;
 
 	if (proto_get_str(req, "state", &state, err) < 0 ||
 	    proto_get_str(req, "cwd", &cwd, err) < 0 ||
-	    proto_get_bool(req, "all", &all, err) < 0) {
-		json_decref(list);
+	    proto_get_bool(req, "all", &all, err) < 0 ||
+	    proto_get_bool(req, "rows", &rows, err) < 0)
 		return -1;
-	}
+	proto_get_int(req, "id", &id, NULL);
 	cwdlen = cwd ? strlen(cwd) : 0;
 	while (cwdlen > 1 && cwd[cwdlen - 1] == '/')
 		cwdlen--;
+	/* the reply is assembled from each session's cached text: with
+	 * thousands of sessions, building and freeing JSON trees is the cost */
+	buf_addf(&b, "{\"id\":%lld,\"ok\":true,\"%s\":[", (long long)id,
+	    rows ? "rows" : "sessions");
 	TAILQ_FOREACH(s, &srv.sessions, entry)
 	{
 		if (state && !state_match(state, s->state))
@@ -187,10 +202,17 @@ ls_serve(struct server_client *c, json_t *req, json_t *reply,
 			       (s->cwd[cwdlen] == '\0' ||
 				   s->cwd[cwdlen] == '/' || cwdlen == 1)))
 			continue;
-		json_array_append_new(list, session_to_json(s));
+		size_t len;
+		const char *text = rows ? session_row_text(s, &len)
+					: session_json_text(s, &len);
+		buf_adds(&b, first ? "\n" : ",\n");
+		buf_add(&b, text, len);
+		first = 0;
 	}
-	json_object_set_new(reply, "sessions", list);
-	return 0;
+	buf_adds(&b, first ? "]}" : "\n]}");
+	server_client_send_text(c, id, b.data, b.len);
+	buf_release(&b);
+	return 1;
 }
 
 const struct cmd_entry cmd_ls_entry = {

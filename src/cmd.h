@@ -34,8 +34,8 @@ struct cmd_entry {
 #define CMD_INTERNAL 0x1 /* hidden from help: host, hook, fake-agent */
 #define CMD_NOJSON 0x2	 /* takes no --json (attach, daemon run) */
 	int (*run)(struct cmd_ctx *);
-	/* daemon side; NULL for CLI-only verbs. Fill reply, or return -1
-	 * with err set. */
+	/* daemon side; NULL for CLI-only verbs. Fill reply and return 0,
+	 * or return -1 with err set, or 1 when it sent its reply itself. */
 	int (*serve)(struct server_client *, json_t *req, json_t *reply,
 	    struct err *);
 };

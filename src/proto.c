@@ -55,6 +55,34 @@ proto_next(struct proto_reader *r, json_t **out, struct err *err)
 	return 1;
 }
 
+/* The next frame's payload as text, unparsed (for replies a caller passes
+ * through as they are). Same returns as proto_next. */
+int
+proto_next_raw(struct proto_reader *r, struct buf *out, struct err *err)
+{
+	const unsigned char *p = (const unsigned char *)r->in.data;
+	uint32_t len;
+
+	if (r->broken)
+		return err_set(err, ERR_PROTOCOL, "connection is broken");
+	if (r->in.len < 4)
+		return 0;
+	len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+	if (len > PROTO_MAX_FRAME) {
+		r->broken = 1;
+		buf_release(&r->in);
+		return err_set(err, ERR_PROTOCOL,
+		    "frame of %u bytes exceeds the limit of %u", len,
+		    PROTO_MAX_FRAME);
+	}
+	if (r->in.len - 4 < len)
+		return 0;
+	buf_add(out, r->in.data + 4, len);
+	buf_consume(&r->in, 4 + (size_t)len);
+	return 1;
+}
+
 int
 proto_encode(struct buf *b, json_t *obj, struct err *err)
 {

@@ -31,6 +31,8 @@ void proto_feed(struct proto_reader *, const void *, size_t);
  * cannot be resynchronised (oversized length), else the bad frame is skipped. */
 int proto_next(struct proto_reader *, json_t **out, struct err *);
 
+int proto_next_raw(struct proto_reader *, struct buf *out, struct err *);
+
 /* Append one frame holding obj. -1 if it would exceed PROTO_MAX_FRAME. */
 int proto_encode(struct buf *, json_t *obj, struct err *);
 

@@ -82,50 +82,97 @@ write_cb(uv_write_t *req, int status)
 	free(w);
 }
 
-void
-server_client_send(struct server_client *c, json_t *obj)
+/* Queue one frame holding payload (JSON text, not yet framed). */
+static int
+send_payload(struct server_client *c, const char *payload, size_t len)
 {
-	struct buf b = BUF_INIT;
-	struct err err = ERR_INIT;
 	struct write_req *w;
-	size_t len;
+	unsigned char *p;
 
-	if (c->closing)
-		return;
-	if (c->pipe.write_queue_size > CLIENT_QUEUE_MAX) {
-		log_warn("client over its output cap: dropped");
-		server_client_close(c);
-		return;
-	}
-	if (proto_encode(&b, obj, &err) < 0) {
-		json_t *id = json_object_get(obj, "id");
-		log_error("reply not sent: %s", err.msg.data);
-		/* a request whose reply cannot be sent (too large) gets an
-		 * error instead, or its client would wait forever */
-		if (json_is_integer(id) && json_object_get(obj, "event") ==
-		    NULL && json_is_true(json_object_get(obj, "ok"))) {
-			struct buf m = BUF_INIT;
-			buf_addf(&m, "reply too large to send (%s): narrow the "
-			    "request, e.g. galley ls --state S or --cwd DIR",
-			    err.msg.data);
-			json_t *r = proto_error(json_integer_value(id),
-			    ERR_FAILED, m.data);
-			server_client_send(c, r);
-			json_decref(r);
-			buf_release(&m);
-		}
-		err_release(&err);
-		return;
-	}
+	if (len > PROTO_MAX_FRAME)
+		return -1;
 	w = xmalloc(sizeof *w);
-	w->buf.base = buf_detach(&b, &len);
-	w->buf.len = len;
+	w->buf.base = xmalloc(len + 4);
+	p = (unsigned char *)w->buf.base;
+	p[0] = (unsigned char)(len >> 24);
+	p[1] = (unsigned char)(len >> 16);
+	p[2] = (unsigned char)(len >> 8);
+	p[3] = (unsigned char)len;
+	memcpy(p + 4, payload, len);
+	w->buf.len = len + 4;
 	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &w->buf, 1,
 		write_cb) != 0) {
 		free(w->buf.base);
 		free(w);
 		server_client_close(c);
 	}
+	return 0;
+}
+
+/* A request whose reply cannot be sent (too large) gets an error instead,
+ * or its client would wait forever. */
+static void
+send_too_large(struct server_client *c, json_int_t id, size_t len)
+{
+	struct buf m = BUF_INIT;
+	json_t *r;
+
+	log_error("reply of %zu bytes not sent: over the frame limit", len);
+	buf_addf(&m, "reply too large to send (%zu bytes, limit %u): narrow "
+	    "the request, e.g. galley ls --state S or --cwd DIR",
+	    len, PROTO_MAX_FRAME);
+	r = proto_error(id, ERR_FAILED, m.data);
+	server_client_send(c, r);
+	json_decref(r);
+	buf_release(&m);
+}
+
+static int
+client_writable(struct server_client *c)
+{
+	if (c->closing)
+		return 0;
+	if (c->pipe.write_queue_size > CLIENT_QUEUE_MAX) {
+		log_warn("client over its output cap: dropped");
+		server_client_close(c);
+		return 0;
+	}
+	return 1;
+}
+
+void
+server_client_send(struct server_client *c, json_t *obj)
+{
+	char *text;
+	size_t len;
+
+	if (!client_writable(c))
+		return;
+	text = json_dumps(obj, JSON_COMPACT);
+	if (text == NULL) {
+		log_error("reply not sent: cannot encode");
+		return;
+	}
+	len = strlen(text);
+	if (send_payload(c, text, len) < 0) {
+		json_t *id = json_object_get(obj, "id");
+		if (json_is_integer(id) && json_object_get(obj, "event") ==
+		    NULL && json_is_true(json_object_get(obj, "ok")))
+			send_too_large(c, json_integer_value(id), len);
+	}
+	free(text);
+}
+
+/* A reply already encoded by the caller (ls builds its text from cached
+ * pieces): payload is a whole JSON object. */
+void
+server_client_send_text(struct server_client *c, json_int_t id,
+    const char *payload, size_t len)
+{
+	if (!client_writable(c))
+		return;
+	if (send_payload(c, payload, len) < 0)
+		send_too_large(c, id, len);
 }
 
 static void
@@ -184,11 +231,13 @@ dispatch(struct server_client *c, json_t *req)
 		goto out;
 	}
 	reply = json_pack("{s:I, s:b}", "id", id, "ok", 1);
-	if (e->serve(c, req, reply, &err) < 0)
+	int rc = e->serve(c, req, reply, &err);
+	if (rc < 0)
 		reply_error(c, id, err.code ? err.code : ERR_FAILED,
 		    err.msg.len ? err.msg.data : "request failed");
-	else
+	else if (rc == 0)
 		server_client_send(c, reply);
+	/* rc 1: serve wrote its reply itself */
 	json_decref(reply);
 out:
 	err_release(&err);

@@ -100,6 +100,7 @@ add_usage(struct session *s, const char *msgid, const char *model,
 	s->usage.cache_read += cr;
 	s->usage.cache_write += cw;
 	s->usage.cost += cost;
+	session_uncache(s);
 }
 
 /* Read transcript lines added since last time. Only whole lines count; a

@@ -116,6 +116,7 @@ session_touch(struct session *s)
 	sqlite3_stmt *st = store_stmt(&srv.store, sql);
 	int i = 1;
 
+	session_uncache(s);
 	if (st == NULL) {
 		log_error("save session %s: %s", s->id,
 		    sqlite3_errmsg(srv.store.db));

@@ -42,6 +42,7 @@ session_free(struct session *s)
 		&s->last_tool, &s->repo, &s->base, &s->base_ref };
 	for (size_t i = 0; i < nitems(strs); i++)
 		free(*strs[i]);
+	session_uncache(s);
 	free(s);
 }
 
@@ -244,6 +245,88 @@ session_to_json(struct session *s)
 	json_object_set_new(o, "dir", json_string(dir));
 	free(dir);
 	return o;
+}
+
+void
+session_uncache(struct session *s)
+{
+	free(s->json_text);
+	free(s->row_text);
+	s->json_text = s->row_text = NULL;
+}
+
+/* ls of thousands of sessions must not rebuild thousands of JSON trees:
+ * each session keeps its encoded object until it changes. */
+const char *
+session_json_text(struct session *s, size_t *len)
+{
+	if (s->json_text == NULL) {
+		json_t *o = session_to_json(s);
+		s->json_text = json_dumps(o, JSON_COMPACT);
+		s->json_len = strlen(s->json_text);
+		json_decref(o);
+	}
+	*len = s->json_len;
+	return s->json_text;
+}
+
+/* The table's row: [id, name, state, updated_ms, runtime, detail, pinned],
+ * detail being what a person needs to see (the question, the failure, the
+ * prompt or command), one line, at most 160 characters. */
+const char *
+session_row_text(struct session *s, size_t *len)
+{
+	const char *detail = s->waiting_for;
+	char *cmd = NULL;
+
+	if (s->row_text != NULL) {
+		*len = s->row_len;
+		return s->row_text;
+	}
+	if (detail == NULL && s->reason != NULL &&
+	    (strcmp(s->state, "failed") == 0 ||
+		strcmp(s->state, "interrupted") == 0))
+		detail = s->reason;
+	if (detail == NULL && s->prompt != NULL && *s->prompt)
+		detail = s->prompt;
+	if (detail == NULL && s->spec != NULL) {
+		json_t *sp = json_loads(s->spec, 0, NULL);
+		json_t *argv = json_object_get(sp, "argv");
+		const char *last = json_string_value(json_array_get(argv,
+		    json_array_size(argv) - 1));
+		cmd = last ? xstrdup(last) : NULL;
+		json_decref(sp);
+		detail = cmd;
+	}
+	struct buf one = BUF_INIT;
+	size_t chars = 0;
+	for (const char *p = detail ? detail : ""; *p && chars < 160; p++) {
+		unsigned char c = (unsigned char)*p;
+		buf_addc(&one, c < 0x20 ? ' ' : (char)c);
+		if ((c & 0xc0) != 0x80)
+			chars++;
+	}
+	/* do not cut a UTF-8 sequence in half */
+	while (one.len > 0 && ((unsigned char)one.data[one.len - 1] & 0xc0) ==
+	    0x80 && chars >= 160)
+		one.len--;
+	if (one.len > 0 && ((unsigned char)one.data[one.len - 1] & 0xc0) ==
+	    0xc0)
+		one.len--;
+	json_t *row = json_pack("[s, s, s, I, s, s%, b]", s->id, s->name,
+	    s->state, (json_int_t)s->updated_at, s->runtime, one.data,
+	    one.len, s->pinned);
+	if (row == NULL) /* not UTF-8 after all */
+		row = json_pack("[s, s, s, I, s, s, b]", s->id, s->name,
+		    s->state, (json_int_t)s->updated_at, s->runtime, "",
+		    s->pinned);
+	s->row_text = json_dumps(row, JSON_COMPACT);
+	s->row_len = strlen(s->row_text);
+	json_decref(row);
+	buf_release(&one);
+	free(cmd);
+	*len = s->row_len;
+	return s->row_text;
 }
 
 static void

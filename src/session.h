@@ -38,6 +38,10 @@ struct session {
 	long long transcript_off;
 	char *last_tool; /* "Bash(rm -rf build)" from the latest PreToolUse */
 
+	/* encoded forms for ls, rebuilt after any change (session_touch) */
+	char *json_text, *row_text;
+	size_t json_len, row_len;
+
 	struct host_link *link;
 	int stop_requested;
 	int link_tries; /* reconnects to a live but silent host */
@@ -72,6 +76,9 @@ int session_on_hook(struct session *, const char *event, json_t *payload,
 void session_touch(struct session *); /* persist non-state fields */
 void session_event(struct session *, const char *kind, json_t *data);
 json_t *session_to_json(struct session *);
+const char *session_json_text(struct session *, size_t *len);
+const char *session_row_text(struct session *, size_t *len);
+void session_uncache(struct session *);
 void session_adopt_all(void);
 char *session_dir(struct session *);
 
