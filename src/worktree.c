@@ -248,3 +248,163 @@ worktree_undo_fresh(const char *main, const char *path, const char *branch)
 	git_run(main, &r, br);
 	git_result_release(&r);
 }
+
+char *
+worktree_dir_name(const char *name)
+{
+	char *d = xstrdup(name);
+
+	for (char *p = d; *p; p++)
+		if (*p == '/')
+			*p = '+';
+	return d;
+}
+
+void
+wt_risk_release(struct wt_risk *r)
+{
+	buf_release(&r->files);
+	buf_release(&r->commits);
+	r->nfiles = r->ncommits = 0;
+}
+
+/* Every way removal could lose work: uncommitted changes and untracked
+ * files (ignored ones are build output), and commits that no other branch
+ * or remote-tracking branch contains. */
+int
+worktree_risk(const char *main, const char *path, const char *branch,
+    struct wt_risk *risk, struct err *err)
+{
+	struct git_result r = GIT_RESULT_INIT;
+	struct stat st;
+	char *own = NULL, *excl = NULL;
+	int rc = -1;
+
+	if (stat(path, &st) == 0) {
+		const char *args[] = { "status", "--porcelain=v1", "-uall",
+			"-z", NULL };
+		if (git_ok(path, &r, err, args) < 0)
+			goto out;
+		/* entries are "XY path\0" (renames add "\0from") */
+		for (size_t i = 0; i < r.out.len;) {
+			const char *e = r.out.data + i;
+			size_t len = strlen(e);
+			if (len > 3) {
+				buf_addf(&risk->files, "%s\n", e + 3);
+				risk->nfiles++;
+			}
+			i += len + 1;
+			if (len > 1 && (e[0] == 'R' || e[0] == 'C'))
+				i += strlen(r.out.data + i) + 1;
+		}
+		git_result_release(&r);
+	}
+	if (branch != NULL) {
+		xasprintf(&own, "refs/heads/%s", branch);
+		const char *vargs[] = { "show-ref", "--verify", "-q", own, NULL };
+		if (git_run(main, &r, vargs) != 0) {
+			git_result_release(&r);
+			rc = 0; /* no branch: no commits of its own */
+			goto out;
+		}
+		git_result_release(&r);
+		/* --exclude patterns for --branches omit "refs/heads/" */
+		xasprintf(&excl, "--exclude=%s", branch);
+		const char *args[] = { "rev-list", "--abbrev-commit", own,
+			"--not", excl, "--branches", "--remotes", NULL };
+		if (git_ok(main, &r, err, args) < 0)
+			goto out;
+		for (char *p = r.out.data; *p;) {
+			size_t len = strcspn(p, "\n");
+			if (len) {
+				buf_add(&risk->commits, p, len);
+				buf_addc(&risk->commits, '\n');
+				risk->ncommits++;
+			}
+			p += len + (p[len] == '\n');
+		}
+	}
+	rc = 0;
+out:
+	git_result_release(&r);
+	free(own);
+	free(excl);
+	return rc;
+}
+
+static void
+list_some(struct buf *out, const char *lines, int n, const char *what)
+{
+	int shown = 0;
+
+	buf_addf(out, "%d %s%s (", n, what, n == 1 ? "" : "s");
+	for (const char *p = lines; *p && shown < 5;) {
+		size_t len = strcspn(p, "\n");
+		buf_addf(out, "%s%.*s", shown ? ", " : "", (int)len, p);
+		shown++;
+		p += len + (p[len] == '\n');
+	}
+	buf_adds(out, n > shown ? ", ...)" : ")");
+}
+
+void
+wt_risk_describe(struct wt_risk *r, struct buf *out)
+{
+	if (r->nfiles)
+		list_some(out, r->files.data, r->nfiles,
+		    "uncommitted or untracked file");
+	if (r->nfiles && r->ncommits)
+		buf_adds(out, " and ");
+	if (r->ncommits)
+		list_some(out, r->commits.data, r->ncommits,
+		    "commit on no other branch");
+}
+
+int
+worktree_remove(const char *main, const char *path, const char *branch,
+    int force, int *kept_branch, struct err *err)
+{
+	struct wt_risk risk = WT_RISK_INIT;
+	struct git_result r = GIT_RESULT_INIT;
+	struct stat st;
+	int rc = -1;
+
+	*kept_branch = 0;
+	if (worktree_risk(main, path, branch, &risk, err) < 0)
+		goto out;
+	if ((risk.nfiles || risk.ncommits) && !force) {
+		struct buf m = BUF_INIT;
+		wt_risk_describe(&risk, &m);
+		err_set(err, ERR_REFUSED,
+		    "refusing to remove %s: it would lose %s; commit or merge "
+		    "them, or use --force",
+		    path, m.data);
+		buf_release(&m);
+		goto out;
+	}
+	if (stat(path, &st) == 0) {
+		const char *args[] = { "worktree", "remove", "--force", "--force",
+			path, NULL };
+		/* --force twice: also when locked; safety was checked above */
+		if (git_ok(main, &r, err, args) < 0)
+			goto out;
+		git_result_release(&r);
+	}
+	const char *prune[] = { "worktree", "prune", NULL };
+	git_run(main, &r, prune);
+	git_result_release(&r);
+	if (branch != NULL) {
+		if (risk.ncommits) {
+			*kept_branch = 1; /* never delete a commit */
+		} else {
+			const char *args[] = { "branch", "-D", "-q", branch,
+				NULL };
+			git_run(main, &r, args);
+		}
+	}
+	rc = 0;
+out:
+	git_result_release(&r);
+	wt_risk_release(&risk);
+	return rc;
+}

@@ -25,6 +25,26 @@ char *worktree_base(struct repo_info *, const char *mode, char **label,
 int worktree_create(struct repo_info *, const char *name, const char *base,
     char **path, char **branch, struct err *);
 
+/* What removing a worktree would lose. */
+struct wt_risk {
+	struct buf files;   /* changed or untracked (not ignored), one a line */
+	struct buf commits; /* on its branch only: in no other branch/remote */
+	int nfiles, ncommits;
+};
+#define WT_RISK_INIT { BUF_INIT, BUF_INIT, 0, 0 }
+
+int worktree_risk(const char *main, const char *path, const char *branch,
+    struct wt_risk *, struct err *);
+void wt_risk_release(struct wt_risk *);
+/* "would lose: 2 changed files (a.c, b.c), 1 commit (abc1234)" */
+void wt_risk_describe(struct wt_risk *, struct buf *);
+/* Remove a worktree; its branch too when no commit would be lost. Refuses
+ * (ERR_REFUSED) what would lose work unless force; even then a branch with
+ * commits of its own is kept. *kept_branch is set when it was kept. */
+int worktree_remove(const char *main, const char *path, const char *branch,
+    int force, int *kept_branch, struct err *);
+char *worktree_dir_name(const char *name);
+
 void worktree_undo_fresh(const char *main, const char *path,
     const char *branch);
 
