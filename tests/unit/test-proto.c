@@ -27,13 +27,14 @@ test_round_trip(void **state)
 	struct buf b = BUF_INIT;
 	struct proto_reader r = PROTO_READER_INIT;
 	struct err err = ERR_INIT;
-	json_t *in = json_pack("{s:s, s:i}", "cmd", "ls", "id", 7), *out;
+	json_t *in = json_pack("{s:s, s:i}", "cmd", "ls", "id", 7), *out, *none;
 
 	assert_int_equal(proto_encode(&b, in, &err), 0);
 	proto_feed(&r, b.data, b.len);
 	assert_int_equal(proto_next(&r, &out, &err), 1);
 	assert_true(json_equal(in, out));
-	assert_int_equal(proto_next(&r, &out, &err), 0);
+	assert_int_equal(proto_next(&r, &none, &err), 0);
+	assert_null(none);
 	json_decref(in);
 	json_decref(out);
 	buf_release(&b);
