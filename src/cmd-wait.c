@@ -1,6 +1,7 @@
 /* galley wait ID... [--state done|blocked|any] [--timeout S]: block until
  * every session reaches the state. It subscribes before it looks, so no
  * change can slip between the look and the wait. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,6 +149,20 @@ wait_run(struct cmd_ctx *ctx)
 		if (ctx->json)
 			cmd_print_json(arr);
 		json_decref(arr);
+	}
+	if (failed) {
+		const char *id;
+		json_t *s;
+		struct buf m = BUF_INIT;
+		json_object_foreach(sessions, id, s)
+		{
+			if (strcmp(session_str(s, "state"), "done") != 0)
+				buf_addf(&m, "%s%s (%s)", m.len ? ", " : "",
+				    session_str(s, "name"),
+				    session_str(s, "state"));
+		}
+		fprintf(stderr, "galley: did not end in done: %s\n", m.data);
+		buf_release(&m);
 	}
 	json_decref(ids);
 	json_decref(sessions);

@@ -612,6 +612,9 @@ session_create(json_t *req, struct err *err)
 	srv.nsessions++;
 	session_touch(s);
 	session_event(s, "created", NULL);
+	json_t *first = json_pack("{s:s}", "state", s->state);
+	session_event(s, "state", first);
+	json_decref(first);
 	if (session_spawn(s, err) < 0) {
 		session_set_state(s, "failed", NULL, err->msg.data);
 		goto out; /* recorded as failed; the caller reports err */
@@ -836,10 +839,15 @@ session_remove(struct session *s, int force, struct err *err)
 		    "session '%s' is %s: stop it first, or use --force",
 		    s->name, s->state);
 	if (session_live(s)) {
+		/* the files go too: the host must not write them meanwhile */
 		if (s->pid > 0)
 			kill(-(pid_t)s->pid, SIGKILL);
-		if (s->host_pid > 0)
-			kill((pid_t)s->host_pid, SIGTERM);
+		if (s->host_pid > 0) {
+			kill((pid_t)s->host_pid, SIGKILL);
+			for (int i = 0; i < 200 && pid_alive((pid_t)s->host_pid);
+			     i++)
+				usleep(1000);
+		}
 	}
 	if (s->link)
 		host_link_detach(s->link);
