@@ -37,8 +37,11 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "--bg") == 0)
 		argv[1] = "new";
 	e = cmd_find(argv[1], &ctx.err);
-	if (e == NULL)
-		return cmd_fail(&ctx);
+	if (e == NULL) {
+		rc = cmd_fail(&ctx);
+		err_release(&ctx.err);
+		return rc;
+	}
 	ctx.entry = e;
 	ctx.argc = argc - 1;
 	ctx.argv = argv + 1;

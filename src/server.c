@@ -63,9 +63,10 @@ server_stop(void)
 	uv_close((uv_handle_t *)&srv.listener, NULL);
 	TAILQ_FOREACH_SAFE(c, &srv.clients, entry, tc)
 	server_client_close(c);
-	uv_signal_stop(&srv.sig_term);
-	uv_signal_stop(&srv.sig_int);
-	uv_signal_stop(&srv.sig_hup);
+	uv_close((uv_handle_t *)&srv.sig_term, NULL);
+	uv_close((uv_handle_t *)&srv.sig_int, NULL);
+	uv_close((uv_handle_t *)&srv.sig_hup, NULL);
+	session_release_hosts();
 }
 
 static void

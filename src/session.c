@@ -439,6 +439,7 @@ session_spawn(struct session *s, struct err *err)
 	hp = xcalloc(1, sizeof *hp);
 	memcpy(hp->id, s->id, sizeof hp->id);
 	r = uv_spawn(srv.loop, &hp->proc, &opts);
+	hp->proc.data = (void *)host_exit_cb; /* tag for session_release_hosts */
 	if (r != 0) {
 		free(hp);
 		err_set(err, ERR_FAILED, "cannot start host: %s",
@@ -766,6 +767,35 @@ struct kill_timer {
 	pid_t host;
 };
 
+static void kill_timer_close_cb(uv_handle_t *h);
+
+/* The daemon is stopping: let go of every host (they live on) so the loop
+ * can end. Handles are closed with their owners' callbacks, which free
+ * them. */
+static void
+release_walk_cb(uv_handle_t *h, void *arg)
+{
+	if (uv_is_closing(h))
+		return;
+	if (h->type == UV_PROCESS && h->data == (void *)host_exit_cb)
+		uv_close(h, host_proc_close_cb);
+	else if (h->type == UV_TIMER && h->data == (void *)kill_timer_close_cb)
+		uv_close(h, kill_timer_close_cb);
+}
+
+void
+session_release_hosts(void)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &srv.sessions, entry)
+	{
+		if (s->link)
+			host_link_detach(s->link);
+	}
+	uv_walk(srv.loop, release_walk_cb, NULL);
+}
+
 static void
 kill_timer_close_cb(uv_handle_t *h)
 {
@@ -805,6 +835,7 @@ session_stop(struct session *s, int grace_ms, struct err *err)
 	struct kill_timer *k = xcalloc(1, sizeof *k);
 	k->pgid = (pid_t)s->pid;
 	uv_timer_init(srv.loop, &k->timer);
+	k->timer.data = (void *)kill_timer_close_cb;
 	uv_timer_start(&k->timer, kill_timer_cb, (uint64_t)grace_ms, 0);
 	uv_unref((uv_handle_t *)&k->timer);
 	return 0;

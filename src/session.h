@@ -80,6 +80,7 @@ const char *session_json_text(struct session *, size_t *len);
 const char *session_row_text(struct session *, size_t *len);
 void session_uncache(struct session *);
 void session_adopt_all(void);
+void session_release_hosts(void);
 char *session_dir(struct session *);
 
 /* host-link.c: the daemon's watch connection to a session's host. */
