@@ -1,0 +1,208 @@
+"""Hostile input to the daemon's and a host's socket: clear errors, never a
+crash, and the daemon keeps serving. Also: another uid is refused."""
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+
+import pytest
+
+from conftest import pid_alive, scaled
+
+HELLO = {"hello": "galley", "protocol": 1, "version": "test"}
+
+
+def frame(obj):
+    data = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
+    return struct.pack(">I", len(data)) + data
+
+
+def read_frame(sock):
+    hdr = b""
+    while len(hdr) < 4:
+        chunk = sock.recv(4 - len(hdr))
+        if not chunk:
+            return None
+        hdr += chunk
+    n = struct.unpack(">I", hdr)[0]
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return json.loads(data)
+
+
+def connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(scaled(5))
+    s.connect(str(path))
+    return s
+
+
+def greeted(path):
+    s = connect(path)
+    s.sendall(frame(HELLO))
+    h = read_frame(s)
+    assert h["hello"] == "galley" and h["protocol"] == 1
+    return s
+
+
+def closed(sock):
+    try:
+        return sock.recv(1) == b""
+    except (ConnectionResetError, socket.timeout):
+        return True
+
+
+@pytest.fixture
+def daemon(galley):
+    galley.ok("ls")
+    pid = galley.daemon_pid()
+    yield galley.ghome / "run" / "sock"
+    assert galley.daemon_pid() == pid, "the daemon restarted (crashed?)"
+    assert pid_alive(pid)
+    galley.ok("ls")
+
+
+def test_random_bytes(daemon):
+    s = connect(daemon)
+    s.sendall(os.urandom(4096))
+    s.close()
+
+
+def test_truncated_frame(daemon):
+    s = connect(daemon)
+    s.sendall(frame(HELLO))
+    read_frame(s)
+    s.sendall(struct.pack(">I", 100) + b'{"cmd":')
+    s.close()
+
+
+def test_4gib_length_prefix(daemon):
+    s = greeted(daemon)
+    s.sendall(b"\xff\xff\xff\xff")
+    r = read_frame(s)
+    assert r["ok"] is False and r["error"]["code"] == "protocol"
+    assert "exceeds" in r["error"]["message"]
+    assert closed(s)
+
+
+def test_bad_json_and_types(daemon):
+    s = greeted(daemon)
+    s.sendall(frame(b"{nope"))
+    r = read_frame(s)
+    assert r["ok"] is False and "invalid JSON" in r["error"]["message"]
+    s.sendall(frame(b"[1,2,3]"))
+    assert read_frame(s)["ok"] is False
+    s.sendall(frame({"id": 1, "cmd": "frob"}))
+    r = read_frame(s)
+    assert r["id"] == 1 and r["error"]["code"] == "usage"
+    s.sendall(frame({"id": 2, "cmd": "get", "ref": 5}))
+    r = read_frame(s)
+    assert r["id"] == 2 and r["error"]["code"] == "usage"
+    s.sendall(frame({"id": 3, "cmd": 7}))
+    assert read_frame(s)["ok"] is False
+    s.sendall(frame({"id": 4, "cmd": "get", "ref": "../../etc/passwd"}))
+    r = read_frame(s)
+    assert r["error"]["code"] == "usage"
+    s.sendall(frame({"id": 5, "cmd": "new", "runtime": "exec",
+                     "argv": ["true"], "cwd": "/", "name": "../x"}))
+    assert read_frame(s)["error"]["code"] == "usage"
+    s.sendall(frame({"id": 6, "cmd": "new", "runtime": "exec",
+                     "argv": ["true", 1], "cwd": "/"}))
+    assert read_frame(s)["error"]["code"] == "usage"
+    s.sendall(frame({"id": 7, "cmd": "new", "runtime": "exec",
+                     "argv": ["true"], "cwd": "relative/path"}))
+    assert read_frame(s)["error"]["code"] == "usage"
+    s.sendall(frame({"id": 8, "cmd": "hook", "session": "00000000",
+                     "token": "x", "event": "Stop", "payload": {}}))
+    assert read_frame(s)["error"]["code"] == "refused"
+    s.sendall(frame({"id": 9, "cmd": "ls", "all": "yes"}))
+    assert read_frame(s)["error"]["code"] == "usage"
+    s.close()
+
+
+def test_hello_mismatch_and_request_before_hello(daemon):
+    s = connect(daemon)
+    s.sendall(frame(dict(HELLO, protocol=99)))
+    r = read_frame(s)
+    assert r["ok"] is False and "protocol" in r["error"]["message"]
+    assert closed(s)
+    s = connect(daemon)
+    s.sendall(frame({"id": 1, "cmd": "ls"}))
+    r = read_frame(s)
+    assert r["ok"] is False
+    assert closed(s)
+
+
+def test_hook_with_wrong_token_is_refused(galley, daemon):
+    s_ = galley.new("ask q?", name="hk")
+    galley.wait_state("hk", "blocked")
+    p = galley.run("hook", "Stop", input="{}",
+                   env={"GALLEY_SESSION": s_["id"], "GALLEY_HOOK_TOKEN":
+                        "0" * 32})
+    assert p.returncode == 0  # a hook never breaks its agent
+    assert galley.get("hk")["state"] == "blocked"
+
+
+def test_host_socket_garbage(galley, daemon):
+    galley.exec("sleep", "300", name="hs")
+    s_ = galley.wait_state("hs", "working")
+    path = os.path.join(s_["dir"], "host.sock")
+    for junk in (os.urandom(2000), b"\xff\xff\xff\xff",
+                 frame(b"{bad") + frame({"cmd": "peek"})):
+        s = connect(path)
+        s.sendall(junk)
+        s.close()
+    s = greeted(path)
+    s.sendall(frame({"id": 1, "cmd": "signal", "signal": 999}))
+    assert read_frame(s)["ok"] is False
+    s.sendall(frame({"id": 2, "cmd": "nope"}))
+    assert read_frame(s)["error"]["code"] == "usage"
+    s.close()
+    assert pid_alive(s_["host_pid"])
+    assert galley.get("hs")["state"] == "working"
+    assert "hs" in galley.ok("peek", "hs").stdout
+
+
+def run_as_nobody(galley, *args):
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) not found")
+    return subprocess.run([setpriv, "--reuid=65534", "--regid=65534",
+                           "--clear-groups", galley.bin, *args],
+                          env=galley.env, capture_output=True, text=True,
+                          timeout=scaled(20))
+
+
+def test_other_uid_cannot_use_the_socket(galley):
+    # a GALLEY_HOME whose parents nobody may traverse (pytest's are 0700)
+    import tempfile
+    from pathlib import Path
+    home = Path(tempfile.mkdtemp(prefix="galley-uid-", dir="/tmp"))
+    os.chmod(home, 0o755)
+    galley.ghome = home / "g"
+    galley.env["GALLEY_HOME"] = str(galley.ghome)
+    try:
+        galley.ok("ls")
+        sock = galley.ghome / "run" / "sock"
+        p = run_as_nobody(galley, "ls")
+        assert p.returncode > 0 and p.stderr.startswith("galley: ")
+        # even with the dir opened up, the daemon checks the peer's uid
+        os.chmod(galley.ghome, 0o755)
+        os.chmod(galley.ghome / "run", 0o755)
+        os.chmod(sock, 0o777)
+        p = run_as_nobody(galley, "ls")
+        assert p.returncode > 0, p.stdout
+        assert "permission denied" in p.stderr, p.stderr
+        os.chmod(galley.ghome / "run", 0o700)
+        galley.ok("ls")  # the owner still can
+    finally:
+        galley.teardown()
+        galley.pids.clear()
+        shutil.rmtree(home, ignore_errors=True)
+        galley.ghome = galley.tmp / "g"
