@@ -42,6 +42,7 @@ config_run(struct cmd_ctx *ctx)
 				return rc;
 		}
 	}
+	rc = 0;
 	if (nscope > 1)
 		return cmd_usage_error(ctx, "pick one of --user, --project, "
 					    "--local");
