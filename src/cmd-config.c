@@ -94,13 +94,17 @@ config_run(struct cmd_ctx *ctx)
 			goto out;
 		}
 		if (settings_parse(ctx->argv[optind], ctx->argv[optind + 1],
-			&v, &ctx->err) < 0 ||
-		    settings_write(&set, scope, ctx->argv[optind], v,
-			&ctx->err) < 0) {
+			&v, &ctx->err) < 0) {
 			rc = cmd_fail(ctx);
 			goto out;
 		}
+		int wrc = settings_write(&set, scope, ctx->argv[optind], v,
+		    &ctx->err);
 		json_decref(v);
+		if (wrc < 0) {
+			rc = cmd_fail(ctx);
+			goto out;
+		}
 		char *path = settings_path(&set, scope);
 		if (ctx->json) {
 			json_t *o = json_pack("{s:s, s:s, s:s}", "key",

@@ -251,7 +251,8 @@ settings_load(struct settings *s, const char *cwd, struct err *err)
 		s->layer[sc] = load_layer(path, err);
 		free(path);
 		if (s->layer[sc] == NULL) {
-			s->layer[sc] = json_object();
+			/* nothing half-loaded for the caller to free */
+			settings_release(s);
 			return -1;
 		}
 		json_merge_deep(s->merged, s->layer[sc]);
