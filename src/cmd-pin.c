@@ -50,13 +50,7 @@ pin_serve(struct server_client *c, json_t *req, json_t *reply,
 		return -1;
 	if (s->pinned != pinned) {
 		s->pinned = pinned;
-		s->updated_at = wall_ms();
-		session_touch(s);
-		session_event(s, pinned ? "pin" : "unpin", NULL);
-		json_t *ev = json_pack("{s:s, s:o}", "event", "session.state",
-		    "session", session_to_json(s));
-		server_broadcast("session", ev);
-		json_decref(ev);
+		session_changed(s, pinned ? "pin" : "unpin", NULL);
 	}
 	json_object_set_new(reply, "session", session_to_json(s));
 	return 0;

@@ -59,14 +59,8 @@ rename_serve(struct server_client *c, json_t *req, json_t *reply,
 		    name);
 		free(s->name);
 		s->name = xstrdup(name);
-		s->updated_at = wall_ms();
-		session_touch(s);
-		session_event(s, "rename", data);
+		session_changed(s, "rename", data);
 		json_decref(data);
-		json_t *ev = json_pack("{s:s, s:o}", "event", "session.state",
-		    "session", session_to_json(s));
-		server_broadcast("session", ev);
-		json_decref(ev);
 	}
 	json_object_set_new(reply, "session", session_to_json(s));
 	return 0;

@@ -17,30 +17,40 @@ proto_feed(struct proto_reader *r, const void *data, size_t len)
 		buf_add(&r->in, data, len);
 }
 
-int
-proto_next(struct proto_reader *r, json_t **out, struct err *err)
+/* 1 and *len when a whole frame is buffered, 0 if not yet, -1 if the
+ * stream is broken (an oversized length cannot be skipped). */
+static int
+frame_ready(struct proto_reader *r, uint32_t *len, struct err *err)
 {
 	const unsigned char *p = (const unsigned char *)r->in.data;
-	json_error_t jerr;
-	uint32_t len;
-	json_t *obj;
 
-	*out = NULL;
 	if (r->broken)
 		return err_set(err, ERR_PROTOCOL, "connection is broken");
 	if (r->in.len < 4)
 		return 0;
-	len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	*len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
 	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
-	if (len > PROTO_MAX_FRAME) {
+	if (*len > PROTO_MAX_FRAME) {
 		r->broken = 1;
 		buf_release(&r->in);
 		return err_set(err, ERR_PROTOCOL,
-		    "frame of %u bytes exceeds the limit of %u", len,
+		    "frame of %u bytes exceeds the limit of %u", *len,
 		    PROTO_MAX_FRAME);
 	}
-	if (r->in.len - 4 < len)
-		return 0;
+	return r->in.len - 4 >= *len;
+}
+
+int
+proto_next(struct proto_reader *r, json_t **out, struct err *err)
+{
+	json_error_t jerr;
+	uint32_t len;
+	json_t *obj;
+	int rc;
+
+	*out = NULL;
+	if ((rc = frame_ready(r, &len, err)) <= 0)
+		return rc;
 	obj = json_loadb(r->in.data + 4, len, JSON_REJECT_DUPLICATES, &jerr);
 	buf_consume(&r->in, 4 + (size_t)len);
 	if (obj == NULL)
@@ -60,24 +70,11 @@ proto_next(struct proto_reader *r, json_t **out, struct err *err)
 int
 proto_next_raw(struct proto_reader *r, struct buf *out, struct err *err)
 {
-	const unsigned char *p = (const unsigned char *)r->in.data;
 	uint32_t len;
+	int rc;
 
-	if (r->broken)
-		return err_set(err, ERR_PROTOCOL, "connection is broken");
-	if (r->in.len < 4)
-		return 0;
-	len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
-	if (len > PROTO_MAX_FRAME) {
-		r->broken = 1;
-		buf_release(&r->in);
-		return err_set(err, ERR_PROTOCOL,
-		    "frame of %u bytes exceeds the limit of %u", len,
-		    PROTO_MAX_FRAME);
-	}
-	if (r->in.len - 4 < len)
-		return 0;
+	if ((rc = frame_ready(r, &len, err)) <= 0)
+		return rc;
 	buf_add(out, r->in.data + 4, len);
 	buf_consume(&r->in, 4 + (size_t)len);
 	return 1;

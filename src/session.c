@@ -168,6 +168,12 @@ session_unique_name(const char *base)
 	return name;
 }
 
+static void
+set_nullable(json_t *o, const char *key, const char *v)
+{
+	json_object_set_new(o, key, v ? json_string(v) : json_null());
+}
+
 json_t *
 session_to_json(struct session *s)
 {
@@ -182,23 +188,15 @@ session_to_json(struct session *s)
 	json_object_set_new(o, "kind", json_string(s->kind));
 	json_object_set_new(o, "runtime", json_string(s->runtime));
 	json_object_set_new(o, "state", json_string(s->state));
-	json_object_set_new(o, "waiting_for",
-	    s->waiting_for ? json_string(s->waiting_for) : json_null());
-	json_object_set_new(o, "reason",
-	    s->reason ? json_string(s->reason) : json_null());
-	json_object_set_new(o, "prompt",
-	    s->prompt ? json_string(s->prompt) : json_null());
+	set_nullable(o, "waiting_for", s->waiting_for);
+	set_nullable(o, "reason", s->reason);
+	set_nullable(o, "prompt", s->prompt);
 	json_object_set_new(o, "cwd", json_string(s->cwd));
-	json_object_set_new(o, "worktree",
-	    s->worktree ? json_string(s->worktree) : json_null());
-	json_object_set_new(o, "branch",
-	    s->branch ? json_string(s->branch) : json_null());
-	json_object_set_new(o, "repo",
-	    s->repo ? json_string(s->repo) : json_null());
-	json_object_set_new(o, "base",
-	    s->base ? json_string(s->base) : json_null());
-	json_object_set_new(o, "base_ref",
-	    s->base_ref ? json_string(s->base_ref) : json_null());
+	set_nullable(o, "worktree", s->worktree);
+	set_nullable(o, "branch", s->branch);
+	set_nullable(o, "repo", s->repo);
+	set_nullable(o, "base", s->base);
+	set_nullable(o, "base_ref", s->base_ref);
 	json_object_set_new(o, "pinned", json_boolean(s->pinned));
 	json_object_set_new(o, "group",
 	    json_string(s->grp ? s->grp : "default"));
@@ -212,17 +210,11 @@ session_to_json(struct session *s)
 	    s->has_exit ? json_integer(s->exit_code) : json_null());
 	json_object_set_new(o, "exit_signal",
 	    s->exit_signal ? json_integer(s->exit_signal) : json_null());
-	json_object_set_new(o, "model",
-	    s->model ? json_string(s->model) : json_null());
-	json_object_set_new(o, "runtime_session_id",
-	    s->runtime_session_id ? json_string(s->runtime_session_id)
-				  : json_null());
-	json_object_set_new(o, "team",
-	    s->team ? json_string(s->team) : json_null());
-	json_object_set_new(o, "workflow",
-	    s->workflow ? json_string(s->workflow) : json_null());
-	json_object_set_new(o, "parent",
-	    s->parent ? json_string(s->parent) : json_null());
+	set_nullable(o, "model", s->model);
+	set_nullable(o, "runtime_session_id", s->runtime_session_id);
+	set_nullable(o, "team", s->team);
+	set_nullable(o, "workflow", s->workflow);
+	set_nullable(o, "parent", s->parent);
 	spec = s->spec ? json_loads(s->spec, 0, NULL) : NULL;
 	json_object_set_new(o, "command",
 	    spec ? json_incref(json_object_get(spec, "argv")) : json_null());
@@ -246,6 +238,8 @@ session_to_json(struct session *s)
 	free(dir);
 	return o;
 }
+
+static void broadcast_state(struct session *);
 
 void
 session_uncache(struct session *s)
@@ -327,6 +321,17 @@ session_row_text(struct session *s, size_t *len)
 	free(cmd);
 	*len = s->row_len;
 	return s->row_text;
+}
+
+/* A change that is not a state change (pin, rename): persisted, recorded
+ * and pushed like one. */
+void
+session_changed(struct session *s, const char *kind, json_t *data)
+{
+	s->updated_at = wall_ms();
+	session_touch(s);
+	session_event(s, kind, data);
+	broadcast_state(s);
 }
 
 static void

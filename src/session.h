@@ -74,6 +74,7 @@ void session_host_gone(struct session *);
 int session_on_hook(struct session *, const char *event, json_t *payload,
     json_t *reply, struct err *);
 void session_touch(struct session *); /* persist non-state fields */
+void session_changed(struct session *, const char *kind, json_t *data);
 void session_event(struct session *, const char *kind, json_t *data);
 json_t *session_to_json(struct session *);
 const char *session_json_text(struct session *, size_t *len);
