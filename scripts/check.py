@@ -74,6 +74,17 @@ def e2e(build, env, tag):
         totals["skipped"] += s
 
 
+def fmt():
+    """STYLE: clang-format, checked in CI; one check in the count."""
+    files = sorted(str(p.relative_to(ROOT)) for p in
+                   list((ROOT / "src").glob("*.[ch]")) +
+                   list((ROOT / "tests" / "unit").glob("*.c")))
+    rc = sh(["clang-format", "--dry-run", "--Werror", *files], check=False)
+    totals["passed" if rc == 0 else "failed"] += 1
+    if rc:
+        print("check: formatting differs: run 'make format'", flush=True)
+
+
 def finish():
     line = f"{totals['passed']} passed, {totals['failed']} failed"
     if totals["skipped"]:
@@ -85,6 +96,7 @@ def finish():
 def main():
     t0 = time.monotonic()
     env = dict(os.environ)
+    fmt()
     configure("build", [])
     asan_env = dict(env, CC="clang")
     configure("build-asan", ["-Db_sanitize=address,undefined",

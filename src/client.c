@@ -113,15 +113,15 @@ client_connect(struct client *c, int start, struct err *err)
 		goto done;
 	daemon_spawn();
 	for (int i = 0; i < 500; i++) { /* up to ~10 s under sanitizers */
-		struct timespec ts = { 0, (i < 50 ? 2 : 20) * 1000000L };
+		struct timespec ts = {0, (i < 50 ? 2 : 20) * 1000000L};
 		if (try_connect(c, err) >= 0)
 			goto done;
 		if (err->code == ERR_PROTOCOL)
 			goto fail;
 		nanosleep(&ts, NULL);
 	}
-	err_set(err, ERR_UNREACHABLE,
-	    "daemon did not start: see %s/daemon.log", path_state_dir());
+	err_set(err, ERR_UNREACHABLE, "daemon did not start: see %s/daemon.log",
+	    path_state_dir());
 fail:
 	if (lockfd >= 0)
 		close(lockfd);
@@ -165,8 +165,10 @@ client_call(struct client *c, json_t *req, struct err *err)
 	}
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		json_t *e = json_object_get(reply, "error");
-		const char *code = json_string_value(json_object_get(e, "code"));
-		const char *msg = json_string_value(json_object_get(e, "message"));
+		const char *code =
+		    json_string_value(json_object_get(e, "code"));
+		const char *msg =
+		    json_string_value(json_object_get(e, "message"));
 		err_set(err, err_from_word(code), "%s",
 		    msg ? msg : "request failed");
 		json_decref(reply);
@@ -192,8 +194,8 @@ client_event(struct client *c, json_t **out, int timeout_ms, struct err *err)
 /* Like client_call, but an ok reply comes back as its raw text (for large
  * replies printed as they are). Returns 0, or -1 with err set. */
 int
-client_call_text(struct client *c, json_t *req, struct buf *out,
-    struct err *err)
+client_call_text(
+    struct client *c, json_t *req, struct buf *out, struct err *err)
 {
 	json_int_t id = c->next_id++;
 	char prefix[64];
@@ -204,8 +206,8 @@ client_call_text(struct client *c, json_t *req, struct buf *out,
 	json_decref(req);
 	if (rc < 0)
 		return -1;
-	snprintf(prefix, sizeof prefix, "{\"id\":%lld,\"ok\":true",
-	    (long long)id);
+	snprintf(
+	    prefix, sizeof prefix, "{\"id\":%lld,\"ok\":true", (long long)id);
 	for (;;) {
 		buf_reset(out);
 		while ((rc = proto_next_raw(&c->rd, out, err)) == 0) {
@@ -226,10 +228,11 @@ client_call_text(struct client *c, json_t *req, struct buf *out,
 		json_t *rid = json_object_get(o, "id");
 		if (json_is_integer(rid) && json_integer_value(rid) == id) {
 			json_t *e = json_object_get(o, "error");
-			const char *msg = json_string_value(json_object_get(e,
-			    "message"));
-			err_set(err, err_from_word(json_string_value(
-					 json_object_get(e, "code"))),
+			const char *msg =
+			    json_string_value(json_object_get(e, "message"));
+			err_set(err,
+			    err_from_word(
+			        json_string_value(json_object_get(e, "code"))),
 			    "%s", msg ? msg : "request failed");
 			json_decref(o);
 			return -1;

@@ -13,7 +13,10 @@ struct client {
 	struct proto_reader rd;
 	json_int_t next_id;
 };
-#define CLIENT_INIT { -1, PROTO_READER_INIT, 1 }
+#define CLIENT_INIT                                                            \
+	{                                                                      \
+		-1, PROTO_READER_INIT, 1                                       \
+	}
 
 /* start: launch the daemon if it is not running (race-free). */
 int client_connect(struct client *, int start, struct err *);
@@ -22,8 +25,8 @@ void client_close(struct client *);
  * with err set from the daemon's error. Events received meanwhile are
  * dropped. */
 json_t *client_call(struct client *, json_t *req, struct err *);
-int client_call_text(struct client *, json_t *req, struct buf *out,
-    struct err *);
+int client_call_text(
+    struct client *, json_t *req, struct buf *out, struct err *);
 /* Next pushed event (after subscribe). 0 on timeout. */
 int client_event(struct client *, json_t **out, int timeout_ms, struct err *);
 

@@ -26,8 +26,8 @@ winch_handler(int sig)
 static int
 send_msg(int fd, char type, const void *data, size_t len)
 {
-	unsigned char hdr[3] = { (unsigned char)type,
-		(unsigned char)(len >> 8), (unsigned char)len };
+	unsigned char hdr[3] = {
+	    (unsigned char)type, (unsigned char)(len >> 8), (unsigned char)len};
 
 	if (write_all(fd, hdr, 3) < 0)
 		return -1;
@@ -38,7 +38,7 @@ static int
 attach_loop(int fd, int key, struct proto_reader *rd)
 {
 	char buf[65536];
-	struct pollfd pfd[2] = { { 0, POLLIN, 0 }, { fd, POLLIN, 0 } };
+	struct pollfd pfd[2] = {{0, POLLIN, 0}, {fd, POLLIN, 0}};
 
 	/* bytes that arrived with the attach reply are screen output */
 	if (rd->in.len)
@@ -48,10 +48,11 @@ attach_loop(int fd, int key, struct proto_reader *rd)
 			int rows, cols;
 			winch = 0;
 			if (term_size(0, &rows, &cols) == 0) {
-				unsigned char sz[4] = { (unsigned char)(rows >> 8),
-					(unsigned char)rows,
-					(unsigned char)(cols >> 8),
-					(unsigned char)cols };
+				unsigned char sz[4] = {
+				    (unsigned char)(rows >> 8),
+				    (unsigned char)rows,
+				    (unsigned char)(cols >> 8),
+				    (unsigned char)cols};
 				send_msg(fd, 'r', sz, 4);
 			}
 		}
@@ -84,10 +85,9 @@ attach_loop(int fd, int key, struct proto_reader *rd)
 static int
 attach_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { { "detach-key",
-						  required_argument, NULL,
-						  'k' },
-		CMD_LONGOPTS_COMMON, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    {"detach-key", required_argument, NULL, 'k'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
 	struct proto_reader rd = PROTO_READER_INIT;
 	const char *keyname = NULL;
 	struct settings set;
@@ -96,8 +96,8 @@ attach_run(struct cmd_ctx *ctx)
 	int c, rc, fd, key, rows = 24, cols = 80, ended;
 	char cwd[PATH_MAX];
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":k:h", opts, NULL)) !=
-	    -1) {
+	while (
+	    (c = getopt_long(ctx->argc, ctx->argv, ":k:h", opts, NULL)) != -1) {
 		if (c == 'k')
 			keyname = optarg;
 		else if ((rc = cmd_opt_common(ctx, c)) >= 0)
@@ -111,8 +111,8 @@ attach_run(struct cmd_ctx *ctx)
 		    "'galley send' from scripts");
 		return cmd_fail(ctx);
 	}
-	if (settings_load(&set, getcwd(cwd, sizeof cwd) ? cwd : "/",
-		&ctx->err) < 0)
+	if (settings_load(
+	        &set, getcwd(cwd, sizeof cwd) ? cwd : "/", &ctx->err) < 0)
 		return cmd_fail(ctx);
 	if (keyname == NULL)
 		keyname = settings_get_str(&set, "detachKey");
@@ -133,8 +133,9 @@ attach_run(struct cmd_ctx *ctx)
 		return cmd_fail(ctx);
 	}
 	term_size(0, &rows, &cols);
-	reply = cmd_host_call(ctx, fd, &rd, json_pack("{s:s, s:i, s:i}",
-	    "cmd", "attach", "rows", rows, "cols", cols));
+	reply = cmd_host_call(ctx, fd, &rd,
+	    json_pack("{s:s, s:i, s:i}", "cmd", "attach", "rows", rows, "cols",
+	        cols));
 	if (reply == NULL) {
 		close(fd);
 		json_decref(s);
@@ -163,11 +164,11 @@ attach_run(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_attach_entry = {
-	.name = "attach",
-	.usage = "ID [--detach-key KEY]",
-	.summary = "attach this terminal to a session (detach: C-\\)",
-	.help = "  -k, --detach-key K  key that detaches, e.g. C-\\ or C-a\n"
-		"                      (setting detachKey)\n",
-	.flags = CMD_NOJSON,
-	.run = attach_run,
+    .name = "attach",
+    .usage = "ID [--detach-key KEY]",
+    .summary = "attach this terminal to a session (detach: C-\\)",
+    .help = "  -k, --detach-key K  key that detaches, e.g. C-\\ or C-a\n"
+            "                      (setting detachKey)\n",
+    .flags = CMD_NOJSON,
+    .run = attach_run,
 };

@@ -11,19 +11,18 @@
 static int
 config_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { { "user", no_argument, NULL,
-						  'u' },
-		{ "project", no_argument, NULL, 'p' },
-		{ "local", no_argument, NULL, 'l' }, CMD_LONGOPTS_COMMON,
-		{ NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"user", no_argument, NULL, 'u'},
+	    {"project", no_argument, NULL, 'p'},
+	    {"local", no_argument, NULL, 'l'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
 	enum settings_scope scope = SCOPE_USER;
 	struct settings set;
 	const char *sub;
 	char cwd[PATH_MAX];
 	int c, rc = 0, nscope = 0;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) !=
-	    -1) {
+	while (
+	    (c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u':
 			scope = SCOPE_USER;
@@ -44,13 +43,14 @@ config_run(struct cmd_ctx *ctx)
 	}
 	rc = 0;
 	if (nscope > 1)
-		return cmd_usage_error(ctx, "pick one of --user, --project, "
-					    "--local");
+		return cmd_usage_error(ctx,
+		    "pick one of --user, --project, "
+		    "--local");
 	if (optind >= ctx->argc)
 		return cmd_usage_error(ctx, "expected get, set, unset or ls");
 	sub = ctx->argv[optind++];
-	if (settings_load(&set, getcwd(cwd, sizeof cwd) ? cwd : "/",
-		&ctx->err) < 0)
+	if (settings_load(
+	        &set, getcwd(cwd, sizeof cwd) ? cwd : "/", &ctx->err) < 0)
 		return cmd_fail(ctx);
 
 	if (strcmp(sub, "get") == 0) {
@@ -69,8 +69,8 @@ config_run(struct cmd_ctx *ctx)
 			}
 			json_decref(probe);
 			err_release(&ctx->err);
-			err_set(&ctx->err, ERR_NOT_FOUND, "'%s' is not set",
-			    key);
+			err_set(
+			    &ctx->err, ERR_NOT_FOUND, "'%s' is not set", key);
 			rc = cmd_fail(ctx);
 			goto out;
 		}
@@ -90,16 +90,17 @@ config_run(struct cmd_ctx *ctx)
 	} else if (strcmp(sub, "set") == 0) {
 		json_t *v;
 		if (optind + 2 != ctx->argc) {
-			rc = cmd_usage_error(ctx, "usage: config set KEY VALUE");
+			rc =
+			    cmd_usage_error(ctx, "usage: config set KEY VALUE");
 			goto out;
 		}
-		if (settings_parse(ctx->argv[optind], ctx->argv[optind + 1],
-			&v, &ctx->err) < 0) {
+		if (settings_parse(ctx->argv[optind], ctx->argv[optind + 1], &v,
+		        &ctx->err) < 0) {
 			rc = cmd_fail(ctx);
 			goto out;
 		}
-		int wrc = settings_write(&set, scope, ctx->argv[optind], v,
-		    &ctx->err);
+		int wrc = settings_write(
+		    &set, scope, ctx->argv[optind], v, &ctx->err);
 		json_decref(v);
 		if (wrc < 0) {
 			rc = cmd_fail(ctx);
@@ -120,8 +121,8 @@ config_run(struct cmd_ctx *ctx)
 			rc = cmd_usage_error(ctx, "usage: config unset KEY");
 			goto out;
 		}
-		if (settings_write(&set, scope, ctx->argv[optind], NULL,
-			&ctx->err) < 0) {
+		if (settings_write(
+		        &set, scope, ctx->argv[optind], NULL, &ctx->err) < 0) {
 			rc = cmd_fail(ctx);
 			goto out;
 		}
@@ -132,18 +133,18 @@ config_run(struct cmd_ctx *ctx)
 		json_t *arr = json_array();
 		for (int i = 0; keys[i]; i++) {
 			json_t *v = settings_get(&set, keys[i]);
-			const char *origin = settings_scope_name(
-			    settings_origin(&set, keys[i]));
+			const char *origin =
+			    settings_scope_name(settings_origin(&set, keys[i]));
 			if (ctx->json) {
 				json_array_append_new(arr,
 				    json_pack("{s:s, s:O, s:s}", "key", keys[i],
-					"value", v ? v : json_null(), "scope",
-					v ? origin : "unset"));
+				        "value", v ? v : json_null(), "scope",
+				        v ? origin : "unset"));
 				continue;
 			}
-			char *s = v ? json_dumps(v, JSON_ENCODE_ANY |
-						  JSON_COMPACT)
-				    : NULL;
+			char *s = v
+			    ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT)
+			    : NULL;
 			printf("%-30s %-24s %s\n", keys[i], s ? s : "-",
 			    v ? origin : "");
 			free(s);
@@ -160,12 +161,12 @@ out:
 }
 
 const struct cmd_entry cmd_config_entry = {
-	.name = "config",
-	.usage = "get KEY | set KEY VALUE | unset KEY | ls  [--user|--project|"
-		 "--local]",
-	.summary = "read and change settings",
-	.help = "      --user          ~/.config/galley/settings.json (default)\n"
-		"      --project       <repo>/.galley/settings.json\n"
-		"      --local         <repo>/.galley/settings.local.json\n",
-	.run = config_run,
+    .name = "config",
+    .usage = "get KEY | set KEY VALUE | unset KEY | ls  [--user|--project|"
+             "--local]",
+    .summary = "read and change settings",
+    .help = "      --user          ~/.config/galley/settings.json (default)\n"
+            "      --project       <repo>/.galley/settings.json\n"
+            "      --local         <repo>/.galley/settings.local.json\n",
+    .run = config_run,
 };

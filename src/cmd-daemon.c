@@ -13,15 +13,15 @@
 static int
 daemon_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { { "foreground", no_argument,
-						  NULL, 'F' },
-		CMD_LONGOPTS_COMMON, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    {"foreground", no_argument, NULL, 'F'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
 	const char *sub;
 	json_t *reply;
 	int c, rc, fg = 0;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) !=
-	    -1) {
+	while (
+	    (c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) != -1) {
 		if (c == 'F')
 			fg = 1;
 		else if ((rc = cmd_opt_common(ctx, c)) >= 0)
@@ -48,8 +48,8 @@ daemon_run(struct cmd_ctx *ctx)
 				    path_socket());
 			return EXIT_UNREACHABLE;
 		}
-		reply = cmd_call(ctx, json_pack("{s:s, s:s}", "cmd", "daemon",
-		    "op", "status"));
+		reply = cmd_call(ctx,
+		    json_pack("{s:s, s:s}", "cmd", "daemon", "op", "status"));
 		if (reply == NULL)
 			return cmd_fail(ctx);
 		json_object_del(reply, "id");
@@ -60,10 +60,10 @@ daemon_run(struct cmd_ctx *ctx)
 			printf("daemon running · pid %lld · %lld sessions · up "
 			       "%llds · %s\n",
 			    json_integer_value(json_object_get(reply, "pid")),
-			    json_integer_value(json_object_get(reply,
-				"sessions")),
-			    json_integer_value(json_object_get(reply,
-				"uptime_s")),
+			    json_integer_value(
+			        json_object_get(reply, "sessions")),
+			    json_integer_value(
+			        json_object_get(reply, "uptime_s")),
 			    path_socket());
 		json_decref(reply);
 		return 0;
@@ -76,12 +76,12 @@ daemon_run(struct cmd_ctx *ctx)
 				printf("daemon not running\n");
 			return 0;
 		}
-		reply = cmd_call(ctx, json_pack("{s:s, s:s}", "cmd", "daemon",
-		    "op", "stop"));
+		reply = cmd_call(ctx,
+		    json_pack("{s:s, s:s}", "cmd", "daemon", "op", "stop"));
 		if (reply == NULL)
 			return cmd_fail(ctx);
-		json_int_t pid = json_integer_value(json_object_get(reply,
-		    "pid"));
+		json_int_t pid =
+		    json_integer_value(json_object_get(reply, "pid"));
 		json_decref(reply);
 		/* wait until it is gone, so a following start is clean */
 		for (int i = 0; i < 500 && pid_alive((pid_t)pid); i++)
@@ -101,8 +101,8 @@ stop_cb(uv_timer_t *t)
 }
 
 static int
-daemon_serve(struct server_client *c, json_t *req, json_t *reply,
-    struct err *err)
+daemon_serve(
+    struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
 	const char *op;
 
@@ -111,13 +111,14 @@ daemon_serve(struct server_client *c, json_t *req, json_t *reply,
 	if (op && strcmp(op, "status") == 0) {
 		json_object_set_new(reply, "running", json_true());
 		json_object_set_new(reply, "pid", json_integer(getpid()));
-		json_object_set_new(reply, "socket", json_string(path_socket()));
-		json_object_set_new(reply, "version",
-		    json_string(GALLEY_VERSION));
-		json_object_set_new(reply, "protocol",
-		    json_integer(PROTO_VERSION));
-		json_object_set_new(reply, "sessions",
-		    json_integer(srv.nsessions));
+		json_object_set_new(
+		    reply, "socket", json_string(path_socket()));
+		json_object_set_new(
+		    reply, "version", json_string(GALLEY_VERSION));
+		json_object_set_new(
+		    reply, "protocol", json_integer(PROTO_VERSION));
+		json_object_set_new(
+		    reply, "sessions", json_integer(srv.nsessions));
 		json_object_set_new(reply, "uptime_s",
 		    json_integer((wall_ms() - srv.started_ms) / 1000));
 		json_object_set_new(reply, "schema_version",
@@ -132,16 +133,16 @@ daemon_serve(struct server_client *c, json_t *req, json_t *reply,
 		uv_timer_start(&later, stop_cb, 0, 0);
 		return 0;
 	}
-	return err_set(err, ERR_USAGE, "unknown daemon op '%.32s'",
-	    op ? op : "");
+	return err_set(
+	    err, ERR_USAGE, "unknown daemon op '%.32s'", op ? op : "");
 }
 
 const struct cmd_entry cmd_daemon_entry = {
-	.name = "daemon",
-	.usage = "run|status|stop",
-	.summary = "run, inspect or stop the per-user daemon",
-	.help = "      --foreground    run: log to stderr (default: "
-		"daemon.log)\n",
-	.run = daemon_run,
-	.serve = daemon_serve,
+    .name = "daemon",
+    .usage = "run|status|stop",
+    .summary = "run, inspect or stop the per-user daemon",
+    .help = "      --foreground    run: log to stderr (default: "
+            "daemon.log)\n",
+    .run = daemon_run,
+    .serve = daemon_serve,
 };

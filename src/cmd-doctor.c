@@ -27,11 +27,17 @@ report(struct check *ck, const char *name, int ok, const char *detail,
 {
 	if (!ok && fix != NULL)
 		ck->failed++;
-	json_array_append_new(ck->list, json_pack("{s:s, s:s, s:s, s:s?}",
-	    "check", name, "status", ok ? "ok" : fix ? "fail" : "warn",
-	    "detail", detail, "fix", ok ? NULL : fix));
+	json_array_append_new(ck->list,
+	    json_pack("{s:s, s:s, s:s, s:s?}", "check", name, "status",
+	        ok        ? "ok"
+	            : fix ? "fail"
+	                  : "warn",
+	        "detail", detail, "fix", ok ? NULL : fix));
 	if (!ck->json)
-		printf("%-5s %-12s %s%s%s\n", ok ? "ok" : fix ? "FAIL" : "warn",
+		printf("%-5s %-12s %s%s%s\n",
+		    ok        ? "ok"
+		        : fix ? "FAIL"
+		              : "warn",
 		    name, detail, !ok && fix ? " — " : "",
 		    !ok && fix ? fix : "");
 }
@@ -54,15 +60,14 @@ tool_version(const char *cmd)
 static int
 doctor_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { CMD_LONGOPTS_COMMON,
-		{ NULL, 0, NULL, 0 } };
-	struct check ck = { json_array(), 0, 0 };
+	static const struct option opts[] = {
+	    CMD_LONGOPTS_COMMON, {NULL, 0, NULL, 0}};
+	struct check ck = {json_array(), 0, 0};
 	struct stat st;
 	char *v, detail[512];
 	int c, rc;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) !=
-	    -1)
+	while ((c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) != -1)
 		if ((rc = cmd_opt_common(ctx, c)) >= 0) {
 			json_decref(ck.list);
 			return rc;
@@ -70,20 +75,22 @@ doctor_run(struct cmd_ctx *ctx)
 	ck.json = ctx->json;
 	if (optind < ctx->argc) {
 		json_decref(ck.list);
-		return cmd_usage_error(ctx, "unexpected argument '%s'",
-		    ctx->argv[optind]);
+		return cmd_usage_error(
+		    ctx, "unexpected argument '%s'", ctx->argv[optind]);
 	}
 
-	snprintf(detail, sizeof detail, "galley %s, libuv %s, libvterm, "
-	    "jansson %s", GALLEY_VERSION, uv_version_string(), JANSSON_VERSION);
+	snprintf(detail, sizeof detail,
+	    "galley %s, libuv %s, libvterm, "
+	    "jansson %s",
+	    GALLEY_VERSION, uv_version_string(), JANSSON_VERSION);
 	report(&ck, "build", 1, detail, NULL);
 	v = tool_version("git --version 2>/dev/null");
 	report(&ck, "git", v != NULL, v ? v : "git not found on PATH",
 	    "install git (make deps)");
 	free(v);
 	v = tool_version("tmux -V 2>/dev/null");
-	report(&ck, "tmux", v != NULL, v ? v : "tmux not found (optional)",
-	    NULL);
+	report(
+	    &ck, "tmux", v != NULL, v ? v : "tmux not found (optional)", NULL);
 	free(v);
 
 	const char *run = path_run_dir();
@@ -101,21 +108,22 @@ doctor_run(struct cmd_ctx *ctx)
 	if (mkdir_p(state, 0700, NULL) == 0 && access(state, W_OK) == 0)
 		report(&ck, "state-dir", 1, state, NULL);
 	else {
-		snprintf(detail, sizeof detail, "%s is not writable: %s",
-		    state, strerror(errno));
+		snprintf(detail, sizeof detail, "%s is not writable: %s", state,
+		    strerror(errno));
 		report(&ck, "state-dir", 0, detail,
 		    "fix its permissions or set GALLEY_HOME");
 	}
 
 	json_t *reply = NULL;
 	if (client_connect(&ctx->cl, 1, &ctx->err) == 0)
-		reply = client_call(&ctx->cl,
-		    json_pack("{s:s}", "cmd", "doctor"), &ctx->err);
+		reply = client_call(
+		    &ctx->cl, json_pack("{s:s}", "cmd", "doctor"), &ctx->err);
 	if (reply == NULL) {
 		report(&ck, "daemon", 0, ctx->err.msg.data,
 		    "see daemon.log in the state dir");
 	} else {
-		snprintf(detail, sizeof detail, "pid %lld, protocol %lld, %lld "
+		snprintf(detail, sizeof detail,
+		    "pid %lld, protocol %lld, %lld "
 		    "sessions",
 		    json_integer_value(json_object_get(reply, "pid")),
 		    json_integer_value(json_object_get(reply, "protocol")),
@@ -123,13 +131,15 @@ doctor_run(struct cmd_ctx *ctx)
 		report(&ck, "daemon", 1, detail, NULL);
 		const char *integrity = session_str(reply, "integrity");
 		snprintf(detail, sizeof detail, "schema %lld, integrity %s",
-		    json_integer_value(json_object_get(reply, "schema_version")),
+		    json_integer_value(
+		        json_object_get(reply, "schema_version")),
 		    integrity);
 		report(&ck, "store", strcmp(integrity, "ok") == 0, detail,
 		    "back up galley.db and remove it; sessions keep running");
-		json_int_t lost = json_integer_value(json_object_get(reply,
-		    "unreachable_hosts"));
-		snprintf(detail, sizeof detail, "%lld live sessions, %lld "
+		json_int_t lost = json_integer_value(
+		    json_object_get(reply, "unreachable_hosts"));
+		snprintf(detail, sizeof detail,
+		    "%lld live sessions, %lld "
 		    "unreachable",
 		    json_integer_value(json_object_get(reply, "live")),
 		    (long long)lost);
@@ -138,8 +148,8 @@ doctor_run(struct cmd_ctx *ctx)
 		json_decref(reply);
 	}
 	if (ctx->json) {
-		json_t *o = json_pack("{s:b, s:O}", "ok", ck.failed == 0,
-		    "checks", ck.list);
+		json_t *o = json_pack(
+		    "{s:b, s:O}", "ok", ck.failed == 0, "checks", ck.list);
 		cmd_print_json(o);
 		json_decref(o);
 	}
@@ -148,8 +158,8 @@ doctor_run(struct cmd_ctx *ctx)
 }
 
 static int
-doctor_serve(struct server_client *c, json_t *req, json_t *reply,
-    struct err *err)
+doctor_serve(
+    struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
 	sqlite3_stmt *st = store_stmt(&srv.store, "PRAGMA quick_check");
 	const char *res = "unknown";
@@ -161,8 +171,7 @@ doctor_serve(struct server_client *c, json_t *req, json_t *reply,
 	json_object_set_new(reply, "integrity", json_string(res ? res : "?"));
 	if (st)
 		sqlite3_reset(st);
-	TAILQ_FOREACH(s, &srv.sessions, entry)
-	{
+	TAILQ_FOREACH(s, &srv.sessions, entry) {
 		if (!session_live(s))
 			continue;
 		live++;
@@ -174,15 +183,15 @@ doctor_serve(struct server_client *c, json_t *req, json_t *reply,
 	json_object_set_new(reply, "sessions", json_integer(srv.nsessions));
 	json_object_set_new(reply, "live", json_integer(live));
 	json_object_set_new(reply, "unreachable_hosts", json_integer(lost));
-	json_object_set_new(reply, "schema_version",
-	    json_integer(store_version(&srv.store)));
+	json_object_set_new(
+	    reply, "schema_version", json_integer(store_version(&srv.store)));
 	return 0;
 }
 
 const struct cmd_entry cmd_doctor_entry = {
-	.name = "doctor",
-	.usage = "",
-	.summary = "check dependencies, socket, daemon and store",
-	.run = doctor_run,
-	.serve = doctor_serve,
+    .name = "doctor",
+    .usage = "",
+    .summary = "check dependencies, socket, daemon and store",
+    .run = doctor_run,
+    .serve = doctor_serve,
 };

@@ -5,18 +5,17 @@
 #include "cmd.h"
 #include "names.h"
 
-
 static int
 exec_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { { "name", required_argument,
-						  NULL, 'n' },
-		{ "cwd", required_argument, NULL, 'C' },
-		{ "pin", no_argument, NULL, 'p' },
-		{ "worktree", optional_argument, NULL, 'w' },
-		{ "no-worktree", no_argument, NULL, 'W' },
-		{ "base", required_argument, NULL, 'B' }, CMD_LONGOPTS_COMMON,
-		{ NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    {"name", required_argument, NULL, 'n'},
+	    {"cwd", required_argument, NULL, 'C'},
+	    {"pin", no_argument, NULL, 'p'},
+	    {"worktree", optional_argument, NULL, 'w'},
+	    {"no-worktree", no_argument, NULL, 'W'},
+	    {"base", required_argument, NULL, 'B'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
 	const char *name = NULL, *cwd = NULL, *wt_name = NULL;
 	const char *base_mode = NULL;
 	json_t *req, *argv, *reply;
@@ -25,8 +24,8 @@ exec_run(struct cmd_ctx *ctx)
 
 	cmd_fold_worktree_arg(ctx);
 	/* '+': stop at the command, so `galley exec ls -la` works */
-	while ((c = getopt_long(ctx->argc, ctx->argv, "+:n:C:w::h", opts,
-		    NULL)) != -1) {
+	while ((c = getopt_long(
+	            ctx->argc, ctx->argv, "+:n:C:w::h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			name = optarg;
@@ -46,8 +45,8 @@ exec_run(struct cmd_ctx *ctx)
 			break;
 		case 'B':
 			if (strcmp(optarg, "default") && strcmp(optarg, "head"))
-				return cmd_usage_error(ctx,
-				    "--base takes default or head");
+				return cmd_usage_error(
+				    ctx, "--base takes default or head");
 			base_mode = optarg;
 			break;
 		default:
@@ -64,8 +63,8 @@ exec_run(struct cmd_ctx *ctx)
 		json_t *a = json_string(ctx->argv[i]);
 		if (a == NULL) {
 			json_decref(argv);
-			return cmd_usage_error(ctx, "argument %d is not UTF-8",
-			    i - optind + 1);
+			return cmd_usage_error(
+			    ctx, "argument %d is not UTF-8", i - optind + 1);
 		}
 		json_array_append_new(argv, a);
 	}
@@ -79,8 +78,9 @@ exec_run(struct cmd_ctx *ctx)
 	json_object_set_new(req, "pin", json_boolean(pin));
 	if (name)
 		json_object_set_new(req, "name", json_string(name));
-	if (use_wt && cmd_worktree_prepare(ctx, req, wt_name, base_mode,
-			  name ? name : ctx->argv[optind]) < 0) {
+	if (use_wt &&
+	    cmd_worktree_prepare(ctx, req, wt_name, base_mode,
+	        name ? name : ctx->argv[optind]) < 0) {
 		json_decref(req);
 		return cmd_fail(ctx);
 	}
@@ -99,14 +99,14 @@ exec_run(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_exec_entry = {
-	.name = "exec",
-	.usage = "[-n NAME] [-C DIR] [--pin] [-w [NAME]] -- CMD [ARG...]",
-	.summary = "run a shell command in the background",
-	.help = "  -n, --name NAME     session name\n"
-		"  -C, --cwd DIR       working directory (default: here)\n"
-		"      --pin           pin the session\n"
-		"  -w, --worktree[=NAME] run in a new git worktree on branch\n"
-		"                      galley/NAME\n"
-		"      --base B        worktree base: default (branch) or head\n",
-	.run = exec_run,
+    .name = "exec",
+    .usage = "[-n NAME] [-C DIR] [--pin] [-w [NAME]] -- CMD [ARG...]",
+    .summary = "run a shell command in the background",
+    .help = "  -n, --name NAME     session name\n"
+            "  -C, --cwd DIR       working directory (default: here)\n"
+            "      --pin           pin the session\n"
+            "  -w, --worktree[=NAME] run in a new git worktree on branch\n"
+            "                      galley/NAME\n"
+            "      --base B        worktree base: default (branch) or head\n",
+    .run = exec_run,
 };

@@ -13,8 +13,8 @@
 static int
 get_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { CMD_LONGOPTS_COMMON,
-		{ NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    CMD_LONGOPTS_COMMON, {NULL, 0, NULL, 0}};
 	json_t *s;
 	int c, rc;
 
@@ -32,8 +32,7 @@ get_run(struct cmd_ctx *ctx)
 }
 
 static int
-get_serve(struct server_client *c, json_t *req, json_t *reply,
-    struct err *err)
+get_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
 	const char *ref;
 	struct session *s;
@@ -47,33 +46,33 @@ get_serve(struct server_client *c, json_t *req, json_t *reply,
 }
 
 const struct cmd_entry cmd_get_entry = {
-	.name = "get",
-	.usage = "ID",
-	.summary = "print one session as JSON",
-	.flags = CMD_INTERNAL,
-	.run = get_run,
-	.serve = get_serve,
+    .name = "get",
+    .usage = "ID",
+    .summary = "print one session as JSON",
+    .flags = CMD_INTERNAL,
+    .run = get_run,
+    .serve = get_serve,
 };
 
 static int
 events_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { { "limit", required_argument,
-						  NULL, 'l' },
-		CMD_LONGOPTS_COMMON, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    {"limit", required_argument, NULL, 'l'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
 	json_t *req, *reply, *e;
 	long limit = 100;
 	int c, rc;
 	size_t i;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":l:h", opts, NULL)) !=
-	    -1) {
+	while (
+	    (c = getopt_long(ctx->argc, ctx->argv, ":l:h", opts, NULL)) != -1) {
 		if (c == 'l') {
 			char *end;
 			limit = strtol(optarg, &end, 10);
 			if (*end || limit <= 0 || limit > 100000)
-				return cmd_usage_error(ctx,
-				    "--limit takes 1 to 100000");
+				return cmd_usage_error(
+				    ctx, "--limit takes 1 to 100000");
 			continue;
 		}
 		if ((rc = cmd_opt_common(ctx, c)) >= 0)
@@ -107,8 +106,8 @@ events_run(struct cmd_ctx *ctx)
 }
 
 static int
-events_serve(struct server_client *c, json_t *req, json_t *reply,
-    struct err *err)
+events_serve(
+    struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
 	static const char all_sql[] =
 	    "SELECT seq, session, at, kind, data FROM (SELECT * FROM events "
@@ -139,14 +138,14 @@ events_serve(struct server_client *c, json_t *req, json_t *reply,
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *data = (const char *)sqlite3_column_text(st, 4);
 		json_t *d = data ? json_loads(data, JSON_DECODE_ANY, NULL)
-				 : json_null();
+		                 : json_null();
 		json_array_append_new(list,
 		    json_pack("{s:I, s:s, s:I, s:s, s:o}", "seq",
-			(json_int_t)sqlite3_column_int64(st, 0), "session",
-			(const char *)sqlite3_column_text(st, 1), "at",
-			(json_int_t)sqlite3_column_int64(st, 2), "kind",
-			(const char *)sqlite3_column_text(st, 3), "data",
-			d ? d : json_null()));
+		        (json_int_t)sqlite3_column_int64(st, 0), "session",
+		        (const char *)sqlite3_column_text(st, 1), "at",
+		        (json_int_t)sqlite3_column_int64(st, 2), "kind",
+		        (const char *)sqlite3_column_text(st, 3), "data",
+		        d ? d : json_null()));
 	}
 	sqlite3_reset(st);
 	json_object_set_new(reply, "events", list);
@@ -154,12 +153,12 @@ events_serve(struct server_client *c, json_t *req, json_t *reply,
 }
 
 const struct cmd_entry cmd_events_entry = {
-	.name = "events",
-	.usage = "[ID] [--limit N]",
-	.summary = "show the event log (state changes, hook payloads)",
-	.help = "  -l, --limit N       the last N events (default 100)\n",
-	.run = events_run,
-	.serve = events_serve,
+    .name = "events",
+    .usage = "[ID] [--limit N]",
+    .summary = "show the event log (state changes, hook payloads)",
+    .help = "  -l, --limit N       the last N events (default 100)\n",
+    .run = events_run,
+    .serve = events_serve,
 };
 
 static int
@@ -171,9 +170,9 @@ host_run(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_host_entry = {
-	.name = "host",
-	.usage = "ID",
-	.summary = "(internal) the per-session PTY host",
-	.flags = CMD_INTERNAL | CMD_NOJSON,
-	.run = host_run,
+    .name = "host",
+    .usage = "ID",
+    .summary = "(internal) the per-session PTY host",
+    .flags = CMD_INTERNAL | CMD_NOJSON,
+    .run = host_run,
 };

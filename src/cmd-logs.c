@@ -92,18 +92,17 @@ emit(int fd, int raw, struct strip *sp, off_t *off, struct buf *json)
 static int
 logs_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { { "follow", no_argument, NULL,
-						  'f' },
-		{ "raw", no_argument, NULL, 'R' }, CMD_LONGOPTS_COMMON,
-		{ NULL, 0, NULL, 0 } };
-	struct strip sp = { 0 };
+	static const struct option opts[] = {{"follow", no_argument, NULL, 'f'},
+	    {"raw", no_argument, NULL, 'R'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
+	struct strip sp = {0};
 	int c, rc, follow = 0, raw = 0, fd;
 	char *path, *exitpath;
 	off_t off = 0;
 	json_t *s;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":fh", opts, NULL)) !=
-	    -1) {
+	while (
+	    (c = getopt_long(ctx->argc, ctx->argv, ":fh", opts, NULL)) != -1) {
 		if (c == 'f')
 			follow = 1;
 		else if (c == 'R')
@@ -139,8 +138,8 @@ logs_run(struct cmd_ctx *ctx)
 		utf8_sanitize(b.data, b.len, &clean);
 		json_t *text = json_stringn(clean.data, clean.len);
 		buf_release(&clean);
-		json_t *o = json_pack("{s:s, s:o}", "id", session_str(s, "id"),
-		    "log", text);
+		json_t *o = json_pack(
+		    "{s:s, s:o}", "id", session_str(s, "id"), "log", text);
 		cmd_print_json(o);
 		json_decref(o);
 		buf_release(&b);
@@ -165,7 +164,7 @@ logs_run(struct cmd_ctx *ctx)
 		struct stat st;
 		if (stat(session_str(s, "dir"), &st) != 0)
 			break; /* removed */
-		struct timespec ts = { 0, 50 * 1000000L };
+		struct timespec ts = {0, 50 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
 	rc = 0;
@@ -179,10 +178,10 @@ out:
 }
 
 const struct cmd_entry cmd_logs_entry = {
-	.name = "logs",
-	.usage = "ID [-f] [--raw]",
-	.summary = "show a session's output history",
-	.help = "  -f, --follow        keep printing until the session ends\n"
-		"      --raw           the bytes as the program wrote them\n",
-	.run = logs_run,
+    .name = "logs",
+    .usage = "ID [-f] [--raw]",
+    .summary = "show a session's output history",
+    .help = "  -f, --follow        keep printing until the session ends\n"
+            "      --raw           the bytes as the program wrote them\n",
+    .run = logs_run,
 };

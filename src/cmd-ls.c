@@ -13,8 +13,8 @@
 
 #define LS_RECENT_MS (24LL * 3600 * 1000)
 
-static const char *const states[] = { "queued", "starting", "working",
-	"blocked", "idle", "done", "failed", "stopped", "interrupted" };
+static const char *const states[] = {"queued", "starting", "working", "blocked",
+    "idle", "done", "failed", "stopped", "interrupted"};
 
 static int
 state_known(const char *s, size_t n)
@@ -45,18 +45,18 @@ state_match(const char *list, const char *state)
 static int
 ls_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { { "all", no_argument, NULL, 'a' },
-		{ "state", required_argument, NULL, 's' },
-		{ "cwd", required_argument, NULL, 'C' }, CMD_LONGOPTS_COMMON,
-		{ NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+	    {"state", required_argument, NULL, 's'},
+	    {"cwd", required_argument, NULL, 'C'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
 	const char *state = NULL, *cwd = NULL;
 	char real[PATH_MAX];
 	json_t *req, *reply, *list, *s;
 	int c, rc, all = 0, width = 120, rows;
 	size_t i;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":as:C:h", opts,
-		    NULL)) != -1) {
+	while ((c = getopt_long(ctx->argc, ctx->argv, ":as:C:h", opts, NULL)) !=
+	    -1) {
 		switch (c) {
 		case 'a':
 			all = 1;
@@ -73,14 +73,14 @@ ls_run(struct cmd_ctx *ctx)
 		}
 	}
 	if (optind < ctx->argc)
-		return cmd_usage_error(ctx, "unexpected argument '%s'",
-		    ctx->argv[optind]);
+		return cmd_usage_error(
+		    ctx, "unexpected argument '%s'", ctx->argv[optind]);
 	if (state) {
 		for (const char *p = state; *p;) {
 			size_t len = strcspn(p, ",");
 			if (!state_known(p, len))
-				return cmd_usage_error(ctx,
-				    "unknown state '%.*s'", (int)len, p);
+				return cmd_usage_error(
+				    ctx, "unknown state '%.*s'", (int)len, p);
 			p += len;
 			if (*p == ',')
 				p++;
@@ -126,8 +126,10 @@ ls_run(struct cmd_ctx *ctx)
 		return cmd_fail(ctx);
 	list = json_object_get(reply, "rows");
 	if (json_array_size(list) == 0) {
-		printf("no sessions%s\n", all ? "" : " (galley ls --all shows "
-						     "older ones)");
+		printf("no sessions%s\n",
+		    all ? ""
+		        : " (galley ls --all shows "
+		          "older ones)");
 		json_decref(reply);
 		return 0;
 	}
@@ -167,8 +169,7 @@ ls_run(struct cmd_ctx *ctx)
 }
 
 static int
-ls_serve(struct server_client *c, json_t *req, json_t *reply,
-    struct err *err)
+ls_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
 	const char *state = NULL, *cwd = NULL;
 	int all = 0, rows = 0, first = 1;
@@ -191,20 +192,20 @@ ls_serve(struct server_client *c, json_t *req, json_t *reply,
 	 * thousands of sessions, building and freeing JSON trees is the cost */
 	buf_addf(&b, "{\"id\":%lld,\"ok\":true,\"%s\":[", (long long)id,
 	    rows ? "rows" : "sessions");
-	TAILQ_FOREACH(s, &srv.sessions, entry)
-	{
+	TAILQ_FOREACH(s, &srv.sessions, entry) {
 		if (state && !state_match(state, s->state))
 			continue;
 		if (!all && !state && session_terminal(s) && !s->pinned &&
 		    now - s->updated_at > LS_RECENT_MS)
 			continue;
-		if (cwd && !(strncmp(s->cwd, cwd, cwdlen) == 0 &&
-			       (s->cwd[cwdlen] == '\0' ||
-				   s->cwd[cwdlen] == '/' || cwdlen == 1)))
+		if (cwd &&
+		    !(strncmp(s->cwd, cwd, cwdlen) == 0 &&
+		        (s->cwd[cwdlen] == '\0' || s->cwd[cwdlen] == '/' ||
+		            cwdlen == 1)))
 			continue;
 		size_t len;
 		const char *text = rows ? session_row_text(s, &len)
-					: session_json_text(s, &len);
+		                        : session_json_text(s, &len);
 		buf_adds(&b, first ? "\n" : ",\n");
 		buf_add(&b, text, len);
 		first = 0;
@@ -216,14 +217,14 @@ ls_serve(struct server_client *c, json_t *req, json_t *reply,
 }
 
 const struct cmd_entry cmd_ls_entry = {
-	.name = "ls",
-	.usage = "[--all] [--state S[,S...]] [--cwd DIR]",
-	.summary = "list sessions",
-	.help = "  -a, --all           include sessions that ended over a day ago\n"
-		"  -s, --state S,...   only these states (queued starting working\n"
-		"                      blocked idle done failed stopped "
-		"interrupted)\n"
-		"  -C, --cwd DIR       only sessions in DIR or below it\n",
-	.run = ls_run,
-	.serve = ls_serve,
+    .name = "ls",
+    .usage = "[--all] [--state S[,S...]] [--cwd DIR]",
+    .summary = "list sessions",
+    .help = "  -a, --all           include sessions that ended over a day ago\n"
+            "  -s, --state S,...   only these states (queued starting working\n"
+            "                      blocked idle done failed stopped "
+            "interrupted)\n"
+            "  -C, --cwd DIR       only sessions in DIR or below it\n",
+    .run = ls_run,
+    .serve = ls_serve,
 };

@@ -26,8 +26,8 @@ cmd_new_request(struct cmd_ctx *ctx, const char *cwd_opt)
 
 	if (cwd_opt != NULL) {
 		if (realpath(cwd_opt, cwd) == NULL) {
-			err_set(&ctx->err, ERR_NOT_FOUND,
-			    "no directory '%s'", cwd_opt);
+			err_set(&ctx->err, ERR_NOT_FOUND, "no directory '%s'",
+			    cwd_opt);
 			return NULL;
 		}
 	} else if (getcwd(cwd, sizeof cwd) == NULL) {
@@ -71,17 +71,17 @@ cmd_print_new(struct cmd_ctx *ctx, json_t *reply)
 static int
 new_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { { "name", required_argument,
-						  NULL, 'n' },
-		{ "runtime", required_argument, NULL, 'r' },
-		{ "model", required_argument, NULL, 'm' },
-		{ "cwd", required_argument, NULL, 'C' },
-		{ "script", required_argument, NULL, 's' },
-		{ "pin", no_argument, NULL, 'p' },
-		{ "worktree", optional_argument, NULL, 'w' },
-		{ "no-worktree", no_argument, NULL, 'W' },
-		{ "base", required_argument, NULL, 'B' }, CMD_LONGOPTS_COMMON,
-		{ NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    {"name", required_argument, NULL, 'n'},
+	    {"runtime", required_argument, NULL, 'r'},
+	    {"model", required_argument, NULL, 'm'},
+	    {"cwd", required_argument, NULL, 'C'},
+	    {"script", required_argument, NULL, 's'},
+	    {"pin", no_argument, NULL, 'p'},
+	    {"worktree", optional_argument, NULL, 'w'},
+	    {"no-worktree", no_argument, NULL, 'W'},
+	    {"base", required_argument, NULL, 'B'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
 	const char *name = NULL, *runtime = NULL, *model = NULL, *cwd = NULL;
 	const char *script = NULL, *wt_name = NULL, *base_mode = NULL;
 	int use_wt = -1;
@@ -92,7 +92,7 @@ new_run(struct cmd_ctx *ctx)
 
 	cmd_fold_worktree_arg(ctx);
 	while ((c = getopt_long(ctx->argc, ctx->argv, ":n:r:m:C:s:w::h", opts,
-		    NULL)) != -1) {
+	            NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			name = optarg;
@@ -121,8 +121,8 @@ new_run(struct cmd_ctx *ctx)
 			break;
 		case 'B':
 			if (strcmp(optarg, "default") && strcmp(optarg, "head"))
-				return cmd_usage_error(ctx,
-				    "--base takes default or head");
+				return cmd_usage_error(
+				    ctx, "--base takes default or head");
 			base_mode = optarg;
 			break;
 		default:
@@ -136,8 +136,8 @@ new_run(struct cmd_ctx *ctx)
 		buf_addf(&prompt, "%s%s", i > optind ? " " : "", ctx->argv[i]);
 	if (script != NULL) {
 		if (prompt.len)
-			return cmd_usage_error(ctx,
-			    "give a PROMPT or --script FILE, not both");
+			return cmd_usage_error(
+			    ctx, "give a PROMPT or --script FILE, not both");
 		if (read_file(script, &prompt, 1 << 20, &ctx->err) < 0)
 			return cmd_fail(ctx);
 	}
@@ -147,7 +147,7 @@ new_run(struct cmd_ctx *ctx)
 		return cmd_fail(ctx);
 	}
 	if (settings_load(&set, json_string_value(json_object_get(req, "cwd")),
-		&ctx->err) < 0) {
+	        &ctx->err) < 0) {
 		json_decref(req);
 		buf_release(&prompt);
 		return cmd_fail(ctx);
@@ -157,7 +157,8 @@ new_run(struct cmd_ctx *ctx)
 	if (model == NULL)
 		model = settings_get_str(&set, "model");
 	json_t *sb = settings_get(&set, "scrollback");
-	json_object_set_new(req, "runtime", json_string(runtime ? runtime : "fake"));
+	json_object_set_new(
+	    req, "runtime", json_string(runtime ? runtime : "fake"));
 	if (model)
 		json_object_set_new(req, "model", json_string(model));
 	if (name)
@@ -179,8 +180,11 @@ new_run(struct cmd_ctx *ctx)
 		use_wt = iso && strcmp(iso, "worktree") == 0;
 	}
 	settings_release(&set);
-	if (use_wt && cmd_worktree_prepare(ctx, req, wt_name, base_mode,
-			  name ? name : prompt.len ? prompt.data : runtime) < 0) {
+	if (use_wt &&
+	    cmd_worktree_prepare(ctx, req, wt_name, base_mode,
+	        name             ? name
+	            : prompt.len ? prompt.data
+	                         : runtime) < 0) {
 		json_decref(req);
 		buf_release(&prompt);
 		return cmd_fail(ctx);
@@ -201,8 +205,7 @@ new_run(struct cmd_ctx *ctx)
 }
 
 static int
-new_serve(struct server_client *c, json_t *req, json_t *reply,
-    struct err *err)
+new_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
 	struct session *s = session_create(req, err);
 
@@ -215,20 +218,20 @@ new_serve(struct server_client *c, json_t *req, json_t *reply,
 }
 
 const struct cmd_entry cmd_new_entry = {
-	.name = "new",
-	.usage = "[options] PROMPT",
-	.summary = "start an agent in the background",
-	.help = "  -n, --name NAME     session name ([A-Za-z0-9._-]{1,64})\n"
-		"  -r, --runtime R     fake or exec (setting defaultRuntime)\n"
-		"  -m, --model M       model name (setting model)\n"
-		"  -C, --cwd DIR       working directory (default: here)\n"
-		"  -s, --script FILE   fake runtime: read the script from FILE\n"
-		"      --pin           pin the session\n"
-		"  -w, --worktree[=NAME] run in a new git worktree on branch\n"
-		"                      galley/NAME (setting isolation)\n"
-		"      --no-worktree   run in the directory itself\n"
-		"      --base B        worktree base: default (branch) or head\n"
-		"                      (setting worktree.baseRef)\n",
-	.run = new_run,
-	.serve = new_serve,
+    .name = "new",
+    .usage = "[options] PROMPT",
+    .summary = "start an agent in the background",
+    .help = "  -n, --name NAME     session name ([A-Za-z0-9._-]{1,64})\n"
+            "  -r, --runtime R     fake or exec (setting defaultRuntime)\n"
+            "  -m, --model M       model name (setting model)\n"
+            "  -C, --cwd DIR       working directory (default: here)\n"
+            "  -s, --script FILE   fake runtime: read the script from FILE\n"
+            "      --pin           pin the session\n"
+            "  -w, --worktree[=NAME] run in a new git worktree on branch\n"
+            "                      galley/NAME (setting isolation)\n"
+            "      --no-worktree   run in the directory itself\n"
+            "      --base B        worktree base: default (branch) or head\n"
+            "                      (setting worktree.baseRef)\n",
+    .run = new_run,
+    .serve = new_serve,
 };

@@ -11,22 +11,22 @@
 static int
 peek_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { { "history", required_argument,
-						  NULL, 'H' },
-		CMD_LONGOPTS_COMMON, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    {"history", required_argument, NULL, 'H'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
 	struct proto_reader rd = PROTO_READER_INIT;
 	json_t *s, *reply = NULL;
 	long history = 0;
 	int c, rc, fd = -1;
 	char *end;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":H:h", opts, NULL)) !=
-	    -1) {
+	while (
+	    (c = getopt_long(ctx->argc, ctx->argv, ":H:h", opts, NULL)) != -1) {
 		if (c == 'H') {
 			history = strtol(optarg, &end, 10);
 			if (*end || history < 0 || history > 1000000)
-				return cmd_usage_error(ctx,
-				    "--history takes a number of lines");
+				return cmd_usage_error(
+				    ctx, "--history takes a number of lines");
 			continue;
 		}
 		if ((rc = cmd_opt_common(ctx, c)) >= 0)
@@ -39,8 +39,8 @@ peek_run(struct cmd_ctx *ctx)
 		return cmd_fail(ctx);
 	if (session_is_live(s) && (fd = cmd_host_open(ctx, s, &rd)) >= 0) {
 		reply = cmd_host_call(ctx, fd, &rd,
-		    json_pack("{s:s, s:i}", "cmd", "peek", "history",
-			(int)history));
+		    json_pack(
+		        "{s:s, s:i}", "cmd", "peek", "history", (int)history));
 		close(fd);
 	}
 	if (reply == NULL) {
@@ -91,9 +91,9 @@ peek_run(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_peek_entry = {
-	.name = "peek",
-	.usage = "ID [--history N]",
-	.summary = "show a session's screen without attaching",
-	.help = "  -H, --history N     also the last N lines of scrollback\n",
-	.run = peek_run,
+    .name = "peek",
+    .usage = "ID [--history N]",
+    .summary = "show a session's screen without attaching",
+    .help = "  -H, --history N     also the last N lines of scrollback\n",
+    .run = peek_run,
 };

@@ -10,8 +10,8 @@
 static int
 pin_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { CMD_LONGOPTS_COMMON,
-		{ NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    CMD_LONGOPTS_COMMON, {NULL, 0, NULL, 0}};
 	int pin = strcmp(ctx->entry->name, "pin") == 0;
 	json_t *reply, *s;
 	int c, rc;
@@ -21,8 +21,9 @@ pin_run(struct cmd_ctx *ctx)
 			return rc;
 	if (optind + 1 != ctx->argc)
 		return cmd_usage_error(ctx, "expected one session ID");
-	reply = cmd_call(ctx, json_pack("{s:s, s:s, s:b}", "cmd", "pin", "ref",
-	    ctx->argv[optind], "pinned", pin));
+	reply = cmd_call(ctx,
+	    json_pack("{s:s, s:s, s:b}", "cmd", "pin", "ref", ctx->argv[optind],
+	        "pinned", pin));
 	if (reply == NULL)
 		return cmd_fail(ctx);
 	s = json_object_get(reply, "session");
@@ -36,8 +37,7 @@ pin_run(struct cmd_ctx *ctx)
 }
 
 static int
-pin_serve(struct server_client *c, json_t *req, json_t *reply,
-    struct err *err)
+pin_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
 	const char *ref;
 	int pinned = 1;
@@ -57,16 +57,16 @@ pin_serve(struct server_client *c, json_t *req, json_t *reply,
 }
 
 const struct cmd_entry cmd_pin_entry = {
-	.name = "pin",
-	.usage = "ID",
-	.summary = "pin a session",
-	.run = pin_run,
-	.serve = pin_serve,
+    .name = "pin",
+    .usage = "ID",
+    .summary = "pin a session",
+    .run = pin_run,
+    .serve = pin_serve,
 };
 
 const struct cmd_entry cmd_unpin_entry = {
-	.name = "unpin",
-	.usage = "ID",
-	.summary = "unpin a session",
-	.run = pin_run,
+    .name = "unpin",
+    .usage = "ID",
+    .summary = "unpin a session",
+    .run = pin_run,
 };

@@ -11,8 +11,8 @@
 static int
 rename_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { CMD_LONGOPTS_COMMON,
-		{ NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    CMD_LONGOPTS_COMMON, {NULL, 0, NULL, 0}};
 	json_t *reply, *s;
 	int c, rc;
 
@@ -23,8 +23,9 @@ rename_run(struct cmd_ctx *ctx)
 		return cmd_usage_error(ctx, "expected ID and NAME");
 	if (name_check(ctx->argv[optind + 1], "name", &ctx->err) < 0)
 		return cmd_fail(ctx);
-	reply = cmd_call(ctx, json_pack("{s:s, s:s, s:s}", "cmd", "rename",
-	    "ref", ctx->argv[optind], "name", ctx->argv[optind + 1]));
+	reply = cmd_call(ctx,
+	    json_pack("{s:s, s:s, s:s}", "cmd", "rename", "ref",
+	        ctx->argv[optind], "name", ctx->argv[optind + 1]));
 	if (reply == NULL)
 		return cmd_fail(ctx);
 	s = json_object_get(reply, "session");
@@ -38,8 +39,8 @@ rename_run(struct cmd_ctx *ctx)
 }
 
 static int
-rename_serve(struct server_client *c, json_t *req, json_t *reply,
-    struct err *err)
+rename_serve(
+    struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
 	const char *ref, *name;
 	struct session *s;
@@ -55,8 +56,8 @@ rename_serve(struct server_client *c, json_t *req, json_t *reply,
 		if (session_name_taken(name, s))
 			return err_set(err, ERR_EXISTS,
 			    "a live session is already named '%s'", name);
-		json_t *data = json_pack("{s:s, s:s}", "from", s->name, "to",
-		    name);
+		json_t *data =
+		    json_pack("{s:s, s:s}", "from", s->name, "to", name);
 		free(s->name);
 		s->name = xstrdup(name);
 		session_changed(s, "rename", data);
@@ -67,9 +68,9 @@ rename_serve(struct server_client *c, json_t *req, json_t *reply,
 }
 
 const struct cmd_entry cmd_rename_entry = {
-	.name = "rename",
-	.usage = "ID NAME",
-	.summary = "rename a session",
-	.run = rename_run,
-	.serve = rename_serve,
+    .name = "rename",
+    .usage = "ID NAME",
+    .summary = "rename a session",
+    .run = rename_run,
+    .serve = rename_serve,
 };

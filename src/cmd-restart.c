@@ -7,12 +7,11 @@
 #include "server.h"
 #include "session.h"
 
-
 static int
 restart_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { CMD_LONGOPTS_COMMON,
-		{ NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    CMD_LONGOPTS_COMMON, {NULL, 0, NULL, 0}};
 	json_t *reply, *s;
 	int c, rc;
 	char id[16];
@@ -26,8 +25,9 @@ restart_run(struct cmd_ctx *ctx)
 	if (reply == NULL)
 		return cmd_fail(ctx);
 	json_decref(reply);
-	reply = cmd_call(ctx, json_pack("{s:s, s:s}", "cmd", "restart", "ref",
-	    ctx->argv[optind]));
+	reply = cmd_call(ctx,
+	    json_pack(
+	        "{s:s, s:s}", "cmd", "restart", "ref", ctx->argv[optind]));
 	if (reply == NULL)
 		return cmd_fail(ctx);
 	s = json_object_get(reply, "session");
@@ -66,8 +66,8 @@ restart_run(struct cmd_ctx *ctx)
 }
 
 static int
-restart_serve(struct server_client *c, json_t *req, json_t *reply,
-    struct err *err)
+restart_serve(
+    struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
 	const char *ref;
 	struct session *s;
@@ -86,9 +86,9 @@ restart_serve(struct server_client *c, json_t *req, json_t *reply,
 }
 
 const struct cmd_entry cmd_restart_entry = {
-	.name = "restart",
-	.usage = "ID",
-	.summary = "start a session again (stopping it first if it runs)",
-	.run = restart_run,
-	.serve = restart_serve,
+    .name = "restart",
+    .usage = "ID",
+    .summary = "start a session again (stopping it first if it runs)",
+    .run = restart_run,
+    .serve = restart_serve,
 };

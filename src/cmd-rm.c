@@ -8,14 +8,13 @@
 static int
 rm_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { { "force", no_argument, NULL,
-						  'f' },
-		CMD_LONGOPTS_COMMON, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"force", no_argument, NULL, 'f'},
+	    CMD_LONGOPTS_COMMON, {NULL, 0, NULL, 0}};
 	json_t *reply, *out;
 	int c, rc, force = 0;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":fh", opts, NULL)) !=
-	    -1) {
+	while (
+	    (c = getopt_long(ctx->argc, ctx->argv, ":fh", opts, NULL)) != -1) {
 		if (c == 'f')
 			force = 1;
 		else if ((rc = cmd_opt_common(ctx, c)) >= 0)
@@ -25,8 +24,9 @@ rm_run(struct cmd_ctx *ctx)
 		return cmd_usage_error(ctx, "expected a session ID");
 	out = json_array();
 	for (int i = optind; i < ctx->argc; i++) {
-		reply = cmd_call(ctx, json_pack("{s:s, s:s, s:b}", "cmd", "rm",
-		    "ref", ctx->argv[i], "force", force));
+		reply = cmd_call(ctx,
+		    json_pack("{s:s, s:s, s:b}", "cmd", "rm", "ref",
+		        ctx->argv[i], "force", force));
 		if (reply == NULL) {
 			json_decref(out);
 			return cmd_fail(ctx);
@@ -46,8 +46,7 @@ rm_run(struct cmd_ctx *ctx)
 }
 
 static int
-rm_serve(struct server_client *c, json_t *req, json_t *reply,
-    struct err *err)
+rm_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
 	const char *ref;
 	int force = 0;
@@ -69,10 +68,10 @@ rm_serve(struct server_client *c, json_t *req, json_t *reply,
 }
 
 const struct cmd_entry cmd_rm_entry = {
-	.name = "rm",
-	.usage = "ID... [--force]",
-	.summary = "delete sessions (refuses running ones without --force)",
-	.help = "  -f, --force         kill a running session and delete it\n",
-	.run = rm_run,
-	.serve = rm_serve,
+    .name = "rm",
+    .usage = "ID... [--force]",
+    .summary = "delete sessions (refuses running ones without --force)",
+    .help = "  -f, --force         kill a running session and delete it\n",
+    .run = rm_run,
+    .serve = rm_serve,
 };

@@ -9,17 +9,17 @@
 static int
 send_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { { "no-enter", no_argument, NULL,
-						  'E' },
-		{ "raw", no_argument, NULL, 'R' }, CMD_LONGOPTS_COMMON,
-		{ NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    {"no-enter", no_argument, NULL, 'E'},
+	    {"raw", no_argument, NULL, 'R'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
 	struct proto_reader rd = PROTO_READER_INIT;
 	struct buf text = BUF_INIT;
 	json_t *s, *reply, *jt;
 	int c, rc, fd, submit = 1, raw = 0;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) !=
-	    -1) {
+	while (
+	    (c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) != -1) {
 		if (c == 'E')
 			submit = 0;
 		else if (c == 'R')
@@ -30,8 +30,8 @@ send_run(struct cmd_ctx *ctx)
 	if (optind + 2 > ctx->argc)
 		return cmd_usage_error(ctx, "expected ID and TEXT");
 	for (int i = optind + 1; i < ctx->argc; i++)
-		buf_addf(&text, "%s%s", i > optind + 1 ? " " : "",
-		    ctx->argv[i]);
+		buf_addf(
+		    &text, "%s%s", i > optind + 1 ? " " : "", ctx->argv[i]);
 	jt = json_stringn(text.data, text.len);
 	buf_release(&text);
 	if (jt == NULL)
@@ -49,7 +49,7 @@ send_run(struct cmd_ctx *ctx)
 	}
 	reply = cmd_host_call(ctx, fd, &rd,
 	    json_pack("{s:s, s:o, s:b, s:b}", "cmd", "send", "text", jt,
-		"submit", submit, "raw", raw));
+	        "submit", submit, "raw", raw));
 	close(fd);
 	proto_reader_release(&rd);
 	if (reply == NULL) {
@@ -57,9 +57,9 @@ send_run(struct cmd_ctx *ctx)
 		return cmd_fail(ctx);
 	}
 	if (ctx->json) {
-		json_t *out = json_pack("{s:s, s:O}", "id",
-		    session_str(s, "id"), "bytes",
-		    json_object_get(reply, "bytes"));
+		json_t *out =
+		    json_pack("{s:s, s:O}", "id", session_str(s, "id"), "bytes",
+		        json_object_get(reply, "bytes"));
 		cmd_print_json(out);
 		json_decref(out);
 	} else
@@ -70,11 +70,11 @@ send_run(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_send_entry = {
-	.name = "send",
-	.usage = "ID TEXT...",
-	.summary = "type a reply or instruction into a session",
-	.help = "      --no-enter      do not press Enter after the text\n"
-		"      --raw           send the bytes as they are (no Enter, no "
-		"paste)\n",
-	.run = send_run,
+    .name = "send",
+    .usage = "ID TEXT...",
+    .summary = "type a reply or instruction into a session",
+    .help = "      --no-enter      do not press Enter after the text\n"
+            "      --raw           send the bytes as they are (no Enter, no "
+            "paste)\n",
+    .run = send_run,
 };

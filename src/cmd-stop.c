@@ -8,11 +8,10 @@
 #include "session.h"
 #include "util.h"
 
-
 /* Subscribed already: wait for `id` to reach `want`, up to timeout_ms. */
 int
-cmd_wait_one(struct cmd_ctx *ctx, const char *id, const char *want,
-    int timeout_ms)
+cmd_wait_one(
+    struct cmd_ctx *ctx, const char *id, const char *want, int timeout_ms)
 {
 	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
 	json_t *s = cmd_get_session(ctx, id), *ev;
@@ -26,8 +25,8 @@ cmd_wait_one(struct cmd_ctx *ctx, const char *id, const char *want,
 		if (now >= deadline)
 			return err_set(&ctx->err, ERR_FAILED,
 			    "session %s did not reach '%s' in time", id, want);
-		int rc = client_event(&ctx->cl, &ev, (int)(deadline - now),
-		    &ctx->err);
+		int rc = client_event(
+		    &ctx->cl, &ev, (int)(deadline - now), &ctx->err);
 		if (rc < 0)
 			return -1;
 		if (rc == 0)
@@ -43,22 +42,22 @@ cmd_wait_one(struct cmd_ctx *ctx, const char *id, const char *want,
 static int
 stop_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { { "grace", required_argument,
-						  NULL, 'g' },
-		CMD_LONGOPTS_COMMON, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    {"grace", required_argument, NULL, 'g'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
 	double grace = 5;
 	json_t *reply, *out = json_array();
 	int c, rc = 0;
 	char *end;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":g:h", opts, NULL)) !=
-	    -1) {
+	while (
+	    (c = getopt_long(ctx->argc, ctx->argv, ":g:h", opts, NULL)) != -1) {
 		if (c == 'g') {
 			grace = strtod(optarg, &end);
 			if (*end || grace < 0 || grace > 3600) {
 				json_decref(out);
-				return cmd_usage_error(ctx,
-				    "--grace takes 0 to 3600 seconds");
+				return cmd_usage_error(
+				    ctx, "--grace takes 0 to 3600 seconds");
 			}
 			continue;
 		}
@@ -76,18 +75,18 @@ stop_run(struct cmd_ctx *ctx)
 		goto fail;
 	json_decref(reply);
 	for (int i = optind; i < ctx->argc; i++) {
-		reply = cmd_call(ctx, json_pack("{s:s, s:s, s:i}", "cmd",
-		    "stop", "ref", ctx->argv[i], "grace_ms",
-		    (int)(grace * 1000)));
+		reply = cmd_call(ctx,
+		    json_pack("{s:s, s:s, s:i}", "cmd", "stop", "ref",
+		        ctx->argv[i], "grace_ms", (int)(grace * 1000)));
 		if (reply == NULL)
 			goto fail;
-		const char *id = session_str(json_object_get(reply, "session"),
-		    "id");
+		const char *id =
+		    session_str(json_object_get(reply, "session"), "id");
 		char idc[16];
 		snprintf(idc, sizeof idc, "%s", id);
 		json_decref(reply);
-		if (cmd_wait_one(ctx, idc, "done",
-			(int)(grace * 1000) + 10000) < 0)
+		if (cmd_wait_one(
+		        ctx, idc, "done", (int)(grace * 1000) + 10000) < 0)
 			goto fail;
 		json_t *s = cmd_get_session(ctx, idc);
 		if (s == NULL)
@@ -109,8 +108,7 @@ fail:
 }
 
 static int
-stop_serve(struct server_client *c, json_t *req, json_t *reply,
-    struct err *err)
+stop_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
 	const char *ref;
 	json_int_t grace = 5000;
@@ -130,11 +128,11 @@ stop_serve(struct server_client *c, json_t *req, json_t *reply,
 }
 
 const struct cmd_entry cmd_stop_entry = {
-	.name = "stop",
-	.usage = "ID... [--grace S]",
-	.summary = "stop sessions (SIGTERM, then SIGKILL after the grace)",
-	.help = "  -g, --grace S       seconds between SIGTERM and SIGKILL "
-		"(default 5)\n",
-	.run = stop_run,
-	.serve = stop_serve,
+    .name = "stop",
+    .usage = "ID... [--grace S]",
+    .summary = "stop sessions (SIGTERM, then SIGKILL after the grace)",
+    .help = "  -g, --grace S       seconds between SIGTERM and SIGKILL "
+            "(default 5)\n",
+    .run = stop_run,
+    .serve = stop_serve,
 };

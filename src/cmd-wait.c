@@ -26,31 +26,31 @@ wait_reached(const char *want, const char *state)
 static int
 wait_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { { "state", required_argument,
-						  NULL, 's' },
-		{ "timeout", required_argument, NULL, 't' },
-		CMD_LONGOPTS_COMMON, { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+	    {"state", required_argument, NULL, 's'},
+	    {"timeout", required_argument, NULL, 't'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
 	const char *want = "done";
 	double timeout = -1;
 	json_t *reply, *ids, *sessions, *ev;
 	int c, rc, nids, failed = 0;
 	char *end;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":s:t:h", opts,
-		    NULL)) != -1) {
+	while ((c = getopt_long(ctx->argc, ctx->argv, ":s:t:h", opts, NULL)) !=
+	    -1) {
 		switch (c) {
 		case 's':
 			want = optarg;
 			if (strcmp(want, "done") && strcmp(want, "blocked") &&
 			    strcmp(want, "any"))
-				return cmd_usage_error(ctx,
-				    "--state takes done, blocked or any");
+				return cmd_usage_error(
+				    ctx, "--state takes done, blocked or any");
 			break;
 		case 't':
 			timeout = strtod(optarg, &end);
 			if (*end || timeout < 0 || timeout > 1e7)
-				return cmd_usage_error(ctx,
-				    "--timeout takes seconds");
+				return cmd_usage_error(
+				    ctx, "--timeout takes seconds");
 			break;
 		default:
 			if ((rc = cmd_opt_common(ctx, c)) >= 0)
@@ -75,7 +75,8 @@ wait_run(struct cmd_ctx *ctx)
 		json_object_set(sessions, session_str(s, "id"), s);
 		json_decref(s);
 	}
-	uint64_t deadline = timeout < 0 ? 0 : now_ms() + (uint64_t)(timeout * 1000);
+	uint64_t deadline =
+	    timeout < 0 ? 0 : now_ms() + (uint64_t)(timeout * 1000);
 	for (;;) {
 		const char *id;
 		json_t *s;
@@ -136,7 +137,8 @@ wait_run(struct cmd_ctx *ctx)
 		json_object_foreach(sessions, id, s)
 		{
 			const char *st = session_str(s, "state");
-			if (strcmp(want, "done") == 0 && strcmp(st, "done") != 0)
+			if (strcmp(want, "done") == 0 &&
+			    strcmp(st, "done") != 0)
 				failed = 1;
 			if (ctx->json)
 				json_array_append(arr, s);
@@ -174,13 +176,13 @@ fail:
 }
 
 const struct cmd_entry cmd_wait_entry = {
-	.name = "wait",
-	.usage = "ID... [--state done|blocked|any] [--timeout S]",
-	.summary = "wait until sessions end, block, or need you",
-	.help = "  -s, --state W       done (default): ended; blocked: needs "
-		"input;\n"
-		"                      any: blocked, idle (ready) or ended\n"
-		"  -t, --timeout S     give up after S seconds (exit 1)\n"
-		"Exit 0 when reached; with done, 1 if any did not end in done.\n",
-	.run = wait_run,
+    .name = "wait",
+    .usage = "ID... [--state done|blocked|any] [--timeout S]",
+    .summary = "wait until sessions end, block, or need you",
+    .help = "  -s, --state W       done (default): ended; blocked: needs "
+            "input;\n"
+            "                      any: blocked, idle (ready) or ended\n"
+            "  -t, --timeout S     give up after S seconds (exit 1)\n"
+            "Exit 0 when reached; with done, 1 if any did not end in done.\n",
+    .run = wait_run,
 };

@@ -79,8 +79,8 @@ cmd_worktree_prepare(struct cmd_ctx *ctx, json_t *req, const char *name,
 			xasprintf(&p, "%s/.galley/worktrees/%s", repo.main,
 			    auto_name);
 			xasprintf(&ref, "refs/heads/galley/%s", auto_name);
-			const char *args[] = { "show-ref", "--verify", "-q",
-				ref, NULL };
+			const char *args[] = {
+			    "show-ref", "--verify", "-q", ref, NULL};
 			int taken = lstat(p, &st) == 0;
 			if (!taken) {
 				char *have = git_line(repo.main, args);

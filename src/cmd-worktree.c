@@ -43,11 +43,11 @@ disk_usage(const char *path)
 static int
 wt_list(struct repo_info *repo, struct wt **out, int *n, struct err *err)
 {
-	static const char *const args[] = { "worktree", "list", "--porcelain",
-		NULL };
+	static const char *const args[] = {
+	    "worktree", "list", "--porcelain", NULL};
 	struct git_result r = GIT_RESULT_INIT;
 	char *prefix;
-	struct wt cur = { 0 };
+	struct wt cur = {0};
 
 	*out = NULL;
 	*n = 0;
@@ -56,18 +56,18 @@ wt_list(struct repo_info *repo, struct wt **out, int *n, struct err *err)
 		return -1;
 	}
 	xasprintf(&prefix, "%s/.galley/worktrees/", repo->main);
-	for (char *p = r.out.data;; ) {
+	for (char *p = r.out.data;;) {
 		size_t len = strcspn(p, "\n");
 		char *line = xstrndup(p, len);
 		if (len == 0) {
-			if (cur.path && strncmp(cur.path, prefix,
-					    strlen(prefix)) == 0) {
-				*out = xrealloc(*out, (size_t)(*n + 1) *
-				    sizeof **out);
+			if (cur.path &&
+			    strncmp(cur.path, prefix, strlen(prefix)) == 0) {
+				*out = xrealloc(
+				    *out, (size_t)(*n + 1) * sizeof **out);
 				const char *b = cur.branch ? cur.branch : "";
 				cur.name = xstrdup(strncmp(b, "galley/", 7) == 0
-					? b + 7
-					: cur.path + strlen(prefix));
+				        ? b + 7
+				        : cur.path + strlen(prefix));
 				(*out)[(*n)++] = cur;
 			} else {
 				free(cur.path);
@@ -110,8 +110,8 @@ wt_free(struct wt *w, int n)
 static json_t *
 sessions_all(struct cmd_ctx *ctx)
 {
-	json_t *reply = cmd_call(ctx, json_pack("{s:s, s:b}", "cmd", "ls",
-	    "all", 1));
+	json_t *reply =
+	    cmd_call(ctx, json_pack("{s:s, s:b}", "cmd", "ls", "all", 1));
 	json_t *list;
 
 	if (reply == NULL)
@@ -152,8 +152,8 @@ static json_t *
 wt_json(struct repo_info *repo, struct wt *w)
 {
 	struct wt_risk risk = WT_RISK_INIT;
-	const char *base = w->session ? session_str(w->session, "base_ref")
-				      : "";
+	const char *base =
+	    w->session ? session_str(w->session, "base_ref") : "";
 	char *range = NULL, *own = NULL;
 	int ahead = -1, behind = -1, unpushed = -1;
 	json_t *o;
@@ -163,27 +163,28 @@ wt_json(struct repo_info *repo, struct wt *w)
 		xasprintf(&own, "refs/heads/%s", w->branch);
 		if (*base) {
 			xasprintf(&range, "%s...%s", base, own);
-			const char *a[] = { "rev-list", "--count", "--right-only",
-				range, NULL };
-			const char *b[] = { "rev-list", "--count", "--left-only",
-				range, NULL };
+			const char *a[] = {
+			    "rev-list", "--count", "--right-only", range, NULL};
+			const char *b[] = {
+			    "rev-list", "--count", "--left-only", range, NULL};
 			ahead = count_line(repo->main, a);
 			behind = count_line(repo->main, b);
 		}
-		const char *u[] = { "rev-list", "--count", own, "--not",
-			"--remotes", NULL };
+		const char *u[] = {
+		    "rev-list", "--count", own, "--not", "--remotes", NULL};
 		unpushed = count_line(repo->main, u);
 	}
 	o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:b, s:i, s:i, s:o, s:o, "
-		      "s:o, s:I, s:s?}",
+	              "s:o, s:I, s:s?}",
 	    "name", w->name, "path", w->path, "branch", w->branch, "session",
 	    w->session ? session_str(w->session, "id") : NULL, "state",
 	    w->session ? session_str(w->session, "state") : NULL, "dirty",
 	    risk.nfiles > 0, "changed_files", risk.nfiles, "own_commits",
-	    risk.ncommits, "ahead", ahead >= 0 ? json_integer(ahead) : json_null(),
-	    "behind", behind >= 0 ? json_integer(behind) : json_null(),
-	    "unpushed", unpushed >= 0 ? json_integer(unpushed) : json_null(),
-	    "size_bytes", (json_int_t)disk_usage(w->path), "locked", w->lock);
+	    risk.ncommits, "ahead",
+	    ahead >= 0 ? json_integer(ahead) : json_null(), "behind",
+	    behind >= 0 ? json_integer(behind) : json_null(), "unpushed",
+	    unpushed >= 0 ? json_integer(unpushed) : json_null(), "size_bytes",
+	    (json_int_t)disk_usage(w->path), "locked", w->lock);
 	wt_risk_release(&risk);
 	free(range);
 	free(own);
@@ -196,8 +197,8 @@ find_repo(struct cmd_ctx *ctx, struct repo_info *repo)
 	char cwd[PATH_MAX];
 
 	if (getcwd(cwd, sizeof cwd) == NULL)
-		return err_set(&ctx->err, ERR_FAILED,
-		    "cannot read the current directory");
+		return err_set(
+		    &ctx->err, ERR_FAILED, "cannot read the current directory");
 	return repo_find(cwd, repo, &ctx->err);
 }
 
@@ -234,28 +235,29 @@ wt_ls(struct cmd_ctx *ctx, struct repo_info *repo)
 			char ahead[16] = "-", behind[16] = "-", unp[16] = "-";
 			if (json_is_integer(json_object_get(o, "ahead")))
 				snprintf(ahead, sizeof ahead, "%lld",
-				    json_integer_value(json_object_get(o,
-					"ahead")));
+				    json_integer_value(
+				        json_object_get(o, "ahead")));
 			if (json_is_integer(json_object_get(o, "behind")))
 				snprintf(behind, sizeof behind, "%lld",
-				    json_integer_value(json_object_get(o,
-					"behind")));
+				    json_integer_value(
+				        json_object_get(o, "behind")));
 			if (json_is_integer(json_object_get(o, "unpushed")))
 				snprintf(unp, sizeof unp, "%lld",
-				    json_integer_value(json_object_get(o,
-					"unpushed")));
+				    json_integer_value(
+				        json_object_get(o, "unpushed")));
 			printf("%-24.24s %-9s %-8s %-6s %5s %5s %8s %7lldK\n",
 			    session_str(o, "name"),
-			    *session_str(o, "session") ? session_str(o,
-							      "session")
-						       : "-",
+			    *session_str(o, "session")
+			        ? session_str(o, "session")
+			        : "-",
 			    *session_str(o, "state") ? session_str(o, "state")
-						     : "-",
+			                             : "-",
 			    json_is_true(json_object_get(o, "dirty")) ? "yes"
-								      : "no",
+			                                              : "no",
 			    ahead, behind, unp,
-			    json_integer_value(json_object_get(o,
-				"size_bytes")) / 1024);
+			    json_integer_value(
+			        json_object_get(o, "size_bytes")) /
+			        1024);
 		}
 	}
 	json_decref(arr);
@@ -277,12 +279,12 @@ wt_remove_one(struct cmd_ctx *ctx, struct repo_info *repo, struct wt *w,
 		    "it first",
 		    w->name, session_str(w->session, "name"),
 		    session_str(w->session, "state"));
-	if (worktree_remove(repo->main, w->path, w->branch, force, &kept,
-		&ctx->err) < 0)
+	if (worktree_remove(
+	        repo->main, w->path, w->branch, force, &kept, &ctx->err) < 0)
 		return -1;
-	json_array_append_new(done, json_pack("{s:s, s:s, s:s?, s:b}", "name",
-	    w->name, "path", w->path, "branch", w->branch, "branch_kept",
-	    kept));
+	json_array_append_new(done,
+	    json_pack("{s:s, s:s, s:s?, s:b}", "name", w->name, "path", w->path,
+	        "branch", w->branch, "branch_kept", kept));
 	if (!ctx->json)
 		printf("removed worktree %s%s\n", w->name,
 		    kept ? " (branch kept: it has commits of its own)" : "");
@@ -290,8 +292,7 @@ wt_remove_one(struct cmd_ctx *ctx, struct repo_info *repo, struct wt *w,
 }
 
 static int
-wt_rm(struct cmd_ctx *ctx, struct repo_info *repo, const char *name,
-    int force)
+wt_rm(struct cmd_ctx *ctx, struct repo_info *repo, const char *name, int force)
 {
 	struct wt *w;
 	int n, rc = -1, found = -1;
@@ -346,36 +347,38 @@ wt_gc(struct cmd_ctx *ctx, struct repo_info *repo, int dry)
 		if (w[i].session && session_is_live(w[i].session))
 			why = "its session is running";
 		else if (worktree_risk(repo->main, w[i].path, w[i].branch,
-			     &risk, NULL) == 0 &&
+		             &risk, NULL) == 0 &&
 		    (risk.nfiles || risk.ncommits)) {
 			buf_adds(&m, "it would lose ");
 			wt_risk_describe(&risk, &m);
 			why = m.data;
 		}
 		if (why) {
-			json_array_append_new(kept, json_pack("{s:s, s:s}",
-			    "name", w[i].name, "reason", why));
+			json_array_append_new(kept,
+			    json_pack("{s:s, s:s}", "name", w[i].name, "reason",
+			        why));
 			if (!ctx->json)
 				printf("kept    %s: %s\n", w[i].name, why);
 		} else if (dry) {
-			json_array_append_new(removed, json_pack("{s:s, s:s}",
-			    "name", w[i].name, "path", w[i].path));
+			json_array_append_new(removed,
+			    json_pack("{s:s, s:s}", "name", w[i].name, "path",
+			        w[i].path));
 			if (!ctx->json)
 				printf("would remove %s\n", w[i].name);
 		} else {
 			struct err e2 = ERR_INIT;
 			int k = 0;
 			if (worktree_remove(repo->main, w[i].path, w[i].branch,
-				0, &k, &e2) == 0) {
-				json_array_append_new(removed, json_pack(
-				    "{s:s, s:s}", "name", w[i].name, "path",
-				    w[i].path));
+			        0, &k, &e2) == 0) {
+				json_array_append_new(removed,
+				    json_pack("{s:s, s:s}", "name", w[i].name,
+				        "path", w[i].path));
 				if (!ctx->json)
 					printf("removed %s\n", w[i].name);
 			} else {
-				json_array_append_new(kept, json_pack(
-				    "{s:s, s:s}", "name", w[i].name, "reason",
-				    e2.msg.data));
+				json_array_append_new(kept,
+				    json_pack("{s:s, s:s}", "name", w[i].name,
+				        "reason", e2.msg.data));
 				if (!ctx->json)
 					printf("kept    %s: %s\n", w[i].name,
 					    e2.msg.data);
@@ -387,7 +390,7 @@ wt_gc(struct cmd_ctx *ctx, struct repo_info *repo, int dry)
 	}
 	if (!dry) {
 		struct git_result r = GIT_RESULT_INIT;
-		const char *prune[] = { "worktree", "prune", NULL };
+		const char *prune[] = {"worktree", "prune", NULL};
 		git_run(repo->main, &r, prune);
 		git_result_release(&r);
 	}
@@ -407,16 +410,15 @@ wt_gc(struct cmd_ctx *ctx, struct repo_info *repo, int dry)
 static int
 worktree_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = { { "force", no_argument, NULL,
-						  'f' },
-		{ "dry-run", no_argument, NULL, 'n' }, CMD_LONGOPTS_COMMON,
-		{ NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {{"force", no_argument, NULL, 'f'},
+	    {"dry-run", no_argument, NULL, 'n'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
 	struct repo_info repo = REPO_INFO_INIT;
 	int c, rc, force = 0, dry = 0;
 	const char *sub;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":fnh", opts, NULL)) !=
-	    -1) {
+	while (
+	    (c = getopt_long(ctx->argc, ctx->argv, ":fnh", opts, NULL)) != -1) {
 		if (c == 'f')
 			force = 1;
 		else if (c == 'n')
@@ -428,12 +430,12 @@ worktree_run(struct cmd_ctx *ctx)
 		return cmd_usage_error(ctx, "expected ls, rm or gc");
 	sub = ctx->argv[optind++];
 	if (strcmp(sub, "ls") && strcmp(sub, "rm") && strcmp(sub, "gc"))
-		return cmd_usage_error(ctx, "unknown worktree command '%s'",
-		    sub);
+		return cmd_usage_error(
+		    ctx, "unknown worktree command '%s'", sub);
 	if ((strcmp(sub, "rm") == 0) != (optind + 1 == ctx->argc) ||
 	    (strcmp(sub, "rm") != 0 && optind != ctx->argc))
-		return cmd_usage_error(ctx, "wrong arguments for 'worktree %s'",
-		    sub);
+		return cmd_usage_error(
+		    ctx, "wrong arguments for 'worktree %s'", sub);
 	if (find_repo(ctx, &repo) < 0) {
 		repo_info_release(&repo);
 		return cmd_fail(ctx);
@@ -449,11 +451,11 @@ worktree_run(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_worktree_entry = {
-	.name = "worktree",
-	.usage = "ls | rm NAME [--force] | gc [--dry-run]",
-	.summary = "list, remove and clean up session worktrees",
-	.help = "  -f, --force         rm: remove even with uncommitted work\n"
-		"                      (a branch with its own commits is kept)\n"
-		"  -n, --dry-run       gc: say what would be removed\n",
-	.run = worktree_run,
+    .name = "worktree",
+    .usage = "ls | rm NAME [--force] | gc [--dry-run]",
+    .summary = "list, remove and clean up session worktrees",
+    .help = "  -f, --force         rm: remove even with uncommitted work\n"
+            "                      (a branch with its own commits is kept)\n"
+            "  -n, --dry-run       gc: say what would be removed\n",
+    .run = worktree_run,
 };

@@ -13,34 +13,34 @@ extern const struct cmd_entry cmd_new_entry, cmd_bg_entry, cmd_exec_entry,
     cmd_logs_entry, cmd_wait_entry, cmd_stop_entry, cmd_restart_entry,
     cmd_rm_entry, cmd_pin_entry, cmd_unpin_entry, cmd_rename_entry,
     cmd_config_entry, cmd_doctor_entry, cmd_daemon_entry, cmd_get_entry,
-    cmd_host_entry, cmd_hook_entry, cmd_fake_agent_entry,
-    cmd_events_entry, cmd_worktree_entry;
+    cmd_host_entry, cmd_hook_entry, cmd_fake_agent_entry, cmd_events_entry,
+    cmd_worktree_entry;
 
 const struct cmd_entry *const cmd_table[] = {
-	&cmd_new_entry,
-	&cmd_exec_entry,
-	&cmd_ls_entry,
-	&cmd_peek_entry,
-	&cmd_send_entry,
-	&cmd_attach_entry,
-	&cmd_logs_entry,
-	&cmd_wait_entry,
-	&cmd_stop_entry,
-	&cmd_restart_entry,
-	&cmd_rm_entry,
-	&cmd_pin_entry,
-	&cmd_unpin_entry,
-	&cmd_rename_entry,
-	&cmd_worktree_entry,
-	&cmd_config_entry,
-	&cmd_doctor_entry,
-	&cmd_daemon_entry,
-	&cmd_events_entry,
-	&cmd_get_entry,
-	&cmd_host_entry,
-	&cmd_hook_entry,
-	&cmd_fake_agent_entry,
-	NULL,
+    &cmd_new_entry,
+    &cmd_exec_entry,
+    &cmd_ls_entry,
+    &cmd_peek_entry,
+    &cmd_send_entry,
+    &cmd_attach_entry,
+    &cmd_logs_entry,
+    &cmd_wait_entry,
+    &cmd_stop_entry,
+    &cmd_restart_entry,
+    &cmd_rm_entry,
+    &cmd_pin_entry,
+    &cmd_unpin_entry,
+    &cmd_rename_entry,
+    &cmd_worktree_entry,
+    &cmd_config_entry,
+    &cmd_doctor_entry,
+    &cmd_daemon_entry,
+    &cmd_events_entry,
+    &cmd_get_entry,
+    &cmd_host_entry,
+    &cmd_hook_entry,
+    &cmd_fake_agent_entry,
+    NULL,
 };
 
 /* Exact name, else a unique prefix of a visible verb (tmux's cmd_find). */
@@ -81,7 +81,8 @@ const struct cmd_entry *
 cmd_find_serve(const char *name)
 {
 	for (int i = 0; cmd_table[i]; i++)
-		if (cmd_table[i]->serve && strcmp(cmd_table[i]->name, name) == 0)
+		if (cmd_table[i]->serve &&
+		    strcmp(cmd_table[i]->name, name) == 0)
 			return cmd_table[i];
 	return NULL;
 }
@@ -113,8 +114,9 @@ cmd_print_help(FILE *f)
 			continue;
 		fprintf(f, "  %-9s %s\n", e->name, e->summary);
 	}
-	fprintf(f, "\nIDs accept a unique id prefix or a session name.\n"
-		   "Run 'galley <command> --help' for its options.\n");
+	fprintf(f,
+	    "\nIDs accept a unique id prefix or a session name.\n"
+	    "Run 'galley <command> --help' for its options.\n");
 }
 
 int
@@ -143,11 +145,11 @@ cmd_opt_common(struct cmd_ctx *ctx, int c)
 		cmd_print_usage(ctx->entry, stdout);
 		return EXIT_OK;
 	case ':':
-		return cmd_usage_error(ctx, "option '%s' needs a value",
-		    ctx->argv[optind - 1]);
+		return cmd_usage_error(
+		    ctx, "option '%s' needs a value", ctx->argv[optind - 1]);
 	default:
-		return cmd_usage_error(ctx, "unknown option '%s'",
-		    ctx->argv[optind - 1]);
+		return cmd_usage_error(
+		    ctx, "unknown option '%s'", ctx->argv[optind - 1]);
 	}
 }
 
@@ -176,7 +178,8 @@ cmd_get_session(struct cmd_ctx *ctx, const char *ref)
 {
 	json_t *reply, *s;
 
-	reply = cmd_call(ctx, json_pack("{s:s, s:s}", "cmd", "get", "ref", ref));
+	reply =
+	    cmd_call(ctx, json_pack("{s:s, s:s}", "cmd", "get", "ref", ref));
 	if (reply == NULL)
 		return NULL;
 	s = json_incref(json_object_get(reply, "session"));
@@ -259,8 +262,7 @@ cmd_host_open(struct cmd_ctx *ctx, json_t *s, struct proto_reader *rd)
 }
 
 json_t *
-cmd_host_call(struct cmd_ctx *ctx, int fd, struct proto_reader *rd,
-    json_t *req)
+cmd_host_call(struct cmd_ctx *ctx, int fd, struct proto_reader *rd, json_t *req)
 {
 	json_t *reply = NULL;
 
@@ -276,11 +278,12 @@ cmd_host_call(struct cmd_ctx *ctx, int fd, struct proto_reader *rd,
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		json_t *e = json_object_get(reply, "error");
 		err_set(&ctx->err,
-		    err_from_word(json_string_value(json_object_get(e, "code"))),
+		    err_from_word(
+		        json_string_value(json_object_get(e, "code"))),
 		    "%s",
 		    json_string_value(json_object_get(e, "message"))
-			? json_string_value(json_object_get(e, "message"))
-			: "host refused");
+		        ? json_string_value(json_object_get(e, "message"))
+		        : "host refused");
 		json_decref(reply);
 		return NULL;
 	}

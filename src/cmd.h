@@ -32,12 +32,12 @@ struct cmd_entry {
 	const char *help;    /* options, for `galley <name> --help` */
 	int flags;
 #define CMD_INTERNAL 0x1 /* hidden from help: host, hook, fake-agent */
-#define CMD_NOJSON 0x2	 /* takes no --json (attach, daemon run) */
+#define CMD_NOJSON 0x2   /* takes no --json (attach, daemon run) */
 	int (*run)(struct cmd_ctx *);
 	/* daemon side; NULL for CLI-only verbs. Fill reply and return 0,
 	 * or return -1 with err set, or 1 when it sent its reply itself. */
-	int (*serve)(struct server_client *, json_t *req, json_t *reply,
-	    struct err *);
+	int (*serve)(
+	    struct server_client *, json_t *req, json_t *reply, struct err *);
 };
 
 extern const struct cmd_entry *const cmd_table[];
@@ -48,7 +48,10 @@ void cmd_print_usage(const struct cmd_entry *, FILE *);
 void cmd_print_help(FILE *);
 
 #define CMD_LONGOPTS_COMMON                                                    \
-	{ "json", no_argument, NULL, 'J' }, { "help", no_argument, NULL, 'h' }
+	{"json", no_argument, NULL, 'J'},                                      \
+	{                                                                      \
+		"help", no_argument, NULL, 'h'                                 \
+	}
 /* Handle --json, --help and option errors: -1 means go on parsing; anything
  * else is the exit code to return now. */
 int cmd_opt_common(struct cmd_ctx *, int c);
@@ -70,8 +73,8 @@ int state_is_terminal(const char *state);
 
 /* Talk to a session's host directly (peek, send, attach). */
 int cmd_host_open(struct cmd_ctx *, json_t *session, struct proto_reader *);
-json_t *cmd_host_call(struct cmd_ctx *, int fd, struct proto_reader *,
-    json_t *req);
+json_t *cmd_host_call(
+    struct cmd_ctx *, int fd, struct proto_reader *, json_t *req);
 /* Shared by the verbs that start or wait for sessions. */
 json_t *cmd_new_request(struct cmd_ctx *, const char *cwd);
 int cmd_print_new(struct cmd_ctx *, json_t *reply);
@@ -82,7 +85,7 @@ int cmd_worktree_prepare(struct cmd_ctx *, json_t *req, const char *name,
     const char *base_mode, const char *hint);
 void cmd_worktree_undo(json_t *req);
 /* After subscribe: wait until session id reaches want, or time out. */
-int cmd_wait_one(struct cmd_ctx *, const char *id, const char *want,
-    int timeout_ms);
+int cmd_wait_one(
+    struct cmd_ctx *, const char *id, const char *want, int timeout_ms);
 
 #endif

@@ -8,15 +8,15 @@ static const struct {
 	const char *word;
 	int exit;
 } err_table[] = {
-	{ ERR_NONE, "ok", 0 },
-	{ ERR_FAILED, "failed", 1 },
-	{ ERR_USAGE, "usage", 2 },
-	{ ERR_NOT_FOUND, "not_found", 3 },
-	{ ERR_REFUSED, "refused", 4 },
-	{ ERR_UNREACHABLE, "unreachable", 5 },
-	{ ERR_PROTOCOL, "protocol", 1 },
-	{ ERR_AMBIGUOUS, "ambiguous", 2 },
-	{ ERR_EXISTS, "exists", 1 },
+    {ERR_NONE, "ok", 0},
+    {ERR_FAILED, "failed", 1},
+    {ERR_USAGE, "usage", 2},
+    {ERR_NOT_FOUND, "not_found", 3},
+    {ERR_REFUSED, "refused", 4},
+    {ERR_UNREACHABLE, "unreachable", 5},
+    {ERR_PROTOCOL, "protocol", 1},
+    {ERR_AMBIGUOUS, "ambiguous", 2},
+    {ERR_EXISTS, "exists", 1},
 };
 
 int

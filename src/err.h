@@ -7,21 +7,24 @@
 
 enum err_code {
 	ERR_NONE = 0,
-	ERR_FAILED,	/* "failed", exit 1 */
-	ERR_USAGE,	/* "usage", exit 2 */
-	ERR_NOT_FOUND,	/* "not_found", exit 3 */
-	ERR_REFUSED,	/* "refused", exit 4 */
-	ERR_UNREACHABLE,/* "unreachable", exit 5 */
-	ERR_PROTOCOL,	/* "protocol", exit 1 */
-	ERR_AMBIGUOUS,	/* "ambiguous", exit 2 */
-	ERR_EXISTS,	/* "exists", exit 1 */
+	ERR_FAILED,      /* "failed", exit 1 */
+	ERR_USAGE,       /* "usage", exit 2 */
+	ERR_NOT_FOUND,   /* "not_found", exit 3 */
+	ERR_REFUSED,     /* "refused", exit 4 */
+	ERR_UNREACHABLE, /* "unreachable", exit 5 */
+	ERR_PROTOCOL,    /* "protocol", exit 1 */
+	ERR_AMBIGUOUS,   /* "ambiguous", exit 2 */
+	ERR_EXISTS,      /* "exists", exit 1 */
 };
 
 struct err {
 	enum err_code code;
 	struct buf msg;
 };
-#define ERR_INIT { ERR_NONE, BUF_INIT }
+#define ERR_INIT                                                               \
+	{                                                                      \
+		ERR_NONE, BUF_INIT                                             \
+	}
 
 int err_set(struct err *, enum err_code, const char *, ...) printflike(3, 4);
 void err_release(struct err *);

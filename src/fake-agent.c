@@ -47,11 +47,11 @@ emit(const char *event, json_t *payload, struct buf *out)
 
 	json_object_set_new(payload, "hook_event_name", json_string(event));
 	json_object_set_new(payload, "session_id",
-	    json_string(getenv("GALLEY_SESSION") ? getenv("GALLEY_SESSION")
-						  : "none"));
+	    json_string(
+	        getenv("GALLEY_SESSION") ? getenv("GALLEY_SESSION") : "none"));
 	if (fa_transcript)
-		json_object_set_new(payload, "transcript_path",
-		    json_string(fa_transcript));
+		json_object_set_new(
+		    payload, "transcript_path", json_string(fa_transcript));
 	char cwd[4096];
 	if (getcwd(cwd, sizeof cwd))
 		json_object_set_new(payload, "cwd", json_string(cwd));
@@ -93,8 +93,7 @@ emit(const char *event, json_t *payload, struct buf *out)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
-static void
-say(const char *fmt, ...) printflike(1, 2);
+static void say(const char *fmt, ...) printflike(1, 2);
 static void
 say(const char *fmt, ...)
 {
@@ -127,12 +126,14 @@ pre_tool(const char *tool, json_t *input)
 	struct buf out = BUF_INIT;
 	int rc, allowed = 1;
 
-	rc = emit("PreToolUse", json_pack("{s:s, s:O, s:s}", "tool_name", tool,
-	    "tool_input", input, "tool_use_id", "toolu_fake"), &out);
+	rc = emit("PreToolUse",
+	    json_pack("{s:s, s:O, s:s}", "tool_name", tool, "tool_input", input,
+	        "tool_use_id", "toolu_fake"),
+	    &out);
 	json_t *o = json_loads(out.data, 0, NULL);
 	json_t *hso = json_object_get(o, "hookSpecificOutput");
-	const char *d = json_string_value(
-	    json_object_get(hso, "permissionDecision"));
+	const char *d =
+	    json_string_value(json_object_get(hso, "permissionDecision"));
 	if (rc == 2 || (d && strcmp(d, "deny") == 0)) {
 		const char *why = json_string_value(
 		    json_object_get(hso, "permissionDecisionReason"));
@@ -147,8 +148,10 @@ pre_tool(const char *tool, json_t *input)
 static void
 post_tool(const char *tool, json_t *input, json_t *response)
 {
-	emit("PostToolUse", json_pack("{s:s, s:O, s:o}", "tool_name", tool,
-	    "tool_input", input, "tool_response", response), NULL);
+	emit("PostToolUse",
+	    json_pack("{s:s, s:O, s:o}", "tool_name", tool, "tool_input", input,
+	        "tool_response", response),
+	    NULL);
 }
 
 static void
@@ -174,8 +177,8 @@ do_usage(const char *arg)
 	/* a unique message id per entry, as the API gives */
 	char id[64];
 	snprintf(id, sizeof id, "msg_fake_%d_%ld", ++fa_msgs, (long)getpid());
-	json_object_set_new(json_object_get(e, "message"), "id",
-	    json_string(id));
+	json_object_set_new(
+	    json_object_get(e, "message"), "id", json_string(id));
 	char *line = json_dumps(e, JSON_COMPACT);
 	fprintf(f, "%s\n", line);
 	fclose(f);
@@ -194,15 +197,17 @@ run_statement(char *verb, char *arg)
 		printf("✻ Thinking…\n");
 		fflush(stdout);
 		if (secs > 0) {
-			struct timespec ts = { (time_t)secs,
-				(long)((secs - (double)(time_t)secs) * 1e9) };
+			struct timespec ts = {(time_t)secs,
+			    (long)((secs - (double)(time_t)secs) * 1e9)};
 			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 				;
 		}
 	} else if (strcmp(verb, "ask") == 0) {
 		say("%s", arg);
-		emit("Notification", json_pack("{s:s, s:s}", "message", arg,
-		    "notification_type", "elicitation_dialog"), NULL);
+		emit("Notification",
+		    json_pack("{s:s, s:s}", "message", arg, "notification_type",
+		        "elicitation_dialog"),
+		    NULL);
 		printf("> ");
 		char *ans = read_line();
 		if (ans == NULL)
@@ -217,25 +222,30 @@ run_statement(char *verb, char *arg)
 		const char *what = *sp ? sp + 1 : "";
 		json_t *in = json_pack("{s:s}", "command", what);
 		if (pre_tool(tool, in)) {
-			emit("PermissionRequest", json_pack("{s:s, s:O}",
-			    "tool_name", tool, "tool_input", in), NULL);
+			emit("PermissionRequest",
+			    json_pack("{s:s, s:O}", "tool_name", tool,
+			        "tool_input", in),
+			    NULL);
 			printf(" %s command\n   %s\n Do you want to proceed?\n"
 			       " ❯ 1. Yes\n   2. No\n",
 			    tool, what);
-			emit("Notification", json_pack("{s:s, s:s}", "message",
-			    "Claude needs your permission",
-			    "notification_type", "permission_prompt"), NULL);
+			emit("Notification",
+			    json_pack("{s:s, s:s}", "message",
+			        "Claude needs your permission",
+			        "notification_type", "permission_prompt"),
+			    NULL);
 			char *ans = read_line();
 			if (ans == NULL) {
 				free(tool);
 				json_decref(in);
 				return -1;
 			}
-			if (strcmp(ans, "1") == 0 || strcasecmp(ans, "y") == 0 ||
+			if (strcmp(ans, "1") == 0 ||
+			    strcasecmp(ans, "y") == 0 ||
 			    strcasecmp(ans, "yes") == 0) {
 				say("%s(%s) allowed", tool, what);
-				post_tool(tool, in,
-				    json_pack("{s:s}", "stdout", ""));
+				post_tool(
+				    tool, in, json_pack("{s:s}", "stdout", ""));
 			} else
 				say("%s(%s) denied", tool, what);
 			free(ans);
@@ -246,8 +256,8 @@ run_statement(char *verb, char *arg)
 		char *sp = arg + strcspn(arg, " ");
 		char *path = xstrndup(arg, (size_t)(sp - arg));
 		const char *text = *sp ? sp + 1 : "";
-		json_t *in = json_pack("{s:s, s:s}", "file_path", path,
-		    "content", text);
+		json_t *in =
+		    json_pack("{s:s, s:s}", "file_path", path, "content", text);
 		if (pre_tool("Write", in)) {
 			FILE *f = fopen(path, "we");
 			if (f == NULL) {
@@ -257,8 +267,8 @@ run_statement(char *verb, char *arg)
 				fprintf(f, "%s\n", text);
 				fclose(f);
 				say("Write(%s)", path);
-				post_tool("Write", in, json_pack("{s:s}",
-				    "filePath", path));
+				post_tool("Write", in,
+				    json_pack("{s:s}", "filePath", path));
 			}
 		}
 		json_decref(in);
@@ -269,8 +279,9 @@ run_statement(char *verb, char *arg)
 			say("Bash(%s)", arg);
 			fflush(stdout);
 			int rc = system(arg);
-			post_tool("Bash", in, json_pack("{s:i}", "exit_code",
-			    WIFEXITED(rc) ? WEXITSTATUS(rc) : 1));
+			post_tool("Bash", in,
+			    json_pack("{s:i}", "exit_code",
+			        WIFEXITED(rc) ? WEXITSTATUS(rc) : 1));
 		}
 		json_decref(in);
 	} else if (strcmp(verb, "usage") == 0) {
@@ -344,18 +355,21 @@ fake_agent_run(struct cmd_ctx *ctx)
 		free(dir);
 	}
 	printf("fake agent · %s\n", fa_model);
-	emit("SessionStart", json_pack("{s:s, s:s}", "source", "startup",
-	    "model", fa_model), NULL);
+	emit("SessionStart",
+	    json_pack("{s:s, s:s}", "source", "startup", "model", fa_model),
+	    NULL);
 	char *prompt = xstrdup(script);
 	for (;;) {
 		if (*prompt != '\0') {
-			emit("UserPromptSubmit", json_pack("{s:s}", "prompt",
-			    prompt), NULL);
+			emit("UserPromptSubmit",
+			    json_pack("{s:s}", "prompt", prompt), NULL);
 			if (run_script(prompt) < 0)
 				break;
 		}
-		emit("Stop", json_pack("{s:b, s:s}", "stop_hook_active", 0,
-		    "last_assistant_message", "done"), NULL);
+		emit("Stop",
+		    json_pack("{s:b, s:s}", "stop_hook_active", 0,
+		        "last_assistant_message", "done"),
+		    NULL);
 		free(prompt);
 		printf("> ");
 		prompt = read_line();
@@ -369,9 +383,9 @@ fake_agent_run(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_fake_agent_entry = {
-	.name = "fake-agent",
-	.usage = "[--model M] -- SCRIPT",
-	.summary = "(internal) the built-in scripted agent",
-	.flags = CMD_INTERNAL | CMD_NOJSON,
-	.run = fake_agent_run,
+    .name = "fake-agent",
+    .usage = "[--model M] -- SCRIPT",
+    .summary = "(internal) the built-in scripted agent",
+    .flags = CMD_INTERNAL | CMD_NOJSON,
+    .run = fake_agent_run,
 };

@@ -18,7 +18,7 @@
 #define GALLEY_NAME_MAX 64
 
 #define container_of(ptr, type, member)                                        \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+	((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -25,7 +25,7 @@ int
 git_run(const char *dir, struct git_result *r, const char *const args[])
 {
 	const char *argv[64];
-	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, n = 0, status;
+	int out[2] = {-1, -1}, err[2] = {-1, -1}, n = 0, status;
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 
@@ -44,8 +44,8 @@ git_run(const char *dir, struct git_result *r, const char *const args[])
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	int rc = posix_spawnp(&pid, "git", &fa, NULL, (char *const *)argv,
-	    environ);
+	int rc =
+	    posix_spawnp(&pid, "git", &fa, NULL, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(out[1]);
 	close(err[1]);
@@ -54,7 +54,7 @@ git_run(const char *dir, struct git_result *r, const char *const args[])
 		buf_addf(&r->errout, "cannot run git: %s", strerror(rc));
 		goto fail;
 	}
-	struct pollfd p[2] = { { out[0], POLLIN, 0 }, { err[0], POLLIN, 0 } };
+	struct pollfd p[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
 	int open_fds = 2;
 	while (open_fds > 0) {
 		if (poll(p, 2, -1) < 0) {
@@ -68,8 +68,8 @@ git_run(const char *dir, struct git_result *r, const char *const args[])
 			char chunk[8192];
 			ssize_t k = read(p[i].fd, chunk, sizeof chunk);
 			if (k > 0) {
-				buf_add(i ? &r->errout : &r->out, chunk,
-				    (size_t)k);
+				buf_add(
+				    i ? &r->errout : &r->out, chunk, (size_t)k);
 				continue;
 			}
 			if (k < 0 && errno == EINTR)

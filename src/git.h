@@ -11,7 +11,10 @@ struct git_result {
 	int status; /* exit code; -1 if it could not run or was killed */
 	struct buf out, errout;
 };
-#define GIT_RESULT_INIT { -1, BUF_INIT, BUF_INIT }
+#define GIT_RESULT_INIT                                                        \
+	{                                                                      \
+		-1, BUF_INIT, BUF_INIT                                         \
+	}
 
 /* Run `git -C dir args...` (NULL-terminated). Returns the exit status. */
 int git_run(const char *dir, struct git_result *, const char *const args[]);

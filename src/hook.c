@@ -31,8 +31,8 @@ hook_run(struct cmd_ctx *ctx)
 
 	if (ctx->argc != 2 || !name_valid(ctx->argv[1]))
 		return cmd_usage_error(ctx, "expected one EVENT name");
-	while ((n = read(0, chunk, sizeof chunk)) > 0 &&
-	    in.len < HOOK_PAYLOAD_MAX)
+	while (
+	    (n = read(0, chunk, sizeof chunk)) > 0 && in.len < HOOK_PAYLOAD_MAX)
 		buf_add(&in, chunk, (size_t)n);
 	if (sid == NULL || tok == NULL) {
 		buf_release(&in);
@@ -44,9 +44,9 @@ hook_run(struct cmd_ctx *ctx)
 		payload = json_object();
 	}
 	buf_release(&in);
-	reply = cmd_call(ctx, json_pack("{s:s, s:s, s:s, s:s, s:o}", "cmd",
-	    "hook", "session", sid, "token", tok, "event", ctx->argv[1],
-	    "payload", payload));
+	reply = cmd_call(ctx,
+	    json_pack("{s:s, s:s, s:s, s:s, s:o}", "cmd", "hook", "session",
+	        sid, "token", tok, "event", ctx->argv[1], "payload", payload));
 	if (reply == NULL)
 		return 0;
 	out = json_object_get(reply, "output");
@@ -64,8 +64,7 @@ hook_run(struct cmd_ctx *ctx)
 }
 
 static int
-hook_serve(struct server_client *c, json_t *req, json_t *reply,
-    struct err *err)
+hook_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
 	const char *sid, *tok, *event;
 	json_t *payload = json_object_get(req, "payload");
@@ -81,24 +80,26 @@ hook_serve(struct server_client *c, json_t *req, json_t *reply,
 	if (!name_valid(event))
 		return err_set(err, ERR_USAGE, "invalid hook event name");
 	if (payload != NULL && !json_is_object(payload))
-		return err_set(err, ERR_USAGE, "field 'payload' must be an object");
+		return err_set(
+		    err, ERR_USAGE, "field 'payload' must be an object");
 	s = session_find_id(sid);
 	/* the same answer for a wrong id and a wrong token: no oracle */
-	size_t tl = strlen(tok), diff = s && s->hook_token
-	    ? tl ^ strlen(s->hook_token) : 1;
-	for (size_t i = 0; s && s->hook_token && i < tl &&
-	     i < strlen(s->hook_token); i++)
+	size_t tl = strlen(tok),
+	       diff = s && s->hook_token ? tl ^ strlen(s->hook_token) : 1;
+	for (size_t i = 0;
+	     s && s->hook_token && i < tl && i < strlen(s->hook_token); i++)
 		diff |= (size_t)(tok[i] ^ s->hook_token[i]);
 	if (s == NULL || diff != 0)
-		return err_set(err, ERR_REFUSED, "hook refused: bad session token");
+		return err_set(
+		    err, ERR_REFUSED, "hook refused: bad session token");
 	return session_on_hook(s, event, payload, reply, err);
 }
 
 const struct cmd_entry cmd_hook_entry = {
-	.name = "hook",
-	.usage = "EVENT",
-	.summary = "(internal) forward a runtime hook payload to the daemon",
-	.flags = CMD_INTERNAL | CMD_NOJSON,
-	.run = hook_run,
-	.serve = hook_serve,
+    .name = "hook",
+    .usage = "EVENT",
+    .summary = "(internal) forward a runtime hook payload to the daemon",
+    .flags = CMD_INTERNAL | CMD_NOJSON,
+    .run = hook_run,
+    .serve = hook_serve,
 };

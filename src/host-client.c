@@ -96,8 +96,8 @@ host_client_raw(struct host_client *c, const char *data, size_t len)
 	w->buf.base = xmalloc(len);
 	memcpy(w->buf.base, data, len);
 	w->buf.len = len;
-	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &w->buf, 1,
-		hwrite_cb) != 0) {
+	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &w->buf, 1, hwrite_cb) !=
+	    0) {
 		free(w->buf.base);
 		free(w);
 		host_client_close(c);
@@ -124,8 +124,8 @@ reply(struct host_client *c, json_t *r)
 static void
 reply_err(struct host_client *c, json_int_t id, struct err *err)
 {
-	reply(c, proto_error(id, err->code ? err->code : ERR_FAILED,
-	    err->msg.data));
+	reply(c,
+	    proto_error(id, err->code ? err->code : ERR_FAILED, err->msg.data));
 }
 
 static void
@@ -159,12 +159,14 @@ do_send(struct host_client *c, json_int_t id, json_t *req)
 		buf_addc(&b, '\r');
 	if (host_write_pty(b.data, b.len) < 0) {
 		err_set(&err, ERR_FAILED,
-		    host.exited ? "session has exited"
-				: "input not accepted: the program is not reading");
+		    host.exited
+		        ? "session has exited"
+		        : "input not accepted: the program is not reading");
 		reply_err(c, id, &err);
 	} else
-		reply(c, json_pack("{s:I, s:b, s:I}", "id", id, "ok", 1,
-		    "bytes", (json_int_t)b.len));
+		reply(c,
+		    json_pack("{s:I, s:b, s:I}", "id", id, "ok", 1, "bytes",
+		        (json_int_t)b.len));
 out:
 	buf_release(&b);
 	err_release(&err);
@@ -182,14 +184,14 @@ do_peek(struct host_client *c, json_int_t id, json_t *req)
 	screen_cursor(host.screen, &row, &col);
 	screen_size(host.screen, &rows, &cols);
 	json_t *r = json_pack("{s:I, s:b, s:s%, s:i, s:i, s:{s:i, s:i}, s:s, "
-			      "s:b}",
+	                      "s:b}",
 	    "id", id, "ok", 1, "screen", b.data, b.len, "rows", rows, "cols",
 	    cols, "cursor", "row", row, "col", col, "title",
 	    screen_title(host.screen), "altscreen",
 	    screen_altscreen(host.screen));
 	if (r == NULL) /* not UTF-8: cannot happen, vterm emits UTF-8 */
-		r = json_pack("{s:I, s:b, s:s}", "id", id, "ok", 1, "screen",
-		    "");
+		r = json_pack(
+		    "{s:I, s:b, s:s}", "id", id, "ok", 1, "screen", "");
 	reply(c, r);
 	buf_release(&b);
 }

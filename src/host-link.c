@@ -88,7 +88,7 @@ host_link_send(struct host_link *l, json_t *msg)
 	w->buf.base = buf_detach(&b, &len);
 	w->buf.len = len;
 	if (uv_write(&w->req, (uv_stream_t *)&l->pipe, &w->buf, 1,
-		link_write_cb) != 0) {
+	        link_write_cb) != 0) {
 		free(w->buf.base);
 		free(w);
 	}
@@ -125,17 +125,19 @@ link_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 			}
 			continue;
 		}
-		const char *ev = json_string_value(json_object_get(msg, "event"));
+		const char *ev =
+		    json_string_value(json_object_get(msg, "event"));
 		if (!l->greeted) {
 			l->greeted = 1;
 			if (proto_check_hello(msg, &err) < 0) {
-				log_error("host %s: %s", l->s->id, err.msg.data);
+				log_error(
+				    "host %s: %s", l->s->id, err.msg.data);
 				json_decref(msg);
 				link_lost(l);
 				break;
 			}
-		} else if (ev && (strcmp(ev, "status") == 0 ||
-				     strcmp(ev, "exit") == 0)) {
+		} else if (ev &&
+		    (strcmp(ev, "status") == 0 || strcmp(ev, "exit") == 0)) {
 			l->s->link_tries = 0;
 			session_on_status(l->s, msg);
 		}

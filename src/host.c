@@ -54,8 +54,8 @@ static void
 flush_pty_in(void)
 {
 	while (host.pty_in.len > 0 && host.master >= 0) {
-		ssize_t n = write(host.master, host.pty_in.data,
-		    host.pty_in.len);
+		ssize_t n =
+		    write(host.master, host.pty_in.data, host.pty_in.len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -111,8 +111,7 @@ on_output(const char *data, size_t len)
 		log_error("output.log: %s", strerror(errno));
 	screen_feed(host.screen, data, len);
 	track_modes(data, len);
-	TAILQ_FOREACH(c, &host.clients, entry)
-	{
+	TAILQ_FOREACH(c, &host.clients, entry) {
 		if (c->attached && !c->closing) {
 			host_client_raw(c, data, len);
 			attached = 1;
@@ -197,8 +196,9 @@ json_t *
 host_status(void)
 {
 	return json_pack("{s:s, s:I, s:b, s:i, s:i}", "event",
-	    host.exited ? "exit" : "status", "pid", (json_int_t)host.child, "exited",
-	    host.exited, "code", host.exit_code, "signal", host.exit_signal);
+	    host.exited ? "exit" : "status", "pid", (json_int_t)host.child,
+	    "exited", host.exited, "code", host.exit_code, "signal",
+	    host.exit_signal);
 }
 
 /* The child is gone: record everything durable, tell the watchers, and
@@ -222,8 +222,7 @@ finish(void)
 	write_screen_file();
 	write_exit_file();
 	ev = host_status();
-	TAILQ_FOREACH_SAFE(c, &host.clients, entry, tc)
-	{
+	TAILQ_FOREACH_SAFE(c, &host.clients, entry, tc) {
 		if (c->watch)
 			host_client_send(c, ev);
 		host_client_shutdown(c);
@@ -259,8 +258,8 @@ sigchld_cb(uv_signal_t *h, int signum)
 			host.exit_code = 128 + host.exit_signal;
 		} else
 			host.exit_code = WEXITSTATUS(status);
-		log_info("child %ld exited: code %d signal %d",
-		    (long)pid, host.exit_code, host.exit_signal);
+		log_info("child %ld exited: code %d signal %d", (long)pid,
+		    host.exit_code, host.exit_signal);
 		finish();
 		return;
 	}
@@ -290,8 +289,8 @@ host_signal(int sig, int grace_ms)
 	if (kill(-host.child, sig) != 0)
 		kill(host.child, sig);
 	if (grace_ms >= 0 && sig != SIGKILL)
-		uv_timer_start(&host.kill_timer, kill_timer_cb,
-		    (uint64_t)grace_ms, 0);
+		uv_timer_start(
+		    &host.kill_timer, kill_timer_cb, (uint64_t)grace_ms, 0);
 }
 
 static void
@@ -305,8 +304,7 @@ sigterm_cb(uv_signal_t *h, int signum)
 void
 host_resize(int rows, int cols)
 {
-	struct winsize ws = { (unsigned short)rows, (unsigned short)cols, 0,
-		0 };
+	struct winsize ws = {(unsigned short)rows, (unsigned short)cols, 0, 0};
 
 	if (rows < 2 || cols < 2 || rows > 1000 || cols > 1000)
 		return;
@@ -379,8 +377,8 @@ host_main(const char *id)
 	envp = strv_from_json(jenv);
 
 	xasprintf(&path, "%s/output.log", host.dir);
-	host.logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0600);
+	host.logfd =
+	    open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	free(path);
 	if (host.logfd < 0) {
 		log_error("cannot open output.log: %s", strerror(errno));
@@ -407,8 +405,8 @@ host_main(const char *id)
 		goto fail;
 	}
 
-	host.child = pty_spawn(argv, envp, cwd, (int)rows, (int)cols,
-	    &host.master, &err);
+	host.child = pty_spawn(
+	    argv, envp, cwd, (int)rows, (int)cols, &host.master, &err);
 	if (host.child < 0) {
 		log_error("%s", err.msg.data);
 		goto fail;

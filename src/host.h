@@ -42,8 +42,8 @@ struct host {
 	TAILQ_HEAD(, host_client) clients;
 	int exited, exit_code, exit_signal;
 	int pty_eof;
-	int bracketed;	   /* the app turned on bracketed paste */
-	char tail[8];	   /* last bytes of output, for split sequences */
+	int bracketed; /* the app turned on bracketed paste */
+	char tail[8];  /* last bytes of output, for split sequences */
 	size_t ntail;
 	int finishing;
 };

@@ -1,4 +1,5 @@
-/* Per-process log. Messages are escaped so terminal bytes never reach it raw. */
+/* Per-process log. Messages are escaped so terminal bytes never reach it raw.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,7 @@ log_open(const char *path, const char *role)
 void
 log_write(enum log_level level, const char *fmt, ...)
 {
-	static const char *names[] = { "error", "warn", "info", "debug" };
+	static const char *names[] = {"error", "warn", "info", "debug"};
 	FILE *f = log_file ? log_file : stderr;
 	struct buf raw = BUF_INIT, out = BUF_INIT;
 	char stamp[32];

@@ -11,9 +11,9 @@
 int
 main(int argc, char **argv)
 {
-	struct cmd_ctx ctx = { 0 };
+	struct cmd_ctx ctx = {0};
 	const struct cmd_entry *e;
-	char *ls_argv[] = { "ls", NULL };
+	char *ls_argv[] = {"ls", NULL};
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -22,7 +22,7 @@ main(int argc, char **argv)
 	if (argc < 2) {
 		/* the agent view (TUI) comes with its own issue */
 		argc = 2;
-		argv = (char *[]) { argv[0], ls_argv[0], NULL };
+		argv = (char *[]){argv[0], ls_argv[0], NULL};
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
@@ -50,7 +50,8 @@ main(int argc, char **argv)
 	err_release(&ctx.err);
 	/* git's run_builtin(): output that did not reach stdout is a failure */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "galley: write failure on standard output: %s\n",
+		fprintf(stderr,
+		    "galley: write failure on standard output: %s\n",
 		    strerror(errno));
 		return EXIT_FAILED;
 	}

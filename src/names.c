@@ -33,8 +33,7 @@ name_check(const char *s, const char *what, struct err *err)
 	if (name_valid(s))
 		return 0;
 	return err_set(err, ERR_USAGE,
-	    "invalid %s '%.80s': use 1-64 of [A-Za-z0-9._-]", what,
-	    s ? s : "");
+	    "invalid %s '%.80s': use 1-64 of [A-Za-z0-9._-]", what, s ? s : "");
 }
 
 int

@@ -54,12 +54,12 @@ proto_next(struct proto_reader *r, json_t **out, struct err *err)
 	obj = json_loadb(r->in.data + 4, len, JSON_REJECT_DUPLICATES, &jerr);
 	buf_consume(&r->in, 4 + (size_t)len);
 	if (obj == NULL)
-		return err_set(err, ERR_PROTOCOL, "invalid JSON: %s",
-		    jerr.text);
+		return err_set(
+		    err, ERR_PROTOCOL, "invalid JSON: %s", jerr.text);
 	if (!json_is_object(obj)) {
 		json_decref(obj);
-		return err_set(err, ERR_PROTOCOL,
-		    "invalid frame: expected a JSON object");
+		return err_set(
+		    err, ERR_PROTOCOL, "invalid frame: expected a JSON object");
 	}
 	*out = obj;
 	return 1;
@@ -124,8 +124,8 @@ proto_check_hello(json_t *obj, struct err *err)
 		return err_set(err, ERR_PROTOCOL,
 		    "peer did not say hello: not a galley socket?");
 	if (!json_is_integer(proto))
-		return err_set(err, ERR_PROTOCOL,
-		    "peer hello has no protocol version");
+		return err_set(
+		    err, ERR_PROTOCOL, "peer hello has no protocol version");
 	if (json_integer_value(proto) != PROTO_VERSION)
 		return err_set(err, ERR_PROTOCOL,
 		    "peer speaks protocol %lld, this galley speaks %d: run "
@@ -137,8 +137,8 @@ proto_check_hello(json_t *obj, struct err *err)
 json_t *
 proto_error(json_int_t id, enum err_code code, const char *msg)
 {
-	return json_pack("{s:I, s:b, s:{s:s, s:s}}", "id", id, "ok", 0,
-	    "error", "code", err_word(code), "message", msg);
+	return json_pack("{s:I, s:b, s:{s:s, s:s}}", "id", id, "ok", 0, "error",
+	    "code", err_word(code), "message", msg);
 }
 
 int
@@ -150,8 +150,8 @@ proto_get_str(json_t *obj, const char *key, const char **out, struct err *err)
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return err_set(err, ERR_USAGE, "field '%s' must be a string",
-		    key);
+		return err_set(
+		    err, ERR_USAGE, "field '%s' must be a string", key);
 	*out = json_string_value(v);
 	if (strlen(*out) != json_string_length(v))
 		return err_set(err, ERR_USAGE,
@@ -167,8 +167,8 @@ proto_get_int(json_t *obj, const char *key, json_int_t *out, struct err *err)
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_integer(v))
-		return err_set(err, ERR_USAGE, "field '%s' must be an integer",
-		    key);
+		return err_set(
+		    err, ERR_USAGE, "field '%s' must be an integer", key);
 	*out = json_integer_value(v);
 	return 0;
 }
@@ -181,8 +181,8 @@ proto_get_bool(json_t *obj, const char *key, int *out, struct err *err)
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_boolean(v))
-		return err_set(err, ERR_USAGE, "field '%s' must be a boolean",
-		    key);
+		return err_set(
+		    err, ERR_USAGE, "field '%s' must be a boolean", key);
 	*out = json_is_true(v);
 	return 0;
 }
@@ -208,6 +208,6 @@ proto_get_strv(json_t *obj, const char *key, json_t **out, struct err *err)
 	*out = v;
 	return 0;
 bad:
-	return err_set(err, ERR_USAGE,
-	    "field '%s' must be an array of strings", key);
+	return err_set(
+	    err, ERR_USAGE, "field '%s' must be an array of strings", key);
 }

@@ -22,13 +22,17 @@ struct proto_reader {
 	struct buf in;
 	int broken; /* a fatal framing error was seen: stop reading */
 };
-#define PROTO_READER_INIT { BUF_INIT, 0 }
+#define PROTO_READER_INIT                                                      \
+	{                                                                      \
+		BUF_INIT, 0                                                    \
+	}
 
 void proto_reader_release(struct proto_reader *);
 void proto_feed(struct proto_reader *, const void *, size_t);
 /* 1: *out is the next object (caller owns); 0: need more bytes;
  * -1: bad frame. err->code is ERR_PROTOCOL; r->broken is set when the stream
- * cannot be resynchronised (oversized length), else the bad frame is skipped. */
+ * cannot be resynchronised (oversized length), else the bad frame is skipped.
+ */
 int proto_next(struct proto_reader *, json_t **out, struct err *);
 
 int proto_next_raw(struct proto_reader *, struct buf *out, struct err *);

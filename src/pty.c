@@ -22,7 +22,7 @@ pid_t
 pty_spawn(char *const argv[], char *const envp[], const char *cwd, int rows,
     int cols, int *master, struct err *err)
 {
-	struct winsize ws = { (unsigned short)rows, (unsigned short)cols, 0, 0 };
+	struct winsize ws = {(unsigned short)rows, (unsigned short)cols, 0, 0};
 	sigset_t all, old;
 	pid_t pid;
 
@@ -44,8 +44,8 @@ pty_spawn(char *const argv[], char *const envp[], const char *cwd, int rows,
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		if (cwd != NULL && chdir(cwd) != 0) {
-			fprintf(stderr, "galley: cannot enter '%s': %s\r\n", cwd,
-			    strerror(errno));
+			fprintf(stderr, "galley: cannot enter '%s': %s\r\n",
+			    cwd, strerror(errno));
 			_exit(127);
 		}
 		/* execvp searches the child's PATH, not the host's */

@@ -22,11 +22,12 @@ exec_argv(json_t *req, json_t **out, struct err *err)
 		*out = json_pack("[s, s, s]", "/bin/sh", "-c", prompt);
 		return 0;
 	}
-	return err_set(err, ERR_USAGE, "no command to run: galley exec -- CMD...");
+	return err_set(
+	    err, ERR_USAGE, "no command to run: galley exec -- CMD...");
 }
 
 const struct runtime runtime_exec = {
-	.name = "exec",
-	.kind = "job",
-	.argv = exec_argv,
+    .name = "exec",
+    .kind = "job",
+    .argv = exec_argv,
 };

@@ -18,7 +18,7 @@ fake_argv(json_t *req, json_t **out, struct err *err)
 }
 
 const struct runtime runtime_fake = {
-	.name = "fake",
-	.kind = "agent",
-	.argv = fake_argv,
+    .name = "fake",
+    .kind = "agent",
+    .argv = fake_argv,
 };

@@ -5,8 +5,8 @@
 #include "runtime.h"
 
 static const struct runtime *const runtimes[] = {
-	&runtime_exec,
-	&runtime_fake,
+    &runtime_exec,
+    &runtime_fake,
 };
 
 const struct runtime *
@@ -25,8 +25,8 @@ runtime_argv(const char *name, json_t *req, json_t **out, struct err *err)
 
 	*out = NULL;
 	if (rt == NULL) {
-		if (name && (strcmp(name, "claude") == 0 ||
-				strcmp(name, "codex") == 0))
+		if (name &&
+		    (strcmp(name, "claude") == 0 || strcmp(name, "codex") == 0))
 			return err_set(err, ERR_USAGE,
 			    "runtime '%s' is not available in this build yet: "
 			    "use --runtime fake or exec",

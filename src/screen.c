@@ -124,8 +124,8 @@ output_cb(const char *data, size_t len, void *user)
 }
 
 static const VTermScreenCallbacks screen_cbs = {
-	.settermprop = settermprop_cb,
-	.sb_pushline = sb_pushline_cb,
+    .settermprop = settermprop_cb,
+    .sb_pushline = sb_pushline_cb,
 };
 
 struct screen *
@@ -186,7 +186,7 @@ row_text(struct screen *s, int row, struct buf *b)
 	VTermScreenCell *cells = xcalloc((size_t)s->cols, sizeof *cells);
 
 	for (int c = 0; c < s->cols; c++) {
-		VTermPos pos = { row, c };
+		VTermPos pos = {row, c};
 		vterm_screen_get_cell(s->vs, pos, &cells[c]);
 	}
 	cells_to_text(cells, s->cols, b);
@@ -234,13 +234,15 @@ sgr(struct buf *b, const VTermScreenCell *c)
 		buf_adds(b, ";7");
 	if (c->attrs.strike)
 		buf_adds(b, ";9");
-	if (VTERM_COLOR_IS_INDEXED(&c->fg) && !VTERM_COLOR_IS_DEFAULT_FG(&c->fg))
+	if (VTERM_COLOR_IS_INDEXED(&c->fg) &&
+	    !VTERM_COLOR_IS_DEFAULT_FG(&c->fg))
 		buf_addf(b, ";38;5;%d", c->fg.indexed.idx);
 	else if (VTERM_COLOR_IS_RGB(&c->fg) &&
 	    !VTERM_COLOR_IS_DEFAULT_FG(&c->fg))
 		buf_addf(b, ";38;2;%d;%d;%d", c->fg.rgb.red, c->fg.rgb.green,
 		    c->fg.rgb.blue);
-	if (VTERM_COLOR_IS_INDEXED(&c->bg) && !VTERM_COLOR_IS_DEFAULT_BG(&c->bg))
+	if (VTERM_COLOR_IS_INDEXED(&c->bg) &&
+	    !VTERM_COLOR_IS_DEFAULT_BG(&c->bg))
 		buf_addf(b, ";48;5;%d", c->bg.indexed.idx);
 	else if (VTERM_COLOR_IS_RGB(&c->bg) &&
 	    !VTERM_COLOR_IS_DEFAULT_BG(&c->bg))
@@ -269,7 +271,7 @@ screen_repaint(struct screen *s, struct buf *b)
 	for (int r = 0; r < s->rows; r++) {
 		buf_addf(b, "\033[%d;1H", r + 1);
 		for (int c = 0; c < s->cols; c++) {
-			VTermPos pos = { r, c };
+			VTermPos pos = {r, c};
 			vterm_screen_get_cell(s->vs, pos, &cell);
 			if (cell.chars[0] == (uint32_t)-1)
 				continue;

@@ -100,8 +100,8 @@ send_payload(struct server_client *c, const char *payload, size_t len)
 	p[3] = (unsigned char)len;
 	memcpy(p + 4, payload, len);
 	w->buf.len = len + 4;
-	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &w->buf, 1,
-		write_cb) != 0) {
+	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &w->buf, 1, write_cb) !=
+	    0) {
 		free(w->buf.base);
 		free(w);
 		server_client_close(c);
@@ -118,7 +118,8 @@ send_too_large(struct server_client *c, json_int_t id, size_t len)
 	json_t *r;
 
 	log_error("reply of %zu bytes not sent: over the frame limit", len);
-	buf_addf(&m, "reply too large to send (%zu bytes, limit %u): narrow "
+	buf_addf(&m,
+	    "reply too large to send (%zu bytes, limit %u): narrow "
 	    "the request, e.g. galley ls --state S or --cwd DIR",
 	    len, PROTO_MAX_FRAME);
 	r = proto_error(id, ERR_FAILED, m.data);
@@ -156,8 +157,9 @@ server_client_send(struct server_client *c, json_t *obj)
 	len = strlen(text);
 	if (send_payload(c, text, len) < 0) {
 		json_t *id = json_object_get(obj, "id");
-		if (json_is_integer(id) && json_object_get(obj, "event") ==
-		    NULL && json_is_true(json_object_get(obj, "ok")))
+		if (json_is_integer(id) &&
+		    json_object_get(obj, "event") == NULL &&
+		    json_is_true(json_object_get(obj, "ok")))
 			send_too_large(c, json_integer_value(id), len);
 	}
 	free(text);
@@ -166,8 +168,8 @@ server_client_send(struct server_client *c, json_t *obj)
 /* A reply already encoded by the caller (ls builds its text from cached
  * pieces): payload is a whole JSON object. */
 void
-server_client_send_text(struct server_client *c, json_int_t id,
-    const char *payload, size_t len)
+server_client_send_text(
+    struct server_client *c, json_int_t id, const char *payload, size_t len)
 {
 	if (!client_writable(c))
 		return;
@@ -176,8 +178,8 @@ server_client_send_text(struct server_client *c, json_int_t id,
 }
 
 static void
-reply_error(struct server_client *c, json_int_t id, enum err_code code,
-    const char *msg)
+reply_error(
+    struct server_client *c, json_int_t id, enum err_code code, const char *msg)
 {
 	json_t *r = proto_error(id, code, msg);
 
@@ -255,8 +257,8 @@ alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static void
 read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
-	struct server_client *c = container_of(stream, struct server_client,
-	    pipe);
+	struct server_client *c =
+	    container_of(stream, struct server_client, pipe);
 	struct err err = ERR_INIT;
 	json_t *req;
 	int rc;

@@ -26,8 +26,7 @@ server_broadcast(const char *topic, json_t *ev)
 {
 	struct server_client *c;
 
-	TAILQ_FOREACH(c, &srv.clients, entry)
-	{
+	TAILQ_FOREACH(c, &srv.clients, entry) {
 		if (c->subscribed && !c->closing)
 			server_client_send(c, ev);
 	}
@@ -62,7 +61,7 @@ server_stop(void)
 	unlink(path_socket());
 	uv_close((uv_handle_t *)&srv.listener, NULL);
 	TAILQ_FOREACH_SAFE(c, &srv.clients, entry, tc)
-	server_client_close(c);
+		server_client_close(c);
 	uv_close((uv_handle_t *)&srv.sig_term, NULL);
 	uv_close((uv_handle_t *)&srv.sig_int, NULL);
 	uv_close((uv_handle_t *)&srv.sig_hup, NULL);
@@ -115,8 +114,8 @@ server_main(int foreground)
 	xasprintf(&logpath, "%s/daemon.log", path_state_dir());
 	if (!foreground) {
 		/* stderr too, so sanitizer reports land in the log */
-		int lfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND |
-		    O_CLOEXEC, 0600);
+		int lfd = open(
+		    logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (lfd >= 0) {
 			dup2(lfd, 2);
 			close(lfd);

@@ -43,8 +43,8 @@ struct server_client {
 
 void server_client_accept(uv_stream_t *listener);
 void server_client_send(struct server_client *, json_t *);
-void server_client_send_text(struct server_client *, json_int_t id,
-    const char *payload, size_t len);
+void server_client_send_text(
+    struct server_client *, json_int_t id, const char *payload, size_t len);
 void server_client_close(struct server_client *);
 
 #endif

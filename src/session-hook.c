@@ -27,16 +27,16 @@
 static char *
 tool_label(json_t *payload)
 {
-	const char *tool = json_string_value(json_object_get(payload,
-	    "tool_name"));
+	const char *tool =
+	    json_string_value(json_object_get(payload, "tool_name"));
 	json_t *in = json_object_get(payload, "tool_input");
 	const char *arg = NULL;
 	char *out;
 
 	if (tool == NULL)
 		return NULL;
-	static const char *const keys[] = { "command", "file_path", "url",
-		"pattern", "path" };
+	static const char *const keys[] = {
+	    "command", "file_path", "url", "pattern", "path"};
 	for (size_t i = 0; i < nitems(keys) && arg == NULL; i++)
 		arg = json_string_value(json_object_get(in, keys[i]));
 	if (arg)
@@ -47,8 +47,7 @@ tool_label(json_t *payload)
 }
 
 static void
-add_usage(struct session *s, const char *msgid, const char *model,
-    json_t *u)
+add_usage(struct session *s, const char *msgid, const char *model, json_t *u)
 {
 	static const char seen_sql[] =
 	    "INSERT OR IGNORE INTO usage_seen (session, message_id) "
@@ -78,8 +77,8 @@ add_usage(struct session *s, const char *msgid, const char *model,
 	in = json_integer_value(json_object_get(u, "input_tokens"));
 	out = json_integer_value(json_object_get(u, "output_tokens"));
 	cr = json_integer_value(json_object_get(u, "cache_read_input_tokens"));
-	cw = json_integer_value(json_object_get(u,
-	    "cache_creation_input_tokens"));
+	cw = json_integer_value(
+	    json_object_get(u, "cache_creation_input_tokens"));
 	if (in < 0 || out < 0 || cr < 0 || cw < 0)
 		return;
 	cost = price_cost(model, in, out, cr, cw);
@@ -136,10 +135,11 @@ session_read_transcript(struct session *s, const char *path)
 		s->transcript_off += n;
 		json_t *e = json_loadb(line, (size_t)n, 0, NULL);
 		json_t *m = json_object_get(e, "message");
-		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *type =
+		    json_string_value(json_object_get(e, "type"));
 		const char *id = json_string_value(json_object_get(m, "id"));
-		const char *model = json_string_value(json_object_get(m,
-		    "model"));
+		const char *model =
+		    json_string_value(json_object_get(m, "model"));
 		json_t *u = json_object_get(m, "usage");
 		if (type && strcmp(type, "assistant") == 0 && id && model &&
 		    json_is_object(u))
@@ -168,11 +168,11 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 	tp = json_string_value(json_object_get(payload, "transcript_path"));
 	if (tp)
 		session_read_transcript(s, tp);
-	const char *rsid = json_string_value(json_object_get(payload,
-	    "session_id"));
+	const char *rsid =
+	    json_string_value(json_object_get(payload, "session_id"));
 	if (rsid && strlen(rsid) < 128 &&
 	    (s->runtime_session_id == NULL ||
-		strcmp(rsid, s->runtime_session_id) != 0)) {
+	        strcmp(rsid, s->runtime_session_id) != 0)) {
 		free(s->runtime_session_id);
 		s->runtime_session_id = xstrdup(rsid);
 	}
@@ -190,13 +190,15 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 	} else if (strcmp(event, "PermissionRequest") == 0) {
 		label = tool_label(payload);
 		xasprintf(&wait, "permission: %s",
-		    label ? label : s->last_tool ? s->last_tool : "tool");
+		    label              ? label
+		        : s->last_tool ? s->last_tool
+		                       : "tool");
 		session_set_state(s, "blocked", wait, NULL);
 	} else if (strcmp(event, "Notification") == 0) {
-		const char *type = json_string_value(json_object_get(payload,
-		    "notification_type"));
-		const char *msg = json_string_value(json_object_get(payload,
-		    "message"));
+		const char *type = json_string_value(
+		    json_object_get(payload, "notification_type"));
+		const char *msg =
+		    json_string_value(json_object_get(payload, "message"));
 		if (type && strcmp(type, "permission_prompt") == 0) {
 			if (strcmp(s->state, "blocked") != 0) {
 				xasprintf(&wait, "permission: %s",
@@ -204,16 +206,16 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 				session_set_state(s, "blocked", wait, NULL);
 			}
 		} else if (type && strcmp(type, "elicitation_dialog") == 0) {
-			xasprintf(&wait, "input: %.200s", msg ? msg : "question");
+			xasprintf(
+			    &wait, "input: %.200s", msg ? msg : "question");
 			session_set_state(s, "blocked", wait, NULL);
 		} else
 			session_touch(s);
 	} else if (strcmp(event, "Stop") == 0 ||
 	    strcmp(event, "StopFailure") == 0) {
-		const char *e = json_string_value(json_object_get(payload,
-		    "error"));
-		session_set_state(s, "idle", NULL,
-		    e ? e : NULL);
+		const char *e =
+		    json_string_value(json_object_get(payload, "error"));
+		session_set_state(s, "idle", NULL, e ? e : NULL);
 	} else {
 		session_touch(s);
 	}

@@ -24,8 +24,8 @@ col_str(sqlite3_stmt *st, int i)
 int
 session_load_all(struct err *err)
 {
-	static const char sql[] = "SELECT " SESSION_COLS
-				  " FROM sessions ORDER BY created_at, id";
+	static const char sql[] =
+	    "SELECT " SESSION_COLS " FROM sessions ORDER BY created_at, id";
 	static const char usql[] =
 	    "SELECT session, sum(input_tokens), sum(output_tokens),"
 	    " sum(cache_read_tokens), sum(cache_write_tokens), sum(cost_usd)"
@@ -84,8 +84,8 @@ session_load_all(struct err *err)
 		return store_sqlerr(&srv.store, err, "load sessions");
 	st = store_stmt(&srv.store, usql);
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		struct session *s = session_find_id(
-		    (const char *)sqlite3_column_text(st, 0));
+		struct session *s =
+		    session_find_id((const char *)sqlite3_column_text(st, 0));
 		if (s == NULL)
 			continue;
 		s->usage.input = sqlite3_column_int64(st, 1);
@@ -118,8 +118,8 @@ session_touch(struct session *s)
 
 	session_uncache(s);
 	if (st == NULL) {
-		log_error("save session %s: %s", s->id,
-		    sqlite3_errmsg(srv.store.db));
+		log_error(
+		    "save session %s: %s", s->id, sqlite3_errmsg(srv.store.db));
 		return;
 	}
 	bind_str(st, i++, s->id);
@@ -161,8 +161,8 @@ session_touch(struct session *s)
 	bind_str(st, i++, s->base);
 	bind_str(st, i++, s->base_ref);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		log_error("save session %s: %s", s->id,
-		    sqlite3_errmsg(srv.store.db));
+		log_error(
+		    "save session %s: %s", s->id, sqlite3_errmsg(srv.store.db));
 	sqlite3_reset(st);
 }
 
@@ -187,15 +187,14 @@ out:
 	free(text);
 }
 
-void
-session_forget(struct session *s);
+void session_forget(struct session *s);
 void
 session_forget(struct session *s)
 {
 	static const char *const sqls[] = {
-		"DELETE FROM sessions WHERE id = ?",
-		"DELETE FROM usage WHERE session = ?",
-		"DELETE FROM usage_seen WHERE session = ?",
+	    "DELETE FROM sessions WHERE id = ?",
+	    "DELETE FROM usage WHERE session = ?",
+	    "DELETE FROM usage_seen WHERE session = ?",
 	};
 
 	store_begin(&srv.store);

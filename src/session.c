@@ -34,12 +34,12 @@ session_free(struct session *s)
 {
 	if (s->link)
 		host_link_detach(s->link);
-	char **strs[] = { &s->name, &s->kind, &s->runtime, &s->state,
-		&s->waiting_for, &s->reason, &s->prompt, &s->cwd, &s->worktree,
-		&s->branch, &s->grp, &s->executor, &s->model,
-		&s->runtime_session_id, &s->team, &s->workflow, &s->parent,
-		&s->boot_id, &s->hook_token, &s->spec, &s->transcript_path,
-		&s->last_tool, &s->repo, &s->base, &s->base_ref };
+	char **strs[] = {&s->name, &s->kind, &s->runtime, &s->state,
+	    &s->waiting_for, &s->reason, &s->prompt, &s->cwd, &s->worktree,
+	    &s->branch, &s->grp, &s->executor, &s->model,
+	    &s->runtime_session_id, &s->team, &s->workflow, &s->parent,
+	    &s->boot_id, &s->hook_token, &s->spec, &s->transcript_path,
+	    &s->last_tool, &s->repo, &s->base, &s->base_ref};
 	for (size_t i = 0; i < nitems(strs); i++)
 		free(*strs[i]);
 	session_uncache(s);
@@ -74,8 +74,7 @@ session_find_id(const char *id)
 
 	if (id == NULL)
 		return NULL;
-	TAILQ_FOREACH(s, &srv.sessions, entry)
-	{
+	TAILQ_FOREACH(s, &srv.sessions, entry) {
 		if (strcmp(s->id, id) == 0)
 			return s;
 	}
@@ -100,8 +99,7 @@ session_resolve(const char *ref, struct err *err)
 	}
 	if ((s = session_find_id(ref)) != NULL)
 		return s;
-	TAILQ_FOREACH(s, &srv.sessions, entry)
-	{
+	TAILQ_FOREACH(s, &srv.sessions, entry) {
 		if (strcmp(s->name, ref) != 0)
 			continue;
 		if (session_live(s))
@@ -112,8 +110,7 @@ session_resolve(const char *ref, struct err *err)
 	if (found)
 		return found;
 	n = strlen(ref);
-	TAILQ_FOREACH(s, &srv.sessions, entry)
-	{
+	TAILQ_FOREACH(s, &srv.sessions, entry) {
 		if (strncmp(s->id, ref, n) != 0)
 			continue;
 		found = s;
@@ -142,8 +139,7 @@ session_name_taken(const char *name, struct session *except)
 {
 	struct session *s;
 
-	TAILQ_FOREACH(s, &srv.sessions, entry)
-	{
+	TAILQ_FOREACH(s, &srv.sessions, entry) {
 		if (s != except && !session_terminal(s) &&
 		    strcmp(s->name, name) == 0)
 			return 1;
@@ -198,12 +194,12 @@ session_to_json(struct session *s)
 	set_nullable(o, "base", s->base);
 	set_nullable(o, "base_ref", s->base_ref);
 	json_object_set_new(o, "pinned", json_boolean(s->pinned));
-	json_object_set_new(o, "group",
-	    json_string(s->grp ? s->grp : "default"));
-	json_object_set_new(o, "executor",
-	    json_string(s->executor ? s->executor : "local"));
-	json_object_set_new(o, "pid",
-	    s->pid > 0 ? json_integer(s->pid) : json_null());
+	json_object_set_new(
+	    o, "group", json_string(s->grp ? s->grp : "default"));
+	json_object_set_new(
+	    o, "executor", json_string(s->executor ? s->executor : "local"));
+	json_object_set_new(
+	    o, "pid", s->pid > 0 ? json_integer(s->pid) : json_null());
 	json_object_set_new(o, "host_pid",
 	    s->host_pid > 0 ? json_integer(s->host_pid) : json_null());
 	json_object_set_new(o, "exit_code",
@@ -229,10 +225,10 @@ session_to_json(struct session *s)
 		json_object_set_new(o, "ended_at", json_null());
 	json_object_set_new(o, "usage",
 	    json_pack("{s:I, s:I, s:I, s:I, s:f}", "input_tokens",
-		(json_int_t)s->usage.input, "output_tokens",
-		(json_int_t)s->usage.output, "cache_read_tokens",
-		(json_int_t)s->usage.cache_read, "cache_write_tokens",
-		(json_int_t)s->usage.cache_write, "cost_usd", s->usage.cost));
+	        (json_int_t)s->usage.input, "output_tokens",
+	        (json_int_t)s->usage.output, "cache_read_tokens",
+	        (json_int_t)s->usage.cache_read, "cache_write_tokens",
+	        (json_int_t)s->usage.cache_write, "cost_usd", s->usage.cost));
 	char *dir = session_dir(s);
 	json_object_set_new(o, "dir", json_string(dir));
 	free(dir);
@@ -279,15 +275,15 @@ session_row_text(struct session *s, size_t *len)
 	}
 	if (detail == NULL && s->reason != NULL &&
 	    (strcmp(s->state, "failed") == 0 ||
-		strcmp(s->state, "interrupted") == 0))
+	        strcmp(s->state, "interrupted") == 0))
 		detail = s->reason;
 	if (detail == NULL && s->prompt != NULL && *s->prompt)
 		detail = s->prompt;
 	if (detail == NULL && s->spec != NULL) {
 		json_t *sp = json_loads(s->spec, 0, NULL);
 		json_t *argv = json_object_get(sp, "argv");
-		const char *last = json_string_value(json_array_get(argv,
-		    json_array_size(argv) - 1));
+		const char *last = json_string_value(
+		    json_array_get(argv, json_array_size(argv) - 1));
 		cmd = last ? xstrdup(last) : NULL;
 		json_decref(sp);
 		detail = cmd;
@@ -301,19 +297,20 @@ session_row_text(struct session *s, size_t *len)
 			chars++;
 	}
 	/* do not cut a UTF-8 sequence in half */
-	while (one.len > 0 && ((unsigned char)one.data[one.len - 1] & 0xc0) ==
-	    0x80 && chars >= 160)
+	while (one.len > 0 &&
+	    ((unsigned char)one.data[one.len - 1] & 0xc0) == 0x80 &&
+	    chars >= 160)
 		one.len--;
-	if (one.len > 0 && ((unsigned char)one.data[one.len - 1] & 0xc0) ==
-	    0xc0)
+	if (one.len > 0 &&
+	    ((unsigned char)one.data[one.len - 1] & 0xc0) == 0xc0)
 		one.len--;
 	json_t *row = json_pack("[s, s, s, I, s, s%, b]", s->id, s->name,
-	    s->state, (json_int_t)s->updated_at, s->runtime, one.data,
-	    one.len, s->pinned);
+	    s->state, (json_int_t)s->updated_at, s->runtime, one.data, one.len,
+	    s->pinned);
 	if (row == NULL) /* not UTF-8 after all */
-		row = json_pack("[s, s, s, I, s, s, b]", s->id, s->name,
-		    s->state, (json_int_t)s->updated_at, s->runtime, "",
-		    s->pinned);
+		row =
+		    json_pack("[s, s, s, I, s, s, b]", s->id, s->name, s->state,
+		        (json_int_t)s->updated_at, s->runtime, "", s->pinned);
 	s->row_text = json_dumps(row, JSON_COMPACT);
 	s->row_len = strlen(s->row_text);
 	json_decref(row);
@@ -345,13 +342,13 @@ broadcast_state(struct session *s)
 }
 
 void
-session_set_state(struct session *s, const char *state,
-    const char *waiting_for, const char *reason)
+session_set_state(struct session *s, const char *state, const char *waiting_for,
+    const char *reason)
 {
 	int same = strcmp(s->state, state) == 0 &&
 	    ((s->waiting_for == NULL && waiting_for == NULL) ||
-		(s->waiting_for && waiting_for &&
-		    strcmp(s->waiting_for, waiting_for) == 0));
+	        (s->waiting_for && waiting_for &&
+	            strcmp(s->waiting_for, waiting_for) == 0));
 
 	s->updated_at = wall_ms();
 	if (same && reason == NULL) {
@@ -410,7 +407,7 @@ session_spawn(struct session *s, struct err *err)
 	char *logpath = session_file(s, "host.log");
 	char *exitpath = session_file(s, "exit");
 	char *scrpath = session_file(s, "screen.txt");
-	char *args[] = { "galley", "host", s->id, NULL };
+	char *args[] = {"galley", "host", s->id, NULL};
 	uv_stdio_container_t stdio[4];
 	uv_process_options_t opts;
 	struct host_proc *hp;
@@ -444,11 +441,12 @@ session_spawn(struct session *s, struct err *err)
 	hp = xcalloc(1, sizeof *hp);
 	memcpy(hp->id, s->id, sizeof hp->id);
 	r = uv_spawn(srv.loop, &hp->proc, &opts);
-	hp->proc.data = (void *)host_exit_cb; /* tag for session_release_hosts */
+	hp->proc.data =
+	    (void *)host_exit_cb; /* tag for session_release_hosts */
 	if (r != 0) {
 		free(hp);
-		err_set(err, ERR_FAILED, "cannot start host: %s",
-		    uv_strerror(r));
+		err_set(
+		    err, ERR_FAILED, "cannot start host: %s", uv_strerror(r));
 		goto out;
 	}
 	s->host_pid = hp->proc.pid;
@@ -524,8 +522,9 @@ session_create(json_t *req, struct err *err)
 		goto fail;
 	}
 	if (rows < 2 || rows > 1000 || cols < 10 || cols > 1000) {
-		err_set(err, ERR_USAGE, "terminal size %lldx%lld is out of range",
-		    (long long)cols, (long long)rows);
+		err_set(err, ERR_USAGE,
+		    "terminal size %lldx%lld is out of range", (long long)cols,
+		    (long long)rows);
 		goto fail;
 	}
 	if (sb < 0 || sb > 1000000)
@@ -549,8 +548,8 @@ session_create(json_t *req, struct err *err)
 	if (name == NULL) {
 		json_t *a0 = json_array_get(argv, 0);
 		const char *src = prompt && *prompt ? prompt
-		    : json_array_size(argv) > 0 ? json_string_value(a0)
-						: runtime;
+		    : json_array_size(argv) > 0     ? json_string_value(a0)
+		                                    : runtime;
 		if (strcmp(runtime, "exec") == 0 && json_array_size(argv) > 0 &&
 		    (prompt == NULL || *prompt == '\0')) {
 			/* a job is named after its command, not its path */
@@ -558,8 +557,8 @@ session_create(json_t *req, struct err *err)
 			struct buf b = BUF_INIT;
 			buf_adds(&b, slash ? slash + 1 : json_string_value(a0));
 			for (i = 1; i < json_array_size(argv) && i < 3; i++)
-				buf_addf(&b, " %s", json_string_value(
-				    json_array_get(argv, i)));
+				buf_addf(&b, " %s",
+				    json_string_value(json_array_get(argv, i)));
 			base = name_from_text(b.data, 24);
 			buf_release(&b);
 		} else
@@ -597,10 +596,10 @@ session_create(json_t *req, struct err *err)
 			continue;
 		json_array_append(fullenv, e);
 	}
-	json_array_append_new(fullenv,
-	    json_sprintf("GALLEY_SESSION=%s", s->id));
-	json_array_append_new(fullenv,
-	    json_sprintf("GALLEY_HOOK_TOKEN=%s", s->hook_token));
+	json_array_append_new(
+	    fullenv, json_sprintf("GALLEY_SESSION=%s", s->id));
+	json_array_append_new(
+	    fullenv, json_sprintf("GALLEY_HOOK_TOKEN=%s", s->hook_token));
 	spec = json_pack("{s:O, s:s, s:o, s:I, s:I, s:I}", "argv", argv, "cwd",
 	    cwd, "env", fullenv, "rows", rows, "cols", cols, "scrollback", sb);
 	dir = session_dir(s);
@@ -665,11 +664,11 @@ session_on_exit(struct session *s, int code, int sig)
 		session_set_state(s, "done", NULL, NULL);
 	} else {
 		if (sig)
-			snprintf(reason, sizeof reason, "killed by signal %d (%s)",
-			    sig, strsignal(sig));
+			snprintf(reason, sizeof reason,
+			    "killed by signal %d (%s)", sig, strsignal(sig));
 		else
-			snprintf(reason, sizeof reason, "exited with code %d",
-			    code);
+			snprintf(
+			    reason, sizeof reason, "exited with code %d", code);
 		session_set_state(s, "failed", NULL, reason);
 	}
 	if (s->link)
@@ -793,8 +792,7 @@ session_release_hosts(void)
 {
 	struct session *s;
 
-	TAILQ_FOREACH(s, &srv.sessions, entry)
-	{
+	TAILQ_FOREACH(s, &srv.sessions, entry) {
 		if (s->link)
 			host_link_detach(s->link);
 	}
@@ -821,8 +819,8 @@ int
 session_stop(struct session *s, int grace_ms, struct err *err)
 {
 	if (!session_live(s))
-		return err_set(err, ERR_FAILED, "session '%s' is not running (%s)",
-		    s->name, s->state);
+		return err_set(err, ERR_FAILED,
+		    "session '%s' is not running (%s)", s->name, s->state);
 	s->stop_requested = 1;
 	session_event(s, "stop", NULL);
 	if (s->link) {
@@ -880,8 +878,8 @@ session_remove(struct session *s, int force, struct err *err)
 			kill(-(pid_t)s->pid, SIGKILL);
 		if (s->host_pid > 0) {
 			kill((pid_t)s->host_pid, SIGKILL);
-			for (int i = 0; i < 200 && pid_alive((pid_t)s->host_pid);
-			     i++)
+			for (int i = 0;
+			     i < 200 && pid_alive((pid_t)s->host_pid); i++)
 				usleep(1000);
 		}
 	}
@@ -909,8 +907,7 @@ session_adopt_all(void)
 {
 	struct session *s, *ts;
 
-	TAILQ_FOREACH_SAFE(s, &srv.sessions, entry, ts)
-	{
+	TAILQ_FOREACH_SAFE(s, &srv.sessions, entry, ts) {
 		if (!session_live(s))
 			continue;
 		if (host_link_open(s) < 0)

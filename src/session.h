@@ -27,7 +27,7 @@ struct session {
 	char *name, *kind, *runtime, *state, *waiting_for, *reason, *prompt;
 	char *cwd, *worktree, *branch, *grp, *executor, *model;
 	char *runtime_session_id, *team, *workflow, *parent, *boot_id;
-	char *hook_token, *spec; /* spec: argv etc. as JSON, never env */
+	char *hook_token, *spec;      /* spec: argv etc. as JSON, never env */
 	char *repo, *base, *base_ref; /* worktree sessions: main repo, base */
 	int pinned;
 	long host_pid, pid;

@@ -19,33 +19,32 @@ static const struct skey {
 	enum stype type;
 	const char *choices; /* T_ENUM: '|'-separated */
 	const char *dflt;    /* JSON text, or NULL for none */
-	int prefix;	     /* key is a prefix: "limits.group." + name */
+	int prefix;          /* key is a prefix: "limits.group." + name */
 } skeys[] = {
-	{ "defaultRuntime", T_ENUM, "claude|codex|exec|fake", "\"fake\"", 0 },
-	{ "defaultAgent", T_STR, NULL, NULL, 0 },
-	{ "model", T_STR, NULL, NULL, 0 },
-	{ "effort", T_ENUM, "low|medium|high|xhigh|max", NULL, 0 },
-	{ "permissionMode", T_ENUM,
-	    "acceptEdits|auto|bypassPermissions|default|dontAsk|plan", NULL,
-	    0 },
-	{ "teammateModel", T_STR, NULL, NULL, 0 },
-	{ "isolation", T_ENUM, "none|worktree", "\"none\"", 0 },
-	{ "worktree.baseRef", T_ENUM, "default|head", "\"default\"", 0 },
-	{ "worktree.symlinkDirectories", T_STRV, NULL, "[]", 0 },
-	{ "worktree.pool", T_INT, NULL, "0", 0 },
-	{ "limits.maxRunning", T_INT, NULL, "16", 0 },
-	{ "limits.group.", T_INT, NULL, NULL, 1 },
-	{ "budget.usd", T_NUM, NULL, NULL, 0 },
-	{ "budget.tokens", T_INT, NULL, NULL, 0 },
-	{ "detachKey", T_KEY, NULL, "\"C-\\\\\"", 0 },
-	{ "idleStopMinutes", T_INT, NULL, NULL, 0 },
-	{ "notify", T_ENUM, "bell|title|none", "\"bell\"", 0 },
-	{ "notifyCommand", T_STR, NULL, NULL, 0 },
-	{ "scrollback", T_INT, NULL, "2000", 0 },
+    {"defaultRuntime", T_ENUM, "claude|codex|exec|fake", "\"fake\"", 0},
+    {"defaultAgent", T_STR, NULL, NULL, 0},
+    {"model", T_STR, NULL, NULL, 0},
+    {"effort", T_ENUM, "low|medium|high|xhigh|max", NULL, 0},
+    {"permissionMode", T_ENUM,
+        "acceptEdits|auto|bypassPermissions|default|dontAsk|plan", NULL, 0},
+    {"teammateModel", T_STR, NULL, NULL, 0},
+    {"isolation", T_ENUM, "none|worktree", "\"none\"", 0},
+    {"worktree.baseRef", T_ENUM, "default|head", "\"default\"", 0},
+    {"worktree.symlinkDirectories", T_STRV, NULL, "[]", 0},
+    {"worktree.pool", T_INT, NULL, "0", 0},
+    {"limits.maxRunning", T_INT, NULL, "16", 0},
+    {"limits.group.", T_INT, NULL, NULL, 1},
+    {"budget.usd", T_NUM, NULL, NULL, 0},
+    {"budget.tokens", T_INT, NULL, NULL, 0},
+    {"detachKey", T_KEY, NULL, "\"C-\\\\\"", 0},
+    {"idleStopMinutes", T_INT, NULL, NULL, 0},
+    {"notify", T_ENUM, "bell|title|none", "\"bell\"", 0},
+    {"notifyCommand", T_STR, NULL, NULL, 0},
+    {"scrollback", T_INT, NULL, "2000", 0},
 };
 
-static const char *const scope_names[] = { "default", "user", "project",
-	"local" };
+static const char *const scope_names[] = {
+    "default", "user", "project", "local"};
 
 const char *
 settings_scope_name(enum settings_scope s)
@@ -198,8 +197,8 @@ settings_path(struct settings *s, enum settings_scope scope)
 		break;
 	case SCOPE_LOCAL:
 		if (s->repo)
-			xasprintf(&p, "%s/.galley/settings.local.json",
-			    s->repo);
+			xasprintf(
+			    &p, "%s/.galley/settings.local.json", s->repo);
 		break;
 	default:
 		break;
@@ -225,8 +224,7 @@ load_layer(const char *path, struct err *err)
 	if (!json_is_object(obj)) {
 		json_decref(obj);
 		err_set(err, ERR_FAILED,
-		    "invalid settings file '%s': expected a JSON object",
-		    path);
+		    "invalid settings file '%s': expected a JSON object", path);
 		return NULL;
 	}
 	return obj;
@@ -382,8 +380,7 @@ bad:
 }
 
 int
-settings_parse(const char *key, const char *text, json_t **out,
-    struct err *err)
+settings_parse(const char *key, const char *text, json_t **out, struct err *err)
 {
 	const struct skey *k = skey_find(key);
 	json_t *v = NULL;
@@ -431,8 +428,8 @@ settings_parse(const char *key, const char *text, json_t **out,
 			for (char *t = strtok_r(copy, ",", &save); t;
 			     t = strtok_r(NULL, ",", &save))
 				if (*t)
-					json_array_append_new(v,
-					    json_string(t));
+					json_array_append_new(
+					    v, json_string(t));
 			free(copy);
 		}
 		if (v == NULL)

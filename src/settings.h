@@ -18,9 +18,9 @@ enum settings_scope {
 };
 
 struct settings {
-	json_t *layer[4];  /* indexed by scope; never NULL after load */
-	json_t *merged;	   /* deep merge of the layers */
-	char *repo;	   /* project root, or NULL outside a repo */
+	json_t *layer[4]; /* indexed by scope; never NULL after load */
+	json_t *merged;   /* deep merge of the layers */
+	char *repo;       /* project root, or NULL outside a repo */
 };
 
 int settings_load(struct settings *, const char *cwd, struct err *);
@@ -32,8 +32,8 @@ const char *settings_get_str(struct settings *, const char *key);
 enum settings_scope settings_origin(struct settings *, const char *key);
 
 /* Validate a known key and parse a value typed on the command line. */
-int settings_parse(const char *key, const char *text, json_t **out,
-    struct err *);
+int settings_parse(
+    const char *key, const char *text, json_t **out, struct err *);
 int settings_check(const char *key, json_t *value, struct err *);
 /* Set (value) or unset (NULL) a key in a scope's file, atomically. */
 int settings_write(struct settings *, enum settings_scope, const char *key,

@@ -17,8 +17,8 @@
 
 /* Fill addr for path; *dirfd is an fd to close afterwards, or -1. */
 static int
-sock_addr(const char *path, struct sockaddr_un *addr, int *dirfd,
-    struct err *err)
+sock_addr(
+    const char *path, struct sockaddr_un *addr, int *dirfd, struct err *err)
 {
 	memset(addr, 0, sizeof *addr);
 	addr->sun_family = AF_UNIX;
@@ -29,21 +29,21 @@ sock_addr(const char *path, struct sockaddr_un *addr, int *dirfd,
 	}
 	const char *slash = strrchr(path, '/');
 	if (slash == NULL)
-		return err_set(err, ERR_FAILED, "socket path too long: %s",
-		    path);
+		return err_set(
+		    err, ERR_FAILED, "socket path too long: %s", path);
 	char *dir = xstrndup(path, (size_t)(slash - path));
 	*dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	free(dir);
 	if (*dirfd < 0)
-		return err_set(err, ERR_FAILED, "cannot open socket dir of %s: %s",
-		    path, strerror(errno));
+		return err_set(err, ERR_FAILED,
+		    "cannot open socket dir of %s: %s", path, strerror(errno));
 	if ((size_t)snprintf(addr->sun_path, sizeof addr->sun_path,
-		"/proc/self/fd/%d/%s", *dirfd, slash + 1) >=
-	    sizeof addr->sun_path) {
+	        "/proc/self/fd/%d/%s", *dirfd,
+	        slash + 1) >= sizeof addr->sun_path) {
 		close(*dirfd);
 		*dirfd = -1;
-		return err_set(err, ERR_FAILED, "socket name too long: %s",
-		    path);
+		return err_set(
+		    err, ERR_FAILED, "socket name too long: %s", path);
 	}
 	return 0;
 }
@@ -135,7 +135,8 @@ int
 sock_recv(int fd, struct proto_reader *rd, json_t **out, int timeout_ms,
     struct err *err)
 {
-	uint64_t deadline = timeout_ms < 0 ? 0 : now_ms() + (uint64_t)timeout_ms;
+	uint64_t deadline =
+	    timeout_ms < 0 ? 0 : now_ms() + (uint64_t)timeout_ms;
 	char chunk[65536];
 
 	for (;;) {
@@ -143,7 +144,7 @@ sock_recv(int fd, struct proto_reader *rd, json_t **out, int timeout_ms,
 		if (rc != 0)
 			return rc;
 		if (timeout_ms >= 0) {
-			struct pollfd pfd = { fd, POLLIN, 0 };
+			struct pollfd pfd = {fd, POLLIN, 0};
 			uint64_t now = now_ms();
 			if (now >= deadline)
 				return 0;
@@ -158,8 +159,8 @@ sock_recv(int fd, struct proto_reader *rd, json_t **out, int timeout_ms,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return err_set(err, ERR_UNREACHABLE,
-			    "connection closed by peer");
+			return err_set(
+			    err, ERR_UNREACHABLE, "connection closed by peer");
 		proto_feed(rd, chunk, (size_t)n);
 	}
 }

@@ -12,8 +12,8 @@ int sock_connect(const char *path, struct err *);
 int sock_peer_ok(int fd); /* same uid as us (SO_PEERCRED) */
 int sock_send(int fd, json_t *obj, struct err *);
 /* Next frame; timeout_ms < 0 waits forever. 0 on timeout (*out NULL). */
-int sock_recv(int fd, struct proto_reader *, json_t **out, int timeout_ms,
-    struct err *);
+int sock_recv(
+    int fd, struct proto_reader *, json_t **out, int timeout_ms, struct err *);
 /* Connect, exchange hello. */
 int sock_open_peer(const char *path, struct proto_reader *, struct err *);
 

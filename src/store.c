@@ -38,9 +38,9 @@ store_open(struct store *s, const char *path, struct err *err)
 {
 	s->db = NULL;
 	if (sqlite3_open_v2(path, &s->db,
-		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-		    SQLITE_OPEN_NOMUTEX,
-		NULL) != SQLITE_OK) {
+	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	            SQLITE_OPEN_NOMUTEX,
+	        NULL) != SQLITE_OK) {
 		store_sqlerr(s, err, path);
 		store_close(s);
 		return -1;
@@ -49,9 +49,9 @@ store_open(struct store *s, const char *path, struct err *err)
 	/* WAL + NORMAL: a crash loses at most the last transactions, never
 	 * corrupts; hosts keep the ground truth (exit files, logs). */
 	if (store_exec(s,
-		"PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-		"PRAGMA foreign_keys=ON;",
-		err) < 0 ||
+	        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+	        "PRAGMA foreign_keys=ON;",
+	        err) < 0 ||
 	    store_migrate(s, err) < 0) {
 		store_close(s);
 		return -1;
@@ -79,9 +79,8 @@ store_version(struct store *s)
 	sqlite3_stmt *st;
 	int v = 0;
 
-	if (sqlite3_prepare_v2(s->db,
-		"SELECT max(version) FROM schema_version", -1, &st,
-		NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version",
+	        -1, &st, NULL) != SQLITE_OK)
 		return 0;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int(st, 0);
@@ -100,10 +99,10 @@ store_migrate(struct store *s, struct err *err)
 	if (store_exec(s, "BEGIN IMMEDIATE", err) < 0)
 		return -1;
 	if (store_exec(s,
-		"CREATE TABLE IF NOT EXISTS schema_version ("
-		" version INTEGER NOT NULL, applied_at INTEGER NOT NULL"
-		") STRICT",
-		err) < 0)
+	        "CREATE TABLE IF NOT EXISTS schema_version ("
+	        " version INTEGER NOT NULL, applied_at INTEGER NOT NULL"
+	        ") STRICT",
+	        err) < 0)
 		goto fail;
 	have = store_version(s);
 	if (have > store_migrations[store_nmigrations - 1].version) {
@@ -166,7 +165,7 @@ store_stmt(struct store *s, const char *sql)
 	}
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
-		NULL) != SQLITE_OK)
+	        NULL) != SQLITE_OK)
 		return NULL;
 	if (free_slot >= 0) {
 		stmt_cache[free_slot].db = s->db;

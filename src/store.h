@@ -12,7 +12,10 @@
 struct store {
 	sqlite3 *db;
 };
-#define STORE_INIT { NULL }
+#define STORE_INIT                                                             \
+	{                                                                      \
+		NULL                                                           \
+	}
 
 struct migration {
 	int version;

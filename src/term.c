@@ -9,8 +9,7 @@ term_size(int fd, int *rows, int *cols)
 {
 	struct winsize ws;
 
-	if (ioctl(fd, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0 ||
-	    ws.ws_col == 0)
+	if (ioctl(fd, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0 || ws.ws_col == 0)
 		return -1;
 	*rows = ws.ws_row;
 	*cols = ws.ws_col;

@@ -28,8 +28,8 @@ trim_code_pages(void)
 		path[0] = '\0';
 		/* sscanf assigns before it fails ("Anonymous:" starts with a
 		 * hex digit): parse into temporaries */
-		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &l, &h,
-			perms, path) >= 3) {
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &l, &h, perms,
+		        path) >= 3) {
 			lo = l;
 			hi = h;
 			/* a mapping header: read-only, from a file */
@@ -37,7 +37,8 @@ trim_code_pages(void)
 			    path[0] == '/';
 			continue;
 		}
-		if (candidate && sscanf(line, "Anonymous: %lu kB", &anon) == 1) {
+		if (candidate &&
+		    sscanf(line, "Anonymous: %lu kB", &anon) == 1) {
 			if (anon == 0) {
 				madvise((void *)lo, hi - lo, MADV_RANDOM);
 				madvise((void *)lo, hi - lo, MADV_DONTNEED);

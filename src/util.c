@@ -169,7 +169,8 @@ read_file(const char *path, struct buf *out, size_t max, struct err *err)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return err_set(err, errno == ENOENT ? ERR_NOT_FOUND : ERR_FAILED,
+		return err_set(err,
+		    errno == ENOENT ? ERR_NOT_FOUND : ERR_FAILED,
 		    "cannot read '%s': %s", path, strerror(errno));
 	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
 		if (n < 0) {
@@ -359,8 +360,11 @@ utf8_sanitize(const char *p, size_t n, struct buf *out)
 
 	while (i < n) {
 		unsigned char c = s[i];
-		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
-		    : (c >> 3) == 30 ? 4 : 0;
+		size_t len = c < 0x80 ? 1
+		    : (c >> 5) == 6   ? 2
+		    : (c >> 4) == 14  ? 3
+		    : (c >> 3) == 30  ? 4
+		                      : 0;
 		int ok = len > 0 && i + len <= n;
 		for (size_t k = 1; ok && k < len; k++)
 			ok = (s[i + k] & 0xc0) == 0x80;
@@ -373,8 +377,8 @@ utf8_sanitize(const char *p, size_t n, struct buf *out)
 		}
 		if (ok && len == 4) {
 			unsigned cp = (c & 0x07u) << 18 |
-			    (s[i + 1] & 0x3fu) << 12 |
-			    (s[i + 2] & 0x3fu) << 6 | (s[i + 3] & 0x3fu);
+			    (s[i + 1] & 0x3fu) << 12 | (s[i + 2] & 0x3fu) << 6 |
+			    (s[i + 3] & 0x3fu);
 			ok = cp >= 0x10000 && cp <= 0x10ffff;
 		}
 		if (ok) {

@@ -10,21 +10,21 @@
 #include "err.h"
 
 /* Directories (DESIGN §2). Each returns a static string; computed once. */
-const char *path_run_dir(void);	   /* socket dir, 0700 */
+const char *path_run_dir(void);    /* socket dir, 0700 */
 const char *path_state_dir(void);  /* store, logs, sessions/ */
 const char *path_config_dir(void); /* settings.json */
 const char *path_socket(void);
 char *path_session_dir(const char *id); /* caller frees */
 
 int mkdir_p(const char *path, mode_t mode, struct err *);
-int write_file_atomic(const char *path, const void *, size_t, mode_t,
-    struct err *);
+int write_file_atomic(
+    const char *path, const void *, size_t, mode_t, struct err *);
 int read_file(const char *path, struct buf *, size_t max, struct err *);
 int rm_rf(const char *path);
 
-void random_hex(char *out, size_t nhex); /* writes nhex chars + NUL */
-uint64_t now_ms(void);			 /* monotonic */
-int64_t wall_ms(void);			 /* realtime */
+void random_hex(char *out, size_t nhex);      /* writes nhex chars + NUL */
+uint64_t now_ms(void);                        /* monotonic */
+int64_t wall_ms(void);                        /* realtime */
 void iso_time(int64_t ms, char *out, size_t); /* 2026-11-24T12:00:00Z */
 const char *boot_id(void);
 const char *self_exe(void);

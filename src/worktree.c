@@ -28,12 +28,12 @@ repo_info_release(struct repo_info *r)
 int
 repo_find(const char *cwd, struct repo_info *r, struct err *err)
 {
-	static const char *const top_args[] = { "rev-parse", "--show-toplevel",
-		NULL };
-	static const char *const common_args[] = { "rev-parse",
-		"--path-format=absolute", "--git-common-dir", NULL };
-	static const char *const head_args[] = { "rev-parse", "--verify", "-q",
-		"HEAD", NULL };
+	static const char *const top_args[] = {
+	    "rev-parse", "--show-toplevel", NULL};
+	static const char *const common_args[] = {
+	    "rev-parse", "--path-format=absolute", "--git-common-dir", NULL};
+	static const char *const head_args[] = {
+	    "rev-parse", "--verify", "-q", "HEAD", NULL};
 	char *head;
 
 	r->top = git_line(cwd, top_args);
@@ -44,8 +44,8 @@ repo_find(const char *cwd, struct repo_info *r, struct err *err)
 		    cwd);
 	r->common = git_line(cwd, common_args);
 	if (r->common == NULL)
-		return err_set(err, ERR_FAILED,
-		    "cannot find the git dir of '%s'", r->top);
+		return err_set(
+		    err, ERR_FAILED, "cannot find the git dir of '%s'", r->top);
 	size_t n = strlen(r->common);
 	if (n > 5 && strcmp(r->common + n - 5, "/.git") == 0)
 		r->main = xstrndup(r->common, n - 5);
@@ -75,16 +75,16 @@ worktree_name_check(const char *name, struct err *err)
 	for (p = name; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			(c >= '0' && c <= '9') || c == '.' || c == '_' ||
-			c == '-' || c == '/'))
+		        (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		        c == '-' || c == '/'))
 			goto bad;
 	}
 	/* no component may be "." or "..", start with '.', or end ".lock"
 	 * (git's ref rules) */
 	for (p = name; *p;) {
 		size_t len = strcspn(p, "/");
-		if (p[0] == '.' || (len >= 5 && strncmp(p + len - 5, ".lock",
-						    5) == 0))
+		if (p[0] == '.' ||
+		    (len >= 5 && strncmp(p + len - 5, ".lock", 5) == 0))
 			goto bad;
 		p += len;
 		if (*p == '/')
@@ -99,11 +99,11 @@ bad:
 }
 
 char *
-worktree_base(struct repo_info *r, const char *mode, char **label,
-    struct err *err)
+worktree_base(
+    struct repo_info *r, const char *mode, char **label, struct err *err)
 {
-	static const char *const origin_args[] = { "symbolic-ref", "-q",
-		"--short", "refs/remotes/origin/HEAD", NULL };
+	static const char *const origin_args[] = {
+	    "symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD", NULL};
 	char *ref = NULL, *sha;
 
 	*label = NULL;
@@ -115,8 +115,8 @@ worktree_base(struct repo_info *r, const char *mode, char **label,
 			const char *cand = i == 0 ? "main" : "master";
 			char *full;
 			xasprintf(&full, "refs/heads/%s", cand);
-			const char *args[] = { "rev-parse", "--verify", "-q",
-				full, NULL };
+			const char *args[] = {
+			    "rev-parse", "--verify", "-q", full, NULL};
 			char *v = git_line(r->main, args);
 			free(full);
 			if (v != NULL) {
@@ -134,7 +134,7 @@ worktree_base(struct repo_info *r, const char *mode, char **label,
 	}
 	char *spec;
 	xasprintf(&spec, "%s^{commit}", ref);
-	const char *args[] = { "rev-parse", "--verify", "-q", spec, NULL };
+	const char *args[] = {"rev-parse", "--verify", "-q", spec, NULL};
 	/* HEAD is the caller's checkout; branch names resolve anywhere */
 	sha = git_line(strcmp(ref, "HEAD") == 0 ? r->top : r->main, args);
 	free(spec);
@@ -206,7 +206,7 @@ worktree_create(struct repo_info *r, const char *name, const char *base,
 		    name, *path, name);
 		goto out;
 	}
-	const char *vargs[] = { "rev-parse", "--verify", "-q", *branch, NULL };
+	const char *vargs[] = {"rev-parse", "--verify", "-q", *branch, NULL};
 	char *have = git_line(r->main, vargs);
 	if (have != NULL) {
 		free(have);
@@ -217,8 +217,8 @@ worktree_create(struct repo_info *r, const char *name, const char *base,
 	}
 	if (mkdir_p(parent, 0755, err) < 0 || ensure_excluded(r, err) < 0)
 		goto out;
-	const char *args[] = { "worktree", "add", "-q", "-b", *branch, *path,
-		base, NULL };
+	const char *args[] = {
+	    "worktree", "add", "-q", "-b", *branch, *path, base, NULL};
 	if (git_ok(r->main, &res, err, args) < 0)
 		goto out;
 	rc = 0;
@@ -240,8 +240,8 @@ void
 worktree_undo_fresh(const char *main, const char *path, const char *branch)
 {
 	struct git_result r = GIT_RESULT_INIT;
-	const char *rm[] = { "worktree", "remove", "--force", path, NULL };
-	const char *br[] = { "branch", "-D", branch, NULL };
+	const char *rm[] = {"worktree", "remove", "--force", path, NULL};
+	const char *br[] = {"branch", "-D", branch, NULL};
 
 	git_run(main, &r, rm);
 	git_result_release(&r);
@@ -281,8 +281,8 @@ worktree_risk(const char *main, const char *path, const char *branch,
 	int rc = -1;
 
 	if (stat(path, &st) == 0) {
-		const char *args[] = { "status", "--porcelain=v1", "-uall",
-			"-z", NULL };
+		const char *args[] = {
+		    "status", "--porcelain=v1", "-uall", "-z", NULL};
 		if (git_ok(path, &r, err, args) < 0)
 			goto out;
 		/* entries are "XY path\0" (renames add "\0from") */
@@ -301,7 +301,7 @@ worktree_risk(const char *main, const char *path, const char *branch,
 	}
 	if (branch != NULL) {
 		xasprintf(&own, "refs/heads/%s", branch);
-		const char *vargs[] = { "show-ref", "--verify", "-q", own, NULL };
+		const char *vargs[] = {"show-ref", "--verify", "-q", own, NULL};
 		if (git_run(main, &r, vargs) != 0) {
 			git_result_release(&r);
 			rc = 0; /* no branch: no commits of its own */
@@ -310,8 +310,8 @@ worktree_risk(const char *main, const char *path, const char *branch,
 		git_result_release(&r);
 		/* --exclude patterns for --branches omit "refs/heads/" */
 		xasprintf(&excl, "--exclude=%s", branch);
-		const char *args[] = { "rev-list", "--abbrev-commit", own,
-			"--not", excl, "--branches", "--remotes", NULL };
+		const char *args[] = {"rev-list", "--abbrev-commit", own,
+		    "--not", excl, "--branches", "--remotes", NULL};
 		if (git_ok(main, &r, err, args) < 0)
 			goto out;
 		for (char *p = r.out.data; *p;) {
@@ -383,22 +383,22 @@ worktree_remove(const char *main, const char *path, const char *branch,
 		goto out;
 	}
 	if (stat(path, &st) == 0) {
-		const char *args[] = { "worktree", "remove", "--force", "--force",
-			path, NULL };
+		const char *args[] = {
+		    "worktree", "remove", "--force", "--force", path, NULL};
 		/* --force twice: also when locked; safety was checked above */
 		if (git_ok(main, &r, err, args) < 0)
 			goto out;
 		git_result_release(&r);
 	}
-	const char *prune[] = { "worktree", "prune", NULL };
+	const char *prune[] = {"worktree", "prune", NULL};
 	git_run(main, &r, prune);
 	git_result_release(&r);
 	if (branch != NULL) {
 		if (risk.ncommits) {
 			*kept_branch = 1; /* never delete a commit */
 		} else {
-			const char *args[] = { "branch", "-D", "-q", branch,
-				NULL };
+			const char *args[] = {
+			    "branch", "-D", "-q", branch, NULL};
 			git_run(main, &r, args);
 		}
 	}

@@ -5,11 +5,14 @@
 #include "err.h"
 
 struct repo_info {
-	char *top;  /* toplevel of the checkout cwd is in */
-	char *main; /* the main checkout (where .git is a directory) */
+	char *top;    /* toplevel of the checkout cwd is in */
+	char *main;   /* the main checkout (where .git is a directory) */
 	char *common; /* the common git dir */
 };
-#define REPO_INFO_INIT { NULL, NULL, NULL }
+#define REPO_INFO_INIT                                                         \
+	{                                                                      \
+		NULL, NULL, NULL                                               \
+	}
 
 int repo_find(const char *cwd, struct repo_info *, struct err *);
 void repo_info_release(struct repo_info *);
@@ -18,8 +21,8 @@ void repo_info_release(struct repo_info *);
 int worktree_name_check(const char *, struct err *);
 /* The base commit for mode "default" (origin/HEAD, else main/master) or
  * "head" (HEAD of the checkout the call came from). Caller frees. */
-char *worktree_base(struct repo_info *, const char *mode, char **label,
-    struct err *);
+char *worktree_base(
+    struct repo_info *, const char *mode, char **label, struct err *);
 /* Create <main>/.galley/worktrees/<dir> on branch galley/<name> from base.
  * *path and *branch are set (caller frees). */
 int worktree_create(struct repo_info *, const char *name, const char *base,
@@ -31,7 +34,10 @@ struct wt_risk {
 	struct buf commits; /* on its branch only: in no other branch/remote */
 	int nfiles, ncommits;
 };
-#define WT_RISK_INIT { BUF_INIT, BUF_INIT, 0, 0 }
+#define WT_RISK_INIT                                                           \
+	{                                                                      \
+		BUF_INIT, BUF_INIT, 0, 0                                       \
+	}
 
 int worktree_risk(const char *main, const char *path, const char *branch,
     struct wt_risk *, struct err *);
@@ -45,7 +51,7 @@ int worktree_remove(const char *main, const char *path, const char *branch,
     int force, int *kept_branch, struct err *);
 char *worktree_dir_name(const char *name);
 
-void worktree_undo_fresh(const char *main, const char *path,
-    const char *branch);
+void worktree_undo_fresh(
+    const char *main, const char *path, const char *branch);
 
 #endif

@@ -87,9 +87,14 @@ test_utf8_sanitize(void **state)
 	utf8_sanitize("ok \xc3\xa9 \xf0\x9f\x98\x80", 11, &b);
 	assert_string_equal(b.data, "ok \xc3\xa9 \xf0\x9f\x98\x80");
 	buf_reset(&b);
-	utf8_sanitize("a\xff" "b\xc0\xaf" "c\xed\xa0\x80", 9, &b);
-	assert_string_equal(b.data, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd"
-				    "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	utf8_sanitize("a\xff"
+	              "b\xc0\xaf"
+	              "c\xed\xa0\x80",
+	    9, &b);
+	assert_string_equal(b.data,
+	    "a\xef\xbf\xbd"
+	    "b\xef\xbf\xbd\xef\xbf\xbd"
+	    "c\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
 	buf_release(&b);
 }
 
@@ -97,10 +102,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf),
-		cmocka_unit_test(test_err_codes),
-		cmocka_unit_test(test_atomic_file),
-		cmocka_unit_test(test_utf8_sanitize),
+	    cmocka_unit_test(test_buf),
+	    cmocka_unit_test(test_err_codes),
+	    cmocka_unit_test(test_atomic_file),
+	    cmocka_unit_test(test_utf8_sanitize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

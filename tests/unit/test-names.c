@@ -51,7 +51,8 @@ test_name_from_text(void **state)
 
 	assert_string_equal(n, "fix-the-login-bug");
 	free(n);
-	n = name_from_text("Refactor everything in the whole code base now", 20);
+	n = name_from_text(
+	    "Refactor everything in the whole code base now", 20);
 	assert_true(strlen(n) <= 20);
 	assert_true(n[strlen(n) - 1] != '-');
 	assert_true(name_valid(n));
@@ -77,10 +78,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_valid),
-		cmocka_unit_test(test_id_valid),
-		cmocka_unit_test(test_name_from_text),
-		cmocka_unit_test(test_random_hex),
+	    cmocka_unit_test(test_name_valid),
+	    cmocka_unit_test(test_id_valid),
+	    cmocka_unit_test(test_name_from_text),
+	    cmocka_unit_test(test_random_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

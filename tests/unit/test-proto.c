@@ -13,8 +13,9 @@ static void
 frame(struct buf *b, const char *json)
 {
 	uint32_t n = (uint32_t)strlen(json);
-	unsigned char h[4] = { (unsigned char)(n >> 24), (unsigned char)(n >> 16),
-		(unsigned char)(n >> 8), (unsigned char)n };
+	unsigned char h[4] = {(unsigned char)(n >> 24),
+	    (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+	    (unsigned char)n};
 
 	buf_add(b, h, 4);
 	buf_add(b, json, n);
@@ -57,8 +58,8 @@ test_byte_by_byte(void **state)
 		proto_feed(&r, b.data + i, 1);
 		while (proto_next(&r, &out, &err) == 1) {
 			got++;
-			assert_non_null(json_object_get(out, got == 1 ? "a"
-								      : "b"));
+			assert_non_null(
+			    json_object_get(out, got == 1 ? "a" : "b"));
 			json_decref(out);
 		}
 	}
@@ -73,7 +74,7 @@ test_oversized(void **state)
 {
 	struct proto_reader r = PROTO_READER_INIT;
 	struct err err = ERR_INIT;
-	unsigned char h[4] = { 0xff, 0xff, 0xff, 0xff };
+	unsigned char h[4] = {0xff, 0xff, 0xff, 0xff};
 	json_t *out;
 
 	proto_feed(&r, h, 4);
@@ -164,12 +165,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_byte_by_byte),
-		cmocka_unit_test(test_oversized),
-		cmocka_unit_test(test_bad_json_resyncs),
-		cmocka_unit_test(test_hello),
-		cmocka_unit_test(test_getters),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_byte_by_byte),
+	    cmocka_unit_test(test_oversized),
+	    cmocka_unit_test(test_bad_json_resyncs),
+	    cmocka_unit_test(test_hello),
+	    cmocka_unit_test(test_getters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,11 +31,13 @@ static void
 test_merge_deep(void **state)
 {
 	json_t *a = json_loads("{\"w\":{\"x\":1,\"y\":2},\"s\":\"a\","
-			       "\"l\":[1,2]}", 0, NULL);
-	json_t *b = json_loads("{\"w\":{\"y\":3},\"s\":\"b\",\"l\":[9]}", 0,
-	    NULL);
+	                       "\"l\":[1,2]}",
+	    0, NULL);
+	json_t *b =
+	    json_loads("{\"w\":{\"y\":3},\"s\":\"b\",\"l\":[9]}", 0, NULL);
 	json_t *want = json_loads("{\"w\":{\"x\":1,\"y\":3},\"s\":\"b\","
-				  "\"l\":[9]}", 0, NULL);
+	                          "\"l\":[9]}",
+	    0, NULL);
 
 	json_merge_deep(a, b);
 	assert_true(json_equal(a, want));
@@ -53,8 +55,8 @@ test_paths(void **state)
 	assert_true(json_equal(json_path_get(o, "worktree.baseRef"), v));
 	assert_true(json_is_object(json_object_get(o, "worktree")));
 	json_t *flat = json_loads("{\"limits.maxRunning\":4}", 0, NULL);
-	assert_int_equal(json_integer_value(json_path_get(flat,
-			     "limits.maxRunning")), 4);
+	assert_int_equal(
+	    json_integer_value(json_path_get(flat, "limits.maxRunning")), 4);
 	assert_int_equal(json_path_del(o, "worktree.baseRef"), 0);
 	assert_null(json_object_get(o, "worktree")); /* empty parent gone */
 	json_decref(o);
@@ -72,8 +74,7 @@ test_parse(void **state)
 	assert_int_equal(json_integer_value(v), 8);
 	json_decref(v);
 	assert_int_equal(settings_parse("limits.maxRunning", "x", &v, &e), -1);
-	assert_int_equal(settings_parse("limits.maxRunning", "-1", &v, &e),
-	    -1);
+	assert_int_equal(settings_parse("limits.maxRunning", "-1", &v, &e), -1);
 	assert_int_equal(settings_parse("isolation", "worktree", &v, &e), 0);
 	json_decref(v);
 	assert_int_equal(settings_parse("isolation", "docker", &v, &e), -1);
@@ -82,7 +83,8 @@ test_parse(void **state)
 	assert_true(json_number_value(v) == 2.5);
 	json_decref(v);
 	assert_int_equal(settings_parse("worktree.symlinkDirectories",
-			     "node_modules,.venv", &v, &e), 0);
+	                     "node_modules,.venv", &v, &e),
+	    0);
 	assert_int_equal(json_array_size(v), 2);
 	json_decref(v);
 	assert_int_equal(settings_parse("limits.group.ci", "2", &v, &e), 0);
@@ -119,8 +121,9 @@ test_precedence(void **state)
 	snprintf(path, sizeof path, "%s/g/config", tmp);
 	assert_int_equal(mkdir_p(path, 0700, &e), 0);
 	snprintf(path, sizeof path, "%s/g/config/settings.json", tmp);
-	write_text(path, "{\"model\":\"user\",\"effort\":\"low\","
-			 "\"isolation\":\"worktree\"}");
+	write_text(path,
+	    "{\"model\":\"user\",\"effort\":\"low\","
+	    "\"isolation\":\"worktree\"}");
 	snprintf(repo, sizeof repo, "%s/repo", tmp);
 	snprintf(sub, sizeof sub, "%s/repo/.git", tmp);
 	assert_int_equal(mkdir_p(sub, 0700, &e), 0);
@@ -141,21 +144,21 @@ test_precedence(void **state)
 	assert_int_equal(settings_origin(&s, "effort"), SCOPE_PROJECT);
 	assert_string_equal(settings_get_str(&s, "isolation"), "worktree");
 	assert_int_equal(settings_origin(&s, "isolation"), SCOPE_USER);
-	assert_string_equal(settings_get_str(&s, "worktree.baseRef"),
-	    "default");
-	assert_int_equal(settings_origin(&s, "worktree.baseRef"),
-	    SCOPE_DEFAULT);
+	assert_string_equal(
+	    settings_get_str(&s, "worktree.baseRef"), "default");
+	assert_int_equal(
+	    settings_origin(&s, "worktree.baseRef"), SCOPE_DEFAULT);
 
 	/* a write goes to its scope's file and survives a reload */
 	json_t *v = json_string("head");
-	assert_int_equal(settings_write(&s, SCOPE_PROJECT, "worktree.baseRef",
-			     v, &e), 0);
+	assert_int_equal(
+	    settings_write(&s, SCOPE_PROJECT, "worktree.baseRef", v, &e), 0);
 	json_decref(v);
 	settings_release(&s);
 	assert_int_equal(settings_load(&s, sub, &e), 0);
 	assert_string_equal(settings_get_str(&s, "worktree.baseRef"), "head");
-	assert_int_equal(settings_origin(&s, "worktree.baseRef"),
-	    SCOPE_PROJECT);
+	assert_int_equal(
+	    settings_origin(&s, "worktree.baseRef"), SCOPE_PROJECT);
 	settings_release(&s);
 
 	/* a corrupt file is an error naming it */
@@ -170,11 +173,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_merge_deep),
-		cmocka_unit_test(test_paths),
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_detach_key),
-		cmocka_unit_test(test_precedence),
+	    cmocka_unit_test(test_merge_deep),
+	    cmocka_unit_test(test_paths),
+	    cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_detach_key),
+	    cmocka_unit_test(test_precedence),
 	};
 	char cmd[128];
 	int rc;

@@ -39,13 +39,15 @@ test_migrate_fresh(void **state)
 	unlink(path);
 	assert_int_equal(store_open(&s, path, &e), 0);
 	assert_int_equal(store_version(&s), last);
-	assert_int_equal(count(&s, "SELECT count(*) FROM sqlite_master WHERE "
-				   "name IN ('sessions','events','usage',"
-				   "'usage_seen','schema_version')"),
+	assert_int_equal(count(&s,
+	                     "SELECT count(*) FROM sqlite_master WHERE "
+	                     "name IN ('sessions','events','usage',"
+	                     "'usage_seen','schema_version')"),
 	    5);
 	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(s.db, "PRAGMA journal_mode", -1,
-			     &st, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(s.db, "PRAGMA journal_mode", -1, &st, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
 	sqlite3_finalize(st);
@@ -67,16 +69,16 @@ test_strict(void **state)
 
 	assert_int_equal(store_open(&s, path, &e), 0);
 	assert_int_equal(store_exec(&s,
-			     "INSERT INTO sessions (id, name, kind, runtime, "
-			     "state, cwd, created_at, updated_at) VALUES "
-			     "('a','a','job','exec','done','/','x','y')",
-			     &e),
+	                     "INSERT INTO sessions (id, name, kind, runtime, "
+	                     "state, cwd, created_at, updated_at) VALUES "
+	                     "('a','a','job','exec','done','/','x','y')",
+	                     &e),
 	    -1);
 	assert_int_equal(store_exec(&s,
-			     "INSERT INTO sessions (id, name, kind, runtime, "
-			     "state, cwd, created_at, updated_at) VALUES "
-			     "('a','a','job','exec','done','/',1,2)",
-			     &e),
+	                     "INSERT INTO sessions (id, name, kind, runtime, "
+	                     "state, cwd, created_at, updated_at) VALUES "
+	                     "('a','a','job','exec','done','/',1,2)",
+	                     &e),
 	    0);
 	store_close(&s);
 	err_release(&e);
@@ -90,8 +92,8 @@ test_newer_schema(void **state)
 	struct err e = ERR_INIT;
 
 	assert_int_equal(store_open(&s, path, &e), 0);
-	assert_int_equal(store_exec(&s,
-			     "INSERT INTO schema_version VALUES (999, 0)", &e),
+	assert_int_equal(
+	    store_exec(&s, "INSERT INTO schema_version VALUES (999, 0)", &e),
 	    0);
 	store_close(&s);
 	assert_int_equal(store_open(&s, path, &e), -1);
@@ -111,17 +113,18 @@ test_failed_migration_rolls_back(void **state)
 	unlink(path);
 	/* a table named like one migration 1 creates: it must fail */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "CREATE TABLE usage (x)", NULL, NULL,
-			     NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "CREATE TABLE usage (x)", NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(&s, path, &e), -1);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	sqlite3_stmt *st;
 	/* no sessions table and no schema_version row survived */
 	assert_int_equal(sqlite3_prepare_v2(db,
-			     "SELECT count(*) FROM sqlite_master WHERE name IN "
-			     "('sessions','schema_version')",
-			     -1, &st, NULL),
+	                     "SELECT count(*) FROM sqlite_master WHERE name IN "
+	                     "('sessions','schema_version')",
+	                     -1, &st, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 0);
@@ -148,11 +151,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_migrate_fresh),
-		cmocka_unit_test(test_strict),
-		cmocka_unit_test(test_newer_schema),
-		cmocka_unit_test(test_failed_migration_rolls_back),
-		cmocka_unit_test(test_stmt_cache),
+	    cmocka_unit_test(test_migrate_fresh),
+	    cmocka_unit_test(test_strict),
+	    cmocka_unit_test(test_newer_schema),
+	    cmocka_unit_test(test_failed_migration_rolls_back),
+	    cmocka_unit_test(test_stmt_cache),
 	};
 	char cmd[300];
 	int rc;
