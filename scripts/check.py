@@ -43,7 +43,8 @@ def unit(build, env):
         out = (t.get("stdout") or "") + (t.get("stderr") or "")
         # each cmocka test counts: "[       OK ] name", "[  FAILED  ] name"
         ok = len(re.findall(r"^\[       OK \] ", out, re.M))
-        bad = len(re.findall(r"^\[  FAILED  \] (?!\d+ test)", out, re.M))
+        bad = len(set(re.findall(r"^\[  FAILED  \] (?!\d+ test)(\S+)", out,
+                                 re.M)))
         if t.get("result") != "OK" and bad == 0:
             bad = 1  # crashed or timed out before cmocka could say
         totals["passed"] += ok
