@@ -415,7 +415,7 @@ host_main(const char *id)
 	char pidtext[32];
 	int n = snprintf(pidtext, sizeof pidtext, "%ld %ld\n", (long)getpid(),
 	    (long)host.child);
-	write_file_atomic(path, pidtext, (size_t)n, 0600, NULL);
+	write_file_replace(path, pidtext, (size_t)n, 0600, 0, NULL);
 	free(path);
 	uv_poll_init(host.loop, &host.pty_poll, host.master);
 	poll_update();

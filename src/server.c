@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -65,7 +66,16 @@ server_stop(void)
 	uv_close((uv_handle_t *)&srv.sig_term, NULL);
 	uv_close((uv_handle_t *)&srv.sig_int, NULL);
 	uv_close((uv_handle_t *)&srv.sig_hup, NULL);
+	uv_close((uv_handle_t *)&srv.sig_chld, NULL);
 	session_release_hosts();
+}
+
+/* Hosts are our children until we die: reap them. */
+static void
+sigchld_cb(uv_signal_t *h, int signum)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
 }
 
 static void
@@ -151,6 +161,9 @@ server_main(int foreground)
 	uv_signal_start(&srv.sig_int, signal_cb, SIGINT);
 	uv_signal_init(srv.loop, &srv.sig_hup);
 	uv_signal_start(&srv.sig_hup, signal_cb, SIGHUP);
+	uv_signal_init(srv.loop, &srv.sig_chld);
+	uv_signal_start(&srv.sig_chld, sigchld_cb, SIGCHLD);
+	uv_unref((uv_handle_t *)&srv.sig_chld);
 
 	/* after listening: hosts found dead are reported to early clients */
 	session_adopt_all();

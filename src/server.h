@@ -15,7 +15,7 @@ struct server_client;
 struct server {
 	uv_loop_t *loop;
 	uv_pipe_t listener;
-	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_signal_t sig_term, sig_int, sig_hup, sig_chld;
 	struct store store;
 	TAILQ_HEAD(, session) sessions;
 	TAILQ_HEAD(, server_client) clients;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #include "sock.h"
 #include "util.h"
 #include "xmalloc.h"
+
+extern char **environ;
 
 void session_forget(struct session *);
 
@@ -369,25 +372,50 @@ session_set_state(struct session *s, const char *state, const char *waiting_for,
 
 /* ---- spawning ---------------------------------------------------------- */
 
-struct host_proc {
-	uv_process_t proc;
-	char id[GALLEY_ID_LEN + 1];
-};
-
-static void
-host_proc_close_cb(uv_handle_t *h)
+/* Start `galley host ID` detached (its own session), stdin /dev/null,
+ * stdout and stderr to host.log, the listening socket as fd 3.
+ * posix_spawn (vfork) rather than fork: the daemon's page tables grow with
+ * its store, and copying them was most of a dispatch. Hosts are reaped by
+ * the daemon's SIGCHLD handler; what happened to them is read from their
+ * links and exit files, not from their status. */
+static pid_t
+host_spawn(const char *dir, const char *id, int logfd, int lfd, struct err *err)
 {
-	free(container_of(h, struct host_proc, proc));
-}
+	char *argv[] = {"galley", "host", (char *)id, NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, all;
+	pid_t pid = -1;
+	int rc;
 
-static void
-host_exit_cb(uv_process_t *p, int64_t status, int sig)
-{
-	struct host_proc *hp = container_of(p, struct host_proc, proc);
-
-	log_debug("host of %s exited (%lld, signal %d)", hp->id,
-	    (long long)status, sig);
-	uv_close((uv_handle_t *)p, host_proc_close_cb);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (logfd >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, logfd, 1);
+		posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+	} else {
+		posix_spawn_file_actions_addopen(
+		    &fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	}
+	posix_spawn_file_actions_adddup2(&fa, lfd, 3);
+	posix_spawn_file_actions_addchdir_np(&fa, dir);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at,
+	    POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+	        POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(&pid, self_exe(), &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc != 0) {
+		err_set(err, ERR_FAILED, "cannot start host: %s", strerror(rc));
+		return -1;
+	}
+	return pid;
 }
 
 static char *
@@ -407,11 +435,8 @@ session_spawn(struct session *s, struct err *err)
 	char *logpath = session_file(s, "host.log");
 	char *exitpath = session_file(s, "exit");
 	char *scrpath = session_file(s, "screen.txt");
-	char *args[] = {"galley", "host", s->id, NULL};
-	uv_stdio_container_t stdio[4];
-	uv_process_options_t opts;
-	struct host_proc *hp;
-	int lfd = -1, logfd = -1, rc = -1, r;
+	pid_t pid;
+	int lfd = -1, logfd = -1, rc = -1;
 
 	if (mkdir_p(dir, 0700, err) < 0)
 		goto out;
@@ -421,35 +446,18 @@ session_spawn(struct session *s, struct err *err)
 	if (lfd < 0)
 		goto out;
 	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	memset(&opts, 0, sizeof opts);
-	memset(stdio, 0, sizeof stdio);
-	stdio[0].flags = UV_IGNORE;
-	stdio[1].flags = logfd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
-	stdio[1].data.fd = logfd;
-	stdio[2] = stdio[1];
+	if (lfd < 3) {
+		/* dup2 onto itself would keep close-on-exec: move it */
+		int moved = fcntl(lfd, F_DUPFD_CLOEXEC, 10);
+		close(lfd);
+		lfd = moved;
+	}
 	/* the daemon binds the host's socket and hands it over, so the link
 	 * below can connect at once: no race with the host's start-up */
-	stdio[3].flags = UV_INHERIT_FD;
-	stdio[3].data.fd = lfd;
-	opts.file = self_exe();
-	opts.args = args;
-	opts.cwd = dir;
-	opts.flags = UV_PROCESS_DETACHED;
-	opts.stdio = stdio;
-	opts.stdio_count = 4;
-	opts.exit_cb = host_exit_cb;
-	hp = xcalloc(1, sizeof *hp);
-	memcpy(hp->id, s->id, sizeof hp->id);
-	r = uv_spawn(srv.loop, &hp->proc, &opts);
-	hp->proc.data =
-	    (void *)host_exit_cb; /* tag for session_release_hosts */
-	if (r != 0) {
-		free(hp);
-		err_set(
-		    err, ERR_FAILED, "cannot start host: %s", uv_strerror(r));
+	pid = host_spawn(dir, s->id, logfd, lfd, err);
+	if (pid < 0)
 		goto out;
-	}
-	s->host_pid = hp->proc.pid;
+	s->host_pid = pid;
 	s->pid = 0;
 	s->has_exit = 0;
 	s->exit_code = 0;
@@ -607,7 +615,9 @@ session_create(json_t *req, struct err *err)
 		goto fail;
 	xasprintf(&specpath, "%s/spec.json", dir);
 	text = json_dumps(spec, JSON_COMPACT);
-	if (write_file_atomic(specpath, text, strlen(text), 0600, err) < 0)
+	/* not fsync'd: it is only needed while the machine stays up, and a
+	 * sync here is most of a dispatch's cost */
+	if (write_file_replace(specpath, text, strlen(text), 0600, 0, err) < 0)
 		goto fail;
 	json_t *pub = json_pack("{s:O}", "argv", argv);
 	s->spec = json_dumps(pub, JSON_COMPACT);
@@ -781,9 +791,7 @@ release_walk_cb(uv_handle_t *h, void *arg)
 {
 	if (uv_is_closing(h))
 		return;
-	if (h->type == UV_PROCESS && h->data == (void *)host_exit_cb)
-		uv_close(h, host_proc_close_cb);
-	else if (h->type == UV_TIMER && h->data == (void *)kill_timer_close_cb)
+	if (h->type == UV_TIMER && h->data == (void *)kill_timer_close_cb)
 		uv_close(h, kill_timer_close_cb);
 }
 

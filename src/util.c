@@ -125,10 +125,19 @@ mkdir_p(const char *path, mode_t mode, struct err *err)
 	return rc;
 }
 
-/* Write-temp, fsync, rename: readers see the old content or the new. */
 int
 write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
     struct err *err)
+{
+	return write_file_replace(path, data, len, mode, 1, err);
+}
+
+/* Write-temp, (fsync,) rename: readers see the old content or the new.
+ * Without durable, a crash of the machine may lose the new content, never
+ * leave half of it: right for files that are rewritten on every start. */
+int
+write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+    int durable, struct err *err)
 {
 	char *tmp;
 	int fd, rc = -1;
@@ -140,7 +149,7 @@ write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		    strerror(errno));
 		goto fail;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) != 0) {
+	if (write_all(fd, data, len) < 0 || (durable && fsync(fd) != 0)) {
 		err_set(err, ERR_FAILED, "cannot write '%s': %s", tmp,
 		    strerror(errno));
 		close(fd);

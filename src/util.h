@@ -19,6 +19,8 @@ char *path_session_dir(const char *id); /* caller frees */
 int mkdir_p(const char *path, mode_t mode, struct err *);
 int write_file_atomic(
     const char *path, const void *, size_t, mode_t, struct err *);
+int write_file_replace(
+    const char *path, const void *, size_t, mode_t, int durable, struct err *);
 int read_file(const char *path, struct buf *, size_t max, struct err *);
 int rm_rf(const char *path);
 
