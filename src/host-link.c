@@ -139,7 +139,9 @@ link_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		} else if (ev &&
 		    (strcmp(ev, "status") == 0 || strcmp(ev, "exit") == 0)) {
 			l->s->link_tries = 0;
+			store_begin(&srv.store);
 			session_on_status(l->s, msg);
+			store_commit(&srv.store);
 		}
 		json_decref(msg);
 	}

@@ -233,7 +233,10 @@ dispatch(struct server_client *c, json_t *req)
 		goto out;
 	}
 	reply = json_pack("{s:I, s:b}", "id", id, "ok", 1);
+	/* everything one request writes is one transaction */
+	store_begin(&srv.store);
 	int rc = e->serve(c, req, reply, &err);
+	store_commit(&srv.store);
 	if (rc < 0)
 		reply_error(c, id, err.code ? err.code : ERR_FAILED,
 		    err.msg.len ? err.msg.data : "request failed");

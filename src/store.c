@@ -131,21 +131,31 @@ fail:
 	return -1;
 }
 
+/* Transactions nest: only the outermost begins and commits, so a request
+ * can wrap everything it does in one (one WAL commit instead of one per
+ * statement) while helpers keep their own begin/commit. */
+static int tx_depth;
+
 int
 store_begin(struct store *s)
 {
+	if (tx_depth++ > 0)
+		return 0;
 	return store_exec(s, "BEGIN IMMEDIATE", NULL);
 }
 
 int
 store_commit(struct store *s)
 {
+	if (tx_depth == 0 || --tx_depth > 0)
+		return 0;
 	return store_exec(s, "COMMIT", NULL);
 }
 
 void
 store_rollback(struct store *s)
 {
+	tx_depth = 0;
 	store_exec(s, "ROLLBACK", NULL);
 }
 
