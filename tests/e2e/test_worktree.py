@@ -1,0 +1,150 @@
+"""Worktree isolation (issue 5, first part): creation and the safety rule."""
+import os
+import subprocess
+
+import pytest
+
+
+def git(repo, *args, check=True):
+    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1",
+               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+    p = subprocess.run(["git", *args], cwd=repo, env=env,
+                       capture_output=True, text=True)
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p.stdout.strip()
+
+
+def commit_file(repo, name, text, msg):
+    (repo / name).write_text(text)
+    git(repo, "add", name)
+    git(repo, "commit", "-qm", msg)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def test_create_default_and_head(galley, repo):
+    main_tip = commit_file(repo, "a.txt", "a\n", "a")
+    git(repo, "checkout", "-qb", "topic")
+    topic_tip = commit_file(repo, "b.txt", "b\n", "b")
+    s = galley.json("exec", "-w", "fromdefault", "--", "true", cwd=repo)
+    assert s["worktree"] == str(repo / ".galley/worktrees/fromdefault")
+    assert s["branch"] == "galley/fromdefault" and s["base_ref"] == "main"
+    assert git(repo, "rev-parse", "galley/fromdefault") == main_tip
+    s = galley.json("exec", "-w", "fromhead", "--base", "head", "--",
+                    "true", cwd=repo)
+    assert git(repo, "rev-parse", "galley/fromhead") == topic_tip
+    assert s["base"] == topic_tip
+    excl = (repo / ".git/info/exclude").read_text()
+    assert "/.galley/worktrees/" in excl
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_names_with_slash_subdir_and_inside_worktree(galley, repo):
+    (repo / "sub").mkdir()
+    commit_file(repo, "sub/f.txt", "x\n", "sub")
+    s = galley.json("exec", "-w", "feat/login", "--", "pwd",
+                    cwd=repo / "sub")
+    wt = repo / ".galley/worktrees/feat+login"
+    assert s["worktree"] == str(wt) and s["branch"] == "galley/feat/login"
+    assert s["cwd"] == str(wt / "sub")  # same subdirectory
+    s2 = galley.json("exec", "-w", "nested", "--", "true", cwd=wt / "sub")
+    # from inside a worktree: made beside it, from the main repo
+    assert s2["worktree"] == str(repo / ".galley/worktrees/nested")
+    assert s2["repo"] == str(repo)
+
+
+def test_errors(galley, repo, tmp_path):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    galley.fail("exec", "-w", "x", "--", "true", cwd=plain, code=2,
+                match="not in a git repository")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git(empty, "init", "-q")
+    galley.fail("exec", "-w", "x", "--", "true", cwd=empty, code=2,
+                match="no commit yet")
+    galley.fail("exec", "--worktree=../x", "--", "true", cwd=repo, code=2,
+                match="invalid worktree name")
+    galley.json("exec", "-w", "twice", "--", "true", cwd=repo)
+    galley.fail("exec", "-w", "twice", "--", "true", cwd=repo, code=1,
+                match="already exists")
+
+
+def reachable(repo, sha):
+    return subprocess.run(["git", "cat-file", "-e", sha + "^{commit}"],
+                          cwd=repo).returncode == 0 and git(
+        repo, "branch", "-a", "--contains", sha) != ""
+
+
+@pytest.fixture
+def matrix(galley, repo):
+    """Worktrees in every state the safety rule distinguishes."""
+    commit_file(repo, "base.txt", "base\n", "base")
+    remote = repo.parent / "remote.git"
+    git(repo.parent, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "origin", "main")
+    shas = {}
+    for name in ("clean", "dirty", "untracked", "unmerged", "merged",
+                 "pushed"):
+        galley.json("exec", "-w", name, "--", "true", cwd=repo)
+        galley.wait_state(name, "done")
+        wt = repo / ".galley/worktrees" / name
+        if name == "dirty":
+            (wt / "base.txt").write_text("changed\n")
+        elif name == "untracked":
+            (wt / "new.txt").write_text("new\n")
+        elif name in ("unmerged", "merged", "pushed"):
+            shas[name] = commit_file(wt, f"{name}.txt", "w\n", name)
+    git(repo, "merge", "-q", "--no-edit", "galley/merged")
+    git(repo / ".galley/worktrees/pushed", "push", "-q", "origin",
+        "galley/pushed")
+    return shas
+
+
+SAFE = {"clean", "merged", "pushed"}
+
+
+@pytest.mark.parametrize("name", ["clean", "dirty", "untracked", "unmerged",
+                                  "merged", "pushed"])
+def test_rm_follows_the_rule(galley, repo, matrix, name):
+    wt = repo / ".galley/worktrees" / name
+    if name in SAFE:
+        galley.ok("worktree", "rm", name, cwd=repo)
+        assert not wt.exists()
+    else:
+        p = galley.fail("worktree", "rm", name, cwd=repo, code=4)
+        assert wt.exists()
+        want = {"dirty": "base.txt", "untracked": "new.txt",
+                "unmerged": matrix.get("unmerged", "x")[:7]}[name]
+        assert want in p.stderr
+        galley.ok("worktree", "rm", "--force", name, cwd=repo)
+        assert not wt.exists()
+    for sha in matrix.values():
+        assert reachable(repo, sha), sha  # zero lost commits
+    if name == "unmerged":
+        assert git(repo, "rev-parse", "galley/unmerged") == \
+            matrix["unmerged"]  # the branch was kept
+
+
+def test_gc_removes_only_safe(galley, repo, matrix):
+    out = galley.json("worktree", "gc", "--dry-run", cwd=repo)
+    assert {w["name"] for w in out["would_remove"]} == SAFE
+    assert (repo / ".galley/worktrees/clean").exists()
+    out = galley.json("worktree", "gc", cwd=repo)
+    assert {w["name"] for w in out["removed"]} == SAFE
+    assert {w["name"] for w in out["kept"]} == {"dirty", "untracked",
+                                                "unmerged"}
+    for sha in matrix.values():
+        assert reachable(repo, sha), sha
+
+
+def test_ls_and_running_session_refused(galley, repo):
+    galley.json("exec", "-w", "busy", "--", "sleep", "300", cwd=repo)
+    galley.wait_state("busy", "working")
+    rows = {w["name"]: w for w in galley.json("worktree", "ls", cwd=repo)}
+    assert rows["busy"]["state"] == "working"
+    assert rows["busy"]["dirty"] is False
+    galley.fail("worktree", "rm", "--force", "busy", cwd=repo, code=4,
+                match="running session")
