@@ -24,19 +24,34 @@ rm_run(struct cmd_ctx *ctx)
 		return cmd_usage_error(ctx, "expected a session ID");
 	out = json_array();
 	for (int i = optind; i < ctx->argc; i++) {
-		reply = cmd_call(ctx,
-		    json_pack("{s:s, s:s, s:b}", "cmd", "rm", "ref",
-		        ctx->argv[i], "force", force));
-		if (reply == NULL) {
+		json_t *pre = cmd_get_session(ctx, ctx->argv[i]);
+		int kept = 0;
+		/* a worktree session: the same safety rule as discard */
+		if (pre == NULL || cmd_worktree_guard(ctx, pre, force) < 0) {
+			json_decref(pre);
 			json_decref(out);
 			return cmd_fail(ctx);
 		}
+		reply = cmd_call(ctx,
+		    json_pack("{s:s, s:s, s:b}", "cmd", "rm", "ref",
+		        session_str(pre, "id"), "force", force));
+		if (reply == NULL ||
+		    cmd_worktree_drop(ctx, pre, force, &kept) < 0) {
+			json_decref(reply);
+			json_decref(pre);
+			json_decref(out);
+			return cmd_fail(ctx);
+		}
+		json_decref(pre);
 		json_t *s = json_object_get(reply, "session");
 		if (ctx->json)
 			json_array_append(out, s);
 		else
-			printf("removed · %s · %s\n", session_str(s, "id"),
-			    session_str(s, "name"));
+			printf("removed · %s · %s%s\n", session_str(s, "id"),
+			    session_str(s, "name"),
+			    kept ? " (worktree branch kept: it has commits of "
+			           "its own)"
+			         : "");
 		json_decref(reply);
 	}
 	if (ctx->json)

@@ -84,6 +84,10 @@ void cmd_fold_worktree_arg(struct cmd_ctx *);
 int cmd_worktree_prepare(struct cmd_ctx *, json_t *req, const char *name,
     const char *base_mode, const char *hint);
 void cmd_worktree_undo(json_t *req);
+/* The worktree safety rule for session removal (cmd-discard.c). */
+int cmd_worktree_guard(struct cmd_ctx *, json_t *session, int force);
+int cmd_worktree_drop(
+    struct cmd_ctx *, json_t *session, int force, int *kept_branch);
 /* After subscribe: wait until session id reaches want, or time out. */
 int cmd_wait_one(
     struct cmd_ctx *, const char *id, const char *want, int timeout_ms);

@@ -148,3 +148,82 @@ def test_ls_and_running_session_refused(galley, repo):
     assert rows["busy"]["dirty"] is False
     galley.fail("worktree", "rm", "--force", "busy", cwd=repo, code=4,
                 match="running session")
+
+
+def ident(repo):
+    git(repo, "config", "user.email", "t@example.com")
+    git(repo, "config", "user.name", "t")
+
+
+def agent_edit(galley, repo, name, path, text):
+    """A fake agent in its own worktree writes a file and ends its turn."""
+    galley.json("new", "--runtime", "fake", "-w", name,
+                f"write {path} {text}", cwd=repo)
+    galley.wait_state(name, "idle")
+    return repo / ".galley/worktrees" / name
+
+
+def test_diff_shows_new_and_changed_files(galley, repo):
+    ident(repo)
+    commit_file(repo, "a.txt", "one\n", "a")
+    wt = agent_edit(galley, repo, "d1", "b.txt", "brand-new")
+    (wt / "a.txt").write_text("two\n")
+    out = galley.ok("diff", "d1").stdout
+    assert "+brand-new" in out and "-one" in out and "+two" in out
+    stat = galley.json("diff", "d1", "--stat")["stat"]
+    assert "a.txt" in stat and "b.txt" in stat
+    galley.exec("true", name="nowt")
+    galley.fail("diff", "nowt", code=1, match="no worktree")
+
+
+def test_merge_clean_conflict_and_dirty_main(galley, repo):
+    ident(repo)
+    commit_file(repo, "a.txt", "one\n", "a")
+    agent_edit(galley, repo, "m1", "m1.txt", "from-m1")
+    galley.ok("merge", "m1", cwd=repo)
+    assert (repo / "m1.txt").read_text() == "from-m1\n"
+    assert "Merge galley session m1" in git(repo, "log", "-1", "--format=%s")
+    # conflicting: both the main branch and the agent change a.txt
+    wt = agent_edit(galley, repo, "m2", "a.txt", "agent")
+    commit_file(repo, "a.txt", "main\n", "main edit")
+    before = git(repo, "rev-parse", "HEAD")
+    p = galley.fail("merge", "m2", code=1, match="conflicts in: a.txt")
+    assert git(repo, "rev-parse", "HEAD") == before
+    assert git(repo, "status", "--porcelain") == ""
+    assert (repo / "a.txt").read_text() == "main\n"
+    # a dirty main checkout is refused before anything happens
+    agent_edit(galley, repo, "m3", "m3.txt", "x")
+    (repo / "a.txt").write_text("uncommitted\n")
+    galley.fail("merge", "m3", code=4, match="uncommitted changes")
+    assert not (repo / "m3.txt").exists()
+    (repo / "a.txt").write_text("main\n")
+    galley.ok("merge", "--squash", "m3")
+    assert (repo / "m3.txt").exists()
+
+
+def test_discard_and_rm_follow_the_rule(galley, repo):
+    ident(repo)
+    wt = agent_edit(galley, repo, "dc", "work.txt", "precious")
+    galley.ok("stop", "dc")
+    p = galley.fail("discard", "dc", code=4, match="work.txt")
+    assert wt.exists() and galley.get("dc")
+    galley.ok("discard", "--force", "dc")
+    assert not wt.exists()
+    galley.fail("get", "dc", code=3)
+    # rm: a commit of its own keeps the branch even with --force
+    wt = agent_edit(galley, repo, "rc", "c.txt", "c")
+    git(wt, "add", "c.txt")
+    git(wt, "commit", "-qm", "agent commit")
+    sha = git(wt, "rev-parse", "HEAD")
+    galley.ok("stop", "rc")
+    galley.fail("rm", "rc", code=4, match=sha[:7])
+    galley.ok("rm", "--force", "rc")
+    assert not wt.exists()
+    assert git(repo, "rev-parse", "galley/rc") == sha
+    # clean: rm takes the worktree and branch too
+    wt = agent_edit(galley, repo, "cl", "x.txt", "x")
+    galley.ok("stop", "cl")
+    (wt / "x.txt").unlink()
+    galley.ok("rm", "cl")
+    assert not wt.exists()
+    assert git(repo, "branch", "--list", "galley/cl") == ""
