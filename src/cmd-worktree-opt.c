@@ -97,6 +97,13 @@ cmd_worktree_prepare(struct cmd_ctx *ctx, json_t *req, const char *name,
 	}
 	if (worktree_create(&repo, name, base, &path, &branch, &ctx->err) < 0)
 		goto out;
+	int copied, linked;
+	json_t *links = settings_get(&set, "worktree.symlinkDirectories");
+	if (worktree_populate(&repo, path, json_is_array(links) ? links : NULL,
+	        &copied, &linked, &ctx->err) < 0) {
+		worktree_undo_fresh(repo.main, path, branch);
+		goto out;
+	}
 	/* the same subdirectory inside the worktree as the caller is in */
 	const char *sub = cwd + strlen(repo.top);
 	char *wcwd;

@@ -5,6 +5,7 @@
  * other worktree through git's common dir.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -406,5 +407,139 @@ worktree_remove(const char *main, const char *path, const char *branch,
 out:
 	git_result_release(&r);
 	wt_risk_release(&risk);
+	return rc;
+}
+
+static int
+copy_file(const char *from, const char *to, mode_t mode)
+{
+	char chunk[65536];
+	ssize_t n;
+	int in, out, rc = 0;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 07777);
+	if (out < 0) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, chunk, sizeof chunk)) > 0)
+		if (write_all(out, chunk, (size_t)n) < 0) {
+			rc = -1;
+			break;
+		}
+	if (n < 0)
+		rc = -1;
+	close(in);
+	close(out);
+	return rc;
+}
+
+/* NUL-separated git output to a set we can search (sorted by git). */
+static int
+in_list(const struct buf *list, const char *path)
+{
+	for (size_t i = 0; i < list->len;) {
+		const char *e = list->data + i;
+		if (strcmp(e, path) == 0)
+			return 1;
+		i += strlen(e) + 1;
+	}
+	return 0;
+}
+
+/* Under one of the symlinked directories? */
+static int
+under_any(json_t *dirs, const char *path)
+{
+	size_t i;
+	json_t *d;
+
+	json_array_foreach(dirs, i, d)
+	{
+		const char *name = json_string_value(d);
+		size_t n = name ? strlen(name) : 0;
+		if (n && strncmp(path, name, n) == 0 &&
+		    (path[n] == '/' || path[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Claude Code's .worktreeinclude: files that match it AND are ignored and
+ * untracked (.env, local config) are copied into a new worktree; never a
+ * tracked file, never a symlink. Big directories named in
+ * worktree.symlinkDirectories (node_modules, .venv) are linked instead.
+ */
+int
+worktree_populate(struct repo_info *r, const char *path, json_t *symlinks,
+    int *copied, int *linked, struct err *err)
+{
+	struct git_result ign = GIT_RESULT_INIT, inc = GIT_RESULT_INIT;
+	char *incfile = NULL;
+	struct stat st;
+	size_t i;
+	json_t *d;
+	int rc = -1;
+
+	*copied = *linked = 0;
+	json_array_foreach(symlinks, i, d)
+	{
+		const char *name = json_string_value(d);
+		char *from, *to;
+		if (name == NULL || *name == '\0' || strstr(name, "..") ||
+		    name[0] == '/')
+			continue;
+		xasprintf(&from, "%s/%s", r->main, name);
+		xasprintf(&to, "%s/%s", path, name);
+		if (stat(from, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    lstat(to, &st) != 0 && symlink(from, to) == 0)
+			(*linked)++;
+		free(from);
+		free(to);
+	}
+	xasprintf(&incfile, "%s/.worktreeinclude", r->main);
+	if (access(incfile, F_OK) != 0) {
+		rc = 0;
+		goto out;
+	}
+	const char *ign_args[] = {"ls-files", "-z", "--others", "--ignored",
+	    "--exclude-standard", NULL};
+	char *excl;
+	xasprintf(&excl, "--exclude-from=%s", incfile);
+	const char *inc_args[] = {
+	    "ls-files", "-z", "--others", "--ignored", excl, NULL};
+	int a = git_ok(r->main, &ign, err, ign_args);
+	int b = a < 0 ? -1 : git_ok(r->main, &inc, err, inc_args);
+	free(excl);
+	if (a < 0 || b < 0)
+		goto out;
+	for (size_t k = 0; k < inc.out.len;) {
+		const char *rel = inc.out.data + k;
+		k += strlen(rel) + 1;
+		if (!in_list(&ign.out, rel) || under_any(symlinks, rel))
+			continue;
+		char *from, *to;
+		xasprintf(&from, "%s/%s", r->main, rel);
+		xasprintf(&to, "%s/%s", path, rel);
+		if (lstat(from, &st) == 0 && S_ISREG(st.st_mode)) {
+			char *dir = xstrdup(to);
+			*strrchr(dir, '/') = '\0';
+			if (mkdir_p(dir, 0755, NULL) == 0 &&
+			    copy_file(from, to, st.st_mode) == 0)
+				(*copied)++;
+			free(dir);
+		}
+		free(from);
+		free(to);
+	}
+	rc = 0;
+out:
+	git_result_release(&ign);
+	git_result_release(&inc);
+	free(incfile);
 	return rc;
 }

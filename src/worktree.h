@@ -2,6 +2,8 @@
 #ifndef WORKTREE_H
 #define WORKTREE_H
 
+#include <jansson.h>
+
 #include "err.h"
 
 struct repo_info {
@@ -50,6 +52,10 @@ void wt_risk_describe(struct wt_risk *, struct buf *);
 int worktree_remove(const char *main, const char *path, const char *branch,
     int force, int *kept_branch, struct err *);
 char *worktree_dir_name(const char *name);
+
+/* Copy .worktreeinclude'd ignored files; link symlinkDirectories. */
+int worktree_populate(struct repo_info *, const char *path, json_t *symlinks,
+    int *copied, int *linked, struct err *);
 
 void worktree_undo_fresh(
     const char *main, const char *path, const char *branch);

@@ -227,3 +227,35 @@ def test_discard_and_rm_follow_the_rule(galley, repo):
     galley.ok("rm", "cl")
     assert not wt.exists()
     assert git(repo, "branch", "--list", "galley/cl") == ""
+
+
+def test_worktreeinclude_and_symlink_directories(galley, repo):
+    (repo / ".gitignore").write_text(".env\nsecret.key\nlink-env\n"
+                                     "node_modules/\nconf/local.json\n")
+    (repo / "tracked.env").write_text("tracked\n")
+    git(repo, "add", ".gitignore", "tracked.env")
+    git(repo, "commit", "-qm", "ignore")
+    (repo / ".worktreeinclude").write_text(
+        ".env\nconf/local.json\nlink-env\nnotes.txt\ntracked.env\n")
+    (repo / ".env").write_text("KEY=1\n")             # ignored: copied
+    (repo / "conf").mkdir()
+    (repo / "conf/local.json").write_text("{}\n")     # ignored: copied
+    (repo / "secret.key").write_text("k\n")           # not included
+    (repo / "notes.txt").write_text("n\n")            # not ignored
+    os.symlink(repo / ".env", repo / "link-env")      # a symlink: skipped
+    (repo / "tracked.env").write_text("local edit\n") # tracked: never
+    (repo / "node_modules/pkg").mkdir(parents=True)
+    (repo / "node_modules/pkg/index.js").write_text("x\n")
+    galley.ok("config", "set", "--project", "worktree.symlinkDirectories",
+              "node_modules", cwd=repo)
+    s = galley.json("exec", "-w", "inc", "--", "true", cwd=repo)
+    wt = repo / ".galley/worktrees/inc"
+    assert (wt / ".env").read_text() == "KEY=1\n"
+    assert not (wt / ".env").is_symlink()
+    assert (wt / "conf/local.json").exists()
+    assert not (wt / "secret.key").exists()
+    assert not (wt / "notes.txt").exists()
+    assert not os.path.lexists(wt / "link-env")
+    assert (wt / "tracked.env").read_text() == "tracked\n"
+    assert (wt / "node_modules").is_symlink()
+    assert os.readlink(wt / "node_modules") == str(repo / "node_modules")
