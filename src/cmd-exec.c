@@ -107,6 +107,8 @@ const struct cmd_entry cmd_exec_entry = {
             "      --pin           pin the session\n"
             "  -w, --worktree[=NAME] run in a new git worktree on branch\n"
             "                      galley/NAME\n"
-            "      --base B        worktree base: default (branch) or head\n",
+            "      --no-worktree   run in the directory itself (the default)\n"
+            "      --base B        worktree base: default (branch) or head\n"
+            "                      (setting worktree.baseRef)\n",
     .run = exec_run,
 };

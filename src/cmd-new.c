@@ -225,7 +225,7 @@ const struct cmd_entry cmd_new_entry = {
             "  -r, --runtime R     fake or exec (setting defaultRuntime)\n"
             "  -m, --model M       model name (setting model)\n"
             "  -C, --cwd DIR       working directory (default: here)\n"
-            "  -s, --script FILE   fake runtime: read the script from FILE\n"
+            "  -s, --script FILE   read PROMPT from FILE (fake: its script)\n"
             "      --pin           pin the session\n"
             "  -w, --worktree[=NAME] run in a new git worktree on branch\n"
             "                      galley/NAME (setting isolation)\n"

@@ -179,10 +179,12 @@ const struct cmd_entry cmd_wait_entry = {
     .name = "wait",
     .usage = "ID... [--state done|blocked|any] [--timeout S]",
     .summary = "wait until sessions end, block, or need you",
-    .help = "  -s, --state W       done (default): ended; blocked: needs "
-            "input;\n"
-            "                      any: blocked, idle (ready) or ended\n"
-            "  -t, --timeout S     give up after S seconds (exit 1)\n"
-            "Exit 0 when reached; with done, 1 if any did not end in done.\n",
+    .help = "  -s, --state W       done (default): ended (exit 1 if one did "
+            "not\n"
+            "                      end in done); blocked: needs input (exit "
+            "1\n"
+            "                      if it ends first); any: blocked, idle\n"
+            "                      (ready) or ended\n"
+            "  -t, --timeout S     give up after S seconds (exit 1)\n",
     .run = wait_run,
 };

@@ -25,4 +25,7 @@ int git_ok(const char *dir, struct git_result *, struct err *,
 /* First line of stdout, trimmed; NULL if git failed. Caller frees. */
 char *git_line(const char *dir, const char *const args[]);
 
+/* Start git without waiting for it (the daemon's use). */
+int git_spawn_detached(const char *dir, const char *const args[]);
+
 #endif

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "git.h"
 #include "log.h"
 #include "names.h"
 #include "runtime.h"
@@ -22,6 +23,7 @@
 extern char **environ;
 
 void session_forget(struct session *);
+static void worktree_lock(struct session *, int lock);
 
 static void
 set_str(char **dst, const char *v)
@@ -359,7 +361,10 @@ session_set_state(struct session *s, const char *state, const char *waiting_for,
 		return;
 	}
 	log_info("session %s: %s -> %s", s->id, s->state, state);
+	int ended = !session_terminal(s);
 	set_str(&s->state, state);
+	if (ended && session_terminal(s))
+		worktree_lock(s, 0);
 	set_str(&s->waiting_for, waiting_for);
 	set_str(&s->reason, reason);
 	session_touch(s);
@@ -428,6 +433,26 @@ session_file(struct session *s, const char *name)
 	return p;
 }
 
+/* A running session's worktree is locked, so `git worktree remove` or
+ * prune by hand cannot take it from under the agent; the reason names the
+ * session. Asynchronous: the daemon never waits on git. */
+static void
+worktree_lock(struct session *s, int lock)
+{
+	char *reason;
+
+	if (s->worktree == NULL || s->repo == NULL)
+		return;
+	xasprintf(&reason, "galley session %s (%s) is running", s->id, s->name);
+	const char *on[] = {
+	    "worktree", "lock", "--reason", reason, s->worktree, NULL};
+	const char *off[] = {"worktree", "unlock", s->worktree, NULL};
+	if (git_spawn_detached(s->repo, lock ? on : off) < 0)
+		log_warn("session %s: cannot run git to %slock its worktree",
+		    s->id, lock ? "" : "un");
+	free(reason);
+}
+
 int
 session_spawn(struct session *s, struct err *err)
 {
@@ -467,6 +492,7 @@ session_spawn(struct session *s, struct err *err)
 	set_str(&s->boot_id, boot_id());
 	set_str(&s->waiting_for, NULL);
 	session_set_state(s, "starting", NULL, NULL);
+	worktree_lock(s, 1);
 	if (host_link_open(s) < 0)
 		log_warn("session %s: no link to its host yet", s->id);
 	rc = 0;

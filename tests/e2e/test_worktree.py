@@ -259,3 +259,23 @@ def test_worktreeinclude_and_symlink_directories(galley, repo):
     assert (wt / "tracked.env").read_text() == "tracked\n"
     assert (wt / "node_modules").is_symlink()
     assert os.readlink(wt / "node_modules") == str(repo / "node_modules")
+
+
+def test_running_session_worktree_is_locked(galley, repo):
+    s = galley.json("exec", "-w", "lk", "--", "sleep", "300", cwd=repo)
+    galley.wait_state("lk", "working")
+    wt = repo / ".galley/worktrees/lk"
+
+    def locked():
+        out = git(repo, "worktree", "list", "--porcelain")
+        block = out.split(f"worktree {wt}\n", 1)[-1].split("\n\n")[0]
+        return "locked" in block and block
+
+    from conftest import poll
+    block = poll(locked, 10, what="worktree locked")
+    assert s["id"] in block
+    p = subprocess.run(["git", "worktree", "remove", str(wt)], cwd=repo,
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and wt.exists()
+    galley.ok("stop", "lk")
+    poll(lambda: not locked(), 10, what="worktree unlocked")
