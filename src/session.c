@@ -24,6 +24,7 @@ extern char **environ;
 
 void session_forget(struct session *);
 static void worktree_lock(struct session *, int lock);
+static void overlap_check(const char *repo);
 
 static void
 set_str(char **dst, const char *v)
@@ -48,6 +49,7 @@ session_free(struct session *s)
 	for (size_t i = 0; i < nitems(strs); i++)
 		free(*strs[i]);
 	session_uncache(s);
+	json_decref(s->conflicts);
 	free(s);
 }
 
@@ -199,6 +201,13 @@ session_to_json(struct session *s)
 	set_nullable(o, "base", s->base);
 	set_nullable(o, "base_ref", s->base_ref);
 	json_object_set_new(o, "pinned", json_boolean(s->pinned));
+	json_t *with = json_array(), *cf;
+	size_t ci;
+	json_array_foreach(s->conflicts, ci, cf)
+	    json_array_append(with, json_object_get(cf, "with"));
+	json_object_set_new(o, "conflicts_with", with);
+	json_object_set_new(o, "conflicts",
+	    s->conflicts ? json_incref(s->conflicts) : json_array());
 	json_object_set_new(
 	    o, "group", json_string(s->grp ? s->grp : "default"));
 	json_object_set_new(
@@ -363,8 +372,15 @@ session_set_state(struct session *s, const char *state, const char *waiting_for,
 	log_info("session %s: %s -> %s", s->id, s->state, state);
 	int ended = !session_terminal(s);
 	set_str(&s->state, state);
-	if (ended && session_terminal(s))
+	if (ended && session_terminal(s)) {
 		worktree_lock(s, 0);
+		json_decref(s->conflicts); /* an ended session merges nothing */
+		s->conflicts = NULL;
+	}
+	/* a turn ended or a session went: its worktree may clash now */
+	if (s->repo && s->worktree &&
+	    (strcmp(state, "idle") == 0 || session_terminal(s)))
+		overlap_check(s->repo);
 	set_str(&s->waiting_for, waiting_for);
 	set_str(&s->reason, reason);
 	session_touch(s);
@@ -431,6 +447,37 @@ session_file(struct session *s, const char *name)
 	xasprintf(&p, "%s/%s", dir, name);
 	free(dir);
 	return p;
+}
+
+/* Ask `galley overlap REPO` to recompute conflicts between the repo's
+ * live worktree sessions (cmd-overlap.c); it reports back with a request.
+ * Started, never waited for. */
+static void
+overlap_check(const char *repo)
+{
+	char *argv[] = {"galley", "overlap", (char *)repo, NULL};
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (posix_spawn(&pid, self_exe(), &fa, NULL, argv, environ) != 0)
+		log_warn("cannot start the overlap check for %s", repo);
+	posix_spawn_file_actions_destroy(&fa);
+}
+
+void
+session_set_conflicts(struct session *s, json_t *list)
+{
+	if (s->conflicts && json_equal(s->conflicts, list))
+		return;
+	if (s->conflicts == NULL && json_array_size(list) == 0)
+		return;
+	json_decref(s->conflicts);
+	s->conflicts = json_array_size(list) ? json_incref(list) : NULL;
+	session_changed(s, "overlap", list);
 }
 
 /* A running session's worktree is locked, so `git worktree remove` or

@@ -279,3 +279,30 @@ def test_running_session_worktree_is_locked(galley, repo):
     assert p.returncode != 0 and wt.exists()
     galley.ok("stop", "lk")
     poll(lambda: not locked(), 10, what="worktree unlocked")
+
+
+def test_overlap_same_lines_conflict_other_files_do_not(galley, repo):
+    commit_file(repo, "shared.txt", "line\n", "shared")
+    a = galley.json("new", "--runtime", "fake", "-w", "oa",
+                    "write shared.txt from-a", cwd=repo)
+    b = galley.json("new", "--runtime", "fake", "-w", "ob",
+                    "write shared.txt from-b", cwd=repo)
+    c = galley.json("new", "--runtime", "fake", "-w", "oc",
+                    "write other.txt from-c", cwd=repo)
+    for n in ("oa", "ob", "oc"):
+        galley.wait_state(n, "idle")
+    from conftest import poll
+
+    def pairs():
+        got = {s["name"]: s for s in galley.ls()}
+        return (b["id"] in got["oa"]["conflicts_with"] and
+                a["id"] in got["ob"]["conflicts_with"]) and got
+
+    got = poll(pairs, 20, what="oa and ob reported as conflicting")
+    assert got["oc"]["conflicts_with"] == []
+    assert got["oa"]["conflicts"][0]["paths"] == ["shared.txt"]
+    assert c["id"] not in got["oa"]["conflicts_with"]
+    # when ob goes, oa is told on the next check
+    galley.ok("stop", "ob")
+    poll(lambda: galley.get("oa")["conflicts_with"] == [], 20,
+         what="the conflict cleared")

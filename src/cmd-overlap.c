@@ -1,0 +1,177 @@
+/*
+ * galley overlap REPO (internal): which live worktree sessions of REPO
+ * would conflict if merged, with each other or with their base branch as
+ * it is now. Each worktree is snapshotted as a commit, uncommitted and new
+ * files included (a temporary index, so the worktree is not touched), and
+ * every pair goes through `git merge-tree --write-tree`. The daemon starts
+ * this after an agent's turn ends and keeps the answer for `ls --json`
+ * ("conflicts_with"): the user hears of a conflict before merging.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "git.h"
+#include "server.h"
+#include "session.h"
+#include "util.h"
+#include "xmalloc.h"
+
+/* A commit holding the worktree as it is; NULL if git fails. */
+static char *
+snapshot(const char *wt)
+{
+	char tmpl[] = "/tmp/galley-index-XXXXXX", *tree = NULL;
+	char *commit = NULL;
+	struct git_result r = GIT_RESULT_INIT;
+	int fd = mkstemp(tmpl);
+
+	if (fd < 0)
+		return NULL;
+	close(fd);
+	unlink(tmpl); /* git wants to create it itself */
+	setenv("GIT_INDEX_FILE", tmpl, 1);
+	if (git_run(wt, &r, (const char *[]){"read-tree", "HEAD", NULL}) != 0)
+		goto out;
+	git_result_release(&r);
+	if (git_run(wt, &r, (const char *[]){"add", "-A", NULL}) != 0)
+		goto out;
+	tree = git_line(wt, (const char *[]){"write-tree", NULL});
+	if (tree == NULL)
+		goto out;
+	commit = git_line(wt,
+	    (const char *[]){"-c", "user.name=galley", "-c",
+	        "user.email=galley@localhost", "commit-tree", "-p", "HEAD",
+	        "-m", "galley snapshot", tree, NULL});
+out:
+	unsetenv("GIT_INDEX_FILE");
+	unlink(tmpl);
+	git_result_release(&r);
+	free(tree);
+	return commit;
+}
+
+/* Conflicting paths of merging a and b, as a JSON array; NULL if none. */
+static json_t *
+conflict(const char *repo, const char *a, const char *b)
+{
+	struct git_result r = GIT_RESULT_INIT;
+	json_t *paths = NULL;
+	int rc = git_run(repo, &r,
+	    (const char *[]){"merge-tree", "--write-tree", "--name-only",
+	        "--no-messages", a, b, NULL});
+
+	if (rc == 1) {
+		paths = json_array();
+		char *p = strchr(r.out.data, '\n'); /* after the tree id */
+		while (p && *++p) {
+			size_t len = strcspn(p, "\n");
+			if (len)
+				json_array_append_new(
+				    paths, json_stringn(p, len));
+			p += len;
+			if (*p != '\n')
+				break;
+		}
+	}
+	git_result_release(&r);
+	return paths;
+}
+
+static int
+overlap_run(struct cmd_ctx *ctx)
+{
+	json_t *reply, *list, *s, *live = json_array(), *results;
+	size_t i, j;
+
+	if (ctx->argc != 2 || ctx->argv[1][0] != '/')
+		return cmd_usage_error(ctx, "expected an absolute REPO path");
+	const char *repo = ctx->argv[1];
+	reply = cmd_call(ctx, json_pack("{s:s, s:b}", "cmd", "ls", "all", 1));
+	if (reply == NULL) {
+		json_decref(live);
+		return cmd_fail(ctx);
+	}
+	list = json_object_get(reply, "sessions");
+	json_array_foreach(list, i, s)
+	{
+		if (strcmp(session_str(s, "repo"), repo) != 0 ||
+		    state_is_terminal(session_str(s, "state")) ||
+		    access(session_str(s, "worktree"), F_OK) != 0)
+			continue;
+		char *snap = snapshot(session_str(s, "worktree"));
+		if (snap == NULL)
+			continue;
+		json_array_append_new(live,
+		    json_pack("{s:s, s:s, s:s}", "id", session_str(s, "id"),
+		        "snap", snap, "base", session_str(s, "base_ref")));
+		free(snap);
+	}
+	results = json_object();
+	json_array_foreach(live, i, s)
+	{
+		json_t *mine = json_array();
+		json_t *t;
+		json_array_foreach(live, j, t)
+		{
+			if (i == j)
+				continue;
+			json_t *paths = conflict(repo, session_str(s, "snap"),
+			    session_str(t, "snap"));
+			if (paths)
+				json_array_append_new(mine,
+				    json_pack("{s:s, s:o}", "with",
+				        session_str(t, "id"), "paths", paths));
+		}
+		const char *base = session_str(s, "base");
+		if (*base && strcmp(base, "HEAD") != 0) {
+			json_t *paths =
+			    conflict(repo, session_str(s, "snap"), base);
+			if (paths)
+				json_array_append_new(mine,
+				    json_pack("{s:s, s:o}", "with", "base",
+				        "paths", paths));
+		}
+		json_object_set_new(results, session_str(s, "id"), mine);
+	}
+	json_decref(reply);
+	reply = cmd_call(ctx,
+	    json_pack("{s:s, s:s, s:o}", "cmd", "overlap", "repo", repo,
+	        "results", results));
+	json_decref(live);
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	json_decref(reply);
+	return 0;
+}
+
+static int
+overlap_serve(
+    struct server_client *c, json_t *req, json_t *reply, struct err *err)
+{
+	json_t *results = json_object_get(req, "results"), *list;
+	const char *id;
+
+	if (!json_is_object(results))
+		return err_set(err, ERR_USAGE,
+		    "field 'results' must be an "
+		    "object");
+	json_object_foreach(results, id, list)
+	{
+		struct session *s = session_find_id(id);
+		if (s == NULL || !json_is_array(list))
+			continue;
+		session_set_conflicts(s, list);
+	}
+	return 0;
+}
+
+const struct cmd_entry cmd_overlap_entry = {
+    .name = "overlap",
+    .usage = "REPO",
+    .summary = "(internal) find conflicts between live worktree sessions",
+    .flags = CMD_INTERNAL | CMD_NOJSON,
+    .run = overlap_run,
+    .serve = overlap_serve,
+};
