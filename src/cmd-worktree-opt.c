@@ -1,6 +1,9 @@
 /* The -w/--worktree [NAME] and --base options shared by new and exec: make
  * the session's worktree before the request goes to the daemon. */
+#include <fcntl.h>
 #include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +15,8 @@
 #include "git.h"
 #include "worktree.h"
 #include "xmalloc.h"
+
+extern char **environ;
 
 /* `-w NAME` with NAME as its own word: getopt's optional arguments only
  * take `-wNAME`/`--worktree=NAME`, so fold the word in before parsing when
@@ -37,6 +42,30 @@ cmd_fold_worktree_arg(struct cmd_ctx *ctx)
 		ctx->argv[ctx->argc] = NULL;
 		break;
 	}
+}
+
+/* Top the pool up in the background: the caller must not wait for it. */
+static void
+pool_refill(const char *main, const char *base, int n)
+{
+	char count[16];
+	char *argv[] = {"galley", "worktree", "pool", "--fill", "--base",
+	    (char *)base, "--count", count, NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	pid_t pid;
+
+	snprintf(count, sizeof count, "%d", n);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addchdir_np(&fa, main);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID);
+	posix_spawn(&pid, self_exe(), &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
 }
 
 /* Create the worktree and point the request at it. name may be NULL (one
@@ -95,8 +124,27 @@ cmd_worktree_prepare(struct cmd_ctx *ctx, json_t *req, const char *name,
 		free(stem);
 		name = auto_name;
 	}
-	if (worktree_create(&repo, name, base, &path, &branch, &ctx->err) < 0)
+	/* from the warm pool when there is one for this base */
+	json_t *pool = settings_get(&set, "worktree.pool");
+	int pooled = json_is_integer(pool) && json_integer_value(pool) > 0;
+	int took = 1;
+	if (pooled && worktree_name_check(name, NULL) == 0) {
+		struct stat pst;
+		char *want, *dn = worktree_dir_name(name);
+		xasprintf(&want, "%s/.galley/worktrees/%s", repo.main, dn);
+		free(dn);
+		if (lstat(want, &pst) != 0)
+			took = worktree_pool_take(
+			    &repo, base, name, &path, &branch, &ctx->err);
+		free(want);
+		if (took < 0)
+			goto out;
+	}
+	if (took != 0 &&
+	    worktree_create(&repo, name, base, &path, &branch, &ctx->err) < 0)
 		goto out;
+	if (pooled)
+		pool_refill(repo.main, base, (int)json_integer_value(pool));
 	int copied, linked;
 	json_t *links = settings_get(&set, "worktree.symlinkDirectories");
 	if (worktree_populate(&repo, path, json_is_array(links) ? links : NULL,

@@ -3,6 +3,7 @@
  * would lose work (changes, untracked files, commits on no other branch) is
  * removed without --force, and a branch with commits of its own is never
  * deleted. */
+#include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "cmd.h"
 #include "git.h"
+#include "settings.h"
 #include "util.h"
 #include "worktree.h"
 #include "xmalloc.h"
@@ -407,15 +409,86 @@ wt_gc(struct cmd_ctx *ctx, struct repo_info *repo, int dry)
 	return 0;
 }
 
+/* The warm pool: how many ready worktrees per base; --fill tops it up
+ * (what `new -w` starts in the background after taking one). */
+static int
+wt_pool(struct cmd_ctx *ctx, struct repo_info *repo, int fill, const char *base,
+    long count)
+{
+	char *label = NULL, *sha = NULL, *root;
+	json_t *bases = json_object();
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	if (fill) {
+		struct settings set;
+		if (count < 0) {
+			if (settings_load(&set, repo->main, &ctx->err) < 0) {
+				json_decref(bases);
+				return cmd_fail(ctx);
+			}
+			json_t *v = settings_get(&set, "worktree.pool");
+			count = json_is_integer(v) ? json_integer_value(v) : 0;
+			settings_release(&set);
+		}
+		if (base == NULL)
+			base = sha =
+			    worktree_base(repo, "default", &label, &ctx->err);
+		if (base == NULL ||
+		    worktree_pool_fill(repo, base, (int)count, &ctx->err) < 0)
+			rc = -1;
+	}
+	xasprintf(&root, "%s/.galley/pool", repo->main);
+	if (rc == 0 && (d = opendir(root)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			char *p;
+			int n = 0;
+			xasprintf(&p, "%s/%s", root, e->d_name);
+			DIR *sd = opendir(p);
+			struct dirent *se;
+			while (sd && (se = readdir(sd)) != NULL)
+				n += se->d_name[0] != '.';
+			if (sd)
+				closedir(sd);
+			free(p);
+			json_object_set_new(bases, e->d_name, json_integer(n));
+		}
+		closedir(d);
+	}
+	if (rc == 0) {
+		if (ctx->json)
+			cmd_print_json(bases);
+		else {
+			const char *k;
+			json_t *v;
+			json_object_foreach(bases, k, v) printf(
+			    "%.12s  %lld ready\n", k, json_integer_value(v));
+		}
+	}
+	free(root);
+	free(sha);
+	free(label);
+	json_decref(bases);
+	return rc < 0 ? cmd_fail(ctx) : 0;
+}
+
 static int
 worktree_run(struct cmd_ctx *ctx)
 {
 	static const struct option opts[] = {{"force", no_argument, NULL, 'f'},
-	    {"dry-run", no_argument, NULL, 'n'}, CMD_LONGOPTS_COMMON,
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"fill", no_argument, NULL, 'F'},
+	    {"base", required_argument, NULL, 'B'},
+	    {"count", required_argument, NULL, 'c'}, CMD_LONGOPTS_COMMON,
 	    {NULL, 0, NULL, 0}};
 	struct repo_info repo = REPO_INFO_INIT;
-	int c, rc, force = 0, dry = 0;
-	const char *sub;
+	int c, rc, force = 0, dry = 0, fill = 0;
+	const char *sub, *base = NULL;
+	long count = -1;
+	char *end;
 
 	while (
 	    (c = getopt_long(ctx->argc, ctx->argv, ":fnh", opts, NULL)) != -1) {
@@ -423,13 +496,23 @@ worktree_run(struct cmd_ctx *ctx)
 			force = 1;
 		else if (c == 'n')
 			dry = 1;
-		else if ((rc = cmd_opt_common(ctx, c)) >= 0)
+		else if (c == 'F')
+			fill = 1;
+		else if (c == 'B')
+			base = optarg;
+		else if (c == 'c') {
+			count = strtol(optarg, &end, 10);
+			if (*end || count < 0 || count > 100)
+				return cmd_usage_error(
+				    ctx, "--count takes 0 to 100");
+		} else if ((rc = cmd_opt_common(ctx, c)) >= 0)
 			return rc;
 	}
 	if (optind >= ctx->argc)
 		return cmd_usage_error(ctx, "expected ls, rm or gc");
 	sub = ctx->argv[optind++];
-	if (strcmp(sub, "ls") && strcmp(sub, "rm") && strcmp(sub, "gc"))
+	if (strcmp(sub, "ls") && strcmp(sub, "rm") && strcmp(sub, "gc") &&
+	    strcmp(sub, "pool"))
 		return cmd_usage_error(
 		    ctx, "unknown worktree command '%s'", sub);
 	if ((strcmp(sub, "rm") == 0) != (optind + 1 == ctx->argc) ||
@@ -444,6 +527,8 @@ worktree_run(struct cmd_ctx *ctx)
 		rc = wt_ls(ctx, &repo);
 	else if (strcmp(sub, "rm") == 0)
 		rc = wt_rm(ctx, &repo, ctx->argv[optind], force);
+	else if (strcmp(sub, "pool") == 0)
+		rc = wt_pool(ctx, &repo, fill, base, count);
 	else
 		rc = wt_gc(ctx, &repo, dry);
 	repo_info_release(&repo);
@@ -452,10 +537,12 @@ worktree_run(struct cmd_ctx *ctx)
 
 const struct cmd_entry cmd_worktree_entry = {
     .name = "worktree",
-    .usage = "ls | rm NAME [--force] | gc [--dry-run]",
+    .usage = "ls | rm NAME [--force] | gc [--dry-run] | pool [--fill]",
     .summary = "list, remove and clean up session worktrees",
     .help = "  -f, --force         rm: remove even with uncommitted work\n"
             "                      (a branch with its own commits is kept)\n"
-            "  -n, --dry-run       gc: say what would be removed\n",
+            "  -n, --dry-run       gc: say what would be removed\n"
+            "      --fill          pool: top the warm pool up to\n"
+            "                      worktree.pool ready worktrees\n",
     .run = worktree_run,
 };

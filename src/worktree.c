@@ -4,6 +4,7 @@
  * with the git CLI. The main checkout is found from any subdirectory or
  * other worktree through git's common dir.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -148,12 +149,12 @@ worktree_base(
 	return sha;
 }
 
-/* Make sure the main repo ignores .galley/worktrees/ without touching the
- * user's .gitignore. */
+/* Make sure the main repo ignores .galley/worktrees/ and .galley/pool/
+ * without touching the user's .gitignore. */
 static int
 ensure_excluded(struct repo_info *r, struct err *err)
 {
-	static const char line[] = "/.galley/worktrees/";
+	static const char line[] = "/.galley/worktrees/\n/.galley/pool/";
 	char *dir, *path;
 	struct buf b = BUF_INIT;
 	int rc = 0;
@@ -165,14 +166,8 @@ ensure_excluded(struct repo_info *r, struct err *err)
 		goto out;
 	}
 	read_file(path, &b, 4 << 20, NULL);
-	for (char *p = b.data; p && *p;) {
-		size_t len = strcspn(p, "\n");
-		if (len == strlen(line) && strncmp(p, line, len) == 0)
-			goto out;
-		p += len;
-		if (*p == '\n')
-			p++;
-	}
+	if (strstr(b.data, line) != NULL)
+		goto out;
 	if (b.len > 0 && b.data[b.len - 1] != '\n')
 		buf_addc(&b, '\n');
 	buf_addf(&b, "# galley: session worktrees\n%s\n", line);
@@ -541,5 +536,151 @@ out:
 	git_result_release(&ign);
 	git_result_release(&inc);
 	free(incfile);
+	return rc;
+}
+
+/* ---- warm pool --------------------------------------------------------
+ * <main>/.galley/pool/<base commit>/<slot>: clean worktrees on branches
+ * galley-pool/<slot>, made ahead of time. Taking one is a rename (git
+ * worktree move, git branch -m), so a session's worktree is ready in the
+ * time of two small git calls whatever the size of the checkout. */
+
+static char *
+pool_dir(struct repo_info *r, const char *base)
+{
+	char *p;
+
+	xasprintf(&p, "%s/.galley/pool/%.40s", r->main, base);
+	return p;
+}
+
+int
+worktree_pool_take(struct repo_info *r, const char *base, const char *name,
+    char **path, char **branch, struct err *err)
+{
+	struct git_result res = GIT_RESULT_INIT;
+	char *dir = pool_dir(r, base), *slot_path = NULL, *slot_branch = NULL;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rc = 1; /* 1: the pool had nothing */
+
+	*path = *branch = NULL;
+	if (d == NULL)
+		goto out;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		xasprintf(&slot_path, "%s/%s", dir, e->d_name);
+		xasprintf(&slot_branch, "galley-pool/%s", e->d_name);
+		break;
+	}
+	closedir(d);
+	if (slot_path == NULL)
+		goto out;
+	char *dirname = worktree_dir_name(name);
+	xasprintf(path, "%s/.galley/worktrees/%s", r->main, dirname);
+	xasprintf(branch, "galley/%s", name);
+	free(dirname);
+	char *parent;
+	xasprintf(&parent, "%s/.galley/worktrees", r->main);
+	int made = mkdir_p(parent, 0755, err);
+	free(parent);
+	if (made < 0) {
+		rc = -1;
+		goto out;
+	}
+	const char *mv[] = {"worktree", "move", slot_path, *path, NULL};
+	const char *br[] = {"branch", "-m", slot_branch, *branch, NULL};
+	if (git_ok(r->main, &res, err, mv) < 0) {
+		rc = -1;
+		goto out;
+	}
+	git_result_release(&res);
+	if (git_ok(*path, &res, err, br) < 0) {
+		rc = -1;
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc != 0) {
+		free(*path);
+		free(*branch);
+		*path = *branch = NULL;
+	}
+	git_result_release(&res);
+	free(dir);
+	free(slot_path);
+	free(slot_branch);
+	return rc;
+}
+
+/* Top the pool for base up to n; drop slots made from an older base. */
+int
+worktree_pool_fill(
+    struct repo_info *r, const char *base, int n, struct err *err)
+{
+	char *root, *dir = pool_dir(r, base);
+	struct git_result res = GIT_RESULT_INIT;
+	DIR *d;
+	struct dirent *e;
+	int have = 0, rc = 0;
+
+	xasprintf(&root, "%s/.galley/pool", r->main);
+	if ((d = opendir(root)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.' || strcmp(e->d_name, base) == 0)
+				continue;
+			/* a stale base: its slots are clean copies, drop them
+			 */
+			char *old;
+			xasprintf(&old, "%s/%s", root, e->d_name);
+			DIR *od = opendir(old);
+			struct dirent *oe;
+			while (od && (oe = readdir(od)) != NULL) {
+				if (oe->d_name[0] == '.')
+					continue;
+				char *p, *b;
+				xasprintf(&p, "%s/%s", old, oe->d_name);
+				xasprintf(&b, "galley-pool/%s", oe->d_name);
+				worktree_undo_fresh(r->main, p, b);
+				free(p);
+				free(b);
+			}
+			if (od)
+				closedir(od);
+			rmdir(old);
+			free(old);
+		}
+		closedir(d);
+	}
+	if (mkdir_p(dir, 0755, err) < 0 || ensure_excluded(r, err) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if ((d = opendir(dir)) != NULL) {
+		while ((e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.')
+				have++;
+		closedir(d);
+	}
+	for (; have < n; have++) {
+		char slot[17], *p, *b;
+		random_hex(slot, 16);
+		xasprintf(&p, "%s/%s", dir, slot);
+		xasprintf(&b, "galley-pool/%s", slot);
+		const char *args[] = {
+		    "worktree", "add", "-q", "-b", b, p, base, NULL};
+		int ok = git_ok(r->main, &res, err, args);
+		git_result_release(&res);
+		free(p);
+		free(b);
+		if (ok < 0) {
+			rc = -1;
+			break;
+		}
+	}
+out:
+	free(root);
+	free(dir);
 	return rc;
 }

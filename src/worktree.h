@@ -57,6 +57,13 @@ char *worktree_dir_name(const char *name);
 int worktree_populate(struct repo_info *, const char *path, json_t *symlinks,
     int *copied, int *linked, struct err *);
 
+/* The warm pool. take: 0 with *path and *branch set, 1 if the pool for base is
+ * empty, -1 on error. */
+int worktree_pool_take(struct repo_info *, const char *base, const char *name,
+    char **path, char **branch, struct err *);
+int worktree_pool_fill(
+    struct repo_info *, const char *base, int n, struct err *);
+
 void worktree_undo_fresh(
     const char *main, const char *path, const char *branch);
 

@@ -306,3 +306,28 @@ def test_overlap_same_lines_conflict_other_files_do_not(galley, repo):
     galley.ok("stop", "ob")
     poll(lambda: galley.get("oa")["conflicts_with"] == [], 20,
          what="the conflict cleared")
+
+
+def test_pool_hands_out_a_ready_worktree(galley, repo):
+    base = commit_file(repo, "a.txt", "a\n", "a")
+    galley.ok("config", "set", "--project", "worktree.pool", "2", cwd=repo)
+    pool = galley.json("worktree", "pool", "--fill", cwd=repo)
+    assert pool == {base: 2}
+    slots = set(os.listdir(repo / ".galley/pool" / base))
+    s = galley.json("exec", "-w", "fast", "--", "true", cwd=repo)
+    wt = repo / ".galley/worktrees/fast"
+    assert s["worktree"] == str(wt) and s["branch"] == "galley/fast"
+    # it was one of the pool's slots, renamed: right base, clean
+    log = git(repo, "reflog", "show", "galley/fast")
+    assert "renamed refs/heads/galley-pool/" in log
+    assert len(slots - set(os.listdir(repo / ".galley/pool" / base))) >= 1
+    assert git(wt, "rev-parse", "HEAD") == base
+    assert git(wt, "status", "--porcelain") == ""
+    from conftest import poll
+    poll(lambda: galley.json("worktree", "pool", cwd=repo).get(base) == 2,
+         20, what="the pool refilled")
+    # the base moves: the next fill drops the old slots
+    new = commit_file(repo, "b.txt", "b\n", "b")
+    assert galley.json("worktree", "pool", "--fill", cwd=repo) == {new: 2}
+    assert not any("galley-pool" in b and base in b for b in
+                   git(repo, "worktree", "list").splitlines())
