@@ -160,9 +160,25 @@ overlap_serve(
 	json_object_foreach(results, id, list)
 	{
 		struct session *s = session_find_id(id);
-		if (s == NULL || !json_is_array(list))
+		json_t *keep, *e;
+		size_t i;
+		if (s == NULL || !json_is_array(list) || session_terminal(s))
 			continue;
-		session_set_conflicts(s, list);
+		/* checks run concurrently and may finish out of order: a
+		 * session that ended since is nobody's conflict any more */
+		keep = json_array();
+		json_array_foreach(list, i, e)
+		{
+			const char *with =
+			    json_string_value(json_object_get(e, "with"));
+			struct session *o = with ? session_find_id(with) : NULL;
+			if (with &&
+			    (strcmp(with, "base") == 0 ||
+			        (o && !session_terminal(o))))
+				json_array_append(keep, e);
+		}
+		session_set_conflicts(s, keep);
+		json_decref(keep);
 	}
 	return 0;
 }

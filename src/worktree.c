@@ -664,14 +664,22 @@ worktree_pool_fill(
 		closedir(d);
 	}
 	for (; have < n; have++) {
-		char slot[17], *p, *b;
+		char slot[17], *stage, *p, *b;
 		random_hex(slot, 16);
+		/* made under a dot name, moved in when whole: take() skips
+		 * dot names, so it never hands out a half-made worktree */
+		xasprintf(&stage, "%s/.new-%s", dir, slot);
 		xasprintf(&p, "%s/%s", dir, slot);
 		xasprintf(&b, "galley-pool/%s", slot);
-		const char *args[] = {
-		    "worktree", "add", "-q", "-b", b, p, base, NULL};
-		int ok = git_ok(r->main, &res, err, args);
+		const char *add[] = {
+		    "worktree", "add", "-q", "-b", b, stage, base, NULL};
+		const char *mv[] = {"worktree", "move", stage, p, NULL};
+		int ok = git_ok(r->main, &res, err, add);
 		git_result_release(&res);
+		if (ok == 0)
+			ok = git_ok(r->main, &res, err, mv);
+		git_result_release(&res);
+		free(stage);
 		free(p);
 		free(b);
 		if (ok < 0) {

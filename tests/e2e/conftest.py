@@ -167,6 +167,21 @@ class Galley:
                 pass
         return out
 
+    def strays(self):
+        """Live processes whose environment has this test's GALLEY_HOME."""
+        mark = f"GALLEY_HOME={self.ghome}".encode()
+        out = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit() or int(d) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{d}/environ", "rb") as f:
+                    if mark in f.read().split(b"\0") and pid_alive(int(d)):
+                        out.append(int(d))
+            except OSError:
+                pass
+        return out
+
     def teardown(self):
         sessions = []
         db = self.ghome / "state" / "galley.db"
@@ -202,6 +217,21 @@ class Galley:
                 pass
         for pid in list(self.pids):
             poll(lambda: not pid_alive(pid), 10, what=f"pid {pid} to exit")
+        # a hook or overlap check still in flight can start the daemon
+        # again after the stop: end every process of this world, by pid
+        deadline = time.monotonic() + scaled(5)
+        while True:
+            strays = self.strays()
+            if not strays:
+                break
+            for pid in strays:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"processes keep coming: {strays}")
+            time.sleep(0.05)
         problems = []
         for f, text in self.logs_text():
             for mark in SANITIZER_MARKS:
