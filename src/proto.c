@@ -152,10 +152,10 @@ proto_get_str(json_t *obj, const char *key, const char **out, struct err *err)
 	if (!json_is_string(v))
 		return err_set(
 		    err, ERR_USAGE, "field '%s' must be a string", key);
-	*out = json_string_value(v);
-	if (strlen(*out) != json_string_length(v))
+	if (strlen(json_string_value(v)) != json_string_length(v))
 		return err_set(err, ERR_USAGE,
 		    "field '%s' must not contain NUL bytes", key);
+	*out = json_string_value(v);
 	return 0;
 }
 

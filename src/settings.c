@@ -182,6 +182,28 @@ json_path_del(json_t *obj, const char *dotted)
 	return rc;
 }
 
+/* A copy of obj with flat dotted keys ("a.b": v) spelled as nested objects.
+ * Layers are merged in this form: otherwise a lower layer's flat key would
+ * shadow a higher layer's nested one (json_path_get tries flat first). */
+static json_t *
+json_expand_dotted(json_t *obj)
+{
+	json_t *out = json_object(), *v;
+	const char *key;
+
+	json_object_foreach(obj, key, v)
+	{
+		json_t *one = json_object();
+		json_t *val =
+		    json_is_object(v) ? json_expand_dotted(v) : json_incref(v);
+		json_path_set(one, key, val);
+		json_decref(val);
+		json_merge_deep(out, one);
+		json_decref(one);
+	}
+	return out;
+}
+
 char *
 settings_path(struct settings *s, enum settings_scope scope)
 {
@@ -253,7 +275,9 @@ settings_load(struct settings *s, const char *cwd, struct err *err)
 			settings_release(s);
 			return -1;
 		}
-		json_merge_deep(s->merged, s->layer[sc]);
+		json_t *nested = json_expand_dotted(s->layer[sc]);
+		json_merge_deep(s->merged, nested);
+		json_decref(nested);
 	}
 	return 0;
 }

@@ -217,18 +217,26 @@ random_hex(char *out, size_t nhex)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[64];
-	size_t nbytes = (nhex + 1) / 2;
 
-	if (nbytes > sizeof raw)
-		nbytes = sizeof raw;
-	if (getrandom(raw, nbytes, 0) != (ssize_t)nbytes) {
-		/* getrandom cannot fail for small sizes after boot; still,
-		 * fall back to something unique rather than zeros */
-		for (size_t i = 0; i < nbytes; i++)
-			raw[i] = (unsigned char)(rand() ^ getpid() ^ i);
+	/* in chunks of sizeof raw bytes: longer output must not read past
+	 * raw (nor repeat it) */
+	for (size_t done = 0; done < nhex;) {
+		size_t n = nhex - done, nbytes;
+		if (n > 2 * sizeof raw)
+			n = 2 * sizeof raw;
+		nbytes = (n + 1) / 2;
+		if (getrandom(raw, nbytes, 0) != (ssize_t)nbytes) {
+			/* getrandom cannot fail for small sizes after boot;
+			 * still, fall back to something unique rather than
+			 * zeros */
+			for (size_t i = 0; i < nbytes; i++)
+				raw[i] = (unsigned char)(rand() ^ getpid() ^ i);
+		}
+		for (size_t i = 0; i < n; i++)
+			out[done + i] =
+			    hex[(raw[i / 2] >> ((i % 2) ? 0 : 4)) & 0xf];
+		done += n;
 	}
-	for (size_t i = 0; i < nhex; i++)
-		out[i] = hex[(raw[i / 2] >> ((i % 2) ? 0 : 4)) & 0xf];
 	out[nhex] = '\0';
 }
 

@@ -477,8 +477,8 @@ test_hello_passes_its_own_check(void **state)
 
 	assert_string_equal(
 	    json_string_value(json_object_get(h, "hello")), "galley");
-	assert_int_equal(json_integer_value(json_object_get(h, "protocol")),
-	    PROTO_VERSION);
+	assert_int_equal(
+	    json_integer_value(json_object_get(h, "protocol")), PROTO_VERSION);
 	assert_string_equal(
 	    json_string_value(json_object_get(h, "version")), GALLEY_VERSION);
 	assert_int_equal(proto_check_hello(h, &err), 0);
@@ -563,8 +563,8 @@ test_get_str_wrong_type_is_usage_error(void **state)
 {
 	static const char *const bad[] = {"i", "b", "a", "o", "f"};
 	struct err err = ERR_INIT;
-	json_t *o = parse(
-	    "{\"i\":3,\"b\":true,\"a\":[\"x\"],\"o\":{},\"f\":1.5}");
+	json_t *o =
+	    parse("{\"i\":3,\"b\":true,\"a\":[\"x\"],\"o\":{},\"f\":1.5}");
 	const char *s;
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -703,8 +703,7 @@ test_get_strv_right_wrong_and_absent(void **state)
 	assert_int_equal(proto_get_strv(o, "n", &v, &err), 0);
 	assert_null(v);
 	/* one element with a NUL spoils the array */
-	json_array_append_new(
-	    json_object_get(o, "v"), json_stringn("x\0y", 3));
+	json_array_append_new(json_object_get(o, "v"), json_stringn("x\0y", 3));
 	assert_int_equal(proto_get_strv(o, "v", &v, &err), -1);
 	assert_int_equal(err.code, ERR_USAGE);
 	assert_null(v);
@@ -732,9 +731,8 @@ test_error_reply_shape(void **state)
 	/* the word for every code is the one err_word gives, and the reply
 	 * survives the wire */
 	e = proto_error(7, ERR_UNREACHABLE, "daemon is gone");
-	assert_string_equal(
-	    json_string_value(json_object_get(
-	        json_object_get(e, "error"), "code")),
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(e, "error"), "code")),
 	    "unreachable");
 	assert_int_equal(proto_encode(&b, e, &err), 0);
 	proto_feed(&r, b.data, b.len);
