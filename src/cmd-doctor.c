@@ -146,6 +146,29 @@ doctor_run(struct cmd_ctx *ctx)
 		report(&ck, "hosts", lost == 0, detail,
 		    "run 'galley ls' and 'galley restart' the failed ones");
 		json_decref(reply);
+		char cwd[4096];
+		json_t *h = NULL;
+		if (getcwd(cwd, sizeof cwd) &&
+		    cmd_worktree_health(ctx, cwd, &h) == 0 && h != NULL) {
+			json_int_t stale =
+			    json_integer_value(json_object_get(h, "stale"));
+			json_int_t orph = json_integer_value(
+			    json_object_get(h, "locked_without_session"));
+			snprintf(detail, sizeof detail,
+			    "%lld in %s, %lld stale, %lld locked for no running "
+			    "session, %.1f MB",
+			    json_integer_value(json_object_get(h, "worktrees")),
+			    session_str(h, "repo"), (long long)stale,
+			    (long long)orph,
+			    (double)json_integer_value(
+			        json_object_get(h, "bytes")) /
+			        1e6);
+			report(&ck, "worktrees", stale == 0 && orph == 0,
+			    detail,
+			    "run 'galley worktree gc' (and 'git worktree "
+			    "unlock' for a lock left behind)");
+			json_decref(h);
+		}
 	}
 	if (ctx->json) {
 		json_t *o = json_pack(

@@ -20,6 +20,7 @@
 
 struct wt {
 	char *path, *branch, *name, *lock;
+	int prunable;    /* its directory is gone */
 	json_t *session; /* borrowed from the sessions list, or NULL */
 };
 
@@ -83,6 +84,8 @@ wt_list(struct repo_info *repo, struct wt **out, int *n, struct err *err)
 			cur.branch = xstrdup(line + 18);
 		else if (strncmp(line, "locked", 6) == 0)
 			cur.lock = xstrdup(line[6] ? line + 7 : "");
+		else if (strncmp(line, "prunable", 8) == 0)
+			cur.prunable = 1;
 		free(line);
 		if (p[len] == '\0')
 			break;
@@ -406,6 +409,47 @@ wt_gc(struct cmd_ctx *ctx, struct repo_info *repo, int dry)
 	json_decref(kept);
 	json_decref(sessions);
 	wt_free(w, n);
+	return 0;
+}
+
+/* For doctor: the repo's galley worktrees, the stale ones (directory
+ * gone), the ones still locked for a session that is not running, and the
+ * disk they use. */
+int
+cmd_worktree_health(struct cmd_ctx *ctx, const char *cwd, json_t **out)
+{
+	struct repo_info repo = REPO_INFO_INIT;
+	struct wt *w;
+	int n, stale = 0, orphans = 0;
+	long long bytes = 0;
+	json_t *sessions;
+
+	*out = NULL;
+	if (repo_find(cwd, &repo, NULL) < 0) {
+		repo_info_release(&repo);
+		return 0; /* not in a repository: nothing to say */
+	}
+	if (wt_list(&repo, &w, &n, &ctx->err) < 0 ||
+	    (sessions = sessions_all(ctx)) == NULL) {
+		repo_info_release(&repo);
+		return -1;
+	}
+	attach_sessions(w, n, sessions);
+	for (int i = 0; i < n; i++) {
+		stale += w[i].prunable;
+		if (w[i].lock &&
+		    strncmp(w[i].lock, "galley session", 14) == 0 &&
+		    !(w[i].session && session_is_live(w[i].session)))
+			orphans++;
+		if (!w[i].prunable)
+			bytes += disk_usage(w[i].path);
+	}
+	*out = json_pack("{s:s, s:i, s:i, s:i, s:I}", "repo", repo.main,
+	    "worktrees", n, "stale", stale, "locked_without_session", orphans,
+	    "bytes", (json_int_t)bytes);
+	json_decref(sessions);
+	wt_free(w, n);
+	repo_info_release(&repo);
 	return 0;
 }
 

@@ -331,3 +331,22 @@ def test_pool_hands_out_a_ready_worktree(galley, repo):
     assert galley.json("worktree", "pool", "--fill", cwd=repo) == {new: 2}
     assert not any("galley-pool" in b and base in b for b in
                    git(repo, "worktree", "list").splitlines())
+
+
+def test_doctor_reports_stale_and_orphan_locks(galley, repo):
+    galley.json("exec", "-w", "gone", "--", "true", cwd=repo)
+    galley.json("exec", "-w", "stuck", "--", "true", cwd=repo)
+    galley.wait_state("gone", "done")
+    galley.wait_state("stuck", "done")
+    import shutil as sh
+    sh.rmtree(repo / ".galley/worktrees/gone")  # stale: directory gone
+    git(repo, "worktree", "lock", "--reason",
+        "galley session 00000000 (x) is running",
+        str(repo / ".galley/worktrees/stuck"))
+    p = galley.run("doctor", "--json", cwd=repo)
+    assert p.returncode == 1
+    import json as js
+    checks = {c["check"]: c for c in js.loads(p.stdout)["checks"]}
+    wt = checks["worktrees"]
+    assert wt["status"] == "fail"
+    assert "1 stale" in wt["detail"] and "1 locked" in wt["detail"]
