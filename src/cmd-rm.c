@@ -86,7 +86,10 @@ const struct cmd_entry cmd_rm_entry = {
     .name = "rm",
     .usage = "ID... [--force]",
     .summary = "delete sessions (refuses running ones without --force)",
-    .help = "  -f, --force         kill a running session and delete it\n",
+    .help = "  -f, --force         kill a running session and delete it; "
+            "remove\n"
+            "                      its worktree even with uncommitted work\n"
+            "                      (a branch with its own commits is kept)\n",
     .run = rm_run,
     .serve = rm_serve,
 };
