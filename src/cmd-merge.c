@@ -163,6 +163,8 @@ merge_run(struct cmd_ctx *ctx)
 		    "merge", "-q", "--no-ff", "-m", msg, branch, NULL};
 		const char *sq[] = {"merge", "-q", "--squash", branch, NULL};
 		if (git_run(repo, &r, squash ? sq : m) != 0) {
+			char *why = xstrndup(
+			    r.errout.data, strcspn(r.errout.data, "\n"));
 			conflicts(repo, &paths);
 			git_result_release(&r);
 			/* leave the main checkout exactly as it was */
@@ -171,10 +173,18 @@ merge_run(struct cmd_ctx *ctx)
 			        ? (const char *[]){"reset", "-q", "--merge",
 			              NULL}
 			        : (const char *[]){"merge", "--abort", NULL});
-			err_set(&ctx->err, ERR_FAILED,
-			    "merging %s into %s conflicts in: %s; the main "
-			    "checkout is unchanged",
-			    branch, base, paths.len ? paths.data : "?");
+			if (paths.len)
+				err_set(&ctx->err, ERR_FAILED,
+				    "merging %s into %s conflicts in: %s; the "
+				    "main checkout is unchanged",
+				    branch, base, paths.data);
+			else /* no conflict: git said why (no identity...) */
+				err_set(&ctx->err, ERR_FAILED,
+				    "merging %s into %s failed: %s; the main "
+				    "checkout is unchanged",
+				    branch, base,
+				    *why ? why : "git gave no reason");
+			free(why);
 			goto fail;
 		}
 		git_result_release(&r);

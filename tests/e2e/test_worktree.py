@@ -350,3 +350,13 @@ def test_doctor_reports_stale_and_orphan_locks(galley, repo):
     wt = checks["worktrees"]
     assert wt["status"] == "fail"
     assert "1 stale" in wt["detail"] and "1 locked" in wt["detail"]
+
+
+def test_merge_failure_that_is_not_a_conflict_says_why(galley, repo):
+    # no git identity anywhere: the merge commit cannot be made
+    agent_edit(galley, repo, "noid", "n.txt", "n")
+    before = git(repo, "rev-parse", "HEAD")
+    p = galley.fail("merge", "noid", code=1, match="failed:")
+    assert "conflicts in" not in p.stderr
+    assert git(repo, "rev-parse", "HEAD") == before
+    assert not (repo / "n.txt").exists()
