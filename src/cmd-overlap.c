@@ -80,6 +80,21 @@ conflict(const char *repo, const char *a, const char *b)
 }
 
 static int
+changed_files(const char *repo, const char *base, const char *snap)
+{
+	struct git_result r = GIT_RESULT_INIT;
+	int n = 0;
+
+	if (*base &&
+	    git_run(repo, &r,
+	        (const char *[]){"diff", "--name-only", base, snap, NULL}) == 0)
+		for (char *p = r.out.data; *p; p++)
+			n += *p == '\n';
+	git_result_release(&r);
+	return n;
+}
+
+static int
 overlap_run(struct cmd_ctx *ctx)
 {
 	json_t *reply, *list, *s, *live = json_array(), *results;
@@ -94,15 +109,23 @@ overlap_run(struct cmd_ctx *ctx)
 		return cmd_fail(ctx);
 	}
 	list = json_object_get(reply, "sessions");
+	json_t *changed = json_object();
 	json_array_foreach(list, i, s)
 	{
 		if (strcmp(session_str(s, "repo"), repo) != 0 ||
-		    state_is_terminal(session_str(s, "state")) ||
 		    access(session_str(s, "worktree"), F_OK) != 0)
 			continue;
 		char *snap = snapshot(session_str(s, "worktree"));
 		if (snap == NULL)
 			continue;
+		/* files changed against the start: what a review would see */
+		json_object_set_new(changed, session_str(s, "id"),
+		    json_integer(
+		        changed_files(repo, session_str(s, "base"), snap)));
+		if (state_is_terminal(session_str(s, "state"))) {
+			free(snap);
+			continue; /* ended: reviewable, but merges nothing */
+		}
 		json_array_append_new(live,
 		    json_pack("{s:s, s:s, s:s}", "id", session_str(s, "id"),
 		        "snap", snap, "base", session_str(s, "base_ref")));
@@ -137,8 +160,8 @@ overlap_run(struct cmd_ctx *ctx)
 	}
 	json_decref(reply);
 	reply = cmd_call(ctx,
-	    json_pack("{s:s, s:s, s:o}", "cmd", "overlap", "repo", repo,
-	        "results", results));
+	    json_pack("{s:s, s:s, s:o, s:o}", "cmd", "overlap", "repo", repo,
+	        "results", results, "changed", changed));
 	json_decref(live);
 	if (reply == NULL)
 		return cmd_fail(ctx);
@@ -151,8 +174,15 @@ overlap_serve(
     struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
 	json_t *results = json_object_get(req, "results"), *list;
+	json_t *changed = json_object_get(req, "changed"), *n;
 	const char *id;
 
+	json_object_foreach(changed, id, n)
+	{
+		struct session *s = session_find_id(id);
+		if (s != NULL && json_is_integer(n))
+			session_set_changed(s, (int)json_integer_value(n));
+	}
 	if (!json_is_object(results))
 		return err_set(err, ERR_USAGE,
 		    "field 'results' must be an "

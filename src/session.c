@@ -206,6 +206,14 @@ session_to_json(struct session *s)
 	json_array_foreach(s->conflicts, ci, cf)
 	    json_array_append(with, json_object_get(cf, "with"));
 	json_object_set_new(o, "conflicts_with", with);
+	/* a finished turn with changes is ready for review */
+	int files = s->changed_files - 1;
+	json_object_set_new(
+	    o, "changed_files", files >= 0 ? json_integer(files) : json_null());
+	json_object_set_new(o, "review",
+	    json_boolean(files > 0 &&
+	        (strcmp(s->state, "idle") == 0 ||
+	            strcmp(s->state, "done") == 0)));
 	json_object_set_new(o, "conflicts",
 	    s->conflicts ? json_incref(s->conflicts) : json_array());
 	json_object_set_new(
@@ -291,6 +299,13 @@ session_row_text(struct session *s, size_t *len)
 	    (strcmp(s->state, "failed") == 0 ||
 	        strcmp(s->state, "interrupted") == 0))
 		detail = s->reason;
+	char review[64];
+	if (detail == NULL && s->changed_files > 1 &&
+	    (strcmp(s->state, "idle") == 0 || strcmp(s->state, "done") == 0)) {
+		snprintf(review, sizeof review, "ready for review: %d file%s",
+		    s->changed_files - 1, s->changed_files == 2 ? "" : "s");
+		detail = review;
+	}
 	if (detail == NULL && s->prompt != NULL && *s->prompt)
 		detail = s->prompt;
 	if (detail == NULL && s->spec != NULL) {
@@ -466,6 +481,19 @@ overlap_check(const char *repo)
 	if (posix_spawn(&pid, self_exe(), &fa, NULL, argv, environ) != 0)
 		log_warn("cannot start the overlap check for %s", repo);
 	posix_spawn_file_actions_destroy(&fa);
+}
+
+void
+session_set_changed(struct session *s, int files)
+{
+	if (s->changed_files == files + 1)
+		return;
+	s->changed_files = files + 1; /* stored +1: 0 means unknown */
+	session_uncache(s);
+	json_t *ev = json_pack("{s:s, s:o}", "event", "session.state",
+	    "session", session_to_json(s));
+	server_broadcast("session", ev);
+	json_decref(ev);
 }
 
 void

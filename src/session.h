@@ -38,6 +38,8 @@ struct session {
 	long long transcript_off;
 	char *last_tool;   /* "Bash(rm -rf build)" from the latest PreToolUse */
 	json_t *conflicts; /* [{"with": id|"base", "paths": [...]}] */
+	int changed_files; /* files changed against its base, plus 1: 0 is
+	                    * "not known yet" (calloc) */
 
 	/* encoded forms for ls, rebuilt after any change (session_touch) */
 	char *json_text, *row_text;
@@ -77,6 +79,7 @@ int session_on_hook(struct session *, const char *event, json_t *payload,
 void session_touch(struct session *); /* persist non-state fields */
 void session_changed(struct session *, const char *kind, json_t *data);
 void session_set_conflicts(struct session *, json_t *list);
+void session_set_changed(struct session *, int files);
 void session_event(struct session *, const char *kind, json_t *data);
 json_t *session_to_json(struct session *);
 const char *session_json_text(struct session *, size_t *len);

@@ -106,21 +106,27 @@ def matrix(galley, repo):
 SAFE = {"clean", "merged", "pushed"}
 
 
+@pytest.mark.parametrize("op", ["worktree rm", "discard", "rm"])
 @pytest.mark.parametrize("name", ["clean", "dirty", "untracked", "unmerged",
                                   "merged", "pushed"])
-def test_rm_follows_the_rule(galley, repo, matrix, name):
+def test_removal_follows_the_rule(galley, repo, matrix, name, op):
     wt = repo / ".galley/worktrees" / name
+    verb = op.split()
     if name in SAFE:
-        galley.ok("worktree", "rm", name, cwd=repo)
+        galley.ok(*verb, name, cwd=repo)
         assert not wt.exists()
     else:
-        p = galley.fail("worktree", "rm", name, cwd=repo, code=4)
+        p = galley.fail(*verb, name, cwd=repo, code=4)
         assert wt.exists()
+        if op != "worktree rm":
+            assert galley.get(name)["name"] == name  # session kept too
         want = {"dirty": "base.txt", "untracked": "new.txt",
                 "unmerged": matrix.get("unmerged", "x")[:7]}[name]
         assert want in p.stderr
-        galley.ok("worktree", "rm", "--force", name, cwd=repo)
+        galley.ok(*verb, "--force", name, cwd=repo)
         assert not wt.exists()
+    if op != "worktree rm":
+        galley.fail("get", name, code=3)
     for sha in matrix.values():
         assert reachable(repo, sha), sha  # zero lost commits
     if name == "unmerged":
@@ -360,3 +366,18 @@ def test_merge_failure_that_is_not_a_conflict_says_why(galley, repo):
     assert "conflicts in" not in p.stderr
     assert git(repo, "rev-parse", "HEAD") == before
     assert not (repo / "n.txt").exists()
+
+
+def test_finished_turn_with_changes_is_ready_for_review(galley, repo):
+    agent_edit(galley, repo, "rv", "r.txt", "r")
+    galley.json("new", "--runtime", "fake", "-w", "nochange", "say hi",
+                cwd=repo)
+    galley.wait_state("nochange", "idle")
+    from conftest import poll
+    s = poll(lambda: (lambda x: x if x["review"] else None)(
+        galley.get("rv")), 20, what="rv ready for review")
+    assert s["changed_files"] == 1
+    poll(lambda: galley.get("nochange")["changed_files"] == 0, 20,
+         what="nochange checked")
+    assert galley.get("nochange")["review"] is False
+    assert "ready for review: 1 file" in galley.ok("ls", cwd=repo).stdout
