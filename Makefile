@@ -22,6 +22,7 @@ check: deps
 
 bench: deps all
 	$(PY) bench/run.py
+	$(PY) bench/worktree.py
 
 install: all
 	meson configure $(BUILD) --prefix=$(PREFIX)

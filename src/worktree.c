@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,9 @@
 #include "util.h"
 #include "worktree.h"
 #include "xmalloc.h"
+
+static int repo_lock(struct repo_info *);
+static void repo_unlock(int fd);
 
 void
 repo_info_release(struct repo_info *r)
@@ -215,7 +219,10 @@ worktree_create(struct repo_info *r, const char *name, const char *base,
 		goto out;
 	const char *args[] = {
 	    "worktree", "add", "-q", "-b", *branch, *path, base, NULL};
-	if (git_ok(r->main, &res, err, args) < 0)
+	int lk = repo_lock(r);
+	int added = git_ok(r->main, &res, err, args);
+	repo_unlock(lk);
+	if (added < 0)
 		goto out;
 	rc = 0;
 out:
@@ -243,6 +250,31 @@ worktree_undo_fresh(const char *main, const char *path, const char *branch)
 	git_result_release(&r);
 	git_run(main, &r, br);
 	git_result_release(&r);
+}
+
+/* git worktree add/move are not safe to run side by side in one repo
+ * (each reads the others' half-written metadata): galley's own calls take
+ * turns on a lock in the common git dir. Returns the fd to close. */
+static int
+repo_lock(struct repo_info *r)
+{
+	char *path;
+	int fd;
+
+	xasprintf(&path, "%s/galley-worktree.lock", r->common);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(path);
+	if (fd >= 0)
+		while (flock(fd, LOCK_EX) != 0 && errno == EINTR)
+			;
+	return fd;
+}
+
+static void
+repo_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }
 
 char *
@@ -560,6 +592,7 @@ worktree_pool_take(struct repo_info *r, const char *base, const char *name,
 {
 	struct git_result res = GIT_RESULT_INIT;
 	char *dir = pool_dir(r, base), *slot_path = NULL, *slot_branch = NULL;
+	char *claim = NULL;
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	int rc = 1; /* 1: the pool had nothing */
@@ -567,9 +600,20 @@ worktree_pool_take(struct repo_info *r, const char *base, const char *name,
 	*path = *branch = NULL;
 	if (d == NULL)
 		goto out;
+	/* callers race (a batch takes 30 at once): a slot is theirs only
+	 * once they have made its claim file */
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
+		xasprintf(&claim, "%s/.claim-%s", dir, e->d_name);
+		int fd =
+		    open(claim, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			free(claim);
+			claim = NULL;
+			continue;
+		}
+		close(fd);
 		xasprintf(&slot_path, "%s/%s", dir, e->d_name);
 		xasprintf(&slot_branch, "galley-pool/%s", e->d_name);
 		break;
@@ -591,7 +635,10 @@ worktree_pool_take(struct repo_info *r, const char *base, const char *name,
 	}
 	const char *mv[] = {"worktree", "move", slot_path, *path, NULL};
 	const char *br[] = {"branch", "-m", slot_branch, *branch, NULL};
-	if (git_ok(r->main, &res, err, mv) < 0) {
+	int lk = repo_lock(r);
+	int moved = git_ok(r->main, &res, err, mv);
+	repo_unlock(lk);
+	if (moved < 0) {
 		rc = -1;
 		goto out;
 	}
@@ -608,6 +655,10 @@ out:
 		*path = *branch = NULL;
 	}
 	git_result_release(&res);
+	if (claim) {
+		unlink(claim);
+		free(claim);
+	}
 	free(dir);
 	free(slot_path);
 	free(slot_branch);
@@ -623,9 +674,26 @@ worktree_pool_fill(
 	struct git_result res = GIT_RESULT_INIT;
 	DIR *d;
 	struct dirent *e;
-	int have = 0, rc = 0;
+	int have = 0, rc = 0, lockfd = -1;
 
 	xasprintf(&root, "%s/.galley/pool", r->main);
+	if (mkdir_p(root, 0755, err) < 0) {
+		free(root);
+		free(dir);
+		return -1;
+	}
+	/* one filler at a time; another running one does the work */
+	char *lock;
+	xasprintf(&lock, "%s/.fill.lock", root);
+	lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lock);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
+		if (lockfd >= 0)
+			close(lockfd);
+		free(root);
+		free(dir);
+		return 0;
+	}
 	if ((d = opendir(root)) != NULL) {
 		while ((e = readdir(d)) != NULL) {
 			if (e->d_name[0] == '.' || strcmp(e->d_name, base) == 0)
@@ -674,10 +742,12 @@ worktree_pool_fill(
 		const char *add[] = {
 		    "worktree", "add", "-q", "-b", b, stage, base, NULL};
 		const char *mv[] = {"worktree", "move", stage, p, NULL};
+		int lk = repo_lock(r);
 		int ok = git_ok(r->main, &res, err, add);
 		git_result_release(&res);
 		if (ok == 0)
 			ok = git_ok(r->main, &res, err, mv);
+		repo_unlock(lk);
 		git_result_release(&res);
 		free(stage);
 		free(p);
@@ -688,6 +758,7 @@ worktree_pool_fill(
 		}
 	}
 out:
+	close(lockfd);
 	free(root);
 	free(dir);
 	return rc;
