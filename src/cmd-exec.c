@@ -9,51 +9,22 @@ static int
 exec_run(struct cmd_ctx *ctx)
 {
 	static const struct option opts[] = {
-	    {"name", required_argument, NULL, 'n'},
-	    {"cwd", required_argument, NULL, 'C'},
-	    {"pin", no_argument, NULL, 'p'},
-	    {"worktree", optional_argument, NULL, 'w'},
-	    {"no-worktree", no_argument, NULL, 'W'},
-	    {"base", required_argument, NULL, 'B'}, CMD_LONGOPTS_COMMON,
-	    {NULL, 0, NULL, 0}};
-	const char *name = NULL, *cwd = NULL, *wt_name = NULL;
-	const char *base_mode = NULL;
+	    START_LONGOPTS, CMD_LONGOPTS_COMMON, {NULL, 0, NULL, 0}};
+	struct start_opts o = START_OPTS_INIT;
 	json_t *req, *argv, *reply;
-	int use_wt = 0;
-	int c, rc, pin = 0;
+	int c, rc;
 
 	cmd_fold_worktree_arg(ctx);
 	/* '+': stop at the command, so `galley exec ls -la` works */
 	while ((c = getopt_long(
 	            ctx->argc, ctx->argv, "+:n:C:w::h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			name = optarg;
-			break;
-		case 'C':
-			cwd = optarg;
-			break;
-		case 'p':
-			pin = 1;
-			break;
-		case 'w':
-			use_wt = 1;
-			wt_name = optarg;
-			break;
-		case 'W':
-			use_wt = 0;
-			break;
-		case 'B':
-			if (strcmp(optarg, "default") && strcmp(optarg, "head"))
-				return cmd_usage_error(
-				    ctx, "--base takes default or head");
-			base_mode = optarg;
-			break;
-		default:
-			if ((rc = cmd_opt_common(ctx, c)) >= 0)
-				return rc;
-		}
+		if ((rc = cmd_opt_start(ctx, c, &o)) > 0 ||
+		    (rc == 0 && (rc = cmd_opt_common(ctx, c)) >= 0))
+			return rc;
 	}
+	/* a job runs where it is asked to: isolation is for agents */
+	const char *name = o.name, *cwd = o.cwd;
+	int use_wt = o.use_wt > 0, pin = o.pin;
 	if (optind >= ctx->argc)
 		return cmd_usage_error(ctx, "no command given");
 	if (name != NULL && name_check(name, "name", &ctx->err) < 0)
@@ -79,7 +50,7 @@ exec_run(struct cmd_ctx *ctx)
 	if (name)
 		json_object_set_new(req, "name", json_string(name));
 	if (use_wt &&
-	    cmd_worktree_prepare(ctx, req, wt_name, base_mode,
+	    cmd_worktree_prepare(ctx, req, o.wt_name, o.base_mode,
 	        name ? name : ctx->argv[optind]) < 0) {
 		json_decref(req);
 		return cmd_fail(ctx);

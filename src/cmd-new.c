@@ -71,65 +71,34 @@ cmd_print_new(struct cmd_ctx *ctx, json_t *reply)
 static int
 new_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = {
-	    {"name", required_argument, NULL, 'n'},
+	static const struct option opts[] = {START_LONGOPTS,
 	    {"runtime", required_argument, NULL, 'r'},
 	    {"model", required_argument, NULL, 'm'},
-	    {"cwd", required_argument, NULL, 'C'},
-	    {"script", required_argument, NULL, 's'},
-	    {"pin", no_argument, NULL, 'p'},
-	    {"worktree", optional_argument, NULL, 'w'},
-	    {"no-worktree", no_argument, NULL, 'W'},
-	    {"base", required_argument, NULL, 'B'}, CMD_LONGOPTS_COMMON,
+	    {"script", required_argument, NULL, 's'}, CMD_LONGOPTS_COMMON,
 	    {NULL, 0, NULL, 0}};
-	const char *name = NULL, *runtime = NULL, *model = NULL, *cwd = NULL;
-	const char *script = NULL, *wt_name = NULL, *base_mode = NULL;
-	int use_wt = -1;
+	const char *runtime = NULL, *model = NULL, *script = NULL;
+	struct start_opts o = START_OPTS_INIT;
 	struct settings set;
 	struct buf prompt = BUF_INIT;
 	json_t *req, *reply;
-	int c, rc, pin = 0;
+	int c, rc;
 
 	cmd_fold_worktree_arg(ctx);
 	while ((c = getopt_long(ctx->argc, ctx->argv, ":n:r:m:C:s:w::h", opts,
 	            NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			name = optarg;
-			break;
-		case 'r':
+		if (c == 'r')
 			runtime = optarg;
-			break;
-		case 'm':
+		else if (c == 'm')
 			model = optarg;
-			break;
-		case 'C':
-			cwd = optarg;
-			break;
-		case 's':
+		else if (c == 's')
 			script = optarg;
-			break;
-		case 'p':
-			pin = 1;
-			break;
-		case 'w':
-			use_wt = 1;
-			wt_name = optarg;
-			break;
-		case 'W':
-			use_wt = 0;
-			break;
-		case 'B':
-			if (strcmp(optarg, "default") && strcmp(optarg, "head"))
-				return cmd_usage_error(
-				    ctx, "--base takes default or head");
-			base_mode = optarg;
-			break;
-		default:
-			if ((rc = cmd_opt_common(ctx, c)) >= 0)
-				return rc;
-		}
+		else if ((rc = cmd_opt_start(ctx, c, &o)) > 0 ||
+		    (rc == 0 && (rc = cmd_opt_common(ctx, c)) >= 0))
+			return rc;
 	}
+	const char *name = o.name, *cwd = o.cwd;
+	const char *wt_name = o.wt_name, *base_mode = o.base_mode;
+	int use_wt = o.use_wt, pin = o.pin;
 	if (name != NULL && name_check(name, "name", &ctx->err) < 0)
 		return cmd_fail(ctx);
 	for (int i = optind; i < ctx->argc; i++)

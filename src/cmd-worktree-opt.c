@@ -18,6 +18,36 @@
 
 extern char **environ;
 
+int
+cmd_opt_start(struct cmd_ctx *ctx, int c, struct start_opts *o)
+{
+	switch (c) {
+	case 'n':
+		o->name = optarg;
+		return -1;
+	case 'C':
+		o->cwd = optarg;
+		return -1;
+	case 'p':
+		o->pin = 1;
+		return -1;
+	case 'w':
+		o->use_wt = 1;
+		o->wt_name = optarg;
+		return -1;
+	case 'W':
+		o->use_wt = 0;
+		return -1;
+	case 'B':
+		if (strcmp(optarg, "default") && strcmp(optarg, "head"))
+			return cmd_usage_error(
+			    ctx, "--base takes default or head");
+		o->base_mode = optarg;
+		return -1;
+	}
+	return 0;
+}
+
 /* `-w NAME` with NAME as its own word: getopt's optional arguments only
  * take `-wNAME`/`--worktree=NAME`, so fold the word in before parsing when
  * it is a valid name and something (the prompt or command) follows it. */

@@ -79,6 +79,28 @@ json_t *cmd_host_call(
 json_t *cmd_new_request(struct cmd_ctx *, const char *cwd);
 int cmd_print_new(struct cmd_ctx *, json_t *reply);
 int wait_reached(const char *want, const char *state);
+/* Options every verb that starts a session takes (cmd-worktree-opt.c):
+ * -n, -C, --pin, -w, --no-worktree, --base. use_wt is -1 until given. */
+struct start_opts {
+	const char *name, *cwd, *wt_name, *base_mode;
+	int pin, use_wt;
+};
+#define START_OPTS_INIT                                                        \
+	{                                                                      \
+		NULL, NULL, NULL, NULL, 0, -1                                  \
+	}
+#define START_LONGOPTS                                                         \
+	{"name", required_argument, NULL, 'n'},                                \
+	    {"cwd", required_argument, NULL, 'C'},                             \
+	    {"pin", no_argument, NULL, 'p'},                                   \
+	    {"worktree", optional_argument, NULL, 'w'},                        \
+	    {"no-worktree", no_argument, NULL, 'W'},                           \
+	{                                                                      \
+		"base", required_argument, NULL, 'B'                           \
+	}
+/* -1: handled, go on; 0: not one of these; else an exit code. */
+int cmd_opt_start(struct cmd_ctx *, int c, struct start_opts *);
+
 /* -w/--worktree and --base (cmd-worktree-opt.c). */
 void cmd_fold_worktree_arg(struct cmd_ctx *);
 int cmd_worktree_prepare(struct cmd_ctx *, json_t *req, const char *name,
