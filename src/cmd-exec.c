@@ -11,7 +11,7 @@ exec_run(struct cmd_ctx *ctx)
 	static const struct option opts[] = {
 	    START_LONGOPTS, CMD_LONGOPTS_COMMON, {NULL, 0, NULL, 0}};
 	struct start_opts o = START_OPTS_INIT;
-	json_t *req, *argv, *reply;
+	json_t *req, *argv;
 	int c, rc;
 
 	cmd_fold_worktree_arg(ctx);
@@ -55,18 +55,7 @@ exec_run(struct cmd_ctx *ctx)
 		json_decref(req);
 		return cmd_fail(ctx);
 	}
-	json_incref(req);
-	reply = cmd_call(ctx, req);
-	if (reply == NULL) {
-		if (use_wt)
-			cmd_worktree_undo(req);
-		json_decref(req);
-		return cmd_fail(ctx);
-	}
-	json_decref(req);
-	rc = cmd_print_new(ctx, reply);
-	json_decref(reply);
-	return rc;
+	return cmd_send_new(ctx, req, use_wt);
 }
 
 const struct cmd_entry cmd_exec_entry = {

@@ -50,6 +50,28 @@ cmd_new_request(struct cmd_ctx *ctx, const char *cwd_opt)
 	return req;
 }
 
+/* Send a `new` request (taken) and print the session; a worktree made
+ * for it is taken back if the daemon refuses. */
+int
+cmd_send_new(struct cmd_ctx *ctx, json_t *req, int made_worktree)
+{
+	json_t *reply;
+	int rc;
+
+	json_incref(req);
+	reply = cmd_call(ctx, req);
+	if (reply == NULL) {
+		if (made_worktree)
+			cmd_worktree_undo(req);
+		json_decref(req);
+		return cmd_fail(ctx);
+	}
+	json_decref(req);
+	rc = cmd_print_new(ctx, reply);
+	json_decref(reply);
+	return rc;
+}
+
 int
 cmd_print_new(struct cmd_ctx *ctx, json_t *reply)
 {
@@ -80,7 +102,7 @@ new_run(struct cmd_ctx *ctx)
 	struct start_opts o = START_OPTS_INIT;
 	struct settings set;
 	struct buf prompt = BUF_INIT;
-	json_t *req, *reply;
+	json_t *req;
 	int c, rc;
 
 	cmd_fold_worktree_arg(ctx);
@@ -159,18 +181,7 @@ new_run(struct cmd_ctx *ctx)
 		return cmd_fail(ctx);
 	}
 	buf_release(&prompt);
-	json_incref(req);
-	reply = cmd_call(ctx, req);
-	if (reply == NULL) {
-		if (use_wt)
-			cmd_worktree_undo(req);
-		json_decref(req);
-		return cmd_fail(ctx);
-	}
-	json_decref(req);
-	rc = cmd_print_new(ctx, reply);
-	json_decref(reply);
-	return rc;
+	return cmd_send_new(ctx, req, use_wt);
 }
 
 static int

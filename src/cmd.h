@@ -78,6 +78,7 @@ json_t *cmd_host_call(
 /* Shared by the verbs that start or wait for sessions. */
 json_t *cmd_new_request(struct cmd_ctx *, const char *cwd);
 int cmd_print_new(struct cmd_ctx *, json_t *reply);
+int cmd_send_new(struct cmd_ctx *, json_t *req, int made_worktree);
 int wait_reached(const char *want, const char *state);
 /* Options every verb that starts a session takes (cmd-worktree-opt.c):
  * -n, -C, --pin, -w, --no-worktree, --base. use_wt is -1 until given. */
