@@ -79,8 +79,10 @@ static void
 pool_refill(const char *main, const char *base, int n)
 {
 	char count[16];
-	char *argv[] = {"galley", "worktree", "pool", "--fill", "--base",
-	    (char *)base, "--count", count, NULL};
+	/* --delay: a burst of takes (a batch) goes first; each add of the
+	 * refill holds the repo's worktree lock for as long as a checkout */
+	char *argv[] = {"galley", "worktree", "pool", "--fill", "--delay",
+	    "1000", "--base", (char *)base, "--count", count, NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	pid_t pid;

@@ -526,7 +526,8 @@ worktree_run(struct cmd_ctx *ctx)
 	    {"dry-run", no_argument, NULL, 'n'},
 	    {"fill", no_argument, NULL, 'F'},
 	    {"base", required_argument, NULL, 'B'},
-	    {"count", required_argument, NULL, 'c'}, CMD_LONGOPTS_COMMON,
+	    {"count", required_argument, NULL, 'c'},
+	    {"delay", required_argument, NULL, 'D'}, CMD_LONGOPTS_COMMON,
 	    {NULL, 0, NULL, 0}};
 	struct repo_info repo = REPO_INFO_INIT;
 	int c, rc, force = 0, dry = 0, fill = 0;
@@ -544,7 +545,13 @@ worktree_run(struct cmd_ctx *ctx)
 			fill = 1;
 		else if (c == 'B')
 			base = optarg;
-		else if (c == 'c') {
+		else if (c == 'D') {
+			long ms = strtol(optarg, &end, 10);
+			if (*end || ms < 0 || ms > 60000)
+				return cmd_usage_error(
+				    ctx, "--delay takes 0 to 60000 ms");
+			usleep((useconds_t)ms * 1000);
+		} else if (c == 'c') {
 			count = strtol(optarg, &end, 10);
 			if (*end || count < 0 || count > 100)
 				return cmd_usage_error(
