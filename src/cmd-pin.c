@@ -1,4 +1,4 @@
-/* galley pin|unpin ID: pinned sessions sort first and stay listed. */
+/* galley pin|unpin ID: a pinned session stays in `ls` after it ends. */
 #include <stdio.h>
 #include <string.h>
 
