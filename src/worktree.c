@@ -183,6 +183,31 @@ out:
 	return rc;
 }
 
+/* git worktree add, with only the metadata step under the repo lock:
+ * the checkout (seconds on a big tree) then runs alone in the new
+ * worktree, so parallel creations and pool takes do not queue behind
+ * it. */
+static int
+worktree_add(struct repo_info *r, const char *branch, const char *path,
+    const char *base, struct err *err)
+{
+	struct git_result res = GIT_RESULT_INIT;
+	const char *add[] = {"worktree", "add", "-q", "--no-checkout", "-b",
+	    branch, path, base, NULL};
+	const char *co[] = {"reset", "-q", "--hard", NULL};
+	int lk = repo_lock(r);
+	int rc = git_ok(r->main, &res, err, add);
+	repo_unlock(lk);
+	git_result_release(&res);
+	if (rc < 0)
+		return -1;
+	rc = git_ok(path, &res, err, co);
+	git_result_release(&res);
+	if (rc < 0)
+		worktree_undo_fresh(r->main, path, branch);
+	return rc;
+}
+
 int
 worktree_create(struct repo_info *r, const char *name, const char *base,
     char **path, char **branch, struct err *err)
@@ -217,12 +242,7 @@ worktree_create(struct repo_info *r, const char *name, const char *base,
 	}
 	if (mkdir_p(parent, 0755, err) < 0 || ensure_excluded(r, err) < 0)
 		goto out;
-	const char *args[] = {
-	    "worktree", "add", "-q", "-b", *branch, *path, base, NULL};
-	int lk = repo_lock(r);
-	int added = git_ok(r->main, &res, err, args);
-	repo_unlock(lk);
-	if (added < 0)
+	if (worktree_add(r, *branch, *path, base, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -739,15 +759,13 @@ worktree_pool_fill(
 		xasprintf(&stage, "%s/.new-%s", dir, slot);
 		xasprintf(&p, "%s/%s", dir, slot);
 		xasprintf(&b, "galley-pool/%s", slot);
-		const char *add[] = {
-		    "worktree", "add", "-q", "-b", b, stage, base, NULL};
 		const char *mv[] = {"worktree", "move", stage, p, NULL};
-		int lk = repo_lock(r);
-		int ok = git_ok(r->main, &res, err, add);
-		git_result_release(&res);
-		if (ok == 0)
+		int ok = worktree_add(r, b, stage, base, err);
+		if (ok == 0) {
+			int lk = repo_lock(r);
 			ok = git_ok(r->main, &res, err, mv);
-		repo_unlock(lk);
+			repo_unlock(lk);
+		}
 		git_result_release(&res);
 		free(stage);
 		free(p);

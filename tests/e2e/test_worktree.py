@@ -1,6 +1,7 @@
 """Worktree isolation (issue 5, first part): creation and the safety rule."""
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -344,6 +345,12 @@ def test_doctor_reports_stale_and_orphan_locks(galley, repo):
     galley.json("exec", "-w", "stuck", "--", "true", cwd=repo)
     galley.wait_state("gone", "done")
     galley.wait_state("stuck", "done")
+    # the daemon unlocks a finished session's worktree in the background:
+    # wait for that, or it could undo the lock this test sets
+    deadline = time.monotonic() + 10
+    while "locked" in git(repo, "worktree", "list", "--porcelain"):
+        assert time.monotonic() < deadline, "worktrees still locked"
+        time.sleep(0.05)
     import shutil as sh
     sh.rmtree(repo / ".galley/worktrees/gone")  # stale: directory gone
     git(repo, "worktree", "lock", "--reason",
