@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agents.h"
 #include "cmd.h"
 #include "names.h"
 #include "server.h"
@@ -91,14 +92,86 @@ cmd_print_new(struct cmd_ctx *ctx, json_t *reply)
 }
 
 static int
+check_choice(const char *key, const char *value, struct err *err)
+{
+	json_t *v = value ? json_string(value) : NULL;
+	int rc = v ? settings_check(key, v, err) : 0;
+
+	json_decref(v);
+	return rc;
+}
+
+static int
+claude_on_path(void)
+{
+	const char *dirs = getenv("PATH");
+	char *p;
+
+	while (dirs && *dirs) {
+		size_t n = strcspn(dirs, ":");
+		xasprintf(&p, "%.*s/claude", (int)n, n ? dirs : ".");
+		int ok = access(p, X_OK) == 0;
+		free(p);
+		if (ok)
+			return 1;
+		dirs += n + (dirs[n] == ':');
+	}
+	return 0;
+}
+
+/* The claude runtime's part of the request: settings the daemon cannot
+ * read itself (they depend on the caller's directory and user). */
+static int
+claude_request(struct cmd_ctx *ctx, struct settings *set, json_t *req,
+    const char *dir, const char *effort, const char *mode, const char *agent)
+{
+	json_t *v;
+
+	if (effort == NULL)
+		effort = settings_get_str(set, "effort");
+	if (mode == NULL)
+		mode = settings_get_str(set, "permissionMode");
+	if (agent == NULL)
+		agent = settings_get_str(set, "defaultAgent");
+	if (effort)
+		json_object_set_new(req, "effort", json_string(effort));
+	if (mode)
+		json_object_set_new(req, "permission_mode", json_string(mode));
+	if ((v = settings_get(set, "claude.path")) && json_is_string(v))
+		json_object_set(req, "claude_path", v);
+	v = settings_get(set, "claude.preAccept");
+	json_object_set_new(req, "pre_accept", json_boolean(json_is_true(v)));
+	if (agent) {
+		json_t *def;
+		if (agent_find(dir, agent, &def, &ctx->err) < 0)
+			return -1;
+		json_object_set_new(req, "agent", json_string(agent));
+		json_object_set_new(
+		    req, "agents", json_pack("{s:o}", agent, def));
+	}
+	return 0;
+}
+
+static int
 new_run(struct cmd_ctx *ctx)
 {
 	static const struct option opts[] = {START_LONGOPTS,
 	    {"runtime", required_argument, NULL, 'r'},
 	    {"model", required_argument, NULL, 'm'},
-	    {"script", required_argument, NULL, 's'}, CMD_LONGOPTS_COMMON,
+	    {"script", required_argument, NULL, 's'},
+	    {"effort", required_argument, NULL, 'e'},
+	    {"permission-mode", required_argument, NULL, 'P'},
+	    {"agent", required_argument, NULL, 'a'},
+	    {"allow", required_argument, NULL, 'A'},
+	    {"deny", required_argument, NULL, 'D'},
+	    {"arg", required_argument, NULL, 'X'},
+	    {"headless", no_argument, NULL, 'H'}, CMD_LONGOPTS_COMMON,
 	    {NULL, 0, NULL, 0}};
 	const char *runtime = NULL, *model = NULL, *script = NULL;
+	const char *effort = NULL, *mode = NULL, *agent = NULL;
+	json_t *allow = json_array(), *deny = json_array();
+	json_t *extra = json_array();
+	int headless = 0;
 	struct start_opts o = START_OPTS_INIT;
 	struct settings set;
 	struct buf prompt = BUF_INIT;
@@ -106,47 +179,84 @@ new_run(struct cmd_ctx *ctx)
 	int c, rc;
 
 	cmd_fold_worktree_arg(ctx);
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":n:r:m:C:s:w::h", opts,
-	            NULL)) != -1) {
+	while ((c = getopt_long(ctx->argc, ctx->argv, ":n:r:m:C:s:e:a:w::h",
+	            opts, NULL)) != -1) {
 		if (c == 'r')
 			runtime = optarg;
 		else if (c == 'm')
 			model = optarg;
 		else if (c == 's')
 			script = optarg;
+		else if (c == 'e')
+			effort = optarg;
+		else if (c == 'P')
+			mode = optarg;
+		else if (c == 'a')
+			agent = optarg;
+		else if (c == 'A' || c == 'D' || c == 'X') {
+			json_t *v = json_string(optarg);
+			if (v == NULL) {
+				rc = cmd_usage_error(ctx, "not valid UTF-8");
+				goto early;
+			}
+			json_array_append_new(c == 'A' ? allow
+			        : c == 'D'             ? deny
+			                               : extra,
+			    v);
+		} else if (c == 'H')
+			headless = 1;
 		else if ((rc = cmd_opt_start(ctx, c, &o)) > 0 ||
 		    (rc == 0 && (rc = cmd_opt_common(ctx, c)) >= 0))
-			return rc;
+			goto early;
 	}
+	if (check_choice("effort", effort, &ctx->err) < 0 ||
+	    check_choice("permissionMode", mode, &ctx->err) < 0)
+		goto early_fail;
 	const char *name = o.name, *cwd = o.cwd;
 	const char *wt_name = o.wt_name, *base_mode = o.base_mode;
 	int use_wt = o.use_wt, pin = o.pin;
 	if (name != NULL && name_check(name, "name", &ctx->err) < 0)
-		return cmd_fail(ctx);
+		goto early_fail;
 	for (int i = optind; i < ctx->argc; i++)
 		buf_addf(&prompt, "%s%s", i > optind ? " " : "", ctx->argv[i]);
 	if (script != NULL) {
-		if (prompt.len)
-			return cmd_usage_error(
+		if (prompt.len) {
+			rc = cmd_usage_error(
 			    ctx, "give a PROMPT or --script FILE, not both");
+			goto early;
+		}
 		if (read_file(script, &prompt, 1 << 20, &ctx->err) < 0)
-			return cmd_fail(ctx);
+			goto early_fail;
 	}
 	req = cmd_new_request(ctx, cwd);
-	if (req == NULL) {
-		buf_release(&prompt);
-		return cmd_fail(ctx);
-	}
-	if (settings_load(&set, json_string_value(json_object_get(req, "cwd")),
-	        &ctx->err) < 0) {
+	if (req == NULL)
+		goto early_fail;
+	const char *dir = json_string_value(json_object_get(req, "cwd"));
+	if (settings_load(&set, dir, &ctx->err) < 0) {
 		json_decref(req);
-		buf_release(&prompt);
-		return cmd_fail(ctx);
+		goto early_fail;
 	}
 	if (runtime == NULL)
 		runtime = settings_get_str(&set, "defaultRuntime");
+	if (runtime == NULL) /* claude when it is installed */
+		runtime = claude_on_path() ? "claude" : "fake";
 	if (model == NULL)
 		model = settings_get_str(&set, "model");
+	if (strcmp(runtime, "claude") == 0 &&
+	    claude_request(ctx, &set, req, dir, effort, mode, agent) < 0) {
+		settings_release(&set);
+		json_decref(req);
+		goto early_fail;
+	}
+	json_object_set(req, "allow", allow);
+	json_object_set(req, "deny", deny);
+	json_object_set(req, "args", extra);
+	if (headless)
+		json_object_set_new(req, "headless", json_true());
+	json_decref(allow);
+	json_decref(deny);
+	json_decref(extra);
+	allow = deny = extra = NULL;
 	json_t *sb = settings_get(&set, "scrollback");
 	json_object_set_new(
 	    req, "runtime", json_string(runtime ? runtime : "fake"));
@@ -182,6 +292,14 @@ new_run(struct cmd_ctx *ctx)
 	}
 	buf_release(&prompt);
 	return cmd_send_new(ctx, req, use_wt);
+early_fail:
+	rc = cmd_fail(ctx);
+early:
+	json_decref(allow);
+	json_decref(deny);
+	json_decref(extra);
+	buf_release(&prompt);
+	return rc;
 }
 
 static int
@@ -202,8 +320,23 @@ const struct cmd_entry cmd_new_entry = {
     .usage = "[options] PROMPT",
     .summary = "start an agent in the background",
     .help = "  -n, --name NAME     session name ([A-Za-z0-9._-]{1,64})\n"
-            "  -r, --runtime R     fake or exec (setting defaultRuntime)\n"
+            "  -r, --runtime R     claude, fake or exec (setting\n"
+            "                      defaultRuntime; claude when on PATH)\n"
             "  -m, --model M       model name (setting model)\n"
+            "  -e, --effort E      low|medium|high|xhigh|max (setting effort)\n"
+            "      --permission-mode MODE  acceptEdits|auto|"
+            "bypassPermissions|\n"
+            "                      default|dontAsk|plan (setting "
+            "permissionMode)\n"
+            "  -a, --agent NAME    a named agent (.galley/agents/NAME.md,\n"
+            "                      .claude/agents/NAME.md; setting "
+            "defaultAgent)\n"
+            "      --allow TOOL    allow a tool, e.g. 'Bash(git *)' "
+            "(repeatable)\n"
+            "      --deny TOOL     deny a tool (repeatable)\n"
+            "      --arg ARG       pass ARG to the runtime (repeatable)\n"
+            "      --headless      claude -p with stream-json output; the\n"
+            "                      final result is kept in the session\n"
             "  -C, --cwd DIR       working directory (default: here)\n"
             "  -s, --script FILE   read PROMPT from FILE (fake: its script)\n"
             "      --pin           pin the session\n"

@@ -1,29 +1,85 @@
-/* The price table. Claude Code's own figures (shared/notes/claude-cli.md):
- * opus $5/$25, sonnet $3/$15, haiku $1/$5 per million in/out; cache reads
- * at a tenth of input, cache writes at 1.25x. Unknown models cost nothing
- * here rather than a guess: the fake agent's models are free. */
+/* The price table: one data file, data/prices.json, built into the binary;
+ * $XDG_CONFIG_HOME/galley/prices.json, when present, replaces it (prices
+ * change more often than releases). Parsed once, on first use. */
+#include <stdlib.h>
 #include <string.h>
 
-#include "galley.h"
-#include "prices.h"
+#include <jansson.h>
 
-static const struct price prices[] = {
-    {"claude-opus", 5.0, 25.0, 0.5, 6.25},
-    {"claude-sonnet", 3.0, 15.0, 0.3, 3.75},
-    {"claude-haiku", 1.0, 5.0, 0.1, 1.25},
-    {"opus", 5.0, 25.0, 0.5, 6.25},
-    {"sonnet", 3.0, 15.0, 0.3, 3.75},
-    {"haiku", 1.0, 5.0, 0.1, 1.25},
-};
+#include "log.h"
+#include "prices.h"
+#include "util.h"
+#include "xmalloc.h"
+
+extern const char prices_json[];
+
+static struct price *table;
+static size_t ntable;
+static int loaded;
+
+static int
+load(json_t *root)
+{
+	json_t *models = json_object_get(root, "models"), *m;
+	size_t i;
+
+	if (!json_is_array(models))
+		return -1;
+	table = xcalloc(json_array_size(models) + 1, sizeof *table);
+	ntable = 0;
+	json_array_foreach(models, i, m)
+	{
+		const char *prefix =
+		    json_string_value(json_object_get(m, "prefix"));
+		if (prefix == NULL)
+			continue;
+		struct price *p = &table[ntable++];
+		p->prefix = xstrdup(prefix);
+		p->input = json_number_value(json_object_get(m, "input"));
+		p->output = json_number_value(json_object_get(m, "output"));
+		p->cache_read =
+		    json_number_value(json_object_get(m, "cache_read"));
+		p->cache_write =
+		    json_number_value(json_object_get(m, "cache_write"));
+	}
+	return 0;
+}
+
+static void
+prices_load(void)
+{
+	char *path;
+	json_t *root;
+
+	loaded = 1;
+	xasprintf(&path, "%s/prices.json", path_config_dir());
+	root = json_load_file(path, 0, NULL);
+	if (root && load(root) == 0)
+		log_info("prices from %s", path);
+	else {
+		json_decref(root);
+		root = json_loads(prices_json, 0, NULL);
+		if (root == NULL || load(root) < 0)
+			log_error("the built-in price table does not parse");
+	}
+	json_decref(root);
+	free(path);
+}
 
 const struct price *
 price_find(const char *model)
 {
-	for (size_t i = 0; model && i < nitems(prices); i++)
-		if (strncmp(
-		        model, prices[i].prefix, strlen(prices[i].prefix)) == 0)
-			return &prices[i];
-	return NULL;
+	const struct price *best = NULL;
+
+	if (!loaded)
+		prices_load();
+	for (size_t i = 0; model && i < ntable; i++)
+		if (strncmp(model, table[i].prefix, strlen(table[i].prefix)) ==
+		        0 &&
+		    (best == NULL ||
+		        strlen(table[i].prefix) > strlen(best->prefix)))
+			best = &table[i];
+	return best;
 }
 
 double

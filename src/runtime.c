@@ -5,6 +5,7 @@
 #include "runtime.h"
 
 static const struct runtime *const runtimes[] = {
+    &runtime_claude,
     &runtime_exec,
     &runtime_fake,
 };
@@ -25,14 +26,13 @@ runtime_argv(const char *name, json_t *req, json_t **out, struct err *err)
 
 	*out = NULL;
 	if (rt == NULL) {
-		if (name &&
-		    (strcmp(name, "claude") == 0 || strcmp(name, "codex") == 0))
+		if (name && strcmp(name, "codex") == 0)
 			return err_set(err, ERR_USAGE,
 			    "runtime '%s' is not available in this build yet: "
-			    "use --runtime fake or exec",
+			    "use --runtime claude, fake or exec",
 			    name);
 		return err_set(err, ERR_USAGE,
-		    "unknown runtime '%.32s': use exec or fake",
+		    "unknown runtime '%.32s': use claude, exec or fake",
 		    name ? name : "");
 	}
 	return rt->argv(req, out, err);

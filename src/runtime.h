@@ -11,9 +11,14 @@ struct runtime {
 	const char *name;
 	const char *kind; /* "agent" or "job" */
 	int (*argv)(json_t *req, json_t **out, struct err *);
+	/* before the first spawn: *blocked names what the session will wait
+	 * on before its hooks can speak (a dialog), or stays NULL */
+	int (*prepare)(json_t *req, char **blocked, struct err *);
+	/* the argv for a restart that continues the conversation */
+	json_t *(*resume)(json_t *argv, const char *runtime_session_id);
 };
 
-extern const struct runtime runtime_exec, runtime_fake;
+extern const struct runtime runtime_claude, runtime_exec, runtime_fake;
 
 const struct runtime *runtime_find(const char *name);
 int runtime_argv(const char *name, json_t *req, json_t **out, struct err *);

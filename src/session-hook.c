@@ -5,6 +5,7 @@
  *   PermissionRequest, Notification(permission_prompt) -> blocked: permission
  *   Notification(elicitation_dialog) -> blocked: input
  *   Stop -> idle (turn finished: ready for review)
+ *   StopFailure -> blocked: "retry: <the API error>" (the turn died)
  * Every payload is appended to `events`. Usage is read from the transcript
  * the payload names, deduplicated by message id.
  */
@@ -62,6 +63,17 @@ add_usage(struct session *s, const char *msgid, const char *model, json_t *u)
 	    " cache_write_tokens = cache_write_tokens + "
 	    "excluded.cache_write_tokens,"
 	    " cost_usd = cost_usd + excluded.cost_usd";
+	static const char day_sql[] =
+	    "INSERT INTO usage_daily (day, session, model, input_tokens,"
+	    " output_tokens, cache_read_tokens, cache_write_tokens, cost_usd)"
+	    " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(day, session, model) DO"
+	    " UPDATE SET input_tokens = input_tokens + excluded.input_tokens,"
+	    " output_tokens = output_tokens + excluded.output_tokens,"
+	    " cache_read_tokens = cache_read_tokens + "
+	    "excluded.cache_read_tokens,"
+	    " cache_write_tokens = cache_write_tokens + "
+	    "excluded.cache_write_tokens,"
+	    " cost_usd = cost_usd + excluded.cost_usd";
 	sqlite3_stmt *st = store_stmt(&srv.store, seen_sql);
 	long long in, out, cr, cw;
 	double cost;
@@ -94,6 +106,22 @@ add_usage(struct session *s, const char *msgid, const char *model, json_t *u)
 	sqlite3_bind_double(st, 7, cost);
 	sqlite3_step(st);
 	sqlite3_reset(st);
+	st = store_stmt(&srv.store, day_sql);
+	if (st != NULL) {
+		char day[32];
+		iso_time(wall_ms(), day, sizeof day);
+		day[10] = '\0';
+		sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, s->id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, model, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, in);
+		sqlite3_bind_int64(st, 5, out);
+		sqlite3_bind_int64(st, 6, cr);
+		sqlite3_bind_int64(st, 7, cw);
+		sqlite3_bind_double(st, 8, cost);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
 	s->usage.input += in;
 	s->usage.output += out;
 	s->usage.cache_read += cr;
@@ -102,37 +130,18 @@ add_usage(struct session *s, const char *msgid, const char *model, json_t *u)
 	session_uncache(s);
 }
 
-/* Read transcript lines added since last time. Only whole lines count; a
- * partial last line is read again next time. */
-void
-session_read_transcript(struct session *s, const char *path)
+static void
+read_lines(struct session *s, FILE *f, long long *off)
 {
-	struct stat st;
-	FILE *f;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 
-	if (path == NULL || path[0] != '/' || stat(path, &st) != 0 ||
-	    !S_ISREG(st.st_mode) || st.st_uid != getuid())
-		return;
-	if (s->transcript_path == NULL ||
-	    strcmp(s->transcript_path, path) != 0) {
-		free(s->transcript_path);
-		s->transcript_path = xstrdup(path);
-		s->transcript_off = 0;
-	}
-	if (st.st_size <= s->transcript_off ||
-	    st.st_size - s->transcript_off > (off_t)TRANSCRIPT_READ_MAX)
-		return;
-	f = fopen(path, "re");
-	if (f == NULL || fseeko(f, s->transcript_off, SEEK_SET) != 0)
-		goto out;
 	store_begin(&srv.store);
 	while ((n = getline(&line, &cap, f)) > 0) {
 		if (line[n - 1] != '\n')
 			break;
-		s->transcript_off += n;
+		*off += n;
 		json_t *e = json_loadb(line, (size_t)n, 0, NULL);
 		json_t *m = json_object_get(e, "message");
 		const char *type =
@@ -147,10 +156,102 @@ session_read_transcript(struct session *s, const char *path)
 		json_decref(e);
 	}
 	store_commit(&srv.store);
-out:
-	if (f)
-		fclose(f);
 	free(line);
+}
+
+static FILE *
+open_transcript(const char *path, struct stat *st)
+{
+	if (path == NULL || path[0] != '/' || stat(path, st) != 0 ||
+	    !S_ISREG(st->st_mode) || st->st_uid != getuid() ||
+	    st->st_size > (off_t)TRANSCRIPT_READ_MAX)
+		return NULL;
+	return fopen(path, "re");
+}
+
+/* A whole transcript beside the main one (a subagent's); message ids
+ * already counted are skipped, so reading it again is harmless. */
+void
+session_read_transcript_once(struct session *s, const char *path)
+{
+	struct stat st;
+	long long off = 0;
+	FILE *f = open_transcript(path, &st);
+
+	if (f == NULL)
+		return;
+	read_lines(s, f, &off);
+	fclose(f);
+}
+
+/* Read transcript lines added since last time. Only whole lines count; a
+ * partial last line is read again next time. */
+void
+session_read_transcript(struct session *s, const char *path)
+{
+	struct stat st;
+	FILE *f;
+
+	if (path == NULL || path[0] != '/' || stat(path, &st) != 0)
+		return;
+	if (s->transcript_path == NULL ||
+	    strcmp(s->transcript_path, path) != 0) {
+		free(s->transcript_path);
+		s->transcript_path = xstrdup(path);
+		s->transcript_off = 0;
+	}
+	if (st.st_size <= s->transcript_off)
+		return;
+	f = open_transcript(path, &st);
+	if (f == NULL)
+		return;
+	if (fseeko(f, s->transcript_off, SEEK_SET) == 0)
+		read_lines(s, f, &s->transcript_off);
+	fclose(f);
+}
+
+/* claude appends a turn's last lines to its transcript after the hook
+ * that reports it has run, so a transcript is read again a few times
+ * after each hook: every 250 ms, four times. */
+static uv_timer_t recheck_timer;
+static int recheck_init;
+
+static void
+recheck_cb(uv_timer_t *t)
+{
+	struct session *s;
+	int more = 0;
+
+	TAILQ_FOREACH(s, &srv.sessions, entry) {
+		if (s->recheck <= 0)
+			continue;
+		s->recheck--;
+		more |= s->recheck > 0;
+		if (s->transcript_path) {
+			double before = s->usage.cost;
+			long long out = s->usage.output;
+			session_read_transcript(s, s->transcript_path);
+			if (before != s->usage.cost || out != s->usage.output)
+				session_touch(s);
+		}
+	}
+	if (!more)
+		uv_timer_stop(t);
+}
+
+void
+session_recheck_transcript(struct session *s)
+{
+	if (s->transcript_path == NULL)
+		return;
+	s->recheck = 4;
+	if (!recheck_init) {
+		uv_timer_init(srv.loop, &recheck_timer);
+		uv_unref((uv_handle_t *)&recheck_timer);
+		recheck_init = 1;
+	}
+	if (!uv_is_active((uv_handle_t *)&recheck_timer))
+		uv_timer_start(&recheck_timer, recheck_cb, 250, 250);
 }
 
 int
@@ -166,8 +267,10 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 	if (session_terminal(s))
 		return 0; /* late hooks of an ended session: recorded only */
 	tp = json_string_value(json_object_get(payload, "transcript_path"));
-	if (tp)
+	if (tp) {
 		session_read_transcript(s, tp);
+		session_recheck_transcript(s);
+	}
 	const char *rsid =
 	    json_string_value(json_object_get(payload, "session_id"));
 	if (rsid && strlen(rsid) < 128 &&
@@ -211,11 +314,23 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 			session_set_state(s, "blocked", wait, NULL);
 		} else
 			session_touch(s);
-	} else if (strcmp(event, "Stop") == 0 ||
-	    strcmp(event, "StopFailure") == 0) {
+	} else if (strcmp(event, "Stop") == 0) {
+		session_set_state(s, "idle", NULL, NULL);
+	} else if (strcmp(event, "StopFailure") == 0) {
+		/* the turn died on an API error: the agent waits for a
+		 * retry, so the user must hear why */
 		const char *e =
 		    json_string_value(json_object_get(payload, "error"));
-		session_set_state(s, "idle", NULL, e ? e : NULL);
+		const char *m = json_string_value(
+		    json_object_get(payload, "last_assistant_message"));
+		xasprintf(&wait, "retry: %.300s", m ? m : e ? e : "API error");
+		session_set_state(s, "blocked", wait, e ? e : "API error");
+	} else if (strcmp(event, "SubagentStop") == 0) {
+		/* a subagent's turns are in a file of their own */
+		session_read_transcript_once(s,
+		    json_string_value(
+		        json_object_get(payload, "agent_transcript_path")));
+		session_touch(s);
 	} else {
 		session_touch(s);
 	}

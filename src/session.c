@@ -45,7 +45,7 @@ session_free(struct session *s)
 	    &s->branch, &s->grp, &s->executor, &s->model,
 	    &s->runtime_session_id, &s->team, &s->workflow, &s->parent,
 	    &s->boot_id, &s->hook_token, &s->spec, &s->transcript_path,
-	    &s->last_tool, &s->repo, &s->base, &s->base_ref};
+	    &s->last_tool, &s->repo, &s->base, &s->base_ref, &s->result};
 	for (size_t i = 0; i < nitems(strs); i++)
 		free(*strs[i]);
 	session_uncache(s);
@@ -233,6 +233,8 @@ session_to_json(struct session *s)
 	set_nullable(o, "team", s->team);
 	set_nullable(o, "workflow", s->workflow);
 	set_nullable(o, "parent", s->parent);
+	json_t *result = s->result ? json_loads(s->result, 0, NULL) : NULL;
+	json_object_set_new(o, "result", result ? result : json_null());
 	spec = s->spec ? json_loads(s->spec, 0, NULL) : NULL;
 	json_object_set_new(o, "command",
 	    spec ? json_incref(json_object_get(spec, "argv")) : json_null());
@@ -594,6 +596,7 @@ session_create(json_t *req, struct err *err)
 	const char *base_ref = NULL;
 	json_t *argv = NULL, *env, *spec = NULL, *e;
 	char *dir = NULL, *text = NULL, *specpath = NULL, *base = NULL;
+	char *blocked = NULL;
 	struct stat st;
 	size_t i;
 	json_int_t rows = 24, cols = 80, sb = 2000;
@@ -651,6 +654,11 @@ session_create(json_t *req, struct err *err)
 	}
 	if (runtime_argv(runtime, req, &argv, err) < 0)
 		goto fail;
+	const struct runtime *rt = runtime_find(runtime);
+	if (rt && rt->prepare && rt->prepare(req, &blocked, err) < 0)
+		goto fail;
+	const char *rsid = NULL;
+	proto_get_str(req, "runtime_session_id", &rsid, NULL);
 	do
 		random_hex(s->id, GALLEY_ID_LEN);
 	while (session_find_id(s->id) != NULL);
@@ -681,6 +689,7 @@ session_create(json_t *req, struct err *err)
 	s->prompt = prompt ? xstrdup(prompt) : NULL;
 	s->cwd = xstrdup(cwd);
 	s->model = model ? xstrdup(model) : NULL;
+	s->runtime_session_id = rsid ? xstrdup(rsid) : NULL;
 	s->worktree = wt ? xstrdup(wt) : NULL;
 	s->branch = branch ? xstrdup(branch) : NULL;
 	s->repo = repo ? xstrdup(repo) : NULL;
@@ -735,7 +744,11 @@ session_create(json_t *req, struct err *err)
 		session_set_state(s, "failed", NULL, err->msg.data);
 		goto out; /* recorded as failed; the caller reports err */
 	}
+	if (blocked) /* a dialog comes before any hook: say so now */
+		session_set_state(s, "blocked", blocked,
+		    "waiting on the runtime before its hooks load");
 out:
+	free(blocked);
 	json_decref(argv);
 	json_decref(spec);
 	free(dir);
@@ -744,6 +757,7 @@ out:
 	free(base);
 	return s;
 fail:
+	free(blocked);
 	if (dir)
 		rm_rf(dir);
 	json_decref(argv);
@@ -758,10 +772,127 @@ fail:
 
 /* ---- exit, stop, restart, remove -------------------------------------- */
 
+/* Before a restart: a runtime that can continue the conversation gets its
+ * resume argv in spec.json. Only once the conversation exists (a
+ * transcript was seen); before that a restart starts it afresh. */
+static int
+resume_spec(struct session *s, struct err *err)
+{
+	const struct runtime *rt = runtime_find(s->runtime);
+	char *path, *text = NULL;
+	json_t *spec, *argv;
+	struct stat st;
+	int rc = -1;
+
+	if (rt == NULL || rt->resume == NULL || s->transcript_path == NULL ||
+	    stat(s->transcript_path, &st) != 0)
+		return 0;
+	path = session_file(s, "spec.json");
+	spec = json_load_file(path, 0, NULL);
+	if (!json_is_array(json_object_get(spec, "argv"))) {
+		err_set(err, ERR_FAILED, "cannot read %s to restart", path);
+		goto out;
+	}
+	argv = rt->resume(json_object_get(spec, "argv"), s->runtime_session_id);
+	json_object_set_new(spec, "argv", argv);
+	text = json_dumps(spec, JSON_COMPACT);
+	if (write_file_replace(path, text, strlen(text), 0600, 0, err) < 0)
+		goto out;
+	json_t *pub = json_pack("{s:O}", "argv", argv);
+	free(s->spec);
+	s->spec = json_dumps(pub, JSON_COMPACT);
+	json_decref(pub);
+	session_touch(s);
+	rc = 0;
+out:
+	json_decref(spec);
+	free(text);
+	free(path);
+	return rc;
+}
+
+#define RESULT_SCAN_MAX (1u << 20)
+
+/* A headless claude run ends with one {"type":"result",...} line; keep the
+ * last one in the log's tail. */
+static json_t *
+read_result(struct session *s)
+{
+	char *path = session_file(s, "output.log");
+	json_t *res = NULL;
+	struct stat st;
+	char *data = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	free(path);
+	if (fd < 0 || fstat(fd, &st) != 0)
+		goto out;
+	off_t from = st.st_size > (off_t)RESULT_SCAN_MAX
+	    ? st.st_size - (off_t)RESULT_SCAN_MAX
+	    : 0;
+	size_t len = (size_t)(st.st_size - from);
+	data = xmalloc(len + 1);
+	ssize_t n = pread(fd, data, len, from);
+	if (n <= 0)
+		goto out;
+	data[n] = '\0';
+	for (char *p = data; (p = strstr(p, "{\"type\":\"result\"")) != NULL;
+	     p++) {
+		size_t l = strcspn(p, "\r\n");
+		json_t *j = json_loadb(p, l, 0, NULL);
+		if (json_is_object(j)) {
+			json_decref(res);
+			res = j;
+		} else
+			json_decref(j);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(data);
+	return res;
+}
+
+/* The last non-blank line of the screen at exit: usually why. */
+static void
+last_screen_line(struct session *s, char *out, size_t size)
+{
+	char *path = session_file(s, "screen.txt");
+	struct buf b = BUF_INIT;
+
+	out[0] = '\0';
+	if (read_file(path, &b, 1u << 20, NULL) == 0 && b.len > 0) {
+		buf_addc(&b, '\0');
+		char *end = b.data + strlen(b.data);
+		while (end > b.data) {
+			char *start = end;
+			while (start > b.data && start[-1] != '\n')
+				start--;
+			char *t = start;
+			while (
+			    t < end && (*t == ' ' || *t == '\r' || *t == '\n'))
+				t++;
+			size_t l = (size_t)(end - t);
+			while (l > 0 &&
+			    (t[l - 1] == ' ' || t[l - 1] == '\r' ||
+			        t[l - 1] == '\n'))
+				l--;
+			if (l > 0) {
+				snprintf(out, size, "%.*s", (int)l, t);
+				break;
+			}
+			end = start > b.data ? start - 1 : b.data;
+		}
+	}
+	buf_release(&b);
+	free(path);
+}
+
 void
 session_on_exit(struct session *s, int code, int sig)
 {
-	char reason[96];
+	char reason[400], last[300];
+	json_t *res = NULL;
 
 	if (session_terminal(s) && s->has_exit)
 		return;
@@ -769,26 +900,46 @@ session_on_exit(struct session *s, int code, int sig)
 	s->exit_code = sig ? 128 + sig : code;
 	s->exit_signal = sig;
 	s->ended_at = wall_ms();
+	if (s->transcript_path) /* lines written after the last hook */
+		session_read_transcript(s, s->transcript_path);
+	if (strcmp(s->runtime, "claude") == 0 && s->spec &&
+	    strstr(s->spec, "\"-p\"") != NULL &&
+	    (res = read_result(s)) != NULL) {
+		free(s->result);
+		s->result = json_dumps(res, JSON_COMPACT);
+		session_touch(s);
+	}
+	const char *rtext = json_string_value(json_object_get(res, "result"));
 	if (s->stop_requested) {
 		session_set_state(s, "stopped", NULL, "stopped by user");
+	} else if (json_is_true(json_object_get(res, "is_error"))) {
+		/* claude's "success" subtype says nothing: is_error does */
+		snprintf(reason, sizeof reason, "%.300s",
+		    rtext ? rtext : "the run ended with an error");
+		session_set_state(s, "failed", NULL, reason);
 	} else if (code == 0 && sig == 0) {
 		session_set_state(s, "done", NULL, NULL);
 	} else {
+		last_screen_line(s, last, sizeof last);
 		if (sig)
 			snprintf(reason, sizeof reason,
 			    "killed by signal %d (%s)", sig, strsignal(sig));
+		else if (last[0])
+			snprintf(reason, sizeof reason,
+			    "exited with code %d: %.300s", code, last);
 		else
 			snprintf(
 			    reason, sizeof reason, "exited with code %d", code);
 		session_set_state(s, "failed", NULL, reason);
 	}
+	json_decref(res);
 	if (s->link)
 		host_link_detach(s->link);
 	if (s->restart_pending) {
 		struct err err = ERR_INIT;
 		s->restart_pending = 0;
 		session_event(s, "restart", NULL);
-		if (session_spawn(s, &err) < 0)
+		if (resume_spec(s, &err) < 0 || session_spawn(s, &err) < 0)
 			session_set_state(s, "failed", NULL, err.msg.data);
 		err_release(&err);
 	}
@@ -969,6 +1120,8 @@ session_restart(struct session *s, struct err *err)
 	}
 	s->restart_pending = 0;
 	session_event(s, "restart", NULL);
+	if (resume_spec(s, err) < 0)
+		return -1;
 	return session_spawn(s, err);
 }
 

@@ -29,6 +29,7 @@ struct session {
 	char *runtime_session_id, *team, *workflow, *parent, *boot_id;
 	char *hook_token, *spec;      /* spec: argv etc. as JSON, never env */
 	char *repo, *base, *base_ref; /* worktree sessions: main repo, base */
+	char *result; /* headless runs: the runtime's final result (JSON) */
 	int pinned;
 	long host_pid, pid;
 	int has_exit, exit_code, exit_signal;
@@ -36,6 +37,7 @@ struct session {
 	struct usage_sum usage;
 	char *transcript_path;
 	long long transcript_off;
+	int recheck;       /* transcript re-reads still due (session-hook.c) */
 	char *last_tool;   /* "Bash(rm -rf build)" from the latest PreToolUse */
 	json_t *conflicts; /* [{"with": id|"base", "paths": [...]}] */
 	int changed_files; /* files changed against its base, plus 1: 0 is
@@ -96,5 +98,7 @@ void host_link_detach(struct host_link *);
 
 /* usage.c-like helpers kept in session-usage.c */
 void session_read_transcript(struct session *, const char *path);
+void session_read_transcript_once(struct session *, const char *path);
+void session_recheck_transcript(struct session *);
 
 #endif

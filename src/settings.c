@@ -21,7 +21,8 @@ static const struct skey {
 	const char *dflt;    /* JSON text, or NULL for none */
 	int prefix;          /* key is a prefix: "limits.group." + name */
 } skeys[] = {
-    {"defaultRuntime", T_ENUM, "claude|codex|exec|fake", "\"fake\"", 0},
+    /* no default: claude when it is on PATH, else fake */
+    {"defaultRuntime", T_ENUM, "claude|codex|exec|fake", NULL, 0},
     {"defaultAgent", T_STR, NULL, NULL, 0},
     {"model", T_STR, NULL, NULL, 0},
     {"effort", T_ENUM, "low|medium|high|xhigh|max", NULL, 0},
@@ -41,6 +42,8 @@ static const struct skey {
     {"notify", T_ENUM, "bell|title|none", "\"bell\"", 0},
     {"notifyCommand", T_STR, NULL, NULL, 0},
     {"scrollback", T_INT, NULL, "2000", 0},
+    {"claude.path", T_STR, NULL, NULL, 0},
+    {"claude.preAccept", T_BOOL, NULL, "false", 0},
 };
 
 static const char *const scope_names[] = {

@@ -64,6 +64,21 @@ const struct migration store_migrations[] = {
         "ALTER TABLE sessions ADD COLUMN repo TEXT;"
         "ALTER TABLE sessions ADD COLUMN base TEXT;"
         "ALTER TABLE sessions ADD COLUMN base_ref TEXT;"},
+    {3,
+        /* a headless run's final result line; usage per day, for
+         * `galley usage --by day` and daily budgets */
+        "ALTER TABLE sessions ADD COLUMN result TEXT;"
+        "CREATE TABLE usage_daily ("
+        " day TEXT NOT NULL,"
+        " session TEXT NOT NULL,"
+        " model TEXT NOT NULL,"
+        " input_tokens INTEGER NOT NULL DEFAULT 0,"
+        " output_tokens INTEGER NOT NULL DEFAULT 0,"
+        " cache_read_tokens INTEGER NOT NULL DEFAULT 0,"
+        " cache_write_tokens INTEGER NOT NULL DEFAULT 0,"
+        " cost_usd REAL NOT NULL DEFAULT 0,"
+        " PRIMARY KEY (day, session, model)"
+        ") STRICT;"},
 };
 
 const int store_nmigrations =

@@ -1,0 +1,12 @@
+/* Named agent definitions (agents.c). */
+#ifndef AGENTS_H
+#define AGENTS_H
+
+#include <jansson.h>
+
+#include "err.h"
+
+/* *def: {"description","prompt","tools"?,"model"?} for claude --agents. */
+int agent_find(const char *cwd, const char *name, json_t **def, struct err *);
+
+#endif

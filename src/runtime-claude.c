@@ -1,0 +1,252 @@
+/*
+ * claude: the real Claude Code CLI under the session's PTY (DESIGN §6).
+ * State comes from its hooks: galley adds them with --settings, a layer
+ * claude merges over the user's own settings (never replacing them), and
+ * each runs `galley hook EVENT`. The conversation id is chosen here
+ * (--session-id), so restart can --resume it. Headless (-p) sessions
+ * stream JSON lines into the log; their result line is kept at exit.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "claude-config.h"
+#include "proto.h"
+#include "runtime.h"
+#include "util.h"
+#include "xmalloc.h"
+
+static const char *const hook_events[] = {"SessionStart", "UserPromptSubmit",
+    "PreToolUse", "PostToolUse", "PermissionRequest", "Notification", "Stop",
+    "StopFailure", "SubagentStart", "SubagentStop", "SessionEnd"};
+
+/* 'it''s' quoting for the shell claude runs hook commands with */
+static void
+shell_quote(struct buf *b, const char *s)
+{
+	buf_adds(b, "'");
+	for (; *s; s++)
+		if (*s == '\'')
+			buf_adds(b, "'\\''");
+		else
+			buf_add(b, s, 1);
+	buf_adds(b, "'");
+}
+
+static char *
+settings_json(int skip_bypass_prompt)
+{
+	json_t *hooks = json_object(), *o;
+	struct buf cmd = BUF_INIT;
+	char *text;
+
+	for (size_t i = 0; i < sizeof hook_events / sizeof hook_events[0];
+	     i++) {
+		buf_reset(&cmd);
+		shell_quote(&cmd, self_exe());
+		buf_addf(&cmd, " hook %s", hook_events[i]);
+		json_object_set_new(hooks, hook_events[i],
+		    json_pack("[{s:s, s:[{s:s, s:s%}]}]", "matcher", "*",
+		        "hooks", "type", "command", "command", cmd.data,
+		        cmd.len));
+	}
+	o = json_pack("{s:o}", "hooks", hooks);
+	if (skip_bypass_prompt)
+		json_object_set_new(
+		    o, "skipDangerousModePermissionPrompt", json_true());
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	buf_release(&cmd);
+	return text;
+}
+
+/* The claude binary: claude.path, or `claude` on the session's PATH. */
+static char *
+find_claude(json_t *req, struct err *err)
+{
+	const char *path = NULL, *dirs;
+	struct stat st;
+	char *p;
+
+	if (proto_get_str(req, "claude_path", &path, err) < 0)
+		return NULL;
+	if (path != NULL) {
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(path, X_OK) == 0)
+			return xstrdup(path);
+		err_set(err, ERR_FAILED,
+		    "claude.path '%s' is not an executable file: fix the "
+		    "setting (galley config set claude.path PATH)",
+		    path);
+		return NULL;
+	}
+	dirs = env_lookup(json_object_get(req, "env"), "PATH");
+	if (dirs == NULL)
+		dirs = "/usr/local/bin:/usr/bin:/bin";
+	while (*dirs) {
+		size_t n = strcspn(dirs, ":");
+		xasprintf(&p, "%.*s/claude", (int)n, n ? dirs : ".");
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(p, X_OK) == 0)
+			return p;
+		free(p);
+		dirs += n + (dirs[n] == ':');
+	}
+	err_set(err, ERR_FAILED,
+	    "claude is not on PATH: install it (npm install -g "
+	    "@anthropic-ai/claude-code), set claude.path, or use --runtime "
+	    "fake");
+	return NULL;
+}
+
+static void
+uuid4(char out[37])
+{
+	char h[33];
+
+	random_hex(h, 32);
+	h[12] = '4';
+	h[16] = "89ab"[strtol((char[]){h[16], 0}, NULL, 16) & 3];
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16,
+	    h + 20);
+}
+
+static void
+add_opt(json_t *argv, const char *flag, const char *value)
+{
+	if (value == NULL || *value == '\0')
+		return;
+	json_array_append_new(argv, json_string(flag));
+	json_array_append_new(argv, json_string(value));
+}
+
+/* --allowedTools a b: one argument each, as Tool(spec) may hold spaces */
+static void
+add_list(json_t *argv, const char *flag, json_t *list)
+{
+	size_t i;
+	json_t *v;
+
+	if (json_array_size(list) == 0)
+		return;
+	json_array_append_new(argv, json_string(flag));
+	json_array_foreach(list, i, v) json_array_append(argv, v);
+}
+
+static int
+claude_argv(json_t *req, json_t **out, struct err *err)
+{
+	const char *prompt = NULL, *model = NULL, *effort = NULL;
+	const char *mode = NULL, *agent = NULL;
+	json_t *allow = NULL, *deny = NULL, *extra = NULL, *agents;
+	int headless = 0, pre = 0;
+	char id[37], *bin = NULL, *settings = NULL;
+
+	if (proto_get_str(req, "prompt", &prompt, err) < 0 ||
+	    proto_get_str(req, "model", &model, err) < 0 ||
+	    proto_get_str(req, "effort", &effort, err) < 0 ||
+	    proto_get_str(req, "permission_mode", &mode, err) < 0 ||
+	    proto_get_str(req, "agent", &agent, err) < 0 ||
+	    proto_get_strv(req, "allow", &allow, err) < 0 ||
+	    proto_get_strv(req, "deny", &deny, err) < 0 ||
+	    proto_get_strv(req, "args", &extra, err) < 0 ||
+	    proto_get_bool(req, "headless", &headless, err) < 0 ||
+	    proto_get_bool(req, "pre_accept", &pre, err) < 0)
+		return -1;
+	agents = json_object_get(req, "agents");
+	if (agents != NULL && !json_is_object(agents))
+		return err_set(
+		    err, ERR_USAGE, "field 'agents' must be an object");
+	if (headless && (prompt == NULL || *prompt == '\0'))
+		return err_set(
+		    err, ERR_USAGE, "a headless claude session needs a PROMPT");
+	if ((bin = find_claude(req, err)) == NULL)
+		return -1;
+	uuid4(id);
+	settings = settings_json(
+	    pre && mode && strcmp(mode, "bypassPermissions") == 0);
+	*out = json_array();
+	json_array_append_new(*out, json_string(bin));
+	if (headless) {
+		json_array_append_new(*out, json_string("-p"));
+		add_opt(*out, "--output-format", "stream-json");
+		json_array_append_new(*out, json_string("--verbose"));
+	}
+	add_opt(*out, "--session-id", id);
+	add_opt(*out, "--settings", settings);
+	add_opt(*out, "--model", model);
+	add_opt(*out, "--effort", effort);
+	add_opt(*out, "--permission-mode", mode);
+	if (agents && json_object_size(agents) > 0) {
+		char *a = json_dumps(agents, JSON_COMPACT);
+		add_opt(*out, "--agents", a);
+		free(a);
+	}
+	add_opt(*out, "--agent", agent);
+	add_list(*out, "--allowedTools", allow);
+	add_list(*out, "--disallowedTools", deny);
+	json_array_extend(*out, extra ? extra : json_array());
+	if (prompt && *prompt) {
+		json_array_append_new(*out, json_string("--"));
+		json_array_append_new(*out, json_string(prompt));
+	}
+	json_object_set_new(req, "runtime_session_id", json_string(id));
+	free(bin);
+	free(settings);
+	return 0;
+}
+
+static int
+claude_prepare(json_t *req, char **blocked, struct err *err)
+{
+	const char *cwd = NULL;
+	int headless = 0, pre = 0;
+
+	*blocked = NULL;
+	if (proto_get_str(req, "cwd", &cwd, err) < 0 ||
+	    proto_get_bool(req, "headless", &headless, err) < 0 ||
+	    proto_get_bool(req, "pre_accept", &pre, err) < 0)
+		return -1;
+	if (headless || cwd == NULL)
+		return 0; /* -p shows no dialogs */
+	return claude_config_prepare(
+	    json_object_get(req, "env"), cwd, pre, blocked, NULL, err);
+}
+
+/* Restart: the same conversation (--resume) rather than a new one with
+ * the first prompt again; a headless run resumes with its prompt. */
+static json_t *
+claude_resume(json_t *argv, const char *rsid)
+{
+	json_t *out = json_array(), *v;
+	size_t i, n = json_array_size(argv);
+	int headless = 0;
+
+	json_array_foreach(argv, i,
+	    v) if (strcmp(json_string_value(v), "-p") == 0) headless = 1;
+	for (i = 0; i < n; i++) {
+		const char *a = json_string_value(json_array_get(argv, i));
+		if (strcmp(a, "--session-id") == 0 && i + 1 < n) {
+			json_array_append_new(out, json_string("--resume"));
+			json_array_append_new(out,
+			    json_string(rsid ? rsid
+			                     : json_string_value(json_array_get(
+			                           argv, i + 1))));
+			i++;
+			continue;
+		}
+		if (strcmp(a, "--") == 0 && !headless)
+			break; /* the first prompt was answered already */
+		json_array_append(out, json_array_get(argv, i));
+	}
+	return out;
+}
+
+const struct runtime runtime_claude = {
+    .name = "claude",
+    .kind = "agent",
+    .argv = claude_argv,
+    .prepare = claude_prepare,
+    .resume = claude_resume,
+};
