@@ -1,0 +1,284 @@
+"""The claude runtime (issue 6): the real, pinned claude CLI under galley,
+against the fake Messages API in fakeapi.py. No test reaches a real API:
+ANTHROPIC_BASE_URL points at the loopback fake."""
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import poll
+from fakeapi import FakeAPI
+
+ROOT = Path(__file__).resolve().parents[2]
+CLAUDE = Path(os.environ.get("GALLEY_CLAUDE") or
+              ROOT / ".cache/claude/node_modules/.bin/claude")
+KEY = "dummy-key-0123456789abcdefghij"
+
+if not CLAUDE.exists():
+    pytest.skip(f"claude CLI not installed at {CLAUDE} "
+                "(scripts/claude-install.sh; make check does it)",
+                allow_module_level=True)
+
+# opus prices from data/prices.json, USD per million tokens
+OPUS = {"input": 5.0, "output": 25.0, "cache_read": 0.5, "cache_write": 6.25}
+
+
+@pytest.fixture
+def fake():
+    f = FakeAPI().start()
+    yield f
+    f.stop()
+
+
+@pytest.fixture
+def claude(galley, fake):
+    """galley with claude on PATH, the fake API, and a ~/.claude.json
+    that has done onboarding and approved the key (trust is per test)."""
+    galley.env.update({
+        "PATH": f"{CLAUDE.parent}:{galley.env['PATH']}",
+        "ANTHROPIC_BASE_URL": fake.url,
+        "ANTHROPIC_API_KEY": KEY,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
+        "CLAUDE_CODE_MAX_RETRIES": "0",
+    })
+    seed(galley, [])
+    return galley
+
+
+def seed(galley, trusted, **extra):
+    cfg = {"hasCompletedOnboarding": True,
+           "customApiKeyResponses": {"approved": [KEY[-20:]],
+                                     "rejected": []},
+           "projects": {str(p): {"hasTrustDialogAccepted": True}
+                        for p in trusted},
+           "messageIdleNotifThresholdMs": 2000}
+    cfg.update(extra)
+    (galley.home / ".claude.json").write_text(json.dumps(cfg))
+
+
+def git(repo, *args):
+    return subprocess.run(["git", *args], cwd=repo, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def new(g, *args, cwd):
+    return g.json("new", "--runtime", "claude", *args, cwd=cwd)
+
+
+def cost(u):
+    return (u["input_tokens"] * OPUS["input"] +
+            u["output_tokens"] * OPUS["output"] +
+            u["cache_read_input_tokens"] * OPUS["cache_read"] +
+            u["cache_creation_input_tokens"] * OPUS["cache_write"]) / 1e6
+
+
+def usage_settles(g, ref, want):
+    """ls --json usage equals the fake's count (transcripts land late)."""
+    def check():
+        u = g.get(ref)["usage"]
+        return (u["input_tokens"] == want["input_tokens"] and
+                u["output_tokens"] == want["output_tokens"] and
+                u["cache_read_tokens"] == want["cache_read_input_tokens"]
+                and u["cache_write_tokens"] ==
+                want["cache_creation_input_tokens"]) and u
+    try:
+        return poll(check, 15, what="usage")
+    except AssertionError:
+        raise AssertionError(f"usage {g.get(ref)['usage']}, want {want}")
+
+
+def test_writes_a_file_in_its_worktree_with_exact_usage(claude, fake, repo):
+    seed(claude, [repo])
+    s = new(claude, "-w", "mk", "--permission-mode", "acceptEdits",
+            "WRITE made.txt hello\nTOKENS 1500 300 200 100", cwd=repo)
+    assert s["runtime"] == "claude" and s["runtime_session_id"]
+    assert "--session-id" in s["command"]
+    end = claude.wait_state("mk", "idle", timeout=40)
+    wt = Path(end["worktree"])
+    assert (wt / "made.txt").read_text() == "hello\n"
+    assert not (repo / "made.txt").exists()
+    rsid = s["runtime_session_id"]
+    want = fake.usage_for(rsid)
+    assert want["input_tokens"] == 3000  # the tool call, then "done."
+    u = usage_settles(claude, "mk", want)
+    assert u["cost_usd"] == pytest.approx(cost(want), rel=1e-9)
+    kinds = [e["kind"] for e in claude.json("events", "mk")]
+    for ev in ("hook.SessionStart", "hook.UserPromptSubmit",
+               "hook.PreToolUse", "hook.PostToolUse", "hook.Stop"):
+        assert ev in kinds, kinds
+    by = claude.json("usage", "--by", "model")
+    assert by["total"]["input_tokens"] == want["input_tokens"]
+    assert by["rows"][0]["key"].startswith("claude-opus")
+
+
+def test_bash_permission_blocks_and_send_answers(claude, fake, tmp_path):
+    work = tmp_path / "w"
+    work.mkdir()
+    seed(claude, [work])
+    new(claude, "-n", "perm", "RUNBASH touch b.txt", cwd=work)
+    s = claude.wait_state("perm", "blocked", timeout=40)
+    assert "touch b.txt" in s["waiting_for"], s
+    assert s["waiting_for"].startswith("permission: Bash(")
+    assert not (work / "b.txt").exists()
+    claude.ok("send", "--no-enter", "perm", "1")
+    claude.wait_state("perm", "idle", timeout=30)
+    assert (work / "b.txt").exists()
+
+
+def test_untrusted_folder_blocks_with_the_reason(claude, fake, tmp_path):
+    work = tmp_path / "untrusted"
+    work.mkdir()
+    s = new(claude, "-n", "ut", "SAY hi", cwd=work)
+    s = claude.wait_state("ut", "blocked", timeout=10)
+    assert "trust" in s["waiting_for"] and str(work) in s["waiting_for"]
+    # the dialog really is there, and nothing reached the API
+    poll(lambda: "trust this folder" in claude.ok("peek", "ut").stdout,
+         20, what="the trust dialog")
+    assert not [r for r in fake.requests if r["main"]]
+    # answering it through galley lets it run
+    claude.ok("send", "ut", "")
+    claude.wait_state("ut", "idle", timeout=30)
+
+
+def test_pre_accept_trusts_and_keeps_other_keys(claude, fake, tmp_path):
+    work = tmp_path / "pre"
+    work.mkdir()
+    seed(claude, [], myOwnKey={"kept": 1})
+    claude.ok("config", "set", "claude.preAccept", "true")
+    new(claude, "-n", "pre", "SAY hi", cwd=work)
+    claude.wait_state("pre", "idle", timeout=40)
+    cfg = json.loads((claude.home / ".claude.json").read_text())
+    assert cfg["projects"][str(work)]["hasTrustDialogAccepted"] is True
+    assert cfg["myOwnKey"] == {"kept": 1}
+
+
+def test_not_approved_key_blocks(claude, fake, tmp_path):
+    work = tmp_path / "k"
+    work.mkdir()
+    seed(claude, [work], customApiKeyResponses={"approved": [],
+                                                "rejected": []})
+    new(claude, "-n", "key", "SAY hi", cwd=work)
+    s = claude.wait_state("key", "blocked", timeout=10)
+    assert "API key" in s["waiting_for"]
+
+
+def test_restart_resumes_the_conversation(claude, fake, tmp_path):
+    work = tmp_path / "r"
+    work.mkdir()
+    seed(claude, [work])
+    s = new(claude, "-n", "rs", "SAY first answer", cwd=work)
+    rsid = s["runtime_session_id"]
+    claude.wait_state("rs", "idle", timeout=40)
+    claude.ok("stop", "rs")
+    claude.wait_state("rs", "stopped", timeout=20)
+    claude.ok("restart", "rs")
+    s = claude.wait_state("rs", ("idle", "working"), timeout=40)
+    assert "--resume" in s["command"] and rsid in s["command"]
+    before = len(fake.requests_for(rsid))
+    claude.ok("send", "rs", "SAY second answer")
+    claude.wait_state("rs", "idle", timeout=40)
+    poll(lambda: len([r for r in fake.requests_for(rsid)[before:]
+                      if r["main"]]) >= 1, 20, what="the resumed request")
+    last = [r for r in fake.requests_for(rsid) if r["main"]][-1]
+    text = json.dumps(last["body"]["messages"])
+    assert "SAY first answer" in text and "SAY second answer" in text
+    assert claude.get("rs")["runtime_session_id"] == rsid
+
+
+def test_rate_limit_then_success(claude, fake, tmp_path):
+    work = tmp_path / "rl"
+    work.mkdir()
+    seed(claude, [work])
+    claude.env["CLAUDE_CODE_MAX_RETRIES"] = "2"
+    s = new(claude, "-n", "rl", "FAIL 429 1\nSAY after the wait", cwd=work)
+    claude.wait_state("rl", "idle", timeout=40)
+    statuses = [r["status"] for r in fake.requests_for(
+        s["runtime_session_id"]) if r["main"]]
+    assert statuses[:2] == [429, 200], statuses
+
+
+def test_server_error_blocks_interactive_and_fails_headless(claude, fake,
+                                                            tmp_path):
+    work = tmp_path / "e"
+    work.mkdir()
+    seed(claude, [work])
+    new(claude, "-n", "e1", "FAIL 500", cwd=work)
+    s = claude.wait_state("e1", "blocked", timeout=40)
+    assert "500" in s["waiting_for"], s
+    new(claude, "-n", "e2", "--headless", "FAIL 500", cwd=work)
+    s = claude.wait_state("e2", "failed", timeout=40)
+    assert "500" in s["reason"], s
+    assert s["result"]["is_error"] is True
+
+
+def test_headless_result_and_usage(claude, fake, tmp_path):
+    work = tmp_path / "h"
+    work.mkdir()
+    s = new(claude, "-n", "hl", "--headless", "SAY all done\nTOKENS 700 70",
+            cwd=work)
+    assert "-p" in s["command"]
+    end = claude.wait_state("hl", "done", timeout=40)
+    assert end["result"]["result"] == "all done"
+    assert end["result"]["is_error"] is False
+    usage_settles(claude, "hl", fake.usage_for(s["runtime_session_id"]))
+    log = claude.ok("logs", "hl").stdout
+    assert '"type":"result"' in log
+
+
+def test_five_in_parallel_in_five_worktrees(claude, fake, repo):
+    seed(claude, [repo])
+    ids = {}
+    for i in range(5):
+        s = new(claude, "-w", f"p{i}", "--permission-mode", "acceptEdits",
+                f"WRITE out{i}.txt n{i}\nTOKENS {100 * (i + 1)} {10 * (i + 1)}",
+                cwd=repo)
+        ids[f"p{i}"] = s["runtime_session_id"]
+    for i in range(5):
+        end = claude.wait_state(f"p{i}", "idle", timeout=90)
+        assert (Path(end["worktree"]) / f"out{i}.txt").read_text() == \
+            f"n{i}\n"
+    for name, rsid in ids.items():
+        want = fake.usage_for(rsid)
+        i = int(name[1:])
+        assert want["input_tokens"] == 2 * 100 * (i + 1)
+        usage_settles(claude, name, want)
+
+
+def test_claude_missing_and_bad_options(galley, tmp_path):
+    galley.env["PATH"] = "/usr/bin:/bin"
+    galley.fail("new", "--runtime", "claude", "hi", code=1,
+                match="claude is not on PATH")
+    galley.fail("new", "--runtime", "claude", "--effort", "huge", "hi",
+                code=2)
+    galley.fail("new", "--runtime", "claude", "--permission-mode", "yolo",
+                "hi", code=2)
+    galley.fail("new", "--runtime", "claude", "--agent", "../x", "hi",
+                code=2)
+    galley.fail("new", "--runtime", "claude", "--agent", "nosuch", "hi",
+                code=3, match="no agent 'nosuch'")
+    # without claude on PATH the default runtime is the fake agent
+    s = galley.json("new", "exit 0")
+    assert s["runtime"] == "fake"
+
+
+def test_named_agent_definition_reaches_claude(claude, fake, tmp_path):
+    work = tmp_path / "ag"
+    (work / ".galley/agents").mkdir(parents=True)
+    (work / ".galley/agents/reviewer.md").write_text(
+        "---\nname: reviewer\ndescription: Reviews code\n"
+        "tools: Read, Grep\n---\nYou are REVIEWER-PROMPT-MARK.\n")
+    seed(claude, [work])
+    s = new(claude, "-n", "ag", "--agent", "reviewer", "SAY reviewed",
+            cwd=work)
+    i = s["command"].index("--agents")
+    agents = json.loads(s["command"][i + 1])
+    assert agents["reviewer"]["tools"] == ["Read", "Grep"]
+    assert "REVIEWER-PROMPT-MARK" in agents["reviewer"]["prompt"]
+    claude.wait_state("ag", "idle", timeout=40)
+    main = [r for r in fake.requests_for(s["runtime_session_id"])
+            if r["main"]]
+    assert "REVIEWER-PROMPT-MARK" in json.dumps(main[0]["body"]["system"])
