@@ -90,10 +90,26 @@ def finish():
     sys.exit(1 if totals["failed"] else 0)
 
 
+def claude_cli(env):
+    """The pinned claude CLI the e2e tests drive (npm, into .cache/); one
+    check in the count. Its tests skip, and this fails, without it."""
+    p = subprocess.run(["sh", str(ROOT / "scripts" / "claude-install.sh")],
+                       capture_output=True, text=True)
+    lines = p.stdout.strip().splitlines()
+    if p.returncode != 0 or not lines:
+        print(f"check: claude CLI install failed: {p.stderr.strip()}",
+              flush=True)
+        totals["failed"] += 1
+        return
+    env["GALLEY_CLAUDE"] = lines[-1]
+    totals["passed"] += 1
+
+
 def main():
     t0 = time.monotonic()
     env = dict(os.environ)
     fmt()
+    claude_cli(env)
     configure("build", [])
     asan_env = dict(env, CC="clang")
     configure("build-asan", ["-Db_sanitize=address,undefined",
