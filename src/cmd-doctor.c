@@ -9,6 +9,7 @@
 #include <uv.h>
 #include <vterm.h>
 
+#include "claude-config.h"
 #include "cmd.h"
 #include "server.h"
 #include "session.h"
@@ -57,18 +58,66 @@ tool_version(const char *cmd)
 	return rc == 0 && line[0] ? xstrdup(line) : NULL;
 }
 
+/* claude on PATH, and the dialogs it would show in this directory before
+ * its hooks load; --fix answers them (what claude.preAccept does at each
+ * start), keeping every other key of ~/.claude.json. */
+static void
+check_claude(struct check *ck, int fix)
+{
+	extern char **environ;
+	char *v = tool_version("claude --version 2>/dev/null"), *blocked;
+	char detail[512], cwd[4096];
+	struct err err = ERR_INIT;
+	int fixed = 0;
+
+	report(ck, "claude", v != NULL,
+	    v ? v : "claude not found on PATH (optional: the claude runtime)",
+	    NULL);
+	if (v == NULL || getcwd(cwd, sizeof cwd) == NULL) {
+		free(v);
+		return;
+	}
+	free(v);
+	json_t *env = json_array();
+	for (char **e = environ; e && *e; e++) {
+		json_t *s = json_string(*e);
+		if (s)
+			json_array_append_new(env, s);
+	}
+	if (claude_config_prepare(env, cwd, fix, &blocked, &fixed, &err) < 0)
+		report(ck, "claude-setup", 0, err.msg.data,
+		    "fix ~/.claude.json by hand");
+	else if (blocked) {
+		snprintf(detail, sizeof detail, "here: %s", blocked);
+		report(ck, "claude-setup", 0, detail,
+		    "'galley doctor --fix' answers it here; 'galley config set "
+		    "claude.preAccept true' at every start");
+	} else {
+		snprintf(detail, sizeof detail,
+		    fixed ? "dialogs answered in ~/.claude.json for %s"
+		          : "no dialog would stall claude in %s",
+		    cwd);
+		report(ck, "claude-setup", 1, detail, NULL);
+	}
+	free(blocked);
+	err_release(&err);
+	json_decref(env);
+}
+
 static int
 doctor_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = {
+	static const struct option opts[] = {{"fix", no_argument, NULL, 'F'},
 	    CMD_LONGOPTS_COMMON, {NULL, 0, NULL, 0}};
 	struct check ck = {json_array(), 0, 0};
 	struct stat st;
 	char *v, detail[512];
-	int c, rc;
+	int c, rc, fix = 0;
 
 	while ((c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) != -1)
-		if ((rc = cmd_opt_common(ctx, c)) >= 0) {
+		if (c == 'F')
+			fix = 1;
+		else if ((rc = cmd_opt_common(ctx, c)) >= 0) {
 			json_decref(ck.list);
 			return rc;
 		}
@@ -93,6 +142,7 @@ doctor_run(struct cmd_ctx *ctx)
 	    &ck, "tmux", v != NULL, v ? v : "tmux not found (optional)", NULL);
 	free(v);
 
+	check_claude(&ck, fix);
 	const char *run = path_run_dir();
 	if (stat(run, &st) != 0) {
 		snprintf(detail, sizeof detail, "%s does not exist yet", run);
@@ -213,8 +263,10 @@ doctor_serve(
 
 const struct cmd_entry cmd_doctor_entry = {
     .name = "doctor",
-    .usage = "",
-    .summary = "check dependencies, socket, daemon and store",
+    .usage = "[--fix]",
+    .summary = "check dependencies, socket, daemon, store and claude",
+    .help = "      --fix           answer claude's start-up dialogs (trust,\n"
+            "                      API key, onboarding) for this directory\n",
     .run = doctor_run,
     .serve = doctor_serve,
 };

@@ -282,3 +282,27 @@ def test_named_agent_definition_reaches_claude(claude, fake, tmp_path):
     main = [r for r in fake.requests_for(s["runtime_session_id"])
             if r["main"]]
     assert "REVIEWER-PROMPT-MARK" in json.dumps(main[0]["body"]["system"])
+
+
+def test_doctor_reports_and_fixes_the_dialogs(claude, fake, tmp_path):
+    work = tmp_path / "doc"
+    work.mkdir()
+    seed(claude, [], myOwnKey=[1, 2])
+    p = claude.run("doctor", "--json", cwd=work)
+    checks = {c["check"]: c for c in json.loads(p.stdout)["checks"]}
+    assert checks["claude"]["status"] == "ok"
+    assert "2.1.197" in checks["claude"]["detail"]
+    assert checks["claude-setup"]["status"] == "fail"
+    assert "trust" in checks["claude-setup"]["detail"]
+    assert p.returncode == 1
+    claude.ok("doctor", "--fix", cwd=work)
+    cfg = json.loads((claude.home / ".claude.json").read_text())
+    assert cfg["projects"][str(work)]["hasTrustDialogAccepted"] is True
+    assert cfg["myOwnKey"] == [1, 2]
+    p = claude.run("doctor", "--json", cwd=work)
+    checks = {c["check"]: c for c in json.loads(p.stdout)["checks"]}
+    assert checks["claude-setup"]["status"] == "ok"
+    # claude on PATH: the default runtime, and the session runs unblocked
+    s = claude.json("new", "-n", "dflt", "SAY default", cwd=work)
+    assert s["runtime"] == "claude"
+    claude.wait_state("dflt", "idle", timeout=40)
