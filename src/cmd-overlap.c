@@ -31,8 +31,27 @@ snapshot(const char *wt)
 		return NULL;
 	close(fd);
 	unlink(tmpl); /* git wants to create it itself */
+	/* a copy of the worktree's own index keeps its stat data, so add -A
+	 * hashes only what changed instead of every file of the tree */
+	char *own = git_line(
+	    wt, (const char *[]){"rev-parse", "--git-path", "index", NULL});
+	struct buf idx = BUF_INIT;
+	int copied = 0;
+	if (own != NULL) {
+		char *abs = NULL;
+		if (own[0] != '/')
+			xasprintf(&abs, "%s/%s", wt, own);
+		copied =
+		    read_file(abs ? abs : own, &idx, 1u << 30, NULL) == 0 &&
+		    write_file_replace(
+		        tmpl, idx.data, idx.len, 0600, 0, NULL) == 0;
+		free(abs);
+	}
+	free(own);
+	buf_release(&idx);
 	setenv("GIT_INDEX_FILE", tmpl, 1);
-	if (git_run(wt, &r, (const char *[]){"read-tree", "HEAD", NULL}) != 0)
+	if (!copied &&
+	    git_run(wt, &r, (const char *[]){"read-tree", "HEAD", NULL}) != 0)
 		goto out;
 	git_result_release(&r);
 	if (git_run(wt, &r, (const char *[]){"add", "-A", NULL}) != 0)
@@ -115,6 +134,10 @@ overlap_run(struct cmd_ctx *ctx)
 		if (strcmp(session_str(s, "repo"), repo) != 0 ||
 		    access(session_str(s, "worktree"), F_OK) != 0)
 			continue;
+		/* an ended session's count stands once made */
+		if (state_is_terminal(session_str(s, "state")) &&
+		    json_is_integer(json_object_get(s, "changed_files")))
+			continue;
 		char *snap = snapshot(session_str(s, "worktree"));
 		if (snap == NULL)
 			continue;
@@ -177,6 +200,11 @@ overlap_serve(
 	json_t *changed = json_object_get(req, "changed"), *n;
 	const char *id;
 
+	const char *repo = NULL;
+	if (proto_get_str(req, "repo", &repo, err) < 0)
+		return -1;
+	if (repo)
+		session_overlap_done(repo);
 	json_object_foreach(changed, id, n)
 	{
 		struct session *s = session_find_id(id);

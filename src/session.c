@@ -393,6 +393,10 @@ session_set_state(struct session *s, const char *state, const char *waiting_for,
 		worktree_lock(s, 0);
 		json_decref(s->conflicts); /* an ended session merges nothing */
 		s->conflicts = NULL;
+		/* counted once more by the check below; after that an
+		 * ended session's count stands and checks skip it */
+		if (s->worktree)
+			s->changed_files = 0;
 	}
 	/* a turn ended or a session went: its worktree may clash now */
 	if (s->repo && s->worktree &&
@@ -466,6 +470,45 @@ session_file(struct session *s, const char *name)
 	return p;
 }
 
+/* One overlap check per repo at a time: a burst of turns ending (a batch
+ * of 30 workers) asks for many, and each snapshots every worktree of the
+ * repo. Asks during a run fold into one more run after it. A check that
+ * never reports frees its repo after OVERLAP_STALE_MS. */
+#define OVERLAP_STALE_MS 120000
+static struct overlap_run {
+	char *repo;
+	int64_t started; /* 0: none running */
+	int again;
+} * overlap_runs;
+static size_t noverlap_runs;
+
+static struct overlap_run *
+overlap_find(const char *repo)
+{
+	for (size_t i = 0; i < noverlap_runs; i++)
+		if (strcmp(overlap_runs[i].repo, repo) == 0)
+			return &overlap_runs[i];
+	overlap_runs =
+	    xrealloc(overlap_runs, (noverlap_runs + 1) * sizeof *overlap_runs);
+	struct overlap_run *r = &overlap_runs[noverlap_runs++];
+	r->repo = xstrdup(repo);
+	r->started = 0;
+	r->again = 0;
+	return r;
+}
+
+void
+session_overlap_done(const char *repo)
+{
+	struct overlap_run *r = overlap_find(repo);
+
+	r->started = 0;
+	if (r->again) {
+		r->again = 0;
+		overlap_check(repo);
+	}
+}
+
 /* Ask `galley overlap REPO` to recompute conflicts between the repo's
  * live worktree sessions (cmd-overlap.c); it reports back with a request.
  * Started, never waited for. */
@@ -474,14 +517,23 @@ overlap_check(const char *repo)
 {
 	char *argv[] = {"galley", "overlap", (char *)repo, NULL};
 	posix_spawn_file_actions_t fa;
+	struct overlap_run *run = overlap_find(repo);
 	pid_t pid;
+
+	if (run->started && wall_ms() - run->started < OVERLAP_STALE_MS) {
+		run->again = 1;
+		return;
+	}
+	run->started = wall_ms();
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	if (posix_spawn(&pid, self_exe(), &fa, NULL, argv, environ) != 0)
+	if (posix_spawn(&pid, self_exe(), &fa, NULL, argv, environ) != 0) {
 		log_warn("cannot start the overlap check for %s", repo);
+		run->started = 0;
+	}
 	posix_spawn_file_actions_destroy(&fa);
 }
 

@@ -82,6 +82,7 @@ void session_touch(struct session *); /* persist non-state fields */
 void session_changed(struct session *, const char *kind, json_t *data);
 void session_set_conflicts(struct session *, json_t *list);
 void session_set_changed(struct session *, int files);
+void session_overlap_done(const char *repo);
 void session_event(struct session *, const char *kind, json_t *data);
 json_t *session_to_json(struct session *);
 const char *session_json_text(struct session *, size_t *len);

@@ -324,9 +324,14 @@ def test_pool_hands_out_a_ready_worktree(galley, repo):
     s = galley.json("exec", "-w", "fast", "--", "true", cwd=repo)
     wt = repo / ".galley/worktrees/fast"
     assert s["worktree"] == str(wt) and s["branch"] == "galley/fast"
-    # it was one of the pool's slots, renamed: right base, clean
-    log = git(repo, "reflog", "show", "galley/fast")
-    assert "renamed refs/heads/galley-pool/" in log
+    # it was one of the pool's slots, moved: git's admin dir for it still
+    # has the slot's name, and git knows it at its new place
+    admin = (wt / ".git").read_text().split("gitdir: ")[1].strip()
+    slot = os.path.basename(admin).removeprefix("-new-")  # made staged
+    assert slot in slots
+    assert f"worktree {wt}\n" in git(repo, "worktree", "list", "--porcelain")
+    assert git(wt, "branch", "--show-current") == "galley/fast"
+    assert not git(repo, "branch", "--list", "galley-pool/" + slot)
     assert len(slots - set(os.listdir(repo / ".galley/pool" / base))) >= 1
     assert git(wt, "rev-parse", "HEAD") == base
     assert git(wt, "status", "--porcelain") == ""
