@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -550,6 +552,10 @@ worktree_run(struct cmd_ctx *ctx)
 			if (*end || ms < 0 || ms > 60000)
 				return cmd_usage_error(
 				    ctx, "--delay takes 0 to 60000 ms");
+			/* a background refill: after the work at hand */
+			(void)setpriority(PRIO_PROCESS, 0, 10);
+			syscall(SYS_ioprio_set, 1 /* process */, 0,
+			    3 << 13 /* idle class */);
 			usleep((useconds_t)ms * 1000);
 		} else if (c == 'c') {
 			count = strtol(optarg, &end, 10);

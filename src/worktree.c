@@ -597,6 +597,8 @@ out:
  * worktree move, git branch -m), so a session's worktree is ready in the
  * time of two small git calls whatever the size of the checkout. */
 
+#define POOL_QUIET_MS 1000
+
 static char *
 pool_dir(struct repo_info *r, const char *base)
 {
@@ -763,6 +765,23 @@ out:
 	return rc;
 }
 
+/* Each take changes the pool directory: while takes keep coming (a batch
+ * of 30), the filler waits, so its checkouts do not compete with them. */
+static void
+quiet_wait(const char *dir)
+{
+	struct stat st;
+
+	for (int i = 0; i < 600 && stat(dir, &st) == 0; i++) {
+		int64_t changed = (int64_t)st.st_mtim.tv_sec * 1000 +
+		    st.st_mtim.tv_nsec / 1000000;
+		int64_t age = wall_ms() - changed;
+		if (age >= POOL_QUIET_MS || age < 0)
+			return;
+		usleep((useconds_t)(POOL_QUIET_MS - age) * 1000);
+	}
+}
+
 /* Top the pool for base up to n; drop slots made from an older base. */
 int
 worktree_pool_fill(
@@ -831,6 +850,7 @@ worktree_pool_fill(
 	}
 	for (; have < n; have++) {
 		char slot[17], *stage, *p, *b;
+		quiet_wait(dir);
 		random_hex(slot, 16);
 		/* made under a dot name, moved in when whole: take() skips
 		 * dot names, so it never hands out a half-made worktree */
