@@ -13,16 +13,18 @@ main(int argc, char **argv)
 {
 	struct cmd_ctx ctx = {0};
 	const struct cmd_entry *e;
-	char *ls_argv[] = {"ls", NULL};
+	char *dflt_argv[3] = {NULL, NULL, NULL};
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	ctx.cl = (struct client)CLIENT_INIT;
 	ctx.err = (struct err)ERR_INIT;
 	if (argc < 2) {
-		/* the agent view (TUI) comes with its own issue */
+		/* on a terminal the agent view; in a pipe or script, ls */
+		dflt_argv[0] = argv[0];
+		dflt_argv[1] = isatty(0) && isatty(1) ? "view" : "ls";
 		argc = 2;
-		argv = (char *[]){argv[0], ls_argv[0], NULL};
+		argv = dflt_argv;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {

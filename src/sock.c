@@ -144,16 +144,18 @@ sock_recv(int fd, struct proto_reader *rd, json_t **out, int timeout_ms,
 		if (rc != 0)
 			return rc;
 		if (timeout_ms >= 0) {
+			/* a timeout of 0 still reads what is there */
 			struct pollfd pfd = {fd, POLLIN, 0};
 			uint64_t now = now_ms();
-			if (now >= deadline)
-				return 0;
-			rc = poll(&pfd, 1, (int)(deadline - now));
-			if (rc < 0 && errno != EINTR)
+			rc = poll(&pfd, 1,
+			    now >= deadline ? 0 : (int)(deadline - now));
+			if (rc < 0 && errno == EINTR)
+				continue;
+			if (rc < 0)
 				return err_set(err, ERR_FAILED, "poll: %s",
 				    strerror(errno));
-			if (rc <= 0)
-				continue;
+			if (rc == 0)
+				return 0;
 		}
 		ssize_t n = read(fd, chunk, sizeof chunk);
 		if (n < 0 && errno == EINTR)

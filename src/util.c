@@ -305,6 +305,11 @@ self_exe(void)
 		strcpy(path, "galley");
 	else
 		path[n] = '\0';
+	/* replaced on disk (make, an upgrade) while running: the new binary
+	 * at the same path is the one to run */
+	size_t len = strlen(path);
+	if (len > 10 && strcmp(path + len - 10, " (deleted)") == 0)
+		path[len - 10] = '\0';
 	return path;
 }
 

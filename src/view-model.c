@@ -1,0 +1,256 @@
+/* The agent view's list: every session by id, the visible rows in group
+ * order, the filter and the selection (kept by id across changes). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util.h"
+#include "view.h"
+#include "xmalloc.h"
+
+static const char *const group_names[G_COUNT] = {"Pinned", "Needs input",
+    "Ready for review", "Working", "Queued", "Completed / Failed / Stopped"};
+
+const char *
+view_group_name(int g)
+{
+	return g >= 0 && g < G_COUNT ? group_names[g] : "?";
+}
+
+static const char *
+str(json_t *s, const char *k)
+{
+	const char *v = json_string_value(json_object_get(s, k));
+
+	return v ? v : "";
+}
+
+int
+view_group_of(json_t *s)
+{
+	const char *st = str(s, "state");
+
+	if (json_is_true(json_object_get(s, "pinned")))
+		return G_PINNED;
+	if (strcmp(st, "blocked") == 0)
+		return G_INPUT;
+	if (strcmp(st, "idle") == 0 ||
+	    (strcmp(st, "done") == 0 &&
+	        json_is_true(json_object_get(s, "review"))))
+		return G_REVIEW;
+	if (strcmp(st, "starting") == 0 || strcmp(st, "working") == 0)
+		return G_WORKING;
+	if (strcmp(st, "queued") == 0)
+		return G_QUEUED;
+	return G_ENDED;
+}
+
+void
+view_model_init(struct view *v)
+{
+	v->sessions = json_object();
+	v->grouping = 1;
+}
+
+void
+view_model_free(struct view *v)
+{
+	json_decref(v->sessions);
+	free(v->rows);
+	v->rows = NULL;
+	v->nrows = v->cap = 0;
+}
+
+int
+view_model_load(struct view *v, struct err *err)
+{
+	json_t *reply = client_call(
+	    &v->req, json_pack("{s:s, s:b}", "cmd", "ls", "all", 1), err);
+	json_t *list, *s;
+	size_t i;
+
+	if (reply == NULL)
+		return -1;
+	list = json_object_get(reply, "sessions");
+	json_object_clear(v->sessions);
+	json_array_foreach(list, i, s)
+	    json_object_set(v->sessions, str(s, "id"), s);
+	json_decref(reply);
+	view_model_rebuild(v);
+	return 0;
+}
+
+int
+view_model_event(struct view *v, json_t *ev, json_t **note)
+{
+	const char *name = str(ev, "event");
+
+	*note = NULL;
+	if (strcmp(name, "session.removed") == 0) {
+		json_object_del(v->sessions, str(ev, "id"));
+		return 1;
+	}
+	if (strcmp(name, "session.state") != 0)
+		return 0;
+	json_t *s = json_object_get(ev, "session");
+	if (!json_is_object(s))
+		return 0;
+	json_t *old = json_object_get(v->sessions, str(s, "id"));
+	const char *was = old ? str(old, "state") : "";
+	const char *now = str(s, "state");
+	/* the user hears when a session starts needing them */
+	if (strcmp(was, now) != 0 &&
+	    (strcmp(now, "blocked") == 0 || strcmp(now, "idle") == 0))
+		*note = s;
+	json_object_set(v->sessions, str(s, "id"), s);
+	return 1;
+}
+
+static int
+contains_ci(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; *hay; hay++)
+		if (strncasecmp(hay, needle, n) == 0)
+			return 1;
+	return n == 0;
+}
+
+/* "s:blocked r:claude a:reviewer words": every term must match. */
+static int
+filter_match(const char *filter, json_t *s)
+{
+	char buf[256], *save = NULL, *t;
+
+	snprintf(buf, sizeof buf, "%s", filter);
+	for (t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		if (strncmp(t, "s:", 2) == 0) {
+			if (strcasecmp(str(s, "state"), t + 2) != 0)
+				return 0;
+		} else if (strncmp(t, "r:", 2) == 0) {
+			if (strcasecmp(str(s, "runtime"), t + 2) != 0)
+				return 0;
+		} else if (strncmp(t, "a:", 2) == 0) {
+			/* the agent a claude session runs is in its argv */
+			json_t *cmd = json_object_get(s, "command"), *a;
+			size_t i;
+			int hit = 0;
+			json_array_foreach(cmd, i, a)
+			{
+				if (i > 0 &&
+				    strcmp(json_string_value(
+				               json_array_get(cmd, i - 1)),
+				        "--agent") == 0 &&
+				    strcmp(json_string_value(a), t + 2) == 0)
+					hit = 1;
+			}
+			if (!hit)
+				return 0;
+		} else if (!contains_ci(str(s, "name"), t) &&
+		    !contains_ci(str(s, "prompt"), t))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+row_cmp(const void *pa, const void *pb)
+{
+	const struct vrow *a = pa, *b = pb;
+	json_int_t ua, ub;
+
+	if (a->group != b->group)
+		return a->group - b->group;
+	ua = json_integer_value(json_object_get(a->s, "updated_ms"));
+	ub = json_integer_value(json_object_get(b->s, "updated_ms"));
+	if (ua != ub) /* who waits longest first; else the latest first */
+		return a->group == G_INPUT ? (ua < ub ? -1 : 1)
+		                           : (ua > ub ? -1 : 1);
+	return strcmp(str(a->s, "id"), str(b->s, "id"));
+}
+
+void
+view_model_rebuild(struct view *v)
+{
+	const char *id;
+	json_t *s;
+
+	v->nrows = 0;
+	memset(v->counts, 0, sizeof v->counts);
+	json_object_foreach(v->sessions, id, s)
+	{
+		if (v->filter[0] && !filter_match(v->filter, s))
+			continue;
+		if (v->nrows == v->cap) {
+			v->cap = v->cap ? v->cap * 2 : 64;
+			v->rows = xrealloc(v->rows, v->cap * sizeof *v->rows);
+		}
+		struct vrow *r = &v->rows[v->nrows++];
+		r->s = s;
+		r->group = view_group_of(s);
+		v->counts[r->group]++;
+		if (!v->grouping)
+			r->group = 0;
+	}
+	if (v->nrows > 1)
+		qsort(v->rows, v->nrows, sizeof *v->rows, row_cmp);
+	if (!v->grouping)
+		for (size_t i = 0; i < v->nrows; i++)
+			v->rows[i].group = view_group_of(v->rows[i].s);
+	/* keep the selection on the same session when it moves */
+	v->sel = v->nrows
+	    ? (v->sel < (int)v->nrows ? v->sel : (int)v->nrows - 1)
+	    : 0;
+	for (size_t i = 0; i < v->nrows; i++)
+		if (strcmp(str(v->rows[i].s, "id"), v->sel_id) == 0) {
+			v->sel = (int)i;
+			break;
+		}
+	if (v->nrows)
+		snprintf(v->sel_id, sizeof v->sel_id, "%s",
+		    str(v->rows[v->sel].s, "id"));
+}
+
+json_t *
+view_selected(struct view *v)
+{
+	return v->nrows ? v->rows[v->sel].s : NULL;
+}
+
+void
+view_select_move(struct view *v, int delta)
+{
+	int n = (int)v->nrows;
+
+	if (n == 0)
+		return;
+	v->sel += delta;
+	if (v->sel < 0)
+		v->sel = 0;
+	if (v->sel >= n)
+		v->sel = n - 1;
+	snprintf(
+	    v->sel_id, sizeof v->sel_id, "%s", str(v->rows[v->sel].s, "id"));
+}
+
+/* Cost of sessions active today (UTC): what the footer shows. */
+double
+view_cost_today(struct view *v)
+{
+	char today[32], day[32];
+	const char *id;
+	json_t *s;
+	double sum = 0;
+
+	iso_time(wall_ms(), today, sizeof today);
+	json_object_foreach(v->sessions, id, s)
+	{
+		iso_time(json_integer_value(json_object_get(s, "updated_ms")),
+		    day, sizeof day);
+		if (strncmp(day, today, 10) == 0)
+			sum += json_number_value(json_object_get(
+			    json_object_get(s, "usage"), "cost_usd"));
+	}
+	return sum;
+}
