@@ -42,17 +42,86 @@ state_match(const char *list, const char *state)
 	return 0;
 }
 
+/* Sessions under their parent (team members, workflow agents, jobs they
+ * started): roots are sessions without a parent in the list. */
+static json_t *
+tree_children(json_t *list, const char *parent, int depth)
+{
+	json_t *out = json_array(), *s;
+	size_t i;
+
+	json_array_foreach(list, i, s)
+	{
+		const char *p = json_string_value(json_object_get(s, "parent"));
+		int root = p == NULL;
+		if (!root && parent == NULL) {
+			/* a parent not in the list: show it as a root */
+			root = 1;
+			json_t *o;
+			size_t j;
+			json_array_foreach(list, j,
+			    o) if (strcmp(session_str(o, "id"), p) == 0) root =
+			    0;
+		}
+		if (parent ? (p && strcmp(p, parent) == 0) : root) {
+			json_t *n = json_deep_copy(s);
+			json_object_set_new(n, "children",
+			    depth < 32 ? tree_children(list,
+			                     session_str(s, "id"), depth + 1)
+			               : json_array());
+			json_array_append_new(out, n);
+		}
+	}
+	return out;
+}
+
+static void
+tree_print(json_t *nodes, int depth)
+{
+	json_t *n;
+	size_t i;
+
+	json_array_foreach(nodes, i, n)
+	{
+		printf("%*s%s%-8s  %-20s  %-8s  %s\n", depth * 2, "",
+		    depth ? "└ " : "", session_str(n, "id"),
+		    session_str(n, "name"), session_str(n, "state"),
+		    session_str(n, "runtime"));
+		tree_print(json_object_get(n, "children"), depth + 1);
+	}
+}
+
+static int
+ls_tree(struct cmd_ctx *ctx, json_t *req)
+{
+	json_t *reply = cmd_call(ctx, req), *tree;
+
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	tree = tree_children(json_object_get(reply, "sessions"), NULL, 0);
+	if (ctx->json)
+		cmd_print_json(tree);
+	else if (json_array_size(tree) == 0)
+		printf("no sessions\n");
+	else
+		tree_print(tree, 0);
+	json_decref(tree);
+	json_decref(reply);
+	return 0;
+}
+
 static int
 ls_run(struct cmd_ctx *ctx)
 {
 	static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+	    {"tree", no_argument, NULL, 't'},
 	    {"state", required_argument, NULL, 's'},
 	    {"cwd", required_argument, NULL, 'C'}, CMD_LONGOPTS_COMMON,
 	    {NULL, 0, NULL, 0}};
 	const char *state = NULL, *cwd = NULL;
 	char real[PATH_MAX];
 	json_t *req, *reply, *list, *s;
-	int c, rc, all = 0, width = 120, rows;
+	int c, rc, all = 0, width = 120, rows, tree = 0;
 	size_t i;
 
 	while ((c = getopt_long(ctx->argc, ctx->argv, ":as:C:h", opts, NULL)) !=
@@ -60,6 +129,9 @@ ls_run(struct cmd_ctx *ctx)
 		switch (c) {
 		case 'a':
 			all = 1;
+			break;
+		case 't':
+			tree = 1;
 			break;
 		case 's':
 			state = optarg;
@@ -95,6 +167,8 @@ ls_run(struct cmd_ctx *ctx)
 		json_object_set_new(req, "state", json_string(state));
 	if (cwd)
 		json_object_set_new(req, "cwd", json_string(real));
+	if (tree)
+		return ls_tree(ctx, req);
 	if (ctx->json) {
 		/* pass the daemon's text through: parsing and re-printing
 		 * thousands of sessions costs more than everything else */
@@ -218,13 +292,15 @@ ls_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 
 const struct cmd_entry cmd_ls_entry = {
     .name = "ls",
-    .usage = "[--all] [--state S[,S...]] [--cwd DIR]",
+    .usage = "[--all] [--tree] [--state S[,S...]] [--cwd DIR]",
     .summary = "list sessions",
     .help = "  -a, --all           include sessions that ended over a day ago\n"
             "  -s, --state S,...   only these states (queued starting working\n"
             "                      blocked idle done failed stopped "
             "interrupted)\n"
-            "  -C, --cwd DIR       only sessions in DIR or below it\n",
+            "  -C, --cwd DIR       only sessions in DIR or below it\n"
+            "      --tree          sessions under the session that started\n"
+            "                      them (team members, workflow agents)\n",
     .run = ls_run,
     .serve = ls_serve,
 };

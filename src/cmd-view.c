@@ -138,15 +138,14 @@ run_galley(struct view *v, const char *const args[], struct buf *out)
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 	int code = pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	struct buf *msg = se.len ? &se : &so;
-	if (msg->len) {
-		buf_addc(msg, '\0');
-		msg->data[strcspn(msg->data, "\n")] = '\0';
-		set_status(v, "%s", msg->data);
-	}
 	if (out) {
 		buf_add(out, so.data, so.len);
 		buf_addc(out, '\0');
+	}
+	struct buf *msg = se.len ? &se : &so;
+	if (msg->len) {
+		buf_addc(msg, '\0');
+		set_status(v, "%.*s", (int)strcspn(msg->data, "\n"), msg->data);
 	}
 	buf_release(&so);
 	buf_release(&se);

@@ -372,6 +372,23 @@ broadcast_state(struct session *s)
 	json_decref(ev);
 }
 
+/* Text from a runtime, often cut to a length in bytes: kept as valid
+ * UTF-8, or it could not travel in JSON at all. */
+static void
+set_text(char **dst, const char *v)
+{
+	struct buf b = BUF_INIT;
+
+	if (v == NULL) {
+		set_str(dst, NULL);
+		return;
+	}
+	utf8_sanitize(v, strlen(v), &b);
+	buf_addc(&b, '\0');
+	set_str(dst, b.data);
+	buf_release(&b);
+}
+
 void
 session_set_state(struct session *s, const char *state, const char *waiting_for,
     const char *reason)
@@ -402,8 +419,8 @@ session_set_state(struct session *s, const char *state, const char *waiting_for,
 	if (s->repo && s->worktree &&
 	    (strcmp(state, "idle") == 0 || session_terminal(s)))
 		overlap_check(s->repo);
-	set_str(&s->waiting_for, waiting_for);
-	set_str(&s->reason, reason);
+	set_text(&s->waiting_for, waiting_for);
+	set_text(&s->reason, reason);
 	session_touch(s);
 	json_t *data = json_pack("{s:s, s:s?, s:s?}", "state", state,
 	    "waiting_for", waiting_for, "reason", reason);

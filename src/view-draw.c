@@ -320,8 +320,14 @@ draw_peek(struct view *v, int top)
 	const char *t = v->peek_text ? v->peek_text : "";
 	int avail = LINES - 3 - y;
 	int nl = 0;
-	for (const char *p = t; *p; p++)
+	/* the screen's blank bottom rows say nothing: count up to the last
+	 * line with text */
+	const char *end = t + strlen(t);
+	while (end > t && (end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	for (const char *p = t; p < end; p++)
 		nl += *p == '\n';
+	nl++;
 	const char *p = t;
 	for (int skip = nl - avail; skip > 0 && *p; p++)
 		if (*p == '\n')

@@ -1,0 +1,293 @@
+"""The agent view (issue 7): `galley` on a terminal, driven in real tmux
+with send-keys and read with capture-pane, against fake-runtime sessions."""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import poll, scaled
+
+
+class Tmux:
+    def __init__(self, galley, tmp_path):
+        self.g = galley
+        self.sock = str(tmp_path / "tmux.sock")
+        self.env = dict(galley.env, TMUX_TMPDIR=str(tmp_path))
+        self.pid = None
+
+    def run(self, *args, check=True):
+        return subprocess.run(["tmux", "-S", self.sock, *args],
+                              env=self.env, capture_output=True, text=True,
+                              check=check, timeout=scaled(10))
+
+    def start(self, cwd, width=120, height=30, env=None):
+        cmd = " ".join(f"{k}={v}" for k, v in (env or {}).items())
+        self.run("new-session", "-d", "-s", "v", "-x", str(width), "-y",
+                 str(height), "-c", str(cwd),
+                 f"env {cmd} {self.g.bin}; sleep 600")
+        self.run("set-option", "-g", "status", "off")
+        self.pid = int(self.run("display-message", "-p", "-t", "v",
+                                "#{pid}").stdout)
+        self.wait_for("galley ·")
+
+    def keys(self, *keys):
+        self.run("send-keys", "-t", "v", *keys)
+
+    def text(self, text):
+        self.run("send-keys", "-t", "v", "-l", "--", text)
+
+    def screen(self, escapes=False):
+        args = ["capture-pane", "-p", "-t", "v"]
+        if escapes:
+            args.append("-e")
+        return self.run(*args).stdout
+
+    def wait_for(self, what, timeout=10):
+        last = {}
+
+        def check():
+            last["s"] = self.screen()
+            return (what(last["s"]) if callable(what)
+                    else what in last["s"])
+        try:
+            poll(check, timeout, interval=0.05, what=str(what))
+            return last["s"]
+        except AssertionError:
+            raise AssertionError(f"screen never showed {what!r}:\n"
+                                 f"{last.get('s')}")
+
+    def kill(self):
+        if self.pid:
+            # the view and anything it runs are in the server's tree
+            self.run("kill-server", check=False)
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def tmux(galley, tmp_path):
+    t = Tmux(galley, tmp_path)
+    yield t
+    t.kill()
+
+
+def sessions(galley, cwd):
+    """One session in each group."""
+    galley.new("ask Postgres or SQLite?", name="asker", cwd=cwd)
+    galley.new("say done", name="idler", cwd=cwd)
+    galley.new("think 600", name="worker", cwd=cwd)
+    galley.new("say bye; exit 0", name="finisher", cwd=cwd)
+    galley.new("exit 3", name="failer", cwd=cwd)
+    galley.new("think 600", name="pinme", cwd=cwd)
+    galley.ok("pin", "pinme")
+    galley.wait_state("asker", "blocked")
+    galley.wait_state("idler", "idle")
+    galley.wait_state("finisher", "done")
+    galley.wait_state("failer", "failed")
+
+
+def line_of(screen, text):
+    for i, l in enumerate(screen.splitlines()):
+        if text in l:
+            return i
+    raise AssertionError(f"{text!r} not on screen:\n{screen}")
+
+
+def test_groups_in_order_with_what_each_waits_for(galley, tmux, tmp_path):
+    sessions(galley, tmp_path)
+    tmux.start(tmp_path)
+    s = tmux.wait_for("Completed / Failed / Stopped (2)")
+    order = [line_of(s, h) for h in ("Pinned (1)", "Needs input (1)",
+                                     "Ready for review (1)", "Working (1)",
+                                     "Completed / Failed / Stopped (2)")]
+    assert order == sorted(order), s
+    assert line_of(s, "pinme") == order[0] + 1
+    assert "input: Postgres or SQLite?" in s.splitlines()[order[1] + 1]
+    assert "exited with code 3" in s
+    assert "blocked 1" in s.splitlines()[-1]
+    # ? shows the keys; any key closes it
+    tmux.keys("?")
+    tmux.wait_for("Ctrl+X")
+    tmux.keys("x")
+    tmux.wait_for("Needs input (1)")
+
+
+def test_peek_and_reply_unblocks_the_agent(galley, tmux, tmp_path):
+    galley.new("ask Postgres or SQLite?", name="asker", cwd=tmp_path)
+    galley.wait_state("asker", "blocked")
+    tmux.start(tmp_path)
+    tmux.wait_for("Needs input (1)")
+    tmux.keys("Space")
+    tmux.wait_for("reply>")
+    tmux.wait_for("Postgres or SQLite?")
+    tmux.text("Postgres")
+    tmux.keys("Enter")
+    galley.wait_state("asker", "idle")
+    tmux.wait_for("got it: Postgres")
+    tmux.keys("Escape")
+    tmux.wait_for(lambda s: "reply>" not in s and
+                  "Ready for review (1)" in s)
+
+
+def test_attach_and_detach_come_back_to_the_view(galley, tmux, tmp_path):
+    galley.new("say hello there", name="one", cwd=tmp_path)
+    galley.new("think 600", name="two", cwd=tmp_path)
+    galley.wait_state("one", "idle")
+    tmux.start(tmp_path)
+    tmux.wait_for("Working (1)")
+    tmux.keys("j")  # from one (review) to two (working)? order: review 1st
+    s = tmux.wait_for(lambda s: "> two" in s or "> one" in s)
+    sel = "two" if "> two" in s else "one"
+    tmux.keys("Enter")
+    tmux.wait_for(lambda s: "galley ·" not in s)
+    tmux.keys("C-\\")
+    s = tmux.wait_for("galley ·")
+    assert f"> {sel}" in s
+
+
+def test_pin_rename_stop_delete(galley, tmux, tmp_path):
+    galley.new("think 600", name="alpha", cwd=tmp_path)
+    galley.new("think 600", name="beta", cwd=tmp_path)
+    tmux.start(tmp_path)
+    tmux.wait_for("Working (2)")
+    s = tmux.screen()
+    first = "alpha" if line_of(s, "alpha") < line_of(s, "beta") else "beta"
+    tmux.keys("C-t")
+    s = tmux.wait_for("Pinned (1)")
+    assert line_of(s, first) == line_of(s, "Pinned (1)") + 1
+    assert galley.get(first)["pinned"] is True
+    tmux.keys("C-r")
+    tmux.wait_for("rename to>")
+    tmux.keys("C-u")
+    tmux.text("gamma")
+    tmux.keys("Enter")
+    poll(lambda: "gamma" in [s["name"] for s in galley.ls("--all")], 10,
+         what="renamed")
+    assert galley.get("gamma")["pinned"] is True
+    tmux.wait_for("gamma")
+    tmux.keys("C-x")
+    galley.wait_state("gamma", "stopped")
+    tmux.wait_for("Ctrl+X again")
+    tmux.keys("C-x")
+    poll(lambda: "gamma" not in [s["name"] for s in galley.ls("--all")],
+         10, what="gamma deleted")
+    tmux.wait_for(lambda s: "gamma" not in s)
+
+
+def test_delete_obeys_the_worktree_safety_rule(galley, tmux, repo):
+    galley.json("new", "--runtime", "fake", "-w", "keep",
+                "write new.txt precious", cwd=repo)
+    galley.wait_state("keep", "idle")
+    galley.ok("stop", "keep")
+    galley.wait_state("keep", "stopped")
+    tmux.start(repo)
+    tmux.wait_for("keep")
+    tmux.keys("C-x")
+    tmux.keys("C-x")
+    tmux.wait_for("new.txt")  # the refusal says what would be lost
+    assert (repo / ".galley/worktrees/keep/new.txt").exists()
+    assert "keep" in [s["name"] for s in galley.ls("--all")]
+
+
+def test_filter_and_grouping(galley, tmux, tmp_path):
+    sessions(galley, tmp_path)
+    tmux.start(tmp_path)
+    tmux.wait_for("Completed / Failed / Stopped (2)")
+    tmux.keys("/")
+    tmux.text("s:failed")
+    tmux.keys("Enter")
+    s = tmux.wait_for("filter: s:failed")
+    assert "failer" in s and "asker" not in s and "worker" not in s
+    tmux.keys("/")
+    tmux.keys("C-u")
+    tmux.text("ask")
+    tmux.keys("Enter")
+    s = tmux.wait_for("filter: ask")
+    assert "asker" in s and "failer" not in s
+    tmux.keys("/", "C-u", "Enter")
+    tmux.wait_for("failer")
+    tmux.keys("g")
+    tmux.wait_for(lambda s: "Needs input (" not in s and "asker" in s)
+
+
+def test_settings_are_saved_and_used_by_the_next_new(galley, tmux,
+                                                      tmp_path):
+    tmux.start(tmp_path)
+    tmux.keys("S")
+    tmux.wait_for("settings for new sessions")
+    tmux.keys("j", "j")  # defaultRuntime, permissionMode, model
+    tmux.keys("Enter")
+    tmux.wait_for("model>")
+    tmux.text("sonnet")
+    tmux.keys("Enter")
+    tmux.wait_for(lambda s: re.search(r"model\s+sonnet", s))
+    tmux.keys("Escape")
+    cfg = json.loads((galley.ghome / "config" / "settings.json").read_text())
+    assert cfg["model"] == "sonnet"
+    # n: a new session with options as on the command line
+    tmux.keys("n")
+    tmux.wait_for("new>")
+    tmux.text("--runtime fake -n fromview say hi")
+    tmux.keys("Enter")
+    poll(lambda: "fromview" in [s["name"] for s in galley.ls()], 10,
+         what="the session started from the view")
+    s = galley.wait_state("fromview", "idle")
+    assert s["model"] == "sonnet"
+    tmux.wait_for("fromview")
+
+
+def test_a_change_from_another_shell_shows_without_a_key(galley, tmux,
+                                                         tmp_path):
+    tmux.start(tmp_path)
+    tmux.wait_for("no sessions yet")
+    galley.new("ask anyone there?", name="outside", cwd=tmp_path)
+    tmux.wait_for("input: anyone there?")
+    galley.ok("send", "outside", "yes")
+    tmux.wait_for("Ready for review (1)")
+
+
+def test_resize_and_no_color(galley, tmux, tmp_path):
+    sessions(galley, tmp_path)
+    galley.new("ask " + "名前" * 40, name="wide-" + "x" * 50, cwd=tmp_path)
+    tmux.start(tmp_path)
+    tmux.wait_for("Completed / Failed / Stopped (2)")
+    assert "\x1b[" in tmux.screen(escapes=True)
+    for w, h in ((60, 20), (200, 60), (80, 24)):
+        tmux.run("resize-window", "-t", "v", "-x", str(w), "-y", str(h))
+        # repainted for the new size: the footer on the last row
+        s = tmux.wait_for(lambda s, w=w, h=h: "galley ·" in s and all(
+            len(l) <= w for l in s.splitlines()) and
+            len(s.splitlines()) == h and "running" in s.splitlines()[-1])
+        assert "Needs input" in s
+        assert "名前" in s  # wide characters cut cleanly, never garbled
+
+
+def test_no_color_means_no_colour(galley, tmux, tmp_path):
+    galley.new("ask which?", name="asker", cwd=tmp_path)
+    galley.wait_state("asker", "blocked")
+    tmux.start(tmp_path, env={"NO_COLOR": "1"})
+    tmux.wait_for("Needs input (1)")
+    esc = tmux.screen(escapes=True)
+    assert not re.search(r"\x1b\[[0-9;]*3[0-7]m", esc), esc
+    assert not re.search(r"\x1b\[[0-9;]*4[0-7]m", esc), esc
+
+
+def test_ls_tree(galley, tmp_path):
+    galley.new("say a", name="root1", cwd=tmp_path)
+    out = galley.json("ls", "--tree")
+    assert [n["name"] for n in out] == ["root1"]
+    assert out[0]["children"] == []
+    assert "root1" in galley.ok("ls", "--tree").stdout
+
+
+def test_view_needs_a_terminal(galley, tmp_path):
+    galley.fail("view", code=2, match="needs a terminal")
+    # galley alone in a pipe is ls
+    p = galley.ok()
+    assert p.stdout.startswith("no sessions")
