@@ -29,11 +29,11 @@ git -c user.email=demo@example.com -c user.name=demo commit -qm "initial"
 
 echo "galley demo: scratch repo $DEMO/repo, GALLEY_HOME=$GALLEY_HOME"
 echo
-"$G" new -n auth-refactor 'say Reading auth.py; think 1; write auth_v2.py def login(user, token): ...; usage 14200 1830 claude-sonnet-4-5; say Refactor ready for review' >/dev/null
-"$G" new -n add-tests 'say Writing tests for login; think 1.5; write test_auth.py def test_login(): assert login("a"); run echo 3 passed; usage 9100 1200 claude-haiku-4-5; exit 0' >/dev/null
-"$G" new -n db-migration 'say Planning the schema migration; think 0.8; ask Postgres or SQLite for the new store?; say Going with that; usage 5000 700 claude-opus-4; exit 0' >/dev/null
-"$G" new -n cleanup 'say Cleaning build artifacts; think 0.5; permission Bash rm -rf build; say cleaned; exit 0' >/dev/null
-"$G" new -n flaky-ci 'say Reproducing the flaky CI job; think 1.2; say Could not reproduce: giving up; exit 1' >/dev/null
+"$G" new -r fake -n auth-refactor 'say Reading auth.py; think 1; write auth_v2.py def login(user, token): ...; usage 14200 1830 claude-sonnet-4-5; say Refactor ready for review' >/dev/null
+"$G" new -r fake -n add-tests 'say Writing tests for login; think 1.5; write test_auth.py def test_login(): assert login("a"); run echo 3 passed; usage 9100 1200 claude-haiku-4-5; exit 0' >/dev/null
+"$G" new -r fake -n db-migration 'say Planning the schema migration; think 0.8; ask Postgres or SQLite for the new store?; say Going with that; usage 5000 700 claude-opus-4; exit 0' >/dev/null
+"$G" new -r fake -n cleanup 'say Cleaning build artifacts; think 0.5; permission Bash rm -rf build; say cleaned; exit 0' >/dev/null
+"$G" new -r fake -n flaky-ci 'say Reproducing the flaky CI job; think 1.2; say Could not reproduce: giving up; exit 1' >/dev/null
 "$G" exec -n lint -- sh -c 'for f in auth.py; do echo "lint $f"; sleep 0.7; done; echo "0 problems"' >/dev/null
 
 # the live list until nothing is starting or working (the full agent view

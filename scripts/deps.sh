@@ -18,6 +18,12 @@ for p in $PKGS; do
 	fi
 done
 
+# the claude CLI the e2e tests drive comes from npm (scripts/claude-install.sh);
+# Debian's npm only when no npm is on PATH (a NodeSource one will do)
+if ! command -v npm >/dev/null 2>&1; then
+	missing="$missing npm"
+fi
+
 if [ -z "$missing" ]; then
 	echo "deps: all packages present"
 	exit 0

@@ -199,6 +199,7 @@ session_read_transcript(struct session *s, const char *path)
 		free(s->transcript_path);
 		s->transcript_path = xstrdup(path);
 		s->transcript_off = 0;
+		session_touch(s); /* kept: restart resumes from it */
 	}
 	if (st.st_size <= s->transcript_off)
 		return;

@@ -19,7 +19,7 @@ col_str(sqlite3_stmt *st, int i)
 	"worktree, branch, pinned, grp, executor, host_pid, pid, exit_code, "  \
 	"exit_signal, model, runtime_session_id, team, workflow, parent, "     \
 	"boot_id, hook_token, spec, created_at, updated_at, ended_at, repo, "  \
-	"base, base_ref, result"
+	"base, base_ref, result, transcript_path"
 
 int
 session_load_all(struct err *err)
@@ -73,6 +73,7 @@ session_load_all(struct err *err)
 		s->base = col_str(st, i++);
 		s->base_ref = col_str(st, i++);
 		s->result = col_str(st, i++);
+		s->transcript_path = col_str(st, i++);
 		if (s->name == NULL || s->state == NULL || s->cwd == NULL ||
 		    s->kind == NULL || s->runtime == NULL) {
 			session_free(s); /* NOT NULL columns: cannot happen */
@@ -113,7 +114,7 @@ session_touch(struct session *s)
 {
 	static const char sql[] =
 	    "INSERT OR REPLACE INTO sessions (" SESSION_COLS ") VALUES "
-	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 	sqlite3_stmt *st = store_stmt(&srv.store, sql);
 	int i = 1;
 
@@ -162,6 +163,7 @@ session_touch(struct session *s)
 	bind_str(st, i++, s->base);
 	bind_str(st, i++, s->base_ref);
 	bind_str(st, i++, s->result);
+	bind_str(st, i++, s->transcript_path);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		log_error(
 		    "save session %s: %s", s->id, sqlite3_errmsg(srv.store.db));

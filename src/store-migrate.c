@@ -65,9 +65,12 @@ const struct migration store_migrations[] = {
         "ALTER TABLE sessions ADD COLUMN base TEXT;"
         "ALTER TABLE sessions ADD COLUMN base_ref TEXT;"},
     {3,
-        /* a headless run's final result line; usage per day, for
+        /* a headless run's final result line; the runtime's transcript
+         * (a restart after a daemon restart resumes from it); usage per
+         * day, for
          * `galley usage --by day` and daily budgets */
         "ALTER TABLE sessions ADD COLUMN result TEXT;"
+        "ALTER TABLE sessions ADD COLUMN transcript_path TEXT;"
         "CREATE TABLE usage_daily ("
         " day TEXT NOT NULL,"
         " session TEXT NOT NULL,"

@@ -173,6 +173,9 @@ def test_restart_resumes_the_conversation(claude, fake, tmp_path):
     s = new(claude, "-n", "rs", "SAY first answer", cwd=work)
     rsid = s["runtime_session_id"]
     claude.wait_state("rs", "idle", timeout=40)
+    # the daemon goes away and comes back (as after a reboot): the
+    # conversation is still found
+    claude.ok("daemon", "stop")
     claude.ok("stop", "rs")
     claude.wait_state("rs", "stopped", timeout=20)
     claude.ok("restart", "rs")
