@@ -23,6 +23,8 @@ check: deps
 bench: deps all
 	$(PY) bench/run.py
 	$(PY) bench/worktree.py
+	$(PY) bench/view.py
+	sh scripts/claude-install.sh >/dev/null && $(PY) bench/claude.py
 
 install: all
 	meson configure $(BUILD) --prefix=$(PREFIX)

@@ -97,7 +97,8 @@ cmd_find_serve(const char *name)
 void
 cmd_print_usage(const struct cmd_entry *e, FILE *f)
 {
-	fprintf(f, "usage: galley %s %s\n", e->name, e->usage);
+	fprintf(f, "usage: galley %s%s%s\n", e->name, *e->usage ? " " : "",
+	    e->usage);
 	if (e->summary)
 		fprintf(f, "\n%s\n", e->summary);
 	if (e->help)
