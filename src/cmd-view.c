@@ -165,6 +165,7 @@ run_on_terminal(struct view *v, const char *const argv[])
 	pid = fork();
 	if (pid == 0) {
 		signal(SIGINT, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
 		if (chdir(v->cwd) != 0)
 			_exit(127);
 		execvp(argv[0], (char *const *)argv);
@@ -605,6 +606,9 @@ view_run(struct cmd_ctx *ctx)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
+	/* C-\ is the default detach key: pressed a moment too early (before
+	 * attach has the terminal) it must not kill the view */
+	signal(SIGQUIT, SIG_IGN);
 	initscr();
 	cbreak();
 	noecho();

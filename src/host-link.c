@@ -142,6 +142,13 @@ link_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 			store_begin(&srv.store);
 			session_on_status(l->s, msg);
 			store_commit(&srv.store);
+		} else if (ev == NULL &&
+		    json_is_string(json_object_get(msg, "screen"))) {
+			/* the answer to session-screen.c's peek */
+			store_begin(&srv.store);
+			session_on_screen(l->s,
+			    json_string_value(json_object_get(msg, "screen")));
+			store_commit(&srv.store);
 		}
 		json_decref(msg);
 	}

@@ -638,6 +638,7 @@ session_spawn(struct session *s, struct err *err)
 	set_str(&s->boot_id, boot_id());
 	set_str(&s->waiting_for, NULL);
 	session_set_state(s, "starting", NULL, NULL);
+	session_watch_screen(s);
 	worktree_lock(s, 1);
 	if (host_link_open(s) < 0)
 		log_warn("session %s: no link to its host yet", s->id);

@@ -102,4 +102,8 @@ void session_read_transcript(struct session *, const char *path);
 void session_read_transcript_once(struct session *, const char *path);
 void session_recheck_transcript(struct session *);
 
+/* session-screen.c: the screen when a runtime's hooks stay silent. */
+void session_watch_screen(struct session *);
+void session_on_screen(struct session *, const char *screen);
+
 #endif

@@ -309,3 +309,25 @@ def test_doctor_reports_and_fixes_the_dialogs(claude, fake, tmp_path):
     s = claude.json("new", "-n", "dflt", "SAY default", cwd=work)
     assert s["runtime"] == "claude"
     claude.wait_state("dflt", "idle", timeout=40)
+
+
+def test_unforeseen_dialog_is_read_from_the_screen(claude, fake, tmp_path):
+    """A dialog galley does not foresee (bypass-permissions, shown before
+    hooks load): after a few silent seconds the screen says why."""
+    work = tmp_path / "bp"
+    work.mkdir()
+    seed(claude, [work])
+    claude.env["IS_SANDBOX"] = "1"  # bypass mode is refused as root else
+    new(claude, "-n", "bp", "--permission-mode", "bypassPermissions",
+        "SAY bypassed", cwd=work)
+    s = claude.wait_state("bp", "blocked", timeout=40)
+    assert "bypass-permissions" in s["waiting_for"], s
+    assert "read from the screen" in s["reason"], s
+    claude.ok("send", "--no-enter", "bp", "2")  # "Yes, I accept"
+    claude.wait_state("bp", "idle", timeout=40)
+    # allowed to pre-accept, galley tells claude so up front
+    claude.ok("config", "set", "claude.preAccept", "true")
+    s = new(claude, "-n", "bp2", "--permission-mode", "bypassPermissions",
+            "SAY bypassed again", cwd=work)
+    assert "skipDangerousModePermissionPrompt" in " ".join(s["command"])
+    claude.wait_state("bp2", "idle", timeout=40)

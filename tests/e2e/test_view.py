@@ -136,19 +136,19 @@ def test_peek_and_reply_unblocks_the_agent(galley, tmux, tmp_path):
 
 
 def test_attach_and_detach_come_back_to_the_view(galley, tmux, tmp_path):
-    galley.new("say hello there", name="one", cwd=tmp_path)
     galley.new("think 600", name="two", cwd=tmp_path)
+    galley.new("say hello there", name="one", cwd=tmp_path)
     galley.wait_state("one", "idle")
     tmux.start(tmp_path)
     tmux.wait_for("Working (1)")
-    tmux.keys("j")  # from one (review) to two (working)? order: review 1st
-    s = tmux.wait_for(lambda s: "> two" in s or "> one" in s)
-    sel = "two" if "> two" in s else "one"
+    s = tmux.wait_for("> one")  # review comes before working
     tmux.keys("Enter")
-    tmux.wait_for(lambda s: "galley ·" not in s)
+    # attached: the session's own screen, not the view
+    tmux.wait_for(lambda s: "galley ·" not in s and "hello there" in s)
     tmux.keys("C-\\")
     s = tmux.wait_for("galley ·")
-    assert f"> {sel}" in s
+    assert "> one" in s
+    assert galley.get("one")["state"] == "idle"  # still running
 
 
 def test_pin_rename_stop_delete(galley, tmux, tmp_path):

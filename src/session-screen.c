@@ -1,0 +1,133 @@
+/*
+ * The screen as a fallback (DESIGN §3): state comes from hooks, but a
+ * claude that has not sent its first hook SCREEN_AFTER_MS after starting
+ * may be held by a dialog galley did not foresee (one shown before hooks
+ * load). The daemon then asks the host for the screen and matches the
+ * dialogs it knows; the session shows `blocked` naming the dialog, and the
+ * reason says it was read from the screen. A screen it does not know
+ * blocks it too after SCREEN_GIVE_UP_MS, quoting the screen's last line,
+ * rather than leaving it `starting` with no word.
+ */
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+#include "session.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define SCREEN_AFTER_MS 8000
+#define SCREEN_GIVE_UP_MS 30000
+#define SCREEN_TICK_MS 2000
+
+static const struct {
+	const char *pattern, *what;
+} dialogs[] = {
+    {"trust this folder", "claude asks whether to trust the folder"},
+    {"Detected a custom API key",
+        "claude asks whether to use the API key in ANTHROPIC_API_KEY"},
+    {"Bypass Permissions mode",
+        "claude asks to accept bypass-permissions mode"},
+    {"Select login method", "claude asks to log in"},
+    {"Choose the text style", "claude onboarding asks for a theme"},
+};
+
+static uv_timer_t tick;
+static int tick_init;
+
+static int
+watched(struct session *s)
+{
+	return strcmp(s->runtime, "claude") == 0 &&
+	    strcmp(s->state, "starting") == 0 && s->link != NULL;
+}
+
+static void
+tick_cb(uv_timer_t *t)
+{
+	struct session *s;
+	int more = 0;
+	int64_t now = wall_ms();
+
+	TAILQ_FOREACH(s, &srv.sessions, entry) {
+		if (!watched(s))
+			continue;
+		more = 1;
+		if (now - s->updated_at >= SCREEN_AFTER_MS) {
+			json_t *m = json_pack("{s:s, s:i, s:i}", "cmd", "peek",
+			    "id", 1, "history", 0);
+			host_link_send(s->link, m);
+			json_decref(m);
+		}
+	}
+	if (!more)
+		uv_timer_stop(t);
+}
+
+void
+session_watch_screen(struct session *s)
+{
+	if (strcmp(s->runtime, "claude") != 0)
+		return;
+	if (!tick_init) {
+		uv_timer_init(srv.loop, &tick);
+		uv_unref((uv_handle_t *)&tick);
+		tick_init = 1;
+	}
+	if (!uv_is_active((uv_handle_t *)&tick))
+		uv_timer_start(&tick, tick_cb, SCREEN_TICK_MS, SCREEN_TICK_MS);
+}
+
+/* The last non-blank line of a screen, into out. */
+static void
+last_line(const char *scr, char *out, size_t size)
+{
+	const char *end = scr + strlen(scr);
+
+	out[0] = '\0';
+	while (end > scr) {
+		const char *start = end;
+		while (start > scr && start[-1] != '\n')
+			start--;
+		const char *a = start, *b = end;
+		while (a < b && (*a == ' ' || *a == '\n' || *a == '\r'))
+			a++;
+		while (
+		    b > a && (b[-1] == ' ' || b[-1] == '\n' || b[-1] == '\r'))
+			b--;
+		if (b > a) {
+			snprintf(out, size, "%.*s", (int)(b - a), a);
+			return;
+		}
+		end = start > scr ? start - 1 : scr;
+	}
+}
+
+void
+session_on_screen(struct session *s, const char *scr)
+{
+	char wait[512], line[200];
+
+	if (!watched(s) || scr == NULL)
+		return;
+	for (size_t i = 0; i < sizeof dialogs / sizeof dialogs[0]; i++)
+		if (strstr(scr, dialogs[i].pattern)) {
+			snprintf(wait, sizeof wait, "%s", dialogs[i].what);
+			if (i == 0)
+				snprintf(wait, sizeof wait, "%s %s",
+				    dialogs[i].what, s->cwd);
+			log_info("session %s: hooks silent, screen shows: %s",
+			    s->id, wait);
+			session_set_state(s, "blocked", wait,
+			    "read from the screen: claude's hooks are silent");
+			return;
+		}
+	if (wall_ms() - s->updated_at < SCREEN_GIVE_UP_MS)
+		return;
+	last_line(scr, line, sizeof line);
+	snprintf(wait, sizeof wait,
+	    "no word from claude's hooks for %d s; its screen ends with: %s",
+	    SCREEN_GIVE_UP_MS / 1000, line[0] ? line : "(blank)");
+	session_set_state(s, "blocked", wait,
+	    "read from the screen: claude's hooks are silent");
+}
