@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "git.h"
+#include "util.h"
 #include "xmalloc.h"
 
 extern char **environ;
@@ -24,8 +25,18 @@ git_result_release(struct git_result *r)
 int
 git_run(const char *dir, struct git_result *r, const char *const args[])
 {
+	return git_run_input(dir, NULL, r, args);
+}
+
+/* input: written to git's stdin (small: it must fit the pipe buffer, as
+ * it is written before git's output is read), or NULL for /dev/null. */
+int
+git_run_input(const char *dir, const char *input, struct git_result *r,
+    const char *const args[])
+{
 	const char *argv[64];
-	int out[2] = {-1, -1}, err[2] = {-1, -1}, n = 0, status;
+	int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1}, n = 0;
+	int status;
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 
@@ -36,12 +47,17 @@ git_run(const char *dir, struct git_result *r, const char *const args[])
 	for (int i = 0; args[i] != NULL && n < 63; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+	if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
+	    (input && (strlen(input) > 16384 || pipe2(in, O_CLOEXEC) != 0))) {
 		buf_addf(&r->errout, "pipe: %s", strerror(errno));
 		goto fail;
 	}
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (input)
+		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	else
+		posix_spawn_file_actions_addopen(
+		    &fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
 	int rc =
@@ -53,6 +69,13 @@ git_run(const char *dir, struct git_result *r, const char *const args[])
 	if (rc != 0) {
 		buf_addf(&r->errout, "cannot run git: %s", strerror(rc));
 		goto fail;
+	}
+	if (input) {
+		close(in[0]);
+		in[0] = -1;
+		write_all(in[1], input, strlen(input));
+		close(in[1]);
+		in[1] = -1;
 	}
 	struct pollfd p[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
 	int open_fds = 2;
@@ -92,6 +115,8 @@ fail:
 			close(out[i]);
 		if (err[i] >= 0)
 			close(err[i]);
+		if (in[i] >= 0)
+			close(in[i]);
 	}
 	return -1;
 }
@@ -100,7 +125,14 @@ int
 git_ok(const char *dir, struct git_result *r, struct err *err,
     const char *const args[])
 {
-	if (git_run(dir, r, args) == 0)
+	return git_ok_input(dir, NULL, r, err, args);
+}
+
+int
+git_ok_input(const char *dir, const char *input, struct git_result *r,
+    struct err *err, const char *const args[])
+{
+	if (git_run_input(dir, input, r, args) == 0)
 		return 0;
 	/* git's own first line says what went wrong */
 	size_t len = strcspn(r->errout.data, "\n");

@@ -487,17 +487,23 @@ session_file(struct session *s, const char *name)
 	return p;
 }
 
-/* One overlap check per repo at a time: a burst of turns ending (a batch
- * of 30 workers) asks for many, and each snapshots every worktree of the
- * repo. Asks during a run fold into one more run after it. A check that
- * never reports frees its repo after OVERLAP_STALE_MS. */
+/* One overlap check per repo at a time, started once the asks settle: a
+ * burst of turns ending (a batch of 30 workers) asks for many, and each
+ * check snapshots every worktree of the repo. A check starts when no ask
+ * came for OVERLAP_QUIET_MS (at most OVERLAP_MAX_WAIT_MS after the first);
+ * asks during a run fold into one more run after it. A check that never
+ * reports frees its repo after OVERLAP_STALE_MS. */
+#define OVERLAP_QUIET_MS 300
+#define OVERLAP_MAX_WAIT_MS 3000
 #define OVERLAP_STALE_MS 120000
 static struct overlap_run {
 	char *repo;
-	int64_t started; /* 0: none running */
-	int again;
+	int64_t started;       /* 0: none running */
+	int64_t first, latest; /* asks not served yet; 0: none */
 } * overlap_runs;
 static size_t noverlap_runs;
+static uv_timer_t overlap_timer;
+static int overlap_timer_init;
 
 static struct overlap_run *
 overlap_find(const char *repo)
@@ -509,49 +515,75 @@ overlap_find(const char *repo)
 	    xrealloc(overlap_runs, (noverlap_runs + 1) * sizeof *overlap_runs);
 	struct overlap_run *r = &overlap_runs[noverlap_runs++];
 	r->repo = xstrdup(repo);
-	r->started = 0;
-	r->again = 0;
+	r->started = r->first = r->latest = 0;
 	return r;
 }
 
-void
-session_overlap_done(const char *repo)
-{
-	struct overlap_run *r = overlap_find(repo);
-
-	r->started = 0;
-	if (r->again) {
-		r->again = 0;
-		overlap_check(repo);
-	}
-}
-
-/* Ask `galley overlap REPO` to recompute conflicts between the repo's
- * live worktree sessions (cmd-overlap.c); it reports back with a request.
- * Started, never waited for. */
+/* Start `galley overlap REPO`; it reports back with a request. */
 static void
-overlap_check(const char *repo)
+overlap_spawn(struct overlap_run *run)
 {
-	char *argv[] = {"galley", "overlap", (char *)repo, NULL};
+	char *argv[] = {"galley", "overlap", run->repo, NULL};
 	posix_spawn_file_actions_t fa;
-	struct overlap_run *run = overlap_find(repo);
 	pid_t pid;
 
-	if (run->started && wall_ms() - run->started < OVERLAP_STALE_MS) {
-		run->again = 1;
-		return;
-	}
 	run->started = wall_ms();
-
+	run->first = run->latest = 0;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
 	if (posix_spawn(&pid, self_exe(), &fa, NULL, argv, environ) != 0) {
-		log_warn("cannot start the overlap check for %s", repo);
+		log_warn("cannot start the overlap check for %s", run->repo);
 		run->started = 0;
 	}
 	posix_spawn_file_actions_destroy(&fa);
+}
+
+static void
+overlap_tick(uv_timer_t *t)
+{
+	int64_t now = wall_ms();
+	int waiting = 0;
+
+	for (size_t i = 0; i < noverlap_runs; i++) {
+		struct overlap_run *r = &overlap_runs[i];
+		if (r->first == 0)
+			continue;
+		waiting = 1;
+		if (r->started && now - r->started < OVERLAP_STALE_MS)
+			continue; /* after the running one reports */
+		if (now - r->latest >= OVERLAP_QUIET_MS ||
+		    now - r->first >= OVERLAP_MAX_WAIT_MS)
+			overlap_spawn(r);
+	}
+	if (!waiting)
+		uv_timer_stop(t);
+}
+
+void
+session_overlap_done(const char *repo)
+{
+	overlap_find(repo)->started = 0;
+}
+
+/* Ask for a check of repo's live worktree sessions (cmd-overlap.c). */
+static void
+overlap_check(const char *repo)
+{
+	struct overlap_run *run = overlap_find(repo);
+	int64_t now = wall_ms();
+
+	if (run->first == 0)
+		run->first = now;
+	run->latest = now;
+	if (!overlap_timer_init) {
+		uv_timer_init(srv.loop, &overlap_timer);
+		uv_unref((uv_handle_t *)&overlap_timer);
+		overlap_timer_init = 1;
+	}
+	if (!uv_is_active((uv_handle_t *)&overlap_timer))
+		uv_timer_start(&overlap_timer, overlap_tick, 100, 100);
 }
 
 void

@@ -40,8 +40,28 @@ repo_find(const char *cwd, struct repo_info *r, struct err *err)
 	    "rev-parse", "--path-format=absolute", "--git-common-dir", NULL};
 	static const char *const head_args[] = {
 	    "rev-parse", "--verify", "-q", "HEAD", NULL};
+	static const char *const all_args[] = {"rev-parse", "--show-toplevel",
+	    "--path-format=absolute", "--git-common-dir", "--verify", "-q",
+	    "HEAD", NULL};
+	struct git_result res = GIT_RESULT_INIT;
 	char *head;
 
+	/* the usual case in one git call; anything odd goes the long way,
+	 * which says exactly what is wrong */
+	if (git_run(cwd, &res, all_args) == 0) {
+		char *a = res.out.data, *b = strchr(a, '\n');
+		char *c = b ? strchr(b + 1, '\n') : NULL;
+		size_t n = b && c ? (size_t)(c - (b + 1)) : 0;
+		if (n > 5 && strncmp(b + 1 + n - 5, "/.git", 5) == 0 &&
+		    strchr(c + 1, '\n') != NULL) {
+			r->top = xstrndup(a, (size_t)(b - a));
+			r->common = xstrndup(b + 1, n);
+			r->main = xstrndup(b + 1, n - 5);
+			git_result_release(&res);
+			return 0;
+		}
+	}
+	git_result_release(&res);
 	r->top = git_line(cwd, top_args);
 	if (r->top == NULL)
 		return err_set(err, ERR_USAGE,
@@ -104,6 +124,63 @@ bad:
 	    name ? name : "");
 }
 
+/* origin/HEAD's branch, else main, else master, with its commit, in one
+ * git call; NULL if none (the caller then asks one by one). */
+static char *
+default_branch(struct repo_info *r, char **label)
+{
+	static const char *const args[] = {"for-each-ref",
+	    "--format=%(refname)%09%(symref)%09%(objectname)%09%(objecttype)",
+	    "refs/remotes/origin/HEAD", "refs/heads/main", "refs/heads/master",
+	    NULL};
+	struct git_result res = GIT_RESULT_INIT;
+	char *found = NULL;
+	int rank = 99;
+
+	*label = NULL;
+	if (git_run(r->main, &res, args) != 0) {
+		git_result_release(&res);
+		return NULL;
+	}
+	for (char *line = res.out.data; line && *line;) {
+		char *nl = strchr(line, '\n'), *f[4];
+		if (nl)
+			*nl = '\0';
+		int n = 0;
+		for (char *p = line; n < 4; n++) {
+			f[n] = p;
+			char *tab = strchr(p, '\t');
+			if (tab == NULL) {
+				n++;
+				break;
+			}
+			*tab = '\0';
+			p = tab + 1;
+		}
+		int my = n < 4                                      ? 99
+		    : strcmp(f[0], "refs/remotes/origin/HEAD") == 0 ? 0
+		    : strcmp(f[0], "refs/heads/main") == 0          ? 1
+		                                                    : 2;
+		if (my < rank && strcmp(f[3], "commit") == 0 &&
+		    (my != 0 || strncmp(f[1], "refs/remotes/", 13) == 0)) {
+			rank = my;
+			free(found);
+			free(*label);
+			found = xstrdup(f[2]);
+			*label =
+			    xstrdup(my == 0 ? f[1] + strlen("refs/remotes/")
+			                    : f[0] + strlen("refs/heads/"));
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	git_result_release(&res);
+	if (found == NULL) {
+		free(*label);
+		*label = NULL;
+	}
+	return found;
+}
+
 char *
 worktree_base(
     struct repo_info *r, const char *mode, char **label, struct err *err)
@@ -115,6 +192,9 @@ worktree_base(
 	*label = NULL;
 	if (mode != NULL && strcmp(mode, "head") == 0) {
 		ref = xstrdup("HEAD");
+	} else if ((sha = default_branch(r, &ref)) != NULL) {
+		*label = ref;
+		return sha;
 	} else {
 		ref = git_line(r->main, origin_args);
 		for (int i = 0; ref == NULL && i < 2; i++) {
@@ -672,14 +752,14 @@ rename_branch(struct repo_info *r, const char *wt, const char *sha,
 	rc = git_ok(
 	    wt, &res, err, (const char *[]){"symbolic-ref", "HEAD", ref, NULL});
 	git_result_release(&res);
+	/* one transaction: the new name must not exist yet */
+	char *tx;
+	xasprintf(&tx, "create %s %s\ndelete %s\n", ref, sha, old);
 	if (rc == 0)
-		rc = git_ok(r->main, &res, err,
-		    (const char *[]){"update-ref", ref, sha, "", NULL});
+		rc = git_ok_input(r->main, tx, &res, err,
+		    (const char *[]){"update-ref", "--stdin", NULL});
 	git_result_release(&res);
-	if (rc == 0)
-		git_run(r->main, &res,
-		    (const char *[]){"update-ref", "-d", old, NULL});
-	git_result_release(&res);
+	free(tx);
 	free(ref);
 	free(old);
 	return rc;
