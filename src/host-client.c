@@ -128,6 +128,17 @@ reply_err(struct host_client *c, json_int_t id, struct err *err)
 	    proto_error(id, err->code ? err->code : ERR_FAILED, err->msg.data));
 }
 
+/* claude takes a CR in the same write as a paste's end as part of the
+ * paste: the Enter that submits it goes a moment later, on its own. */
+#define PASTE_ENTER_MS 50
+
+static void
+enter_cb(uv_timer_t *t)
+{
+	(void)t;
+	host_write_pty("\r", 1);
+}
+
 static void
 do_send(struct host_client *c, json_int_t id, json_t *req)
 {
@@ -144,6 +155,12 @@ do_send(struct host_client *c, json_int_t id, json_t *req)
 	}
 	if (text == NULL)
 		text = "";
+	if (uv_is_active((uv_handle_t *)&host.enter_timer)) {
+		/* the last paste's Enter goes before anything new */
+		uv_timer_stop(&host.enter_timer);
+		host_write_pty("\r", 1);
+	}
+	int pasted = 0;
 	if (raw) {
 		buf_adds(&b, text);
 	} else if (strchr(text, '\n') && host.bracketed) {
@@ -151,12 +168,16 @@ do_send(struct host_client *c, json_int_t id, json_t *req)
 		buf_adds(&b, "\033[200~");
 		buf_adds(&b, text);
 		buf_adds(&b, "\033[201~");
+		pasted = 1;
 	} else {
 		buf_adds(&b, text);
 	}
-	/* Enter as CR in the same write: an LF does not submit to TUIs */
-	if (submit && !raw)
+	/* Enter as CR (an LF does not submit to TUIs), in the same write
+	 * unless the text was pasted */
+	if (submit && !raw && !pasted)
 		buf_addc(&b, '\r');
+	if (submit && pasted)
+		uv_timer_start(&host.enter_timer, enter_cb, PASTE_ENTER_MS, 0);
 	if (host_write_pty(b.data, b.len) < 0) {
 		err_set(&err, ERR_FAILED,
 		    host.exited

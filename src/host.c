@@ -397,6 +397,7 @@ host_main(const char *id)
 	uv_signal_start(&host.sig_hup, sigterm_cb, SIGHUP);
 	uv_timer_init(host.loop, &host.kill_timer);
 	uv_timer_init(host.loop, &host.trim_timer);
+	uv_timer_init(host.loop, &host.enter_timer);
 	uv_pipe_init(host.loop, &host.listener, 0);
 	set_cloexec(3);
 	if (uv_pipe_open(&host.listener, 3) != 0 ||

@@ -1276,5 +1276,9 @@ session_adopt_all(void)
 			continue;
 		if (host_link_open(s) < 0)
 			session_host_gone(s);
+		/* conflicts are worked out, not stored: a new daemon asks
+		 * again for each repo with live worktree sessions */
+		else if (s->repo && s->worktree)
+			overlap_check(s->repo);
 	}
 }

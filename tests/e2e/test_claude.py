@@ -331,3 +331,39 @@ def test_unforeseen_dialog_is_read_from_the_screen(claude, fake, tmp_path):
             "SAY bypassed again", cwd=work)
     assert "skipDangerousModePermissionPrompt" in " ".join(s["command"])
     claude.wait_state("bp2", "idle", timeout=40)
+
+
+def test_multiline_send_is_one_prompt(claude, fake, tmp_path):
+    work = tmp_path / "ml"
+    work.mkdir()
+    seed(claude, [work])
+    s = new(claude, "-n", "ml", "SAY first", cwd=work)
+    claude.wait_state("ml", "idle", timeout=40)
+    rsid = s["runtime_session_id"]
+    before = len([r for r in fake.requests_for(rsid) if r["main"]])
+    # two lines, one bracketed paste, one submit: both keywords reach the
+    # fake in a single prompt
+    claude.ok("send", "ml", "SAY two lines\nTOKENS 11 22")
+    poll(lambda: len([r for r in fake.requests_for(rsid) if r["main"]]) >
+         before, 30, what="the second prompt")
+    claude.wait_state("ml", "idle", timeout=40)
+    last = [r for r in fake.requests_for(rsid) if r["main"]][-1]
+    assert last["usage"]["input_tokens"] == 11
+    assert "SAY two lines\nTOKENS 11 22" in json.dumps(
+        last["body"]["messages"]).replace("\\n", "\n")
+
+
+def test_unreachable_api_says_so(claude, fake, tmp_path):
+    import socket
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now: connection refused
+    work = tmp_path / "cr"
+    work.mkdir()
+    seed(claude, [work])
+    claude.env["ANTHROPIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    new(claude, "-n", "cr", "SAY never", cwd=work)
+    s = claude.wait_state("cr", "blocked", timeout=40)
+    assert s["waiting_for"].startswith("retry: "), s
+    assert "connect" in s["waiting_for"].lower(), s

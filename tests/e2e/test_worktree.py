@@ -309,6 +309,9 @@ def test_overlap_same_lines_conflict_other_files_do_not(galley, repo):
     assert got["oc"]["conflicts_with"] == []
     assert got["oa"]["conflicts"][0]["paths"] == ["shared.txt"]
     assert c["id"] not in got["oa"]["conflicts_with"]
+    # a new daemon works the conflicts out again
+    galley.ok("daemon", "stop")
+    poll(pairs, 20, what="the conflict found again by a new daemon")
     # when ob goes, oa is told on the next check
     galley.ok("stop", "ob")
     poll(lambda: galley.get("oa")["conflicts_with"] == [], 20,
