@@ -212,7 +212,15 @@ claude_config_prepare(json_t *env, const char *cwd, int fix, char **blocked,
 		                   "claude cannot find its settings");
 		return 0;
 	}
-	if (read_file(path, &b, CONFIG_MAX, NULL) == 0 && b.len > 0) {
+	struct stat st;
+	if (stat(path, &st) != 0 && errno == ENOENT)
+		cfg = json_object(); /* claude makes it; so may we */
+	else if (read_file(path, &b, CONFIG_MAX, err) < 0) {
+		/* never write over a file we could not read */
+		goto out;
+	} else if (b.len == 0)
+		cfg = json_object();
+	else {
 		cfg = json_loadb(b.data, b.len, 0, NULL);
 		if (!json_is_object(cfg)) {
 			err_set(err, ERR_FAILED,
@@ -221,8 +229,7 @@ claude_config_prepare(json_t *env, const char *cwd, int fix, char **blocked,
 			    path);
 			goto out;
 		}
-	} else
-		cfg = json_object();
+	}
 	*blocked = check(cfg, env, cwd, fix, &changed);
 	if (changed) {
 		char *text = json_dumps(cfg, JSON_INDENT(2));

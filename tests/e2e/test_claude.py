@@ -367,3 +367,20 @@ def test_unreachable_api_says_so(claude, fake, tmp_path):
     s = claude.wait_state("cr", "blocked", timeout=40)
     assert s["waiting_for"].startswith("retry: "), s
     assert "connect" in s["waiting_for"].lower(), s
+
+
+def test_a_config_it_cannot_read_is_never_written_over(claude, fake, tmp_path):
+    work = tmp_path / "nr"
+    work.mkdir()
+    cfg = claude.home / ".claude.json"
+    cfg.unlink()
+    cfg.mkdir()  # unreadable as a file, even for root
+    (cfg / "keep").write_text("x")
+    claude.ok("config", "set", "claude.preAccept", "true")
+    claude.fail("new", "--runtime", "claude", "SAY hi", cwd=work, code=1,
+                match="cannot read")
+    assert (cfg / "keep").read_text() == "x"
+    p = claude.run("doctor", "--fix", "--json", cwd=work)
+    checks = {c["check"]: c for c in json.loads(p.stdout)["checks"]}
+    assert checks["claude-setup"]["status"] == "fail"
+    assert cfg.is_dir()
