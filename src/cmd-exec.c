@@ -49,6 +49,10 @@ exec_run(struct cmd_ctx *ctx)
 	json_object_set_new(req, "pin", json_boolean(pin));
 	if (name)
 		json_object_set_new(req, "name", json_string(name));
+	if (cmd_queue_request(ctx, req, &o) < 0) {
+		json_decref(req);
+		return cmd_fail(ctx);
+	}
 	if (use_wt &&
 	    cmd_worktree_prepare(ctx, req, o.wt_name, o.base_mode,
 	        name ? name : ctx->argv[optind]) < 0) {
@@ -60,7 +64,8 @@ exec_run(struct cmd_ctx *ctx)
 
 const struct cmd_entry cmd_exec_entry = {
     .name = "exec",
-    .usage = "[-n NAME] [-C DIR] [--pin] [-w [NAME]] -- CMD [ARG...]",
+    .usage = "[-n NAME] [-C DIR] [--pin] [-w [NAME]] [--group G] "
+             "[--after ID[,ID...]] [--priority N] -- CMD [ARG...]",
     .summary = "run a shell command in the background",
     .help = "  -n, --name NAME     session name\n"
             "  -C, --cwd DIR       working directory (default: here)\n"
@@ -69,6 +74,6 @@ const struct cmd_entry cmd_exec_entry = {
             "                      galley/NAME\n"
             "      --no-worktree   run in the directory itself (the default)\n"
             "      --base B        worktree base: default (branch) or head\n"
-            "                      (setting worktree.baseRef)\n",
+            "                      (setting worktree.baseRef)\n" QUEUE_HELP,
     .run = exec_run,
 };

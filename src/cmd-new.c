@@ -276,6 +276,10 @@ new_run(struct cmd_ctx *ctx)
 		return cmd_fail(ctx);
 	}
 	json_object_set_new(req, "prompt", p);
+	if (cmd_queue_request(ctx, req, &o) < 0) {
+		settings_release(&set);
+		goto queue_fail;
+	}
 	if (use_wt < 0) {
 		const char *iso = settings_get_str(&set, "isolation");
 		use_wt = iso && strcmp(iso, "worktree") == 0;
@@ -292,6 +296,8 @@ new_run(struct cmd_ctx *ctx)
 	}
 	buf_release(&prompt);
 	return cmd_send_new(ctx, req, use_wt);
+queue_fail:
+	json_decref(req);
 early_fail:
 	rc = cmd_fail(ctx);
 early:
@@ -319,32 +325,33 @@ const struct cmd_entry cmd_new_entry = {
     .name = "new",
     .usage = "[options] PROMPT",
     .summary = "start an agent in the background",
-    .help = "  -n, --name NAME     session name ([A-Za-z0-9._-]{1,64})\n"
-            "  -r, --runtime R     claude, fake or exec (setting\n"
-            "                      defaultRuntime; claude when on PATH)\n"
-            "  -m, --model M       model name (setting model)\n"
-            "  -e, --effort E      low|medium|high|xhigh|max (setting effort)\n"
-            "      --permission-mode MODE  acceptEdits|auto|"
-            "bypassPermissions|\n"
-            "                      default|dontAsk|plan (setting "
-            "permissionMode)\n"
-            "  -a, --agent NAME    a named agent (.galley/agents/NAME.md,\n"
-            "                      .claude/agents/NAME.md; setting "
-            "defaultAgent)\n"
-            "      --allow TOOL    allow a tool, e.g. 'Bash(git *)' "
-            "(repeatable)\n"
-            "      --deny TOOL     deny a tool (repeatable)\n"
-            "      --arg ARG       pass ARG to the runtime (repeatable)\n"
-            "      --headless      claude -p with stream-json output; the\n"
-            "                      final result is kept in the session\n"
-            "  -C, --cwd DIR       working directory (default: here)\n"
-            "  -s, --script FILE   read PROMPT from FILE (fake: its script)\n"
-            "      --pin           pin the session\n"
-            "  -w, --worktree[=NAME] run in a new git worktree on branch\n"
-            "                      galley/NAME (setting isolation)\n"
-            "      --no-worktree   run in the directory itself\n"
-            "      --base B        worktree base: default (branch) or head\n"
-            "                      (setting worktree.baseRef)\n",
+    .help =
+        "  -n, --name NAME     session name ([A-Za-z0-9._-]{1,64})\n"
+        "  -r, --runtime R     claude, fake or exec (setting\n"
+        "                      defaultRuntime; claude when on PATH)\n"
+        "  -m, --model M       model name (setting model)\n"
+        "  -e, --effort E      low|medium|high|xhigh|max (setting effort)\n"
+        "      --permission-mode MODE  acceptEdits|auto|"
+        "bypassPermissions|\n"
+        "                      default|dontAsk|plan (setting "
+        "permissionMode)\n"
+        "  -a, --agent NAME    a named agent (.galley/agents/NAME.md,\n"
+        "                      .claude/agents/NAME.md; setting "
+        "defaultAgent)\n"
+        "      --allow TOOL    allow a tool, e.g. 'Bash(git *)' "
+        "(repeatable)\n"
+        "      --deny TOOL     deny a tool (repeatable)\n"
+        "      --arg ARG       pass ARG to the runtime (repeatable)\n"
+        "      --headless      claude -p with stream-json output; the\n"
+        "                      final result is kept in the session\n" QUEUE_HELP
+        "  -C, --cwd DIR       working directory (default: here)\n"
+        "  -s, --script FILE   read PROMPT from FILE (fake: its script)\n"
+        "      --pin           pin the session\n"
+        "  -w, --worktree[=NAME] run in a new git worktree on branch\n"
+        "                      galley/NAME (setting isolation)\n"
+        "      --no-worktree   run in the directory itself\n"
+        "      --base B        worktree base: default (branch) or head\n"
+        "                      (setting worktree.baseRef)\n",
     .run = new_run,
     .serve = new_serve,
 };

@@ -38,6 +38,15 @@ cmd_opt_start(struct cmd_ctx *ctx, int c, struct start_opts *o)
 	case 'W':
 		o->use_wt = 0;
 		return -1;
+	case OPT_GROUP:
+		o->group = optarg;
+		return -1;
+	case OPT_AFTER:
+		o->after = optarg;
+		return -1;
+	case OPT_PRIORITY:
+		o->priority = optarg;
+		return -1;
 	case 'B':
 		if (strcmp(optarg, "default") && strcmp(optarg, "head"))
 			return cmd_usage_error(

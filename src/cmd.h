@@ -85,13 +85,20 @@ int wait_reached(const char *want, const char *state);
 struct start_opts {
 	const char *name, *cwd, *wt_name, *base_mode;
 	int pin, use_wt;
+	const char *group, *after, *priority; /* the queue (cmd-queue-opt.c) */
 };
 #define START_OPTS_INIT                                                        \
 	{                                                                      \
-		NULL, NULL, NULL, NULL, 0, -1                                  \
+		NULL, NULL, NULL, NULL, 0, -1, NULL, NULL, NULL                \
 	}
+#define OPT_GROUP 0x101
+#define OPT_AFTER 0x102
+#define OPT_PRIORITY 0x103
 #define START_LONGOPTS                                                         \
-	{"name", required_argument, NULL, 'n'},                                \
+	{"group", required_argument, NULL, OPT_GROUP},                         \
+	    {"after", required_argument, NULL, OPT_AFTER},                     \
+	    {"priority", required_argument, NULL, OPT_PRIORITY},               \
+	    {"name", required_argument, NULL, 'n'},                            \
 	    {"cwd", required_argument, NULL, 'C'},                             \
 	    {"pin", no_argument, NULL, 'p'},                                   \
 	    {"worktree", optional_argument, NULL, 'w'},                        \
@@ -101,6 +108,17 @@ struct start_opts {
 	}
 /* -1: handled, go on; 0: not one of these; else an exit code. */
 int cmd_opt_start(struct cmd_ctx *, int c, struct start_opts *);
+
+/* --group, --after, --priority and the limits from settings, into a
+ * `new` request (cmd-queue-opt.c). */
+int cmd_queue_request(struct cmd_ctx *, json_t *req, struct start_opts *);
+#define QUEUE_HELP                                                             \
+	"      --group G       its group: runs at most limits.group.G at a\n"  \
+	"                      time (galley group set G --parallel N)\n"       \
+	"      --after ID,...  start once these sessions ended done (one\n"    \
+	"                      that fails fails this one)\n"                   \
+	"      --priority N    place in the queue, -1000..1000 (higher\n"      \
+	"                      first); at most limits.maxRunning run\n"
 
 /* -w/--worktree and --base (cmd-worktree-opt.c). */
 void cmd_fold_worktree_arg(struct cmd_ctx *);

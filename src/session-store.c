@@ -1,4 +1,5 @@
 /* Sessions in the store: load at start, write through on every change. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -19,7 +20,7 @@ col_str(sqlite3_stmt *st, int i)
 	"worktree, branch, pinned, grp, executor, host_pid, pid, exit_code, "  \
 	"exit_signal, model, runtime_session_id, team, workflow, parent, "     \
 	"boot_id, hook_token, spec, created_at, updated_at, ended_at, repo, "  \
-	"base, base_ref, result, transcript_path"
+	"base, base_ref, result, transcript_path, after_ids, priority"
 
 int
 session_load_all(struct err *err)
@@ -74,6 +75,10 @@ session_load_all(struct err *err)
 		s->base_ref = col_str(st, i++);
 		s->result = col_str(st, i++);
 		s->transcript_path = col_str(st, i++);
+		const unsigned char *after = sqlite3_column_text(st, i++);
+		s->after =
+		    after ? json_loads((const char *)after, 0, NULL) : NULL;
+		s->priority = sqlite3_column_int(st, i++);
 		if (s->name == NULL || s->state == NULL || s->cwd == NULL ||
 		    s->kind == NULL || s->runtime == NULL) {
 			session_free(s); /* NOT NULL columns: cannot happen */
@@ -114,7 +119,7 @@ session_touch(struct session *s)
 {
 	static const char sql[] =
 	    "INSERT OR REPLACE INTO sessions (" SESSION_COLS ") VALUES "
-	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 	sqlite3_stmt *st = store_stmt(&srv.store, sql);
 	int i = 1;
 
@@ -164,6 +169,12 @@ session_touch(struct session *s)
 	bind_str(st, i++, s->base_ref);
 	bind_str(st, i++, s->result);
 	bind_str(st, i++, s->transcript_path);
+	char *after = json_array_size(s->after)
+	    ? json_dumps(s->after, JSON_COMPACT)
+	    : NULL;
+	bind_str(st, i++, after);
+	free(after);
+	sqlite3_bind_int(st, i++, s->priority);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		log_error(
 		    "save session %s: %s", s->id, sqlite3_errmsg(srv.store.db));

@@ -45,11 +45,13 @@ session_free(struct session *s)
 	    &s->branch, &s->grp, &s->executor, &s->model,
 	    &s->runtime_session_id, &s->team, &s->workflow, &s->parent,
 	    &s->boot_id, &s->hook_token, &s->spec, &s->transcript_path,
-	    &s->last_tool, &s->repo, &s->base, &s->base_ref, &s->result};
+	    &s->last_tool, &s->repo, &s->base, &s->base_ref, &s->result,
+	    &s->first_block};
 	for (size_t i = 0; i < nitems(strs); i++)
 		free(*strs[i]);
 	session_uncache(s);
 	json_decref(s->conflicts);
+	json_decref(s->after);
 	free(s);
 }
 
@@ -233,6 +235,11 @@ session_to_json(struct session *s)
 	set_nullable(o, "team", s->team);
 	set_nullable(o, "workflow", s->workflow);
 	set_nullable(o, "parent", s->parent);
+	json_object_set_new(
+	    o, "after", s->after ? json_incref(s->after) : json_array());
+	json_object_set_new(o, "priority", json_integer(s->priority));
+	json_object_set_new(o, "queue_position",
+	    s->queue_pos > 0 ? json_integer(s->queue_pos) : json_null());
 	json_t *result = s->result ? json_loads(s->result, 0, NULL) : NULL;
 	json_object_set_new(o, "result", result ? result : json_null());
 	spec = s->spec ? json_loads(s->spec, 0, NULL) : NULL;
@@ -296,6 +303,11 @@ session_row_text(struct session *s, size_t *len)
 	if (s->row_text != NULL) {
 		*len = s->row_len;
 		return s->row_text;
+	}
+	char queued[600];
+	if (s->queue_pos > 0 && detail) { /* its place in line first */
+		snprintf(queued, sizeof queued, "#%d %s", s->queue_pos, detail);
+		detail = queued;
 	}
 	if (detail == NULL && s->reason != NULL &&
 	    (strcmp(s->state, "failed") == 0 ||
@@ -427,6 +439,8 @@ session_set_state(struct session *s, const char *state, const char *waiting_for,
 	session_event(s, "state", data);
 	json_decref(data);
 	broadcast_state(s);
+	if (ended && session_terminal(s))
+		session_schedule(); /* a place is free, or a dependency done */
 }
 
 /* ---- spawning ---------------------------------------------------------- */
@@ -670,6 +684,12 @@ session_spawn(struct session *s, struct err *err)
 	set_str(&s->boot_id, boot_id());
 	set_str(&s->waiting_for, NULL);
 	session_set_state(s, "starting", NULL, NULL);
+	if (s->first_block) { /* a dialog comes before any hook: say so */
+		session_set_state(s, "blocked", s->first_block,
+		    "waiting on the runtime before its hooks load");
+		free(s->first_block);
+		s->first_block = NULL;
+	}
 	session_watch_screen(s);
 	worktree_lock(s, 1);
 	if (host_link_open(s) < 0)
@@ -754,6 +774,29 @@ session_create(json_t *req, struct err *err)
 			goto fail;
 		}
 	}
+	const char *group = NULL;
+	json_int_t prio = 0;
+	json_t *after_refs = NULL, *after = json_array();
+	if (proto_get_str(req, "group", &group, err) < 0 ||
+	    proto_get_int(req, "priority", &prio, err) < 0 ||
+	    proto_get_strv(req, "after", &after_refs, err) < 0 ||
+	    (group && name_check(group, "group", err) < 0)) {
+		json_decref(after);
+		goto fail;
+	}
+	json_array_foreach(after_refs, i, e)
+	{
+		struct session *dep =
+		    session_resolve(json_string_value(e), err);
+		if (dep == NULL) {
+			json_decref(after);
+			goto fail;
+		}
+		json_array_append_new(after, json_string(dep->id));
+	}
+	s->after = after;
+	s->priority = (int)prio;
+	session_queue_limits(req);
 	if (runtime_argv(runtime, req, &argv, err) < 0)
 		goto fail;
 	const struct runtime *rt = runtime_find(runtime);
@@ -787,7 +830,7 @@ session_create(json_t *req, struct err *err)
 		s->name = xstrdup(name);
 	s->runtime = xstrdup(runtime);
 	s->kind = xstrdup(runtime_kind(runtime));
-	s->state = xstrdup("starting");
+	s->state = xstrdup("queued");
 	s->prompt = prompt ? xstrdup(prompt) : NULL;
 	s->cwd = xstrdup(cwd);
 	s->model = model ? xstrdup(model) : NULL;
@@ -798,7 +841,7 @@ session_create(json_t *req, struct err *err)
 	s->base = wbase ? xstrdup(wbase) : NULL;
 	s->base_ref = base_ref ? xstrdup(base_ref) : NULL;
 	s->pinned = pin;
-	s->grp = xstrdup("default");
+	s->grp = xstrdup(group ? group : "default");
 	s->executor = xstrdup("local");
 	s->hook_token = xmalloc(33);
 	random_hex(s->hook_token, 32);
@@ -842,14 +885,12 @@ session_create(json_t *req, struct err *err)
 	json_t *first = json_pack("{s:s}", "state", s->state);
 	session_event(s, "state", first);
 	json_decref(first);
-	if (session_spawn(s, err) < 0) {
-		session_set_state(s, "failed", NULL, err->msg.data);
-		goto out; /* recorded as failed; the caller reports err */
-	}
-	if (blocked) /* a dialog comes before any hook: say so now */
-		session_set_state(s, "blocked", blocked,
-		    "waiting on the runtime before its hooks load");
-out:
+	s->first_block = blocked;
+	blocked = NULL;
+	session_schedule(); /* starts it now, unless it must wait */
+	if (strcmp(s->state, "failed") == 0) /* recorded; the caller says */
+		err_set(err, ERR_FAILED, "%s",
+		    s->reason ? s->reason : "the session failed to start");
 	free(blocked);
 	json_decref(argv);
 	json_decref(spec);
@@ -1180,6 +1221,12 @@ kill_timer_cb(uv_timer_t *t)
 int
 session_stop(struct session *s, int grace_ms, struct err *err)
 {
+	if (strcmp(s->state, "queued") == 0) {
+		/* never started: it just leaves the line */
+		s->queue_pos = 0;
+		session_set_state(s, "stopped", NULL, "stopped by user");
+		return 0;
+	}
 	if (!session_live(s))
 		return err_set(err, ERR_FAILED,
 		    "session '%s' is not running (%s)", s->name, s->state);
@@ -1281,4 +1328,6 @@ session_adopt_all(void)
 		else if (s->repo && s->worktree)
 			overlap_check(s->repo);
 	}
+	session_queue_init();
+	session_schedule(); /* the line, as the last daemon left it */
 }

@@ -29,7 +29,11 @@ struct session {
 	char *runtime_session_id, *team, *workflow, *parent, *boot_id;
 	char *hook_token, *spec;      /* spec: argv etc. as JSON, never env */
 	char *repo, *base, *base_ref; /* worktree sessions: main repo, base */
-	char *result; /* headless runs: the runtime's final result (JSON) */
+	char *result;  /* headless runs: the runtime's final result (JSON) */
+	json_t *after; /* ids it starts after (session-queue.c) */
+	int priority;  /* higher starts first */
+	int queue_pos; /* place in line while queued, from 1 */
+	char *first_block; /* what it waits on at its first start */
 	int pinned;
 	long host_pid, pid;
 	int has_exit, exit_code, exit_signal;
@@ -101,6 +105,13 @@ void host_link_detach(struct host_link *);
 void session_read_transcript(struct session *, const char *path);
 void session_read_transcript_once(struct session *, const char *path);
 void session_recheck_transcript(struct session *);
+
+/* session-queue.c */
+void session_queue_init(void);
+void session_queue_limits(json_t *req);
+void session_queue_set_group(const char *group, int limit);
+int session_group_limit(const char *group);
+void session_schedule(void);
 
 /* session-screen.c: the screen when a runtime's hooks stay silent. */
 void session_watch_screen(struct session *);

@@ -33,7 +33,8 @@ static const struct skey {
     {"worktree.baseRef", T_ENUM, "default|head", "\"default\"", 0},
     {"worktree.symlinkDirectories", T_STRV, NULL, "[]", 0},
     {"worktree.pool", T_INT, NULL, "0", 0},
-    {"limits.maxRunning", T_INT, NULL, "16", 0},
+    /* no default: one per 512 MiB of memory (session-queue.c) */
+    {"limits.maxRunning", T_INT, NULL, NULL, 0},
     {"limits.group.", T_INT, NULL, NULL, 1},
     {"budget.usd", T_NUM, NULL, NULL, 0},
     {"budget.tokens", T_INT, NULL, NULL, 0},

@@ -71,6 +71,9 @@ const struct migration store_migrations[] = {
          * `galley usage --by day` and daily budgets */
         "ALTER TABLE sessions ADD COLUMN result TEXT;"
         "ALTER TABLE sessions ADD COLUMN transcript_path TEXT;"
+        "ALTER TABLE sessions ADD COLUMN after_ids TEXT;"
+        "ALTER TABLE sessions ADD COLUMN priority INTEGER NOT NULL "
+        "DEFAULT 0;"
         "CREATE TABLE usage_daily ("
         " day TEXT NOT NULL,"
         " session TEXT NOT NULL,"

@@ -10,8 +10,11 @@ def test_set_get_unset_user(galley):
     f = galley.ghome / "config" / "settings.json"
     assert json.loads(f.read_text()) == {"limits": {"maxRunning": 4}}
     galley.ok("config", "unset", "limits.maxRunning")
-    j = galley.json("config", "get", "limits.maxRunning")
-    assert j["scope"] == "default" and j["value"] == 16
+    # no written default: the daemon sizes it to the machine's memory
+    galley.fail("config", "get", "limits.maxRunning", code=3,
+                match="not set")
+    j = galley.json("config", "get", "scrollback")
+    assert j["scope"] == "default" and j["value"] == 2000
 
 
 def test_precedence_local_project_user(galley, repo):

@@ -248,7 +248,8 @@ def test_events_record_every_change(galley):
     galley.wait_state("ev", "done")
     evs = galley.json("events", "ev")
     states = [e["data"]["state"] for e in evs if e["kind"] == "state"]
-    assert states == ["starting", "working", "blocked", "working", "done"]
+    assert states == ["queued", "starting", "working", "blocked", "working",
+                      "done"]
     kinds = {e["kind"] for e in evs}
     assert {"hook.SessionStart", "hook.Notification",
             "hook.UserPromptSubmit", "hook.SessionEnd"} <= kinds

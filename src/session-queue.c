@@ -1,0 +1,244 @@
+/*
+ * The queue (issue 8, DESIGN §8): a session starts only when fewer than
+ * limits.maxRunning sessions are live, fewer than its group's limit are
+ * live in its group, and every session it runs --after has ended `done`.
+ * Otherwise it waits as `queued`, with `waiting_for` saying why and its
+ * place in line; a failed dependency fails it with the reason. The line is
+ * by priority (higher first), then age. Without limits.maxRunning the
+ * limit comes from the machine's memory. Each `new` request carries the
+ * caller's limits (settings are the caller's); the latest ones apply.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+#include "session.h"
+#include "settings.h"
+#include "util.h"
+#include "xmalloc.h"
+
+static int max_running;      /* 0: 4 per CPU */
+static json_t *group_limits; /* name -> limit */
+
+/* Agents mostly wait on the network, so memory bounds them, not CPUs: a
+ * claude session holds about 260 MB. One per 512 MiB, 4 to 64. */
+static int
+limit_running(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	long long n;
+
+	if (max_running > 0)
+		return max_running;
+	n = pages > 0 && size > 0
+	    ? (long long)pages * size / (512LL * 1024 * 1024)
+	    : 4;
+	return n < 4 ? 4 : n > 64 ? 64 : (int)n;
+}
+
+/* At start, the user's limits: until a `new` brings the caller's own. */
+void
+session_queue_init(void)
+{
+	struct settings set;
+
+	if (settings_load(&set, "/", NULL) < 0)
+		return;
+	json_t *max = settings_get(&set, "limits.maxRunning");
+	if (json_is_integer(max) && json_integer_value(max) >= 1)
+		max_running = (int)json_integer_value(max);
+	json_t *groups = settings_get(&set, "limits.group"), *v;
+	const char *name;
+	json_object_foreach(groups, name,
+	    v) if (json_is_integer(v) && json_integer_value(v) >= 1)
+	{
+		if (group_limits == NULL)
+			group_limits = json_object();
+		json_object_set(group_limits, name, v);
+	}
+	settings_release(&set);
+}
+
+void
+session_queue_limits(json_t *req)
+{
+	json_int_t v;
+	const char *group = json_string_value(json_object_get(req, "group"));
+
+	if (proto_get_int(req, "max_running", &v, NULL) == 0 &&
+	    json_object_get(req, "max_running") && v >= 1 && v <= 100000)
+		max_running = (int)v;
+	if (group && json_object_get(req, "group_limit") &&
+	    proto_get_int(req, "group_limit", &v, NULL) == 0 && v >= 1) {
+		if (group_limits == NULL)
+			group_limits = json_object();
+		json_object_set_new(group_limits, group, json_integer(v));
+	}
+}
+
+void
+session_queue_set_group(const char *group, int limit)
+{
+	if (group_limits == NULL)
+		group_limits = json_object();
+	if (limit > 0)
+		json_object_set_new(group_limits, group, json_integer(limit));
+	else
+		json_object_del(group_limits, group);
+	session_schedule();
+}
+
+int
+session_group_limit(const char *group)
+{
+	json_t *v = json_object_get(group_limits, group);
+
+	return json_is_integer(v) ? (int)json_integer_value(v) : 0;
+}
+
+struct counts {
+	int live;
+	json_t *groups; /* name -> live sessions in it */
+};
+
+static int
+group_count(struct counts *c, const char *g)
+{
+	return (int)json_integer_value(json_object_get(c->groups, g));
+}
+
+/* 1: may start; 0: waits (*why); -1: can never start (*why). The reason
+ * names the limit, not the count, so it changes seldom: each change is a
+ * store write and an event for every session in line. */
+static int
+can_start(struct session *s, struct counts *c, char *why, size_t size)
+{
+	const char *g = s->grp ? s->grp : "default";
+	struct session *o;
+	size_t i;
+	json_t *dep;
+
+	json_array_foreach(s->after, i, dep)
+	{
+		const char *id = json_string_value(dep);
+		o = id ? session_find_id(id) : NULL;
+		if (o == NULL) {
+			snprintf(
+			    why, size, "dependency %s is gone", id ? id : "?");
+			return -1;
+		}
+		if (strcmp(o->state, "done") == 0)
+			continue;
+		if (session_terminal(o)) {
+			snprintf(why, size, "dependency %s (%s) ended %s%s%s",
+			    o->name, o->id, o->state, o->reason ? ": " : "",
+			    o->reason ? o->reason : "");
+			return -1;
+		}
+		snprintf(why, size, "after %s", o->name);
+		return 0;
+	}
+	if (c->live >= limit_running()) {
+		snprintf(
+		    why, size, "queue: limits.maxRunning %d", limit_running());
+		return 0;
+	}
+	int glimit = session_group_limit(g);
+	if (glimit > 0 && group_count(c, g) >= glimit) {
+		snprintf(
+		    why, size, "queue: group %s runs %d at a time", g, glimit);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+queue_cmp(const void *pa, const void *pb)
+{
+	const struct session *a = *(struct session *const *)pa;
+	const struct session *b = *(struct session *const *)pb;
+
+	if (a->priority != b->priority)
+		return a->priority > b->priority ? -1 : 1;
+	if (a->created_at != b->created_at)
+		return a->created_at < b->created_at ? -1 : 1;
+	return strcmp(a->id, b->id);
+}
+
+/* Start what may start, in line order; say why the rest wait. Safe to
+ * call from anywhere: a start or a failure that ends more sessions only
+ * asks for one more pass. */
+void
+session_schedule(void)
+{
+	static int running, again;
+	struct session *s, **line = NULL;
+	size_t n, cap = 0;
+
+	if (running) {
+		again = 1;
+		return;
+	}
+	running = 1;
+	do {
+		struct counts c = {0, json_object()};
+		again = 0;
+		n = 0;
+		TAILQ_FOREACH(s, &srv.sessions, entry) {
+			if (session_live(s)) {
+				const char *g = s->grp ? s->grp : "default";
+				c.live++;
+				json_object_set_new(c.groups, g,
+				    json_integer(group_count(&c, g) + 1));
+			}
+			if (strcmp(s->state, "queued") != 0)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 32;
+				line = xrealloc(line, cap * sizeof *line);
+			}
+			line[n++] = s;
+		}
+		if (n > 1)
+			qsort(line, n, sizeof *line, queue_cmp);
+		int pos = 0;
+		for (size_t i = 0; i < n; i++) {
+			char why[512];
+			struct err err = ERR_INIT;
+			s = line[i];
+			int ok = can_start(s, &c, why, sizeof why);
+			if (ok < 0) {
+				s->queue_pos = 0;
+				session_set_state(s, "failed", NULL, why);
+				continue;
+			}
+			if (ok > 0) {
+				const char *g = s->grp ? s->grp : "default";
+				s->queue_pos = 0;
+				if (session_spawn(s, &err) < 0)
+					session_set_state(
+					    s, "failed", NULL, err.msg.data);
+				else {
+					c.live++;
+					json_object_set_new(c.groups, g,
+					    json_integer(
+					        group_count(&c, g) + 1));
+				}
+				err_release(&err);
+				continue;
+			}
+			if (s->queue_pos != ++pos) {
+				s->queue_pos = pos;
+				session_uncache(s);
+			}
+			if (s->waiting_for == NULL ||
+			    strcmp(s->waiting_for, why) != 0)
+				session_set_state(s, "queued", why, NULL);
+		}
+		json_decref(c.groups);
+	} while (again);
+	free(line);
+	running = 0;
+}

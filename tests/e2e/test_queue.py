@@ -1,0 +1,114 @@
+"""The queue (issue 8, first part): limits.maxRunning, groups, --after
+and --priority."""
+import json
+
+from conftest import poll
+
+
+def intervals(galley):
+    """name -> (started, ended) in ms, from the event log."""
+    names = {s["id"]: s["name"] for s in galley.ls("--all")}
+    out = {}
+    for e in galley.json("events", "--limit", "100000"):
+        if e["kind"] != "state" or e["session"] not in names:
+            continue
+        st = (e.get("data") or {}).get("state")
+        n = names[e["session"]]
+        if st == "starting":
+            out.setdefault(n, [None, None])[0] = e["at"]
+        elif st in ("done", "failed", "stopped"):
+            out.setdefault(n, [None, None])[1] = e["at"]
+    return out
+
+
+def max_overlap(spans):
+    points = []
+    for a, b in spans:
+        points += [(a, 1), (b, -1)]
+    now = top = 0
+    for _, d in sorted(points, key=lambda p: (p[0], p[1])):
+        now += d
+        top = max(top, now)
+    return top
+
+
+def test_max_running_holds_the_rest_in_line(galley, tmp_path):
+    galley.ok("config", "set", "limits.maxRunning", "2")
+    for i in range(6):
+        galley.json("exec", "-n", f"j{i}", "--", "sleep", "0.3")
+    got = {s["name"]: s for s in galley.ls()}
+    queued = sorted((s["queue_position"], n) for n, s in got.items()
+                    if s["state"] == "queued")
+    assert [n for _, n in queued] == ["j2", "j3", "j4", "j5"]
+    assert [p for p, _ in queued] == [1, 2, 3, 4]
+    assert "limits.maxRunning 2" in got["j2"]["waiting_for"]
+    assert "#1 " in galley.ok("ls").stdout
+    for i in range(6):
+        galley.wait_state(f"j{i}", "done", timeout=20)
+    spans = intervals(galley)
+    assert max_overlap(spans.values()) <= 2
+    starts = [spans[f"j{i}"][0] for i in range(6)]
+    assert starts == sorted(starts)  # in order
+
+
+def test_group_limit(galley, tmp_path):
+    p = galley.ok("group", "set", "g1", "--parallel", "1")
+    assert "at most 1" in p.stdout
+    for i in range(3):
+        galley.json("exec", "-n", f"g{i}", "--group", "g1", "--", "sleep",
+                    "0.2")
+    galley.json("exec", "-n", "free", "--", "sleep", "0.2")
+    assert galley.get("free")["state"] != "queued"
+    groups = {g["name"]: g for g in galley.json("group", "ls")}
+    assert groups["g1"]["parallel"] == 1 and groups["g1"]["queued"] == 2
+    for i in range(3):
+        galley.wait_state(f"g{i}", "done", timeout=20)
+    spans = intervals(galley)
+    assert max_overlap([spans[f"g{i}"] for i in range(3)]) == 1
+    cfg = json.loads((galley.ghome / "config" / "settings.json").read_text())
+    assert cfg["limits"]["group"]["g1"] == 1
+
+
+def test_after_chains_and_a_failed_dependency(galley, tmp_path):
+    galley.json("exec", "-n", "a", "--", "sh", "-c", "sleep 0.3")
+    b = galley.json("exec", "-n", "b", "--after", "a", "--", "true")
+    assert b["state"] == "queued" and "after a" in b["waiting_for"]
+    galley.wait_state("b", "done", timeout=20)
+    spans = intervals(galley)
+    assert spans["b"][0] >= spans["a"][1]
+    # a failure fails what waits on it, and what waits on that
+    galley.json("exec", "-n", "x", "--", "sh", "-c", "sleep 0.3; exit 3")
+    galley.json("exec", "-n", "y", "--after", "x", "--", "true")
+    galley.json("exec", "-n", "z", "--after", "y,a", "--", "true")
+    y = galley.wait_state("y", "failed", timeout=20)
+    assert "dependency x" in y["reason"] and "exited with code 3" in \
+        y["reason"]
+    z = galley.wait_state("z", "failed", timeout=20)
+    assert "dependency y" in z["reason"]
+    assert z["exit_code"] is None  # never started
+    galley.fail("exec", "--after", "nosuch", "--", "true", code=3)
+    galley.fail("exec", "--after", ",", "--", "true", code=2)
+    galley.fail("exec", "--group", "../x", "--", "true", code=2)
+    galley.fail("exec", "--priority", "high", "--", "true", code=2)
+
+
+def test_priority_and_stop_while_queued(galley, tmp_path):
+    galley.ok("config", "set", "limits.maxRunning", "1")
+    galley.json("exec", "-n", "blocker", "--", "sleep", "600")
+    galley.json("exec", "-n", "low", "--", "true")
+    galley.json("exec", "-n", "high", "--priority", "5", "--", "true")
+    galley.json("exec", "-n", "gone", "--", "true")
+    got = {s["name"]: s for s in galley.ls()}
+    assert got["high"]["queue_position"] == 1
+    assert got["low"]["queue_position"] == 2
+    galley.ok("stop", "gone")
+    s = galley.wait_state("gone", "stopped")
+    assert s["exit_code"] is None
+    # the line survives a daemon restart
+    galley.ok("daemon", "stop")
+    assert galley.get("high")["state"] == "queued"
+    galley.ok("stop", "blocker")
+    galley.wait_state("low", "done", timeout=20)
+    spans = intervals(galley)
+    assert spans["high"][0] < spans["low"][0]
+    assert "gone" not in spans or spans["gone"][0] is None
