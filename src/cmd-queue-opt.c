@@ -44,13 +44,14 @@ cmd_queue_request(struct cmd_ctx *ctx, json_t *req, struct start_opts *o)
 	}
 	if (settings_load(&set, cwd, &ctx->err) < 0)
 		return -1;
+	/* null says "not set": an unset limit stops applying at once */
 	json_t *max = settings_get(&set, "limits.maxRunning");
-	if (json_is_integer(max))
-		json_object_set(req, "max_running", max);
+	json_object_set(
+	    req, "max_running", json_is_integer(max) ? max : json_null());
 	snprintf(key, sizeof key, "limits.group.%s", group);
 	json_t *gl = settings_get(&set, key);
-	if (json_is_integer(gl))
-		json_object_set(req, "group_limit", gl);
+	json_object_set(
+	    req, "group_limit", json_is_integer(gl) ? gl : json_null());
 	settings_release(&set);
 	return 0;
 }

@@ -19,7 +19,7 @@
 #include "util.h"
 #include "xmalloc.h"
 
-static int max_running;      /* 0: 4 per CPU */
+static int max_running;      /* 0: from the machine's memory */
 static json_t *group_limits; /* name -> limit */
 
 /* Agents mostly wait on the network, so memory bounds them, not CPUs: a
@@ -67,10 +67,17 @@ session_queue_limits(json_t *req)
 	json_int_t v;
 	const char *group = json_string_value(json_object_get(req, "group"));
 
-	if (proto_get_int(req, "max_running", &v, NULL) == 0 &&
-	    json_object_get(req, "max_running") && v >= 1 && v <= 100000)
+	/* null: the caller has no such setting (any more) */
+	json_t *m = json_object_get(req, "max_running");
+	if (json_is_null(m))
+		max_running = 0;
+	else if (proto_get_int(req, "max_running", &v, NULL) == 0 && m &&
+	    v >= 1 && v <= 100000)
 		max_running = (int)v;
-	if (group && json_object_get(req, "group_limit") &&
+	json_t *gl = json_object_get(req, "group_limit");
+	if (group && json_is_null(gl))
+		json_object_del(group_limits, group);
+	else if (group && gl &&
 	    proto_get_int(req, "group_limit", &v, NULL) == 0 && v >= 1) {
 		if (group_limits == NULL)
 			group_limits = json_object();

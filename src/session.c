@@ -1308,6 +1308,7 @@ session_remove(struct session *s, int force, struct err *err)
 	TAILQ_REMOVE(&srv.sessions, s, entry);
 	srv.nsessions--;
 	session_free(s);
+	session_schedule(); /* what waited on it fails now, not later */
 	return 0;
 }
 
