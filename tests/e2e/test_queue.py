@@ -32,10 +32,18 @@ def max_overlap(spans):
     return top
 
 
+def gated(tmp_path):
+    """A job that runs until the test lets it end (whatever the speed of
+    the build under test)."""
+    go = tmp_path / "GO"
+    return go, ["--", "sh", "-c", f"until [ -e {go} ]; do sleep 0.02; done"]
+
+
 def test_max_running_holds_the_rest_in_line(galley, tmp_path):
     galley.ok("config", "set", "limits.maxRunning", "2")
+    go, job = gated(tmp_path)
     for i in range(6):
-        galley.json("exec", "-n", f"j{i}", "--", "sleep", "0.3")
+        galley.json("exec", "-n", f"j{i}", *job)
     got = {s["name"]: s for s in galley.ls()}
     queued = sorted((s["queue_position"], n) for n, s in got.items()
                     if s["state"] == "queued")
@@ -43,6 +51,7 @@ def test_max_running_holds_the_rest_in_line(galley, tmp_path):
     assert [p for p, _ in queued] == [1, 2, 3, 4]
     assert "limits.maxRunning 2" in got["j2"]["waiting_for"]
     assert "#1 " in galley.ok("ls").stdout
+    go.touch()
     for i in range(6):
         galley.wait_state(f"j{i}", "done", timeout=20)
     spans = intervals(galley)
@@ -54,13 +63,14 @@ def test_max_running_holds_the_rest_in_line(galley, tmp_path):
 def test_group_limit(galley, tmp_path):
     p = galley.ok("group", "set", "g1", "--parallel", "1")
     assert "at most 1" in p.stdout
+    go, job = gated(tmp_path)
     for i in range(3):
-        galley.json("exec", "-n", f"g{i}", "--group", "g1", "--", "sleep",
-                    "0.2")
-    galley.json("exec", "-n", "free", "--", "sleep", "0.2")
+        galley.json("exec", "-n", f"g{i}", "--group", "g1", *job)
+    galley.json("exec", "-n", "free", *job)
     assert galley.get("free")["state"] != "queued"
     groups = {g["name"]: g for g in galley.json("group", "ls")}
     assert groups["g1"]["parallel"] == 1 and groups["g1"]["queued"] == 2
+    go.touch()
     for i in range(3):
         galley.wait_state(f"g{i}", "done", timeout=20)
     spans = intervals(galley)
@@ -70,16 +80,21 @@ def test_group_limit(galley, tmp_path):
 
 
 def test_after_chains_and_a_failed_dependency(galley, tmp_path):
-    galley.json("exec", "-n", "a", "--", "sh", "-c", "sleep 0.3")
+    go, job = gated(tmp_path)
+    galley.json("exec", "-n", "a", *job)
     b = galley.json("exec", "-n", "b", "--after", "a", "--", "true")
     assert b["state"] == "queued" and "after a" in b["waiting_for"]
+    go.touch()
     galley.wait_state("b", "done", timeout=20)
     spans = intervals(galley)
     assert spans["b"][0] >= spans["a"][1]
     # a failure fails what waits on it, and what waits on that
-    galley.json("exec", "-n", "x", "--", "sh", "-c", "sleep 0.3; exit 3")
+    go2 = tmp_path / "GO2"
+    galley.json("exec", "-n", "x", "--", "sh", "-c",
+                f"until [ -e {go2} ]; do sleep 0.02; done; exit 3")
     galley.json("exec", "-n", "y", "--after", "x", "--", "true")
     galley.json("exec", "-n", "z", "--after", "y,a", "--", "true")
+    go2.touch()
     y = galley.wait_state("y", "failed", timeout=20)
     assert "dependency x" in y["reason"] and "exited with code 3" in \
         y["reason"]

@@ -550,7 +550,9 @@ test_load_local_beats_project_beats_user_beats_default(void **state)
 	assert_string_equal(settings_get_str(&s, "notify"), "bell");
 	assert_int_equal(settings_origin(&s, "notify"), SCOPE_DEFAULT);
 	assert_int_equal(
-	    json_integer_value(settings_get(&s, "limits.maxRunning")), 16);
+	    json_integer_value(settings_get(&s, "scrollback")), 2000);
+	/* no written default: the daemon sizes it to the machine */
+	assert_null(settings_get(&s, "limits.maxRunning"));
 	/* nested objects merge key by key across layers */
 	assert_string_equal(settings_get_str(&s, "worktree.baseRef"), "head");
 	assert_int_equal(
