@@ -47,6 +47,28 @@ tool_label(json_t *payload)
 	return out;
 }
 
+/* One upsert into usage (day NULL) or usage_daily: the same columns after
+ * the day. */
+static void
+usage_row(const char *sql, const char *day, const char *id, const char *model,
+    const long long n[4], double cost)
+{
+	sqlite3_stmt *st = store_stmt(&srv.store, sql);
+	int i = 1;
+
+	if (st == NULL)
+		return;
+	if (day)
+		sqlite3_bind_text(st, i++, day, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, i++, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, i++, model, -1, SQLITE_TRANSIENT);
+	for (int k = 0; k < 4; k++)
+		sqlite3_bind_int64(st, i++, n[k]);
+	sqlite3_bind_double(st, i, cost);
+	sqlite3_step(st);
+	sqlite3_reset(st);
+}
+
 static void
 add_usage(struct session *s, const char *msgid, const char *model, json_t *u)
 {
@@ -94,34 +116,12 @@ add_usage(struct session *s, const char *msgid, const char *model, json_t *u)
 	if (in < 0 || out < 0 || cr < 0 || cw < 0)
 		return;
 	cost = price_cost(model, in, out, cr, cw);
-	st = store_stmt(&srv.store, add_sql);
-	if (st == NULL)
-		return;
-	sqlite3_bind_text(st, 1, s->id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, model, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, in);
-	sqlite3_bind_int64(st, 4, out);
-	sqlite3_bind_int64(st, 5, cr);
-	sqlite3_bind_int64(st, 6, cw);
-	sqlite3_bind_double(st, 7, cost);
-	sqlite3_step(st);
-	sqlite3_reset(st);
-	st = store_stmt(&srv.store, day_sql);
-	if (st != NULL) {
-		char day[32];
-		iso_time(wall_ms(), day, sizeof day);
-		day[10] = '\0';
-		sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, s->id, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 3, model, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 4, in);
-		sqlite3_bind_int64(st, 5, out);
-		sqlite3_bind_int64(st, 6, cr);
-		sqlite3_bind_int64(st, 7, cw);
-		sqlite3_bind_double(st, 8, cost);
-		sqlite3_step(st);
-		sqlite3_reset(st);
-	}
+	long long n[4] = {in, out, cr, cw};
+	char day[32];
+	iso_time(wall_ms(), day, sizeof day);
+	day[10] = '\0';
+	usage_row(add_sql, NULL, s->id, model, n, cost);
+	usage_row(day_sql, day, s->id, model, n, cost);
 	s->usage.input += in;
 	s->usage.output += out;
 	s->usage.cache_read += cr;
