@@ -59,9 +59,11 @@ tree_children(json_t *list, const char *parent, int depth)
 			root = 1;
 			json_t *o;
 			size_t j;
-			json_array_foreach(list, j,
-			    o) if (strcmp(session_str(o, "id"), p) == 0) root =
-			    0;
+			json_array_foreach(list, j, o)
+			{
+				if (strcmp(session_str(o, "id"), p) == 0)
+					root = 0;
+			}
 		}
 		if (parent ? (p && strcmp(p, parent) == 0) : root) {
 			json_t *n = json_deep_copy(s);

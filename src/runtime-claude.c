@@ -223,8 +223,11 @@ claude_resume(json_t *argv, const char *rsid)
 	size_t i, n = json_array_size(argv);
 	int headless = 0;
 
-	json_array_foreach(argv, i,
-	    v) if (strcmp(json_string_value(v), "-p") == 0) headless = 1;
+	json_array_foreach(argv, i, v)
+	{
+		if (strcmp(json_string_value(v), "-p") == 0)
+			headless = 1;
+	}
 	for (i = 0; i < n; i++) {
 		const char *a = json_string_value(json_array_get(argv, i));
 		if (strcmp(a, "--session-id") == 0 && i + 1 < n) {

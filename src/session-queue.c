@@ -51,9 +51,10 @@ session_queue_init(void)
 		max_running = (int)json_integer_value(max);
 	json_t *groups = settings_get(&set, "limits.group"), *v;
 	const char *name;
-	json_object_foreach(groups, name,
-	    v) if (json_is_integer(v) && json_integer_value(v) >= 1)
+	json_object_foreach(groups, name, v)
 	{
+		if (!json_is_integer(v) || json_integer_value(v) < 1)
+			continue;
 		if (group_limits == NULL)
 			group_limits = json_object();
 		json_object_set(group_limits, name, v);
