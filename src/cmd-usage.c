@@ -1,4 +1,4 @@
-/* galley usage [--since DAY] [--by session|model|day]: tokens and cost,
+/* galley usage [--since DAY] [--by session|model|day|group]: tokens and cost,
  * counted from the runtimes' transcripts (each message once) and priced
  * from the price table. */
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include "server.h"
 #include "util.h"
 
-static const char *const groupings[] = {"session", "model", "day"};
+static const char *const groupings[] = {"session", "model", "day", "group"};
 
 /* "2026-11-30", "today", or "7d" (the last 7 days) to a day string. */
 static int
@@ -66,7 +66,7 @@ usage_run(struct cmd_ctx *ctx)
 		ok |= strcmp(by, groupings[i]) == 0;
 	if (!ok)
 		return cmd_usage_error(
-		    ctx, "bad --by '%s': use session, model or day", by);
+		    ctx, "bad --by '%s': use session, model, day or group", by);
 	if (optind != ctx->argc)
 		return cmd_usage_error(
 		    ctx, "unexpected argument '%s'", ctx->argv[optind]);
@@ -142,6 +142,9 @@ usage_serve(
 	    "? GROUP BY u.model ORDER BY sum(u.cost_usd) DESC, u.model",
 	    "SELECT u.day, NULL, " SUMS " FROM usage_daily u WHERE u.day >= ? "
 	    "GROUP BY u.day ORDER BY u.day",
+	    "SELECT coalesce(s.grp, 'default'), NULL, " SUMS " FROM "
+	    "usage_daily u LEFT JOIN sessions s ON s.id = u.session WHERE "
+	    "u.day >= ? GROUP BY 1 ORDER BY sum(u.cost_usd) DESC, 1",
 	    "SELECT NULL, NULL, " SUMS " FROM usage_daily u WHERE u.day >= ?",
 	};
 	const char *by = NULL, *since = NULL;
@@ -156,12 +159,13 @@ usage_serve(
 		if (strcmp(by, groupings[i]) == 0)
 			which = i;
 	if (which < 0) {
-		err_set(err, ERR_USAGE, "'by' must be session, model or day");
+		err_set(err, ERR_USAGE,
+		    "'by' must be session, model, day or group");
 		goto fail;
 	}
 	for (int pass = 0; pass < 2; pass++) {
 		sqlite3_stmt *st =
-		    store_stmt(&srv.store, sql[pass ? 3 : which]);
+		    store_stmt(&srv.store, sql[pass ? 4 : which]);
 		if (st == NULL) {
 			store_sqlerr(&srv.store, err, "usage");
 			goto fail;
@@ -198,12 +202,13 @@ fail:
 
 const struct cmd_entry cmd_usage_entry = {
     .name = "usage",
-    .usage = "[--since DAY] [--by session|model|day]",
+    .usage = "[--since DAY] [--by session|model|day|group]",
     .summary = "tokens and cost, from the runtimes' transcripts",
     .help = "      --since DAY     from DAY on: YYYY-MM-DD, today, or Nd\n"
             "                      (the last N days)\n"
-            "      --by B          group by session, model (default) or "
-            "day\n",
+            "      --by B          group by session, model (default), day "
+            "or\n"
+            "                      group (the sessions' --group)\n",
     .run = usage_run,
     .serve = usage_serve,
 };

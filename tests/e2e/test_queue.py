@@ -127,3 +127,25 @@ def test_priority_and_stop_while_queued(galley, tmp_path):
     spans = intervals(galley)
     assert spans["high"][0] < spans["low"][0]
     assert "gone" not in spans or spans["gone"][0] is None
+
+
+def test_usage_by_group(galley, tmp_path):
+    galley.json("new", "--runtime", "fake", "-n", "u1", "--group", "red",
+                "usage 1000 200 claude-sonnet-4-5; exit 0")
+    galley.json("new", "--runtime", "fake", "-n", "u2", "--group", "red",
+                "usage 500 100 claude-sonnet-4-5; exit 0")
+    galley.json("new", "--runtime", "fake", "-n", "u3",
+                "usage 10 1 claude-haiku-4-5; exit 0")
+    for n in ("u1", "u2", "u3"):
+        galley.wait_state(n, "done")
+    poll(lambda: galley.json("usage", "--by", "group")["total"].get(
+        "input_tokens") == 1510, 10, what="usage counted")
+    rows = {r["key"]: r for r in galley.json("usage", "--by",
+                                             "group")["rows"]}
+    assert rows["red"]["input_tokens"] == 1500
+    assert rows["red"]["output_tokens"] == 300
+    assert rows["default"]["input_tokens"] == 10
+    # sonnet: $3/$15 per million
+    assert abs(rows["red"]["cost_usd"] - (1500 * 3 + 300 * 15) / 1e6) < 1e-9
+    assert "red" in galley.ok("usage", "--by", "group").stdout
+    galley.fail("usage", "--by", "team", code=2)
