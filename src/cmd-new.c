@@ -104,19 +104,11 @@ check_choice(const char *key, const char *value, struct err *err)
 static int
 claude_on_path(void)
 {
-	const char *dirs = getenv("PATH");
-	char *p;
+	char *p = path_search(getenv("PATH"), "claude");
+	int found = p != NULL;
 
-	while (dirs && *dirs) {
-		size_t n = strcspn(dirs, ":");
-		xasprintf(&p, "%.*s/claude", (int)n, n ? dirs : ".");
-		int ok = access(p, X_OK) == 0;
-		free(p);
-		if (ok)
-			return 1;
-		dirs += n + (dirs[n] == ':');
-	}
-	return 0;
+	free(p);
+	return found;
 }
 
 /* The claude runtime's part of the request: settings the daemon cannot

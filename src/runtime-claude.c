@@ -84,15 +84,8 @@ find_claude(json_t *req, struct err *err)
 	dirs = env_lookup(json_object_get(req, "env"), "PATH");
 	if (dirs == NULL)
 		dirs = "/usr/local/bin:/usr/bin:/bin";
-	while (*dirs) {
-		size_t n = strcspn(dirs, ":");
-		xasprintf(&p, "%.*s/claude", (int)n, n ? dirs : ".");
-		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) &&
-		    access(p, X_OK) == 0)
-			return p;
-		free(p);
-		dirs += n + (dirs[n] == ':');
-	}
+	if ((p = path_search(dirs, "claude")) != NULL)
+		return p;
 	err_set(err, ERR_FAILED,
 	    "claude is not on PATH: install it (npm install -g "
 	    "@anthropic-ai/claude-code), set claude.path, or use --runtime "

@@ -78,31 +78,6 @@ session_watch_screen(struct session *s)
 		uv_timer_start(&tick, tick_cb, SCREEN_TICK_MS, SCREEN_TICK_MS);
 }
 
-/* The last non-blank line of a screen, into out. */
-static void
-last_line(const char *scr, char *out, size_t size)
-{
-	const char *end = scr + strlen(scr);
-
-	out[0] = '\0';
-	while (end > scr) {
-		const char *start = end;
-		while (start > scr && start[-1] != '\n')
-			start--;
-		const char *a = start, *b = end;
-		while (a < b && (*a == ' ' || *a == '\n' || *a == '\r'))
-			a++;
-		while (
-		    b > a && (b[-1] == ' ' || b[-1] == '\n' || b[-1] == '\r'))
-			b--;
-		if (b > a) {
-			snprintf(out, size, "%.*s", (int)(b - a), a);
-			return;
-		}
-		end = start > scr ? start - 1 : scr;
-	}
-}
-
 void
 session_on_screen(struct session *s, const char *scr)
 {
@@ -124,7 +99,7 @@ session_on_screen(struct session *s, const char *scr)
 		}
 	if (wall_ms() - s->updated_at < SCREEN_GIVE_UP_MS)
 		return;
-	last_line(scr, line, sizeof line);
+	last_text_line(scr, line, sizeof line);
 	snprintf(wait, sizeof wait,
 	    "no word from claude's hooks for %d s; its screen ends with: %s",
 	    SCREEN_GIVE_UP_MS / 1000, line[0] ? line : "(blank)");

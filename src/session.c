@@ -1006,26 +1006,7 @@ last_screen_line(struct session *s, char *out, size_t size)
 	out[0] = '\0';
 	if (read_file(path, &b, 1u << 20, NULL) == 0 && b.len > 0) {
 		buf_addc(&b, '\0');
-		char *end = b.data + strlen(b.data);
-		while (end > b.data) {
-			char *start = end;
-			while (start > b.data && start[-1] != '\n')
-				start--;
-			char *t = start;
-			while (
-			    t < end && (*t == ' ' || *t == '\r' || *t == '\n'))
-				t++;
-			size_t l = (size_t)(end - t);
-			while (l > 0 &&
-			    (t[l - 1] == ' ' || t[l - 1] == '\r' ||
-			        t[l - 1] == '\n'))
-				l--;
-			if (l > 0) {
-				snprintf(out, size, "%.*s", (int)l, t);
-				break;
-			}
-			end = start > b.data ? start - 1 : b.data;
-		}
+		last_text_line(b.data, out, size);
 	}
 	buf_release(&b);
 	free(path);

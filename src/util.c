@@ -412,3 +412,48 @@ utf8_sanitize(const char *p, size_t n, struct buf *out)
 		}
 	}
 }
+
+/* The last non-blank line of a text (a screen), trimmed, into out. */
+void
+last_text_line(const char *scr, char *out, size_t size)
+{
+	const char *end = scr + strlen(scr);
+
+	out[0] = '\0';
+	while (end > scr) {
+		const char *start = end;
+		while (start > scr && start[-1] != '\n')
+			start--;
+		const char *a = start, *b = end;
+		while (a < b && (*a == ' ' || *a == '\n' || *a == '\r'))
+			a++;
+		while (
+		    b > a && (b[-1] == ' ' || b[-1] == '\n' || b[-1] == '\r'))
+			b--;
+		if (b > a) {
+			snprintf(out, size, "%.*s", (int)(b - a), a);
+			return;
+		}
+		end = start > scr ? start - 1 : scr;
+	}
+}
+
+/* The first executable regular file called name in a PATH-style list of
+ * dirs; caller frees. NULL if none. */
+char *
+path_search(const char *dirs, const char *name)
+{
+	struct stat st;
+	char *p;
+
+	while (dirs && *dirs) {
+		size_t n = strcspn(dirs, ":");
+		xasprintf(&p, "%.*s/%s", (int)n, n ? dirs : ".", name);
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(p, X_OK) == 0)
+			return p;
+		free(p);
+		dirs += n + (dirs[n] == ':');
+	}
+	return NULL;
+}

@@ -35,5 +35,7 @@ int set_cloexec(int fd);
 int set_nonblock(int fd);
 ssize_t write_all(int fd, const void *, size_t);
 void utf8_sanitize(const char *, size_t, struct buf *);
+void last_text_line(const char *text, char *out, size_t size);
+char *path_search(const char *dirs, const char *name);
 
 #endif
