@@ -8,6 +8,38 @@
 #include "names.h"
 #include "settings.h"
 
+/* --sandbox write|net|all[,best-effort] (or best-effort alone: both,
+ * as far as this machine allows) into {"write":b,"net":b,"best_effort":b}. */
+static int
+sandbox_request(const char *arg, json_t *req, struct err *err)
+{
+	int write = 0, net = 0, best = 0;
+
+	for (const char *p = arg; *p;) {
+		size_t n = strcspn(p, ",");
+		if (n == 5 && strncmp(p, "write", 5) == 0)
+			write = 1;
+		else if (n == 3 && strncmp(p, "net", 3) == 0)
+			net = 1;
+		else if (n == 3 && strncmp(p, "all", 3) == 0)
+			write = net = 1;
+		else if (n == 11 && strncmp(p, "best-effort", 11) == 0)
+			best = 1;
+		else
+			return err_set(err, ERR_USAGE,
+			    "--sandbox takes write, net or all, optionally "
+			    "with ,best-effort (got '%.40s')",
+			    arg);
+		p += n + (p[n] == ',');
+	}
+	if (!write && !net)
+		write = net = 1; /* best-effort alone */
+	json_object_set_new(req, "sandbox",
+	    json_pack("{s:b, s:b, s:b}", "write", write, "net", net,
+	        "best_effort", best));
+	return 0;
+}
+
 int
 cmd_queue_request(struct cmd_ctx *ctx, json_t *req, struct start_opts *o)
 {
@@ -42,6 +74,24 @@ cmd_queue_request(struct cmd_ctx *ctx, json_t *req, struct start_opts *o)
 		}
 		json_object_set_new(req, "after", after);
 	}
+	if (o->budget_usd) {
+		double usd = strtod(o->budget_usd, &end);
+		if (*o->budget_usd == '\0' || *end || !(usd > 0) || usd > 1e6)
+			return err_set(&ctx->err, ERR_USAGE,
+			    "--budget-usd takes a number of dollars above 0, "
+			    "e.g. 2.50");
+		json_object_set_new(req, "budget_usd", json_real(usd));
+	}
+	if (o->budget_tokens) {
+		long long t = strtoll(o->budget_tokens, &end, 10);
+		if (*o->budget_tokens == '\0' || *end || t < 1 ||
+		    t > 1000000000000LL)
+			return err_set(&ctx->err, ERR_USAGE,
+			    "--budget-tokens takes a whole number above 0");
+		json_object_set_new(req, "budget_tokens", json_integer(t));
+	}
+	if (o->sandbox && sandbox_request(o->sandbox, req, &ctx->err) < 0)
+		return -1;
 	if (settings_load(&set, cwd, &ctx->err) < 0)
 		return -1;
 	/* null says "not set": an unset limit stops applying at once */

@@ -47,6 +47,15 @@ cmd_opt_start(struct cmd_ctx *ctx, int c, struct start_opts *o)
 	case OPT_PRIORITY:
 		o->priority = optarg;
 		return -1;
+	case OPT_BUDGET_USD:
+		o->budget_usd = optarg;
+		return -1;
+	case OPT_BUDGET_TOKENS:
+		o->budget_tokens = optarg;
+		return -1;
+	case OPT_SANDBOX:
+		o->sandbox = optarg;
+		return -1;
 	case 'B':
 		if (strcmp(optarg, "default") && strcmp(optarg, "head"))
 			return cmd_usage_error(

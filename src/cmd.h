@@ -86,16 +86,24 @@ struct start_opts {
 	const char *name, *cwd, *wt_name, *base_mode;
 	int pin, use_wt;
 	const char *group, *after, *priority; /* the queue (cmd-queue-opt.c) */
+	const char *budget_usd, *budget_tokens, *sandbox; /* policy */
 };
 #define START_OPTS_INIT                                                        \
 	{                                                                      \
-		NULL, NULL, NULL, NULL, 0, -1, NULL, NULL, NULL                \
+		NULL, NULL, NULL, NULL, 0, -1, NULL, NULL, NULL, NULL, NULL,   \
+		    NULL                                                       \
 	}
 #define OPT_GROUP 0x101
 #define OPT_AFTER 0x102
 #define OPT_PRIORITY 0x103
+#define OPT_BUDGET_USD 0x104
+#define OPT_BUDGET_TOKENS 0x105
+#define OPT_SANDBOX 0x106
 #define START_LONGOPTS                                                         \
 	{"group", required_argument, NULL, OPT_GROUP},                         \
+	    {"budget-usd", required_argument, NULL, OPT_BUDGET_USD},           \
+	    {"budget-tokens", required_argument, NULL, OPT_BUDGET_TOKENS},     \
+	    {"sandbox", required_argument, NULL, OPT_SANDBOX},                 \
 	    {"after", required_argument, NULL, OPT_AFTER},                     \
 	    {"priority", required_argument, NULL, OPT_PRIORITY},               \
 	    {"name", required_argument, NULL, 'n'},                            \
@@ -112,13 +120,19 @@ int cmd_opt_start(struct cmd_ctx *, int c, struct start_opts *);
 /* --group, --after, --priority and the limits from settings, into a
  * `new` request (cmd-queue-opt.c). */
 int cmd_queue_request(struct cmd_ctx *, json_t *req, struct start_opts *);
-#define QUEUE_HELP                                                             \
-	"      --group G       its group: runs at most limits.group.G at a\n"  \
-	"                      time (galley group set G --parallel N)\n"       \
-	"      --after ID,...  start once these sessions ended done (one\n"    \
-	"                      that fails fails this one)\n"                   \
-	"      --priority N    place in the queue, -1000..1000 (higher\n"      \
-	"                      first); at most limits.maxRunning run\n"
+#define QUEUE_HELP                                                              \
+	"      --group G       its group: runs at most limits.group.G at a\n"   \
+	"                      time (galley group set G --parallel N)\n"        \
+	"      --after ID,...  start once these sessions ended done (one\n"     \
+	"                      that fails fails this one)\n"                    \
+	"      --priority N    place in the queue, -1000..1000 (higher\n"       \
+	"                      first); at most limits.maxRunning run\n"         \
+	"      --budget-usd X  hold the session when it has cost X dollars\n"   \
+	"      --budget-tokens N  hold it after N tokens\n"                     \
+	"      --sandbox S     write (Landlock: writes only in its directory\n" \
+	"                      and temp), net (no network but loopback) or\n"   \
+	"                      all; add ,best-effort to run where the kernel\n" \
+	"                      lacks it\n"
 
 /* -w/--worktree and --base (cmd-worktree-opt.c). */
 void cmd_fold_worktree_arg(struct cmd_ctx *);

@@ -20,7 +20,7 @@ col_str(sqlite3_stmt *st, int i)
 	"worktree, branch, pinned, grp, executor, host_pid, pid, exit_code, "  \
 	"exit_signal, model, runtime_session_id, team, workflow, parent, "     \
 	"boot_id, hook_token, spec, created_at, updated_at, ended_at, repo, "  \
-	"base, base_ref, result, transcript_path, after_ids, priority"
+	"base, base_ref, result, transcript_path, after_ids, priority, policy"
 
 int
 session_load_all(struct err *err)
@@ -79,6 +79,8 @@ session_load_all(struct err *err)
 		s->after =
 		    after ? json_loads((const char *)after, 0, NULL) : NULL;
 		s->priority = sqlite3_column_int(st, i++);
+		const unsigned char *pol = sqlite3_column_text(st, i++);
+		s->policy = pol ? json_loads((const char *)pol, 0, NULL) : NULL;
 		if (s->name == NULL || s->state == NULL || s->cwd == NULL ||
 		    s->kind == NULL || s->runtime == NULL) {
 			session_free(s); /* NOT NULL columns: cannot happen */
@@ -119,7 +121,8 @@ session_touch(struct session *s)
 {
 	static const char sql[] =
 	    "INSERT OR REPLACE INTO sessions (" SESSION_COLS ") VALUES "
-	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+	    "?,?)";
 	sqlite3_stmt *st = store_stmt(&srv.store, sql);
 	int i = 1;
 
@@ -175,6 +178,9 @@ session_touch(struct session *s)
 	bind_str(st, i++, after);
 	free(after);
 	sqlite3_bind_int(st, i++, s->priority);
+	char *pol = s->policy ? json_dumps(s->policy, JSON_COMPACT) : NULL;
+	bind_str(st, i++, pol);
+	free(pol);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		log_error(
 		    "save session %s: %s", s->id, sqlite3_errmsg(srv.store.db));

@@ -52,6 +52,7 @@ session_free(struct session *s)
 	session_uncache(s);
 	json_decref(s->conflicts);
 	json_decref(s->after);
+	json_decref(s->policy);
 	free(s);
 }
 
@@ -240,6 +241,8 @@ session_to_json(struct session *s)
 	json_object_set_new(o, "priority", json_integer(s->priority));
 	json_object_set_new(o, "queue_position",
 	    s->queue_pos > 0 ? json_integer(s->queue_pos) : json_null());
+	json_object_set_new(
+	    o, "policy", s->policy ? json_incref(s->policy) : json_object());
 	json_t *result = s->result ? json_loads(s->result, 0, NULL) : NULL;
 	json_object_set_new(o, "result", result ? result : json_null());
 	spec = s->spec ? json_loads(s->spec, 0, NULL) : NULL;
@@ -708,6 +711,60 @@ out:
 	return rc;
 }
 
+/* The rules a session keeps for its whole life (session-policy.c
+ * enforces them): only the fields given, each checked. */
+static int
+policy_from_request(json_t *req, json_t **out, struct err *err)
+{
+	json_t *allow = NULL, *deny = NULL,
+	       *sb = json_object_get(req, "sandbox");
+	json_t *usd = json_object_get(req, "budget_usd"), *v;
+	json_int_t tokens = 0;
+	const char *k;
+
+	*out = NULL;
+	if (proto_get_strv(req, "allow", &allow, err) < 0 ||
+	    proto_get_strv(req, "deny", &deny, err) < 0 ||
+	    proto_get_int(req, "budget_tokens", &tokens, err) < 0)
+		return -1;
+	if (usd && !json_is_null(usd) &&
+	    (!json_is_number(usd) || !(json_number_value(usd) > 0)))
+		return err_set(
+		    err, ERR_USAGE, "field 'budget_usd' must be a number > 0");
+	if (tokens < 0)
+		return err_set(
+		    err, ERR_USAGE, "field 'budget_tokens' must be > 0");
+	if (sb && !json_is_null(sb)) {
+		if (!json_is_object(sb))
+			return err_set(err, ERR_USAGE,
+			    "field 'sandbox' must be an object");
+		json_object_foreach(sb, k, v)
+		{
+			if (!json_is_boolean(v))
+				return err_set(err, ERR_USAGE,
+				    "field 'sandbox.%.32s' must be a boolean",
+				    k);
+		}
+	}
+	json_t *p = json_object();
+	if (json_array_size(allow))
+		json_object_set(p, "allow", allow);
+	if (json_array_size(deny))
+		json_object_set(p, "deny", deny);
+	if (json_is_number(usd))
+		json_object_set_new(
+		    p, "budget_usd", json_real(json_number_value(usd)));
+	if (tokens > 0)
+		json_object_set_new(p, "budget_tokens", json_integer(tokens));
+	if (json_is_object(sb))
+		json_object_set(p, "sandbox", sb);
+	if (json_object_size(p) == 0)
+		json_decref(p);
+	else
+		*out = p;
+	return 0;
+}
+
 /* Build a session from a validated `new`/`exec` request and start it. */
 struct session *
 session_create(json_t *req, struct err *err)
@@ -796,6 +853,8 @@ session_create(json_t *req, struct err *err)
 	}
 	s->after = after;
 	s->priority = (int)prio;
+	if (policy_from_request(req, &s->policy, err) < 0)
+		goto fail;
 	session_queue_limits(req);
 	if (runtime_argv(runtime, req, &argv, err) < 0)
 		goto fail;

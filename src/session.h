@@ -29,10 +29,11 @@ struct session {
 	char *runtime_session_id, *team, *workflow, *parent, *boot_id;
 	char *hook_token, *spec;      /* spec: argv etc. as JSON, never env */
 	char *repo, *base, *base_ref; /* worktree sessions: main repo, base */
-	char *result;  /* headless runs: the runtime's final result (JSON) */
-	json_t *after; /* ids it starts after (session-queue.c) */
-	int priority;  /* higher starts first */
-	int queue_pos; /* place in line while queued, from 1 */
+	char *result;   /* headless runs: the runtime's final result (JSON) */
+	json_t *after;  /* ids it starts after (session-queue.c) */
+	int priority;   /* higher starts first */
+	json_t *policy; /* allow, deny, budget_usd, budget_tokens, sandbox */
+	int queue_pos;  /* place in line while queued, from 1 */
 	char *first_block; /* what it waits on at its first start */
 	int pinned;
 	long host_pid, pid;

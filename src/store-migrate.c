@@ -85,6 +85,18 @@ const struct migration store_migrations[] = {
         " cost_usd REAL NOT NULL DEFAULT 0,"
         " PRIMARY KEY (day, session, model)"
         ") STRICT;"},
+    {4,
+        /* issue 8: a session's own rules (allowed and denied tools,
+         * budgets, sandbox) as JSON; budget raises and holds by scope
+         * ("global", "group:G", "session:ID"), per day where daily */
+        "ALTER TABLE sessions ADD COLUMN policy TEXT;"
+        "CREATE TABLE budget_raises ("
+        " scope TEXT NOT NULL,"
+        " day TEXT NOT NULL,"
+        " usd REAL NOT NULL DEFAULT 0,"
+        " tokens INTEGER NOT NULL DEFAULT 0,"
+        " PRIMARY KEY (scope, day)"
+        ") STRICT;"},
 };
 
 const int store_nmigrations =
