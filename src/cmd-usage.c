@@ -1,6 +1,6 @@
-/* galley usage [--since DAY] [--by session|model|day|group]: tokens and cost,
- * counted from the runtimes' transcripts (each message once) and priced
- * from the price table. */
+/* galley usage [--since DAY] [--by session|model|day|group|team|workflow]:
+ * tokens and cost, counted from the runtimes' transcripts (each message once)
+ * and priced from the price table. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,7 +9,8 @@
 #include "server.h"
 #include "util.h"
 
-static const char *const groupings[] = {"session", "model", "day", "group"};
+static const char *const groupings[] = {
+    "session", "model", "day", "group", "team", "workflow"};
 
 /* "2026-11-30", "today", or "7d" (the last 7 days) to a day string. */
 static int
@@ -65,8 +66,10 @@ usage_run(struct cmd_ctx *ctx)
 	for (size_t i = 0; i < nitems(groupings); i++)
 		ok |= strcmp(by, groupings[i]) == 0;
 	if (!ok)
-		return cmd_usage_error(
-		    ctx, "bad --by '%s': use session, model, day or group", by);
+		return cmd_usage_error(ctx,
+		    "bad --by '%s': use session, model, day, group, team "
+		    "or workflow",
+		    by);
 	if (optind != ctx->argc)
 		return cmd_usage_error(
 		    ctx, "unexpected argument '%s'", ctx->argv[optind]);
@@ -145,6 +148,13 @@ usage_serve(
 	    "SELECT coalesce(s.grp, 'default'), NULL, " SUMS " FROM "
 	    "usage_daily u LEFT JOIN sessions s ON s.id = u.session WHERE "
 	    "u.day >= ? GROUP BY 1 ORDER BY sum(u.cost_usd) DESC, 1",
+	    /* sessions outside a team or workflow count under "-" */
+	    "SELECT coalesce(s.team, '-'), NULL, " SUMS " FROM "
+	    "usage_daily u LEFT JOIN sessions s ON s.id = u.session WHERE "
+	    "u.day >= ? GROUP BY 1 ORDER BY sum(u.cost_usd) DESC, 1",
+	    "SELECT coalesce(s.workflow, '-'), NULL, " SUMS " FROM "
+	    "usage_daily u LEFT JOIN sessions s ON s.id = u.session WHERE "
+	    "u.day >= ? GROUP BY 1 ORDER BY sum(u.cost_usd) DESC, 1",
 	    "SELECT NULL, NULL, " SUMS " FROM usage_daily u WHERE u.day >= ?",
 	};
 	const char *by = NULL, *since = NULL;
@@ -160,12 +170,13 @@ usage_serve(
 			which = i;
 	if (which < 0) {
 		err_set(err, ERR_USAGE,
-		    "'by' must be session, model, day or group");
+		    "'by' must be session, model, day, group, team or "
+		    "workflow");
 		goto fail;
 	}
 	for (int pass = 0; pass < 2; pass++) {
-		sqlite3_stmt *st =
-		    store_stmt(&srv.store, sql[pass ? 4 : which]);
+		sqlite3_stmt *st = store_stmt(
+		    &srv.store, sql[pass ? nitems(groupings) : (size_t)which]);
 		if (st == NULL) {
 			store_sqlerr(&srv.store, err, "usage");
 			goto fail;
@@ -202,13 +213,14 @@ fail:
 
 const struct cmd_entry cmd_usage_entry = {
     .name = "usage",
-    .usage = "[--since DAY] [--by session|model|day|group]",
+    .usage = "[--since DAY] [--by session|model|day|group|team|workflow]",
     .summary = "tokens and cost, from the runtimes' transcripts",
     .help = "      --since DAY     from DAY on: YYYY-MM-DD, today, or Nd\n"
             "                      (the last N days)\n"
             "      --by B          group by session, model (default), day "
             "or\n"
-            "                      group (the sessions' --group)\n",
+            "                      group (the sessions' --group), team or\n"
+            "                      workflow (\"-\": sessions in none)\n",
     .run = usage_run,
     .serve = usage_serve,
 };
