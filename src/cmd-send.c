@@ -41,6 +41,20 @@ send_run(struct cmd_ctx *ctx)
 		json_decref(jt);
 		return cmd_fail(ctx);
 	}
+	/* a reply to a held session releases it (session-policy.c) */
+	const char *wf = session_str(s, "waiting_for");
+	if (strcmp(session_str(s, "state"), "blocked") == 0 &&
+	    (strcmp(wf, "budget") == 0 || strncmp(wf, "runaway:", 8) == 0)) {
+		json_t *r = cmd_call(ctx,
+		    json_pack("{s:s, s:s, s:s}", "cmd", "budget", "op", "reply",
+		        "session", session_str(s, "id")));
+		if (r == NULL) {
+			json_decref(jt);
+			json_decref(s);
+			return cmd_fail(ctx);
+		}
+		json_decref(r);
+	}
 	fd = cmd_host_open(ctx, s, &rd);
 	if (fd < 0) {
 		json_decref(jt);

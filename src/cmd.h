@@ -120,6 +120,8 @@ int cmd_opt_start(struct cmd_ctx *, int c, struct start_opts *);
 /* --group, --after, --priority and the limits from settings, into a
  * `new` request (cmd-queue-opt.c). */
 int cmd_queue_request(struct cmd_ctx *, json_t *req, struct start_opts *);
+struct settings;
+json_t *cmd_policy_settings(struct settings *);
 #define QUEUE_HELP                                                              \
 	"      --group G       its group: runs at most limits.group.G at a\n"   \
 	"                      time (galley group set G --parallel N)\n"        \

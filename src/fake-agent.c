@@ -10,6 +10,8 @@
  *   write PATH TEXT     the Write tool: create PATH (relative to cwd)
  *   run COMMAND         the Bash tool: run COMMAND with /bin/sh
  *   usage IN OUT [MODEL] report token usage (written to its transcript)
+ *   fail KIND TEXT      the turn dies on an API error (StopFailure, KIND
+ *                       e.g. rate_limit, overloaded, server_error)
  *   exit CODE           end the session
  *
  * Without `exit` the turn ends (Stop: state idle) and each line typed after
@@ -143,6 +145,28 @@ pre_tool(const char *tool, json_t *input)
 	json_decref(o);
 	buf_release(&out);
 	return allowed;
+}
+
+/* UserPromptSubmit, honouring {"decision":"block"} as claude does: the
+ * prompt is dropped and no turn runs. */
+static int
+prompt_allowed(const char *prompt)
+{
+	struct buf out = BUF_INIT;
+	int rc = emit(
+	    "UserPromptSubmit", json_pack("{s:s}", "prompt", prompt), &out);
+	json_t *o = json_loadb(out.data ? out.data : "", out.len, 0, NULL);
+	const char *d = json_string_value(json_object_get(o, "decision"));
+	int ok = rc != 2 && !(d && strcmp(d, "block") == 0);
+
+	if (!ok) {
+		const char *why =
+		    json_string_value(json_object_get(o, "reason"));
+		say("prompt blocked: %s", why ? why : "by a hook");
+	}
+	json_decref(o);
+	buf_release(&out);
+	return ok;
 }
 
 static void
@@ -286,6 +310,18 @@ run_statement(char *verb, char *arg)
 		json_decref(in);
 	} else if (strcmp(verb, "usage") == 0) {
 		do_usage(arg);
+	} else if (strcmp(verb, "fail") == 0) {
+		char *sp = arg + strcspn(arg, " ");
+		char *kind = xstrndup(arg, (size_t)(sp - arg));
+		const char *text = *sp ? sp + 1 : "API Error";
+		say("%s", text);
+		emit("StopFailure",
+		    json_pack("{s:s, s:s}", "error",
+		        *kind ? kind : "server_error", "last_assistant_message",
+		        text),
+		    NULL);
+		free(kind);
+		return 1; /* no Stop: the turn failed */
 	} else if (strcmp(verb, "exit") == 0) {
 		int code = atoi(arg);
 		emit("SessionEnd", json_pack("{s:s}", "reason", "other"), NULL);
@@ -327,7 +363,7 @@ run_script(const char *script)
 			free(verb);
 		}
 		buf_reset(&stmt);
-		if (*p == '\0' || rc < 0)
+		if (*p == '\0' || rc != 0)
 			break;
 	}
 	buf_release(&stmt);
@@ -360,16 +396,17 @@ fake_agent_run(struct cmd_ctx *ctx)
 	    NULL);
 	char *prompt = xstrdup(script);
 	for (;;) {
+		int rc = 0;
 		if (*prompt != '\0') {
-			emit("UserPromptSubmit",
-			    json_pack("{s:s}", "prompt", prompt), NULL);
-			if (run_script(prompt) < 0)
+			rc = prompt_allowed(prompt) ? run_script(prompt) : 1;
+			if (rc < 0)
 				break;
 		}
-		emit("Stop",
-		    json_pack("{s:b, s:s}", "stop_hook_active", 0,
-		        "last_assistant_message", "done"),
-		    NULL);
+		if (rc == 0)
+			emit("Stop",
+			    json_pack("{s:b, s:s}", "stop_hook_active", 0,
+			        "last_assistant_message", "done"),
+			    NULL);
 		free(prompt);
 		printf("> ");
 		prompt = read_line();

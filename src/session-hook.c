@@ -69,7 +69,8 @@ usage_row(const char *sql, const char *day, const char *id, const char *model,
 	sqlite3_reset(st);
 }
 
-static void
+/* 1 when the message was new and counted */
+static int
 add_usage(struct session *s, const char *msgid, const char *model, json_t *u)
 {
 	static const char seen_sql[] =
@@ -101,20 +102,20 @@ add_usage(struct session *s, const char *msgid, const char *model, json_t *u)
 	double cost;
 
 	if (st == NULL)
-		return;
+		return 0;
 	sqlite3_bind_text(st, 1, s->id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, msgid, -1, SQLITE_TRANSIENT);
 	sqlite3_step(st);
 	sqlite3_reset(st);
 	if (sqlite3_changes(srv.store.db) == 0)
-		return; /* this message was counted already */
+		return 0; /* this message was counted already */
 	in = json_integer_value(json_object_get(u, "input_tokens"));
 	out = json_integer_value(json_object_get(u, "output_tokens"));
 	cr = json_integer_value(json_object_get(u, "cache_read_input_tokens"));
 	cw = json_integer_value(
 	    json_object_get(u, "cache_creation_input_tokens"));
 	if (in < 0 || out < 0 || cr < 0 || cw < 0)
-		return;
+		return 0;
 	cost = price_cost(model, in, out, cr, cw);
 	long long n[4] = {in, out, cr, cw};
 	char day[32];
@@ -128,6 +129,8 @@ add_usage(struct session *s, const char *msgid, const char *model, json_t *u)
 	s->usage.cache_write += cw;
 	s->usage.cost += cost;
 	session_uncache(s);
+	session_policy_count(s, cost, in + out + cr + cw);
+	return 1;
 }
 
 static void
@@ -136,6 +139,7 @@ read_lines(struct session *s, FILE *f, long long *off)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
+	int counted = 0;
 
 	store_begin(&srv.store);
 	while ((n = getline(&line, &cap, f)) > 0) {
@@ -152,11 +156,13 @@ read_lines(struct session *s, FILE *f, long long *off)
 		json_t *u = json_object_get(m, "usage");
 		if (type && strcmp(type, "assistant") == 0 && id && model &&
 		    json_is_object(u))
-			add_usage(s, id, model, u);
+			counted += add_usage(s, id, model, u);
 		json_decref(e);
 	}
 	store_commit(&srv.store);
 	free(line);
+	if (counted)
+		session_policy_usage(s, counted);
 }
 
 static FILE *
@@ -281,23 +287,25 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 		s->runtime_session_id = xstrdup(rsid);
 	}
 
+	if (session_policy_hook(s, event, payload, reply))
+		return 0; /* held: the hook was denied, the state stays */
 	if (strcmp(event, "SessionStart") == 0 ||
 	    strcmp(event, "UserPromptSubmit") == 0 ||
 	    strcmp(event, "PostToolUse") == 0 ||
 	    strcmp(event, "PostToolBatch") == 0 ||
 	    strcmp(event, "SubagentStart") == 0) {
-		session_set_state(s, "working", NULL, NULL);
+		session_hook_state(s, "working", NULL, NULL);
 	} else if (strcmp(event, "PreToolUse") == 0) {
 		free(s->last_tool);
 		s->last_tool = tool_label(payload);
-		session_set_state(s, "working", NULL, NULL);
+		session_hook_state(s, "working", NULL, NULL);
 	} else if (strcmp(event, "PermissionRequest") == 0) {
 		label = tool_label(payload);
 		xasprintf(&wait, "permission: %s",
 		    label              ? label
 		        : s->last_tool ? s->last_tool
 		                       : "tool");
-		session_set_state(s, "blocked", wait, NULL);
+		session_hook_state(s, "blocked", wait, NULL);
 	} else if (strcmp(event, "Notification") == 0) {
 		const char *type = json_string_value(
 		    json_object_get(payload, "notification_type"));
@@ -307,16 +315,16 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 			if (strcmp(s->state, "blocked") != 0) {
 				xasprintf(&wait, "permission: %s",
 				    s->last_tool ? s->last_tool : "tool");
-				session_set_state(s, "blocked", wait, NULL);
+				session_hook_state(s, "blocked", wait, NULL);
 			}
 		} else if (type && strcmp(type, "elicitation_dialog") == 0) {
 			xasprintf(
 			    &wait, "input: %.200s", msg ? msg : "question");
-			session_set_state(s, "blocked", wait, NULL);
+			session_hook_state(s, "blocked", wait, NULL);
 		} else
 			session_touch(s);
 	} else if (strcmp(event, "Stop") == 0) {
-		session_set_state(s, "idle", NULL, NULL);
+		session_hook_state(s, "idle", NULL, NULL);
 	} else if (strcmp(event, "StopFailure") == 0) {
 		/* the turn died on an API error: the agent waits for a
 		 * retry, so the user must hear why */
@@ -324,8 +332,12 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 		    json_string_value(json_object_get(payload, "error"));
 		const char *m = json_string_value(
 		    json_object_get(payload, "last_assistant_message"));
+		if (e &&
+		    (strcmp(e, "rate_limit") == 0 ||
+		        strcmp(e, "overloaded") == 0))
+			session_policy_rate_limited(s, e);
 		xasprintf(&wait, "retry: %.300s", m ? m : e ? e : "API error");
-		session_set_state(s, "blocked", wait, e ? e : "API error");
+		session_hook_state(s, "blocked", wait, e ? e : "API error");
 	} else if (strcmp(event, "SubagentStop") == 0) {
 		/* a subagent's turns are in a file of their own */
 		session_read_transcript_once(s,
@@ -337,7 +349,6 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 	}
 	free(label);
 	free(wait);
-	(void)reply;
 	(void)err;
 	return 0;
 }

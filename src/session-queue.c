@@ -148,6 +148,8 @@ can_start(struct session *s, struct counts *c, char *why, size_t size)
 		snprintf(why, size, "after %s", o->name);
 		return 0;
 	}
+	if (!session_policy_can_start(s, why, size))
+		return 0;
 	if (c->live >= limit_running()) {
 		snprintf(
 		    why, size, "queue: limits.maxRunning %d", limit_running());
@@ -229,6 +231,7 @@ session_schedule(void)
 					session_set_state(
 					    s, "failed", NULL, err.msg.data);
 				else {
+					session_policy_started(s);
 					c.live++;
 					json_object_set_new(c.groups, g,
 					    json_integer(
@@ -247,6 +250,7 @@ session_schedule(void)
 		}
 		json_decref(c.groups);
 	} while (again);
+	session_policy_schedule_done();
 	free(line);
 	running = 0;
 }

@@ -46,7 +46,8 @@ session_free(struct session *s)
 	    &s->runtime_session_id, &s->team, &s->workflow, &s->parent,
 	    &s->boot_id, &s->hook_token, &s->spec, &s->transcript_path,
 	    &s->last_tool, &s->repo, &s->base, &s->base_ref, &s->result,
-	    &s->first_block};
+	    &s->first_block, &s->held_state, &s->held_wait, &s->repeat_key,
+	    &s->stop_reason};
 	for (size_t i = 0; i < nitems(strs); i++)
 		free(*strs[i]);
 	session_uncache(s);
@@ -856,6 +857,7 @@ session_create(json_t *req, struct err *err)
 	if (policy_from_request(req, &s->policy, err) < 0)
 		goto fail;
 	session_queue_limits(req);
+	session_policy_settings(req);
 	if (runtime_argv(runtime, req, &argv, err) < 0)
 		goto fail;
 	const struct runtime *rt = runtime_find(runtime);
@@ -1093,8 +1095,14 @@ session_on_exit(struct session *s, int code, int sig)
 		session_touch(s);
 	}
 	const char *rtext = json_string_value(json_object_get(res, "result"));
+	json_int_t api_status =
+	    json_integer_value(json_object_get(res, "api_error_status"));
+	if (api_status == 429 || api_status == 529)
+		session_policy_rate_limited(
+		    s, api_status == 429 ? "rate_limit" : "overloaded");
 	if (s->stop_requested) {
-		session_set_state(s, "stopped", NULL, "stopped by user");
+		session_set_state(s, "stopped", NULL,
+		    s->stop_reason ? s->stop_reason : "stopped by user");
 	} else if (json_is_true(json_object_get(res, "is_error"))) {
 		/* claude's "success" subtype says nothing: is_error does */
 		snprintf(reason, sizeof reason, "%.300s",
@@ -1196,7 +1204,8 @@ session_host_gone(struct session *s)
 	s->has_exit = 0;
 	s->ended_at = wall_ms();
 	if (s->stop_requested)
-		session_set_state(s, "stopped", NULL, "stopped by user");
+		session_set_state(s, "stopped", NULL,
+		    s->stop_reason ? s->stop_reason : "stopped by user");
 	else
 		session_set_state(s, "failed", NULL, "host lost");
 	if (s->pid > 0)
@@ -1370,5 +1379,6 @@ session_adopt_all(void)
 			overlap_check(s->repo);
 	}
 	session_queue_init();
+	session_policy_init();
 	session_schedule(); /* the line, as the last daemon left it */
 }

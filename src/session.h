@@ -33,7 +33,15 @@ struct session {
 	json_t *after;  /* ids it starts after (session-queue.c) */
 	int priority;   /* higher starts first */
 	json_t *policy; /* allow, deny, budget_usd, budget_tokens, sandbox */
-	int queue_pos;  /* place in line while queued, from 1 */
+	/* session-policy.c: a hold (budget or runaway) keeps the session
+	 * blocked; hooks meanwhile only record the state they would set */
+	int hold, pass; /* HOLD_*; pass: a reply let one turn through */
+	char *held_state, *held_wait;
+	char *repeat_key;    /* the last tool call, and how often in a row */
+	int repeat_n, turns; /* turns: API replies since the last prompt */
+	int64_t progress_at;
+	char *stop_reason; /* why galley stopped it, instead of the user */
+	int queue_pos;     /* place in line while queued, from 1 */
 	char *first_block; /* what it waits on at its first start */
 	int pinned;
 	long host_pid, pid;
@@ -113,6 +121,26 @@ void session_queue_limits(json_t *req);
 void session_queue_set_group(const char *group, int limit);
 int session_group_limit(const char *group);
 void session_schedule(void);
+
+/* session-policy.c (issue 8): tool rules, budgets, runaways, rate
+ * limits. */
+enum { HOLD_NONE, HOLD_BUDGET, HOLD_RUNAWAY };
+void session_policy_init(void);
+void session_policy_settings(json_t *req);
+int session_policy_hook(
+    struct session *, const char *event, json_t *payload, json_t *reply);
+void session_hook_state(struct session *, const char *state,
+    const char *waiting_for, const char *reason);
+void session_policy_count(struct session *, double usd, long long tokens);
+void session_policy_usage(struct session *, int messages);
+int session_policy_can_start(struct session *, char *why, size_t size);
+void session_policy_started(struct session *);
+void session_policy_schedule_done(void);
+void session_policy_rate_limited(struct session *, const char *kind);
+int session_policy_reply(struct session *, struct err *);
+json_t *session_budget_status(void);
+int session_budget_raise(
+    const char *scope, double usd, long long tokens, struct err *);
 
 /* session-screen.c: the screen when a runtime's hooks stay silent. */
 void session_watch_screen(struct session *);

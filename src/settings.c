@@ -36,8 +36,18 @@ static const struct skey {
     /* no default: one per 512 MiB of memory (session-queue.c) */
     {"limits.maxRunning", T_INT, NULL, NULL, 0},
     {"limits.group.", T_INT, NULL, NULL, 1},
+    /* budgets per day (UTC); a session's own with --budget-usd */
     {"budget.usd", T_NUM, NULL, NULL, 0},
     {"budget.tokens", T_INT, NULL, NULL, 0},
+    {"budget.group.", T_NUM, NULL, NULL, 1},
+    {"budget.groupTokens.", T_INT, NULL, NULL, 1},
+    {"budget.warnPercent", T_INT, NULL, "80", 0},
+    {"budget.hardCapPercent", T_INT, NULL, "150", 0},
+    {"runaway.repeat", T_INT, NULL, "5", 0},
+    {"runaway.maxTurns", T_INT, NULL, "500", 0},
+    {"runaway.noProgressMinutes", T_NUM, NULL, "20", 0},
+    {"rateLimit.backoffSeconds", T_NUM, NULL, "30", 0},
+    {"rateLimit.staggerSeconds", T_NUM, NULL, "2", 0},
     {"detachKey", T_KEY, NULL, "\"C-\\\\\"", 0},
     {"idleStopMinutes", T_INT, NULL, NULL, 0},
     {"notify", T_ENUM, "bell|title|none", "\"bell\"", 0},

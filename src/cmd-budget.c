@@ -1,0 +1,241 @@
+/* galley budget [ls] | raise (--global|--group G|--session ID) [--usd X]
+ * [--tokens N]: the budgets sessions are under, how much of each is
+ * spent, who is held; raising one releases what it held (DESIGN §8). */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "names.h"
+#include "server.h"
+#include "session.h"
+#include "settings.h"
+
+/* Every request carries the caller's budget settings. */
+static json_t *
+budget_request(struct cmd_ctx *ctx, json_t *req)
+{
+	struct settings set;
+	char cwd[4096];
+
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		snprintf(cwd, sizeof cwd, "/");
+	if (settings_load(&set, cwd, &ctx->err) < 0) {
+		json_decref(req);
+		return NULL;
+	}
+	json_object_set_new(req, "policy_settings", cmd_policy_settings(&set));
+	settings_release(&set);
+	return cmd_call(ctx, req);
+}
+
+static void
+print_limit(const char *what, json_t *used, json_t *limit)
+{
+	if (json_is_null(limit) || limit == NULL)
+		return;
+	if (json_is_real(used))
+		printf("  $%.2f of $%.2f", json_real_value(used),
+		    json_number_value(limit));
+	else
+		printf("  %lld of %lld %s", (long long)json_integer_value(used),
+		    (long long)json_integer_value(limit), what);
+}
+
+static void
+print_budgets(json_t *list)
+{
+	json_t *b;
+	size_t i;
+
+	json_array_foreach(list, i, b)
+	{
+		json_t *lu = json_object_get(b, "limit_usd");
+		json_t *lt = json_object_get(b, "limit_tokens");
+		printf("%-24s", session_str(b, "scope"));
+		if (json_is_null(lu) && json_is_null(lt))
+			printf("  $%.2f today, no limit",
+			    json_number_value(json_object_get(b, "used_usd")));
+		else {
+			print_limit("", json_object_get(b, "used_usd"), lu);
+			print_limit(
+			    "tokens", json_object_get(b, "used_tokens"), lt);
+			printf("  (%.0f%%)",
+			    json_number_value(json_object_get(b, "percent")));
+		}
+		size_t nh = json_array_size(json_object_get(b, "held"));
+		if (nh)
+			printf("  %zu held", nh);
+		printf("\n");
+	}
+}
+
+static int
+budget_ls(struct cmd_ctx *ctx)
+{
+	json_t *reply = budget_request(
+	    ctx, json_pack("{s:s, s:s}", "cmd", "budget", "op", "ls"));
+
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	if (ctx->json)
+		cmd_print_json(json_object_get(reply, "budgets"));
+	else
+		print_budgets(json_object_get(reply, "budgets"));
+	json_decref(reply);
+	return 0;
+}
+
+static int
+budget_run(struct cmd_ctx *ctx)
+{
+	static const struct option opts[] = {{"global", no_argument, NULL, 'G'},
+	    {"group", required_argument, NULL, 'g'},
+	    {"session", required_argument, NULL, 's'},
+	    {"usd", required_argument, NULL, 'u'},
+	    {"tokens", required_argument, NULL, 't'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
+	const char *group = NULL, *sess = NULL;
+	double usd = 0;
+	long long tokens = 0;
+	int c, rc, global = 0;
+	char *end, scope[128];
+
+	while (
+	    (c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) != -1) {
+		if (c == 'G')
+			global = 1;
+		else if (c == 'g')
+			group = optarg;
+		else if (c == 's')
+			sess = optarg;
+		else if (c == 'u') {
+			usd = strtod(optarg, &end);
+			if (*optarg == '\0' || *end || !(usd > 0) || usd > 1e6)
+				return cmd_usage_error(ctx,
+				    "--usd takes a number of dollars above 0");
+		} else if (c == 't') {
+			tokens = strtoll(optarg, &end, 10);
+			if (*optarg == '\0' || *end || tokens < 1 ||
+			    tokens > 1000000000000LL)
+				return cmd_usage_error(ctx,
+				    "--tokens takes a whole number above 0");
+		} else if ((rc = cmd_opt_common(ctx, c)) >= 0)
+			return rc;
+	}
+	if (optind == ctx->argc || strcmp(ctx->argv[optind], "ls") == 0) {
+		if (optind + 1 < ctx->argc)
+			return cmd_usage_error(ctx, "unexpected argument '%s'",
+			    ctx->argv[optind + 1]);
+		return budget_ls(ctx);
+	}
+	if (strcmp(ctx->argv[optind], "raise") != 0)
+		return cmd_usage_error(ctx,
+		    "unknown budget command '%s': use ls or raise",
+		    ctx->argv[optind]);
+	if (optind + 1 != ctx->argc)
+		return cmd_usage_error(
+		    ctx, "unexpected argument '%s'", ctx->argv[optind + 1]);
+	if (global + (group != NULL) + (sess != NULL) != 1)
+		return cmd_usage_error(ctx,
+		    "budget raise needs one of --global, --group G or "
+		    "--session ID");
+	if (usd <= 0 && tokens <= 0)
+		return cmd_usage_error(
+		    ctx, "budget raise needs --usd X and/or --tokens N");
+	if (group && name_check(group, "group", &ctx->err) < 0)
+		return cmd_fail(ctx);
+	if (sess && strlen(sess) > 64)
+		return cmd_usage_error(ctx, "session id too long");
+	snprintf(scope, sizeof scope, "%s%s",
+	    global      ? "global"
+	        : group ? "group:"
+	                : "session:",
+	    global      ? ""
+	        : group ? group
+	                : sess);
+	json_t *reply = budget_request(ctx,
+	    json_pack("{s:s, s:s, s:s, s:f, s:I}", "cmd", "budget", "op",
+	        "raise", "scope", scope, "usd", usd, "tokens",
+	        (json_int_t)tokens));
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	if (ctx->json)
+		cmd_print_json(json_object_get(reply, "budgets"));
+	else {
+		printf("raised %s\n", scope);
+		print_budgets(json_object_get(reply, "budgets"));
+	}
+	json_decref(reply);
+	return 0;
+}
+
+static int
+budget_serve(
+    struct server_client *c, json_t *req, json_t *reply, struct err *err)
+{
+	const char *op = NULL, *scope = NULL, *sid = NULL;
+	double usd = 0;
+	json_int_t tokens = 0;
+	json_t *u = json_object_get(req, "usd");
+
+	(void)c;
+	if (proto_get_str(req, "op", &op, err) < 0 ||
+	    proto_get_str(req, "scope", &scope, err) < 0 ||
+	    proto_get_str(req, "session", &sid, err) < 0 ||
+	    proto_get_int(req, "tokens", &tokens, err) < 0)
+		return -1;
+	if (u && !json_is_number(u))
+		return err_set(err, ERR_USAGE, "field 'usd' must be a number");
+	usd = json_number_value(u);
+	session_policy_settings(req);
+	if (op && strcmp(op, "reply") == 0) {
+		struct session *s = sid ? session_resolve(sid, err) : NULL;
+		if (s == NULL)
+			return sid
+			    ? -1
+			    : err_set(err, ERR_USAGE, "reply needs 'session'");
+		return session_policy_reply(s, err);
+	}
+	if (op && strcmp(op, "raise") == 0) {
+		if (scope == NULL ||
+		    (strcmp(scope, "global") != 0 &&
+		        strncmp(scope, "group:", 6) != 0 &&
+		        strncmp(scope, "session:", 8) != 0))
+			return err_set(err, ERR_USAGE,
+			    "'scope' must be global, group:G or session:ID");
+		if (strncmp(scope, "group:", 6) == 0 &&
+		    name_check(scope + 6, "group", err) < 0)
+			return -1;
+		if (usd < 0 || usd > 1e6 || tokens < 0 || (usd == 0 && !tokens))
+			return err_set(err, ERR_USAGE,
+			    "raise needs a positive 'usd' or 'tokens'");
+		if (session_budget_raise(scope, usd, tokens, err) < 0)
+			return -1;
+	} else if (op && strcmp(op, "ls") != 0)
+		return err_set(err, ERR_USAGE, "unknown budget op '%.32s'", op);
+	json_object_set_new(reply, "budgets", session_budget_status());
+	return 0;
+}
+
+const struct cmd_entry cmd_budget_entry = {
+    .name = "budget",
+    .usage = "[ls] | raise (--global|--group G|--session ID) [--usd X] "
+             "[--tokens N]",
+    .summary = "budgets: what is spent, who is held; raise one",
+    .help = "  ls                  every budget a session is under: spent,\n"
+            "                      limit, percent, held sessions (default)\n"
+            "  raise               add to a budget (today's, for the daily\n"
+            "                      ones) and release what it held\n"
+            "      --global        the daily budget (budget.usd, "
+            "budget.tokens)\n"
+            "      --group G       group G's daily budget (budget.group.G,\n"
+            "                      budget.groupTokens.G)\n"
+            "      --session ID    the session's own (--budget-usd,\n"
+            "                      --budget-tokens)\n"
+            "      --usd X         dollars to add\n"
+            "      --tokens N      tokens to add\n",
+    .run = budget_run,
+    .serve = budget_serve,
+};

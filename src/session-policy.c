@@ -1,0 +1,964 @@
+/*
+ * The operating rules (issue 8, DESIGN §7-§8), enforced in the daemon:
+ *
+ * - Tool rules. A session's --deny list is checked again in its PreToolUse
+ *   hook, so a runtime that ignores its own flags is still held.
+ * - Budgets. In dollars and tokens: the session's own (--budget-usd,
+ *   --budget-tokens), its group's per day (budget.group.G,
+ *   budget.groupTokens.G) and everyone's per day (budget.usd,
+ *   budget.tokens). At budget.warnPercent an event; at 100% every session
+ *   under that budget is held (blocked, waiting_for "budget"): its tool
+ *   calls and new prompts are denied by the hooks, and queued sessions
+ *   under it wait. `galley budget raise` releases it, a reply through
+ *   `galley send` lets one more turn through, and at
+ *   budget.hardCapPercent it is stopped.
+ * - Runaways. The same tool call with the same input runaway.repeat times
+ *   in a row, more than runaway.maxTurns API replies since the last
+ *   prompt, or no hook and no transcript growth for
+ *   runaway.noProgressMinutes while working: blocked with the reason until
+ *   a reply.
+ * - Rate limits. A 429 or 529 seen by one session (StopFailure, or a
+ *   headless result) holds new starts for that provider for
+ *   rateLimit.backoffSeconds (doubling while they keep coming, at most
+ *   10 minutes); then they start again one every rateLimit.staggerSeconds.
+ *
+ * Settings are the caller's, like the queue's limits: every `new`, `exec`
+ * and `budget` request carries them, and the latest apply.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+#include "session.h"
+#include "settings.h"
+#include "tool-rules.h"
+#include "util.h"
+#include "xmalloc.h"
+
+static json_t *pset; /* {"budget":{...},"runaway":{...},"rateLimit":{...}} */
+
+static double
+setting_num(const char *path, double dflt)
+{
+	json_t *v = json_path_get(pset, path);
+
+	return json_is_number(v) && json_number_value(v) >= 0
+	    ? json_number_value(v)
+	    : dflt;
+}
+
+static json_t *
+settings_subset(json_t *from)
+{
+	return json_pack("{s:O?, s:O?, s:O?}", "budget",
+	    json_path_get(from, "budget"), "runaway",
+	    json_path_get(from, "runaway"), "rateLimit",
+	    json_path_get(from, "rateLimit"));
+}
+
+/* ---- today's spending ---------------------------------------------- */
+
+static struct {
+	char day[11];
+	double usd;
+	long long tokens;
+	json_t *groups; /* name -> [usd, tokens] */
+	json_t *raises; /* scope -> [usd, tokens], for today */
+	json_t *warned; /* scope keys warned today */
+} today;
+
+static void
+day_now(char out[11])
+{
+	char iso[32];
+
+	iso_time(wall_ms(), iso, sizeof iso);
+	snprintf(out, 11, "%.10s", iso);
+}
+
+static void
+pair_add(json_t *obj, const char *key, double usd, long long tokens)
+{
+	json_t *p = json_object_get(obj, key);
+
+	if (p == NULL) {
+		p = json_pack("[f, I]", 0.0, (json_int_t)0);
+		json_object_set_new(obj, key, p);
+	}
+	json_array_set_new(
+	    p, 0, json_real(json_number_value(json_array_get(p, 0)) + usd));
+	json_array_set_new(p, 1,
+	    json_integer(json_integer_value(json_array_get(p, 1)) + tokens));
+}
+
+/* Read today's totals and raises from the store; again at midnight. */
+static void
+today_load(void)
+{
+	static const char use_sql[] =
+	    "SELECT coalesce(s.grp, 'default'), sum(u.cost_usd),"
+	    " sum(u.input_tokens + u.output_tokens + u.cache_read_tokens +"
+	    " u.cache_write_tokens) FROM usage_daily u LEFT JOIN sessions s"
+	    " ON s.id = u.session WHERE u.day = ? GROUP BY 1";
+	static const char raise_sql[] =
+	    "SELECT scope, usd, tokens FROM budget_raises WHERE day = ?";
+	sqlite3_stmt *st;
+
+	day_now(today.day);
+	today.usd = 0;
+	today.tokens = 0;
+	json_decref(today.groups);
+	json_decref(today.raises);
+	json_decref(today.warned);
+	today.groups = json_object();
+	today.raises = json_object();
+	today.warned = json_object();
+	if ((st = store_stmt(&srv.store, use_sql)) != NULL) {
+		sqlite3_bind_text(st, 1, today.day, -1, SQLITE_TRANSIENT);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *g =
+			    (const char *)sqlite3_column_text(st, 0);
+			double usd = sqlite3_column_double(st, 1);
+			long long tok = sqlite3_column_int64(st, 2);
+			pair_add(today.groups, g ? g : "default", usd, tok);
+			today.usd += usd;
+			today.tokens += tok;
+		}
+		sqlite3_reset(st);
+	}
+	if ((st = store_stmt(&srv.store, raise_sql)) != NULL) {
+		sqlite3_bind_text(st, 1, today.day, -1, SQLITE_TRANSIENT);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *sc =
+			    (const char *)sqlite3_column_text(st, 0);
+			if (sc)
+				pair_add(today.raises, sc,
+				    sqlite3_column_double(st, 1),
+				    sqlite3_column_int64(st, 2));
+		}
+		sqlite3_reset(st);
+	}
+}
+
+/* ---- budgets -------------------------------------------------------- */
+
+struct budget {
+	char scope[96]; /* "session:ID", "group:G", "global" */
+	char label[128];
+	double usd, lim_usd; /* lim 0: none */
+	long long tokens, lim_tokens;
+};
+
+static long long
+session_tokens(struct session *s)
+{
+	return s->usage.input + s->usage.output + s->usage.cache_read +
+	    s->usage.cache_write;
+}
+
+static double
+budget_ratio(const struct budget *b)
+{
+	double r = 0;
+
+	if (b->lim_usd > 0)
+		r = b->usd / b->lim_usd;
+	if (b->lim_tokens > 0 && (double)b->tokens / (double)b->lim_tokens > r)
+		r = (double)b->tokens / (double)b->lim_tokens;
+	return r;
+}
+
+static void
+raise_of(const char *scope, double *usd, long long *tokens)
+{
+	json_t *p = json_object_get(today.raises, scope);
+
+	*usd = json_number_value(json_array_get(p, 0));
+	*tokens = json_integer_value(json_array_get(p, 1));
+}
+
+/* The budgets over a session; returns how many (at most 3). */
+static int
+budgets_of(struct session *s, struct budget out[3])
+{
+	const char *g = s->grp ? s->grp : "default";
+	char key[160];
+	double ru;
+	long long rt;
+	int n = 0;
+
+	if (s->policy) {
+		struct budget *b = &out[n];
+		memset(b, 0, sizeof *b);
+		b->lim_usd =
+		    json_number_value(json_object_get(s->policy, "budget_usd"));
+		b->lim_tokens = json_integer_value(
+		    json_object_get(s->policy, "budget_tokens"));
+		if (b->lim_usd > 0 || b->lim_tokens > 0) {
+			snprintf(
+			    b->scope, sizeof b->scope, "session:%s", s->id);
+			snprintf(b->label, sizeof b->label,
+			    "session %s's budget", s->name);
+			b->usd = s->usage.cost;
+			b->tokens = session_tokens(s);
+			n++;
+		}
+	}
+	struct budget *b = &out[n];
+	memset(b, 0, sizeof *b);
+	snprintf(b->scope, sizeof b->scope, "group:%s", g);
+	snprintf(key, sizeof key, "budget.group.%s", g);
+	b->lim_usd = setting_num(key, 0);
+	snprintf(key, sizeof key, "budget.groupTokens.%s", g);
+	b->lim_tokens = (long long)setting_num(key, 0);
+	if (b->lim_usd > 0 || b->lim_tokens > 0) {
+		raise_of(b->scope, &ru, &rt);
+		b->lim_usd += b->lim_usd > 0 ? ru : 0;
+		b->lim_tokens += b->lim_tokens > 0 ? rt : 0;
+		json_t *p = json_object_get(today.groups, g);
+		b->usd = json_number_value(json_array_get(p, 0));
+		b->tokens = json_integer_value(json_array_get(p, 1));
+		snprintf(
+		    b->label, sizeof b->label, "group %s's daily budget", g);
+		n++;
+	}
+	b = &out[n];
+	memset(b, 0, sizeof *b);
+	snprintf(b->scope, sizeof b->scope, "global");
+	b->lim_usd = setting_num("budget.usd", 0);
+	b->lim_tokens = (long long)setting_num("budget.tokens", 0);
+	if (b->lim_usd > 0 || b->lim_tokens > 0) {
+		raise_of(b->scope, &ru, &rt);
+		b->lim_usd += b->lim_usd > 0 ? ru : 0;
+		b->lim_tokens += b->lim_tokens > 0 ? rt : 0;
+		b->usd = today.usd;
+		b->tokens = today.tokens;
+		snprintf(b->label, sizeof b->label, "the global daily budget");
+		n++;
+	}
+	return n;
+}
+
+/* "$2.13 of $2.00" / "120,000 of 100,000 tokens": whichever is over */
+static void
+budget_text(const struct budget *b, char *out, size_t size)
+{
+	if (b->lim_usd > 0 &&
+	    (b->lim_tokens <= 0 ||
+	        b->usd / b->lim_usd >= (double)b->tokens / b->lim_tokens))
+		snprintf(out, size, "$%.2f of $%.2f", b->usd, b->lim_usd);
+	else
+		snprintf(
+		    out, size, "%lld of %lld tokens", b->tokens, b->lim_tokens);
+}
+
+static json_t *
+budget_json(const struct budget *b)
+{
+	return json_pack("{s:s, s:f, s:o, s:I, s:o, s:f}", "scope", b->scope,
+	    "used_usd", b->usd, "limit_usd",
+	    b->lim_usd > 0 ? json_real(b->lim_usd) : json_null(), "used_tokens",
+	    (json_int_t)b->tokens, "limit_tokens",
+	    b->lim_tokens > 0 ? json_integer(b->lim_tokens) : json_null(),
+	    "percent", floor(budget_ratio(b) * 1000) / 10);
+}
+
+static void hold(
+    struct session *, int kind, const char *wait, const char *reason);
+static void release(struct session *);
+
+static int
+agent_session(struct session *s)
+{
+	return s->kind && strcmp(s->kind, "agent") == 0;
+}
+
+/* Warn, hold, stop or release one live session by its budgets. */
+static void
+budget_check(struct session *s)
+{
+	struct budget bs[3];
+	int n = budgets_of(s, bs), worst = -1;
+	double warn = setting_num("budget.warnPercent", 80) / 100;
+	double cap = setting_num("budget.hardCapPercent", 150) / 100;
+
+	for (int i = 0; i < n; i++) {
+		double r = budget_ratio(&bs[i]);
+		if (r >= warn && warn > 0 &&
+		    json_object_get(today.warned, bs[i].scope) == NULL) {
+			json_object_set_new(
+			    today.warned, bs[i].scope, json_true());
+			json_t *d = budget_json(&bs[i]);
+			session_event(s, "budget.warning", d);
+			json_object_set_new(
+			    d, "event", json_string("budget.warning"));
+			json_object_set_new(d, "session", json_string(s->id));
+			server_broadcast("session", d);
+			json_decref(d);
+			log_info("session %s: %s at %.0f%%", s->id, bs[i].label,
+			    r * 100);
+		}
+		if (worst < 0 || r > budget_ratio(&bs[worst]))
+			worst = i;
+	}
+	if (worst < 0 || budget_ratio(&bs[worst]) < 1) {
+		if (s->hold == HOLD_BUDGET)
+			release(s);
+		return;
+	}
+	char used[96], reason[512];
+	budget_text(&bs[worst], used, sizeof used);
+	if (cap >= 1 && budget_ratio(&bs[worst]) >= cap && !s->stop_requested) {
+		struct err err = ERR_INIT;
+		free(s->stop_reason);
+		xasprintf(&s->stop_reason,
+		    "stopped at the hard cap of %s (%s, cap %.0f%%)",
+		    bs[worst].label, used, cap * 100);
+		session_event(s, "budget.stop", NULL);
+		if (session_stop(s, 3000, &err) < 0)
+			log_warn("session %s: %s", s->id, err.msg.data);
+		err_release(&err);
+		return;
+	}
+	if (s->hold == HOLD_BUDGET && s->pass)
+		return; /* a reply let this turn through */
+	snprintf(reason, sizeof reason,
+	    "%s is spent (%s): galley budget raise %s%s --usd N, or reply "
+	    "with galley send to allow one more turn",
+	    bs[worst].label, used,
+	    strcmp(bs[worst].scope, "global") == 0           ? "--global"
+	        : strncmp(bs[worst].scope, "group:", 6) == 0 ? "--group "
+	                                                     : "--session ",
+	    strcmp(bs[worst].scope, "global") == 0 ? ""
+	        : strncmp(bs[worst].scope, "group:", 6) == 0
+	        ? bs[worst].scope + 6
+	        : s->name);
+	hold(s, HOLD_BUDGET, "budget", reason);
+}
+
+static void
+budget_check_all(void)
+{
+	struct session *s, *next;
+
+	/* session_stop may end a session at once: keep the next one */
+	for (s = TAILQ_FIRST(&srv.sessions); s; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (session_live(s) && agent_session(s))
+			budget_check(s);
+	}
+}
+
+/* ---- holds ------------------------------------------------------------ */
+
+static void
+hold(struct session *s, int kind, const char *wait, const char *reason)
+{
+	if (s->hold == kind && !s->pass && s->waiting_for &&
+	    strcmp(s->waiting_for, wait) == 0)
+		return;
+	if (s->hold == HOLD_NONE) {
+		free(s->held_state);
+		free(s->held_wait);
+		s->held_state = xstrdup(s->state);
+		s->held_wait = s->waiting_for ? xstrdup(s->waiting_for) : NULL;
+	}
+	s->hold = kind;
+	s->pass = 0;
+	session_set_state(s, "blocked", wait, reason);
+}
+
+/* Back to the state its hooks reported meanwhile. */
+static void
+release(struct session *s)
+{
+	const char *st = s->held_state ? s->held_state : "idle";
+
+	s->hold = HOLD_NONE;
+	s->pass = 0;
+	if (strcmp(st, "blocked") == 0 && s->held_wait == NULL)
+		st = "idle";
+	if (session_live(s))
+		session_set_state(s, st,
+		    strcmp(st, "blocked") == 0 ? s->held_wait : NULL, NULL);
+	free(s->held_state);
+	free(s->held_wait);
+	s->held_state = s->held_wait = NULL;
+}
+
+void
+session_hook_state(struct session *s, const char *state,
+    const char *waiting_for, const char *reason)
+{
+	if (s->hold != HOLD_NONE && !s->pass) {
+		free(s->held_state);
+		free(s->held_wait);
+		s->held_state = xstrdup(state);
+		s->held_wait = waiting_for ? xstrdup(waiting_for) : NULL;
+		return;
+	}
+	session_set_state(s, state, waiting_for, reason);
+	if (s->pass && strcmp(state, "idle") == 0) {
+		/* the turn a reply let through is over: hold again if the
+		 * budget is still spent */
+		s->pass = 0;
+		s->hold = HOLD_NONE;
+		budget_check(s);
+	}
+}
+
+/* A reply through `galley send`: a runaway is let go; a spent budget lets
+ * this one turn through. */
+int
+session_policy_reply(struct session *s, struct err *err)
+{
+	if (s->hold == HOLD_NONE)
+		return 0;
+	session_event(s, "hold.reply", NULL);
+	free(s->repeat_key);
+	s->repeat_key = NULL;
+	s->repeat_n = 0;
+	s->turns = 0;
+	s->progress_at = wall_ms();
+	if (s->hold == HOLD_RUNAWAY) {
+		release(s);
+		return 0;
+	}
+	s->pass = 1;
+	session_set_state(s, "working", NULL, NULL);
+	(void)err;
+	return 0;
+}
+
+/* ---- hooks ------------------------------------------------------------ */
+
+static void
+deny_tool(json_t *reply, const char *why)
+{
+	json_object_set_new(reply, "output",
+	    json_pack("{s:{s:s, s:s, s:s}}", "hookSpecificOutput",
+	        "hookEventName", "PreToolUse", "permissionDecision", "deny",
+	        "permissionDecisionReason", why));
+}
+
+/* 1 when the call is the same as the last runaway.repeat - 1 ones. */
+static int
+repeated(struct session *s, const char *tool, json_t *input)
+{
+	int limit = (int)setting_num("runaway.repeat", 5);
+	char *in = json_dumps(input ? input : json_null(),
+	    JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	char *key;
+
+	xasprintf(&key, "%s\x1f%s", tool, in ? in : "");
+	free(in);
+	if (s->repeat_key && strcmp(s->repeat_key, key) == 0) {
+		s->repeat_n++;
+		free(key);
+	} else {
+		free(s->repeat_key);
+		s->repeat_key = key;
+		s->repeat_n = 1;
+	}
+	return limit > 1 && s->repeat_n >= limit;
+}
+
+/* Before the event's own handling: 1 when the session is held and the
+ * event must not change its state. */
+int
+session_policy_hook(
+    struct session *s, const char *event, json_t *payload, json_t *reply)
+{
+	const char *tool =
+	    json_string_value(json_object_get(payload, "tool_name"));
+	json_t *input = json_object_get(payload, "tool_input");
+	char *why = NULL, wait[300];
+	const char *rule;
+
+	s->progress_at = wall_ms();
+	if (strcmp(event, "UserPromptSubmit") == 0) {
+		s->turns = 0;
+		free(s->repeat_key);
+		s->repeat_key = NULL;
+		s->repeat_n = 0;
+		if (s->hold == HOLD_NONE || s->pass)
+			return 0;
+		xasprintf(&why, "galley holds this session: %s",
+		    s->reason ? s->reason : s->waiting_for);
+		json_object_set_new(reply, "output",
+		    json_pack(
+		        "{s:s, s:s}", "decision", "block", "reason", why));
+		free(why);
+		return 1;
+	}
+	if (strcmp(event, "PreToolUse") != 0 || tool == NULL)
+		return 0;
+	rule = tool_rules_find(
+	    json_object_get(s->policy, "deny"), tool, input, s->cwd);
+	if (rule) {
+		xasprintf(&why,
+		    "galley: %s is denied for this session (--deny '%s')", tool,
+		    rule);
+		deny_tool(reply, why);
+		session_event(s, "policy.deny",
+		    json_pack("{s:s, s:s}", "tool", tool, "rule", rule));
+		free(why);
+		return 0;
+	}
+	if (s->hold != HOLD_NONE && !s->pass) {
+		xasprintf(&why, "galley holds this session: %s",
+		    s->reason ? s->reason : s->waiting_for);
+		deny_tool(reply, why);
+		free(why);
+		return 1;
+	}
+	if (repeated(s, tool, input)) {
+		char label[200];
+		const char *arg =
+		    json_string_value(json_object_get(input, "command"));
+		if (arg == NULL)
+			arg = json_string_value(
+			    json_object_get(input, "file_path"));
+		snprintf(label, sizeof label, "%s%s%.120s%s", tool,
+		    arg ? "(" : "", arg ? arg : "", arg ? ")" : "");
+		snprintf(wait, sizeof wait, "runaway: %s %d times in a row",
+		    label, s->repeat_n);
+		xasprintf(&why,
+		    "galley stopped a loop: %s was called %d times in a row "
+		    "with the same input; a reply (galley send) lets it go on",
+		    label, s->repeat_n);
+		deny_tool(reply, why);
+		session_event(s, "runaway",
+		    json_pack(
+		        "{s:s, s:i}", "tool", label, "times", s->repeat_n));
+		hold(s, HOLD_RUNAWAY, wait, why);
+		free(why);
+		return 1;
+	}
+	return 0;
+}
+
+/* After new transcript messages: turns and budgets. */
+void
+session_policy_usage(struct session *s, int messages)
+{
+	char wait[128];
+	int max = (int)setting_num("runaway.maxTurns", 500);
+
+	if (today.groups == NULL)
+		return; /* not initialised yet (session_load_all) */
+	s->progress_at = wall_ms();
+	s->turns += messages;
+	if (max > 0 && s->turns > max && s->hold == HOLD_NONE &&
+	    session_live(s)) {
+		snprintf(wait, sizeof wait, "runaway: more than %d turns", max);
+		session_event(
+		    s, "runaway", json_pack("{s:i}", "turns", s->turns));
+		hold(s, HOLD_RUNAWAY, wait,
+		    "more API replies since the last prompt than "
+		    "runaway.maxTurns allows: a reply (galley send) lets it "
+		    "go on");
+	}
+	budget_check_all();
+}
+
+void
+session_policy_count(struct session *s, double usd, long long tokens)
+{
+	char d[11];
+
+	if (today.groups == NULL)
+		return;
+	day_now(d);
+	if (strcmp(d, today.day) != 0)
+		today_load(); /* a new day: the store has it all */
+	else {
+		today.usd += usd;
+		today.tokens += tokens;
+		pair_add(
+		    today.groups, s->grp ? s->grp : "default", usd, tokens);
+	}
+}
+
+/* ---- rate limits ------------------------------------------------------ */
+
+struct ratelimit {
+	const char *provider;
+	int64_t until, next_start, last_hit;
+	int level, seen;
+};
+static struct ratelimit rls[] = {
+    {.provider = "anthropic"}, {.provider = "fake"}};
+static uv_timer_t rl_timer, tick_timer;
+
+static struct ratelimit *
+ratelimit_of(struct session *s)
+{
+	const char *p = NULL;
+
+	if (strcmp(s->runtime, "claude") == 0)
+		p = "anthropic";
+	else if (strcmp(s->runtime, "fake") == 0)
+		p = "fake";
+	for (size_t i = 0; p && i < nitems(rls); i++)
+		if (strcmp(rls[i].provider, p) == 0)
+			return &rls[i];
+	return NULL;
+}
+
+static void
+rl_timer_cb(uv_timer_t *t)
+{
+	(void)t;
+	session_schedule();
+}
+
+static void
+rl_arm(int64_t at)
+{
+	int64_t now = wall_ms();
+	uint64_t due = at > now ? (uint64_t)(at - now) : 0;
+
+	if (uv_is_active((uv_handle_t *)&rl_timer) &&
+	    uv_timer_get_due_in(&rl_timer) <= due)
+		return;
+	uv_timer_start(&rl_timer, rl_timer_cb, due + 5, 0);
+}
+
+void
+session_policy_rate_limited(struct session *s, const char *kind)
+{
+	struct ratelimit *rl = ratelimit_of(s);
+	int64_t now = wall_ms();
+	double base = setting_num("rateLimit.backoffSeconds", 30) * 1000;
+
+	if (rl == NULL || base <= 0)
+		return;
+	/* hits while still backing off (or just after) double the wait */
+	if (rl->last_hit && now - rl->last_hit < (int64_t)(base * 4) &&
+	    rl->level < 8)
+		rl->level++;
+	else if (!rl->last_hit || now - rl->last_hit >= (int64_t)(base * 4))
+		rl->level = 0;
+	rl->last_hit = now;
+	double wait = base * (double)(1 << rl->level);
+	if (wait > 600000)
+		wait = 600000;
+	if (now + (int64_t)wait > rl->until)
+		rl->until = now + (int64_t)wait;
+	rl->next_start = 0;
+	session_event(s, "ratelimit",
+	    json_pack("{s:s, s:s, s:I}", "provider", rl->provider, "kind",
+	        kind ? kind : "rate_limit", "hold_ms", (json_int_t)wait));
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:I}", "event", "ratelimit",
+	    "provider", rl->provider, "session", s->id, "until_ms",
+	    (json_int_t)rl->until);
+	server_broadcast("session", ev);
+	json_decref(ev);
+	log_info("rate limit (%s) seen by %s: new starts held %.0f s",
+	    rl->provider, s->id, wait / 1000);
+	rl_arm(rl->until);
+}
+
+int
+session_policy_can_start(struct session *s, char *why, size_t size)
+{
+	struct ratelimit *rl;
+	int64_t now = wall_ms();
+
+	if (!agent_session(s))
+		return 1;
+	if (today.groups != NULL) {
+		struct budget bs[3];
+		int n = budgets_of(s, bs);
+		for (int i = 0; i < n; i++) {
+			if (strncmp(bs[i].scope, "session:", 8) == 0 ||
+			    budget_ratio(&bs[i]) < 1)
+				continue;
+			char used[96];
+			budget_text(&bs[i], used, sizeof used);
+			snprintf(why, size, "budget: %s is spent (%s)",
+			    bs[i].label, used);
+			return 0;
+		}
+	}
+	if ((rl = ratelimit_of(s)) == NULL || rl->until == 0)
+		return 1;
+	rl->seen = 1;
+	if (now < rl->until) {
+		char at[32];
+		iso_time(rl->until, at, sizeof at);
+		snprintf(why, size,
+		    "rate limit (%s): new starts held until %.8s UTC",
+		    rl->provider, at + 11);
+		rl_arm(rl->until);
+		return 0;
+	}
+	if (now < rl->next_start) {
+		snprintf(why, size,
+		    "rate limit (%s): starting again one at a time",
+		    rl->provider);
+		rl_arm(rl->next_start);
+		return 0;
+	}
+	return 1;
+}
+
+void
+session_policy_started(struct session *s)
+{
+	struct ratelimit *rl = ratelimit_of(s);
+
+	s->progress_at = wall_ms();
+	s->turns = 0;
+	if (rl && rl->until)
+		rl->next_start = wall_ms() +
+		    (int64_t)(setting_num("rateLimit.staggerSeconds", 2) *
+		        1000);
+}
+
+/* After a pass of the queue: a provider with nobody left waiting on it
+ * is back to normal. */
+void
+session_policy_schedule_done(void)
+{
+	int64_t now = wall_ms();
+
+	for (size_t i = 0; i < nitems(rls); i++) {
+		if (rls[i].until && now >= rls[i].until && !rls[i].seen &&
+		    now >= rls[i].next_start)
+			rls[i].until = rls[i].next_start = 0;
+		rls[i].seen = 0;
+	}
+}
+
+/* ---- the tick: no progress, a new day ---------------------------------- */
+
+static void
+tick_cb(uv_timer_t *t)
+{
+	struct session *s;
+	int64_t now = wall_ms();
+	double mins = setting_num("runaway.noProgressMinutes", 20);
+	char d[11], wait[128];
+
+	(void)t;
+	day_now(d);
+	if (strcmp(d, today.day) != 0) {
+		today_load();
+		budget_check_all(); /* daily budgets start afresh */
+		session_schedule();
+	}
+	if (mins <= 0)
+		return;
+	TAILQ_FOREACH(s, &srv.sessions, entry) {
+		if (!agent_session(s) || s->hold != HOLD_NONE ||
+		    strcmp(s->state, "working") != 0 || s->progress_at == 0 ||
+		    now - s->progress_at < (int64_t)(mins * 60000))
+			continue;
+		snprintf(
+		    wait, sizeof wait, "runaway: no progress for %g min", mins);
+		session_event(s, "runaway",
+		    json_pack("{s:f}", "no_progress_minutes", mins));
+		hold(s, HOLD_RUNAWAY, wait,
+		    "working, but no hook and no new transcript output for "
+		    "runaway.noProgressMinutes: a reply (galley send) lets it "
+		    "go on");
+	}
+}
+
+static void
+tick_arm(void)
+{
+	double mins = setting_num("runaway.noProgressMinutes", 20);
+	uint64_t every = (uint64_t)(mins * 60000 / 4);
+
+	if (every < 1000)
+		every = 1000;
+	if (every > 30000)
+		every = 30000;
+	if (uv_timer_get_repeat(&tick_timer) != every)
+		uv_timer_start(&tick_timer, tick_cb, every, every);
+}
+
+/* ---- settings and start-up ------------------------------------------- */
+
+void
+session_policy_settings(json_t *req)
+{
+	json_t *ps = json_object_get(req, "policy_settings");
+
+	if (!json_is_object(ps))
+		return;
+	json_decref(pset);
+	pset = settings_subset(ps);
+	if (today.groups) {
+		tick_arm();
+		budget_check_all();
+	}
+}
+
+void
+session_policy_init(void)
+{
+	struct settings set;
+	struct session *s;
+
+	if (settings_load(&set, "/", NULL) == 0) {
+		if (pset == NULL)
+			pset = settings_subset(set.merged);
+		settings_release(&set);
+	}
+	today_load();
+	uv_timer_init(srv.loop, &rl_timer);
+	uv_unref((uv_handle_t *)&rl_timer);
+	uv_timer_init(srv.loop, &tick_timer);
+	uv_unref((uv_handle_t *)&tick_timer);
+	tick_arm();
+	/* holds are states: a held session stays held across a restart */
+	TAILQ_FOREACH(s, &srv.sessions, entry) {
+		if (!session_live(s) || strcmp(s->state, "blocked") != 0 ||
+		    s->waiting_for == NULL)
+			continue;
+		if (strcmp(s->waiting_for, "budget") == 0)
+			s->hold = HOLD_BUDGET;
+		else if (strncmp(s->waiting_for, "runaway:", 8) == 0)
+			s->hold = HOLD_RUNAWAY;
+		if (s->hold)
+			s->held_state = xstrdup("idle");
+	}
+	TAILQ_FOREACH(s, &srv.sessions, entry)
+		s->progress_at = wall_ms();
+	budget_check_all();
+}
+
+/* ---- galley budget ------------------------------------------------------ */
+
+json_t *
+session_budget_status(void)
+{
+	json_t *list = json_array(), *seen = json_object();
+	struct session *s;
+
+	/* every budget some session is under, once */
+	TAILQ_FOREACH(s, &srv.sessions, entry) {
+		struct budget bs[3];
+		int n = budgets_of(s, bs);
+		for (int i = 0; i < n; i++) {
+			int session_scope =
+			    strncmp(bs[i].scope, "session:", 8) == 0;
+			if (json_object_get(seen, bs[i].scope) ||
+			    (session_scope && session_terminal(s)))
+				continue;
+			json_t *b = budget_json(&bs[i]);
+			json_object_set_new(
+			    b, "label", json_string(bs[i].label));
+			json_t *held = json_array();
+			struct session *o;
+			TAILQ_FOREACH(o, &srv.sessions, entry) {
+				if (o->hold != HOLD_BUDGET)
+					continue;
+				struct budget ob[3];
+				int on = budgets_of(o, ob);
+				for (int k = 0; k < on; k++)
+					if (strcmp(ob[k].scope, bs[i].scope) ==
+					        0 &&
+					    budget_ratio(&ob[k]) >= 1)
+						json_array_append_new(
+						    held, json_string(o->id));
+			}
+			json_object_set_new(b, "held", held);
+			json_object_set_new(seen, bs[i].scope, json_true());
+			json_array_append_new(list, b);
+		}
+	}
+	if (json_object_get(seen, "global") == NULL) {
+		struct budget g;
+		memset(&g, 0, sizeof g);
+		snprintf(g.scope, sizeof g.scope, "global");
+		g.usd = today.usd;
+		g.tokens = today.tokens;
+		json_t *b = budget_json(&g);
+		json_object_set_new(
+		    b, "label", json_string("the global daily budget"));
+		json_object_set_new(b, "held", json_array());
+		json_array_append_new(list, b);
+	}
+	json_decref(seen);
+	return list;
+}
+
+int
+session_budget_raise(
+    const char *scope, double usd, long long tokens, struct err *err)
+{
+	static const char sql[] =
+	    "INSERT INTO budget_raises (scope, day, usd, tokens) VALUES "
+	    "(?,?,?,?) ON CONFLICT(scope, day) DO UPDATE SET usd = usd + "
+	    "excluded.usd, tokens = tokens + excluded.tokens";
+
+	if (strncmp(scope, "session:", 8) == 0) {
+		struct session *s = session_resolve(scope + 8, err);
+		if (s == NULL)
+			return -1;
+		json_t *p = s->policy;
+		double cur =
+		    json_number_value(json_object_get(p, "budget_usd"));
+		json_int_t ct =
+		    json_integer_value(json_object_get(p, "budget_tokens"));
+		if ((usd > 0 && cur <= 0) || (tokens > 0 && ct <= 0))
+			return err_set(err, ERR_FAILED,
+			    "session '%s' has no %s budget of its own: raise "
+			    "the one that holds it (galley budget)",
+			    s->name, usd > 0 ? "dollar" : "token");
+		if (usd > 0)
+			json_object_set_new(
+			    p, "budget_usd", json_real(cur + usd));
+		if (tokens > 0)
+			json_object_set_new(
+			    p, "budget_tokens", json_integer(ct + tokens));
+		session_event(s, "budget.raise",
+		    json_pack("{s:f, s:I}", "usd", usd, "tokens",
+		        (json_int_t)tokens));
+		session_touch(s);
+	} else {
+		char key[160];
+		double lu;
+		long long lt;
+		if (strcmp(scope, "global") == 0) {
+			lu = setting_num("budget.usd", 0);
+			lt = (long long)setting_num("budget.tokens", 0);
+		} else {
+			snprintf(key, sizeof key, "budget.group.%s", scope + 6);
+			lu = setting_num(key, 0);
+			snprintf(key, sizeof key, "budget.groupTokens.%s",
+			    scope + 6);
+			lt = (long long)setting_num(key, 0);
+		}
+		if ((usd > 0 && lu <= 0) || (tokens > 0 && lt <= 0))
+			return err_set(err, ERR_FAILED,
+			    "no %s budget is set for %s: set one with galley "
+			    "config set",
+			    usd > 0 ? "dollar" : "token", scope);
+		sqlite3_stmt *st = store_stmt(&srv.store, sql);
+		if (st == NULL)
+			return store_sqlerr(&srv.store, err, "budget raise");
+		sqlite3_bind_text(st, 1, scope, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, today.day, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_double(st, 3, usd);
+		sqlite3_bind_int64(st, 4, tokens);
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return store_sqlerr(&srv.store, err, "budget raise");
+		pair_add(today.raises, scope, usd, tokens);
+	}
+	log_info(
+	    "budget %s raised by $%.2f and %lld tokens", scope, usd, tokens);
+	budget_check_all();
+	session_schedule();
+	return 0;
+}
