@@ -41,9 +41,10 @@ send_run(struct cmd_ctx *ctx)
 		json_decref(jt);
 		return cmd_fail(ctx);
 	}
-	/* a reply to a held session releases it (session-policy.c) */
+	/* a reply to a held session releases it (session-policy.c); raw
+	 * bytes are keystrokes, as in attach, and do not */
 	const char *wf = session_str(s, "waiting_for");
-	if (strcmp(session_str(s, "state"), "blocked") == 0 &&
+	if (!raw && strcmp(session_str(s, "state"), "blocked") == 0 &&
 	    (strcmp(wf, "budget") == 0 || strncmp(wf, "runaway:", 8) == 0)) {
 		json_t *r = cmd_call(ctx,
 		    json_pack("{s:s, s:s, s:s}", "cmd", "budget", "op", "reply",
@@ -89,6 +90,10 @@ const struct cmd_entry cmd_send_entry = {
     .summary = "type a reply or instruction into a session",
     .help = "      --no-enter      do not press Enter after the text\n"
             "      --raw           send the bytes as they are (no Enter, no "
-            "paste)\n",
+            "paste)\n"
+            "A reply to a session held by its budget lets one more turn "
+            "through;\n"
+            "to one held as a runaway it lets the session go on (not with "
+            "--raw).\n",
     .run = send_run,
 };
