@@ -384,3 +384,58 @@ def test_a_config_it_cannot_read_is_never_written_over(claude, fake, tmp_path):
     checks = {c["check"]: c for c in json.loads(p.stdout)["checks"]}
     assert checks["claude-setup"]["status"] == "fail"
     assert cfg.is_dir()
+
+
+def test_deny_is_enforced_in_the_hook(claude, fake, tmp_path):
+    """--deny reaches claude as --disallowedTools, and galley's PreToolUse
+    hook denies the call itself first: the model reads galley's reason."""
+    work = tmp_path / "dn"
+    work.mkdir()
+    seed(claude, [work])
+    s = new(claude, "-n", "dn", "--allow", "Bash", "--deny", "Bash(touch *)",
+            "RUNBASH touch no.txt", cwd=work)
+    claude.wait_state("dn", "idle", timeout=40)
+    assert not (work / "no.txt").exists()
+    bodies = [json.dumps(r["body"])
+              for r in fake.requests_for(s["runtime_session_id"])]
+    assert any("denied for this session" in b for b in bodies), bodies[-1]
+    assert [e["data"]["rule"] for e in claude.json("events", "dn")
+            if e["kind"] == "policy.deny"] == ["Bash(touch *)"]
+
+
+def test_budget_holds_a_claude_session_until_raised(claude, fake, tmp_path):
+    """The fake API reports 100k input tokens an answer ($0.525 of opus):
+    over a $0.50 budget the session is held, whatever claude does next."""
+    work = tmp_path / "bud"
+    work.mkdir()
+    seed(claude, [work])
+    claude.ok("config", "set", "budget.hardCapPercent", "1000")
+    new(claude, "-n", "cb", "--budget-usd", "0.5", "--allow", "Bash",
+        "RUNBASH touch one.txt\nTOKENS 100000 1000", cwd=work)
+    poll(lambda: claude.get("cb")["waiting_for"] == "budget", 40,
+         what="the budget hold")
+    s = claude.get("cb")
+    assert s["state"] == "blocked" and "of $0.50" in s["reason"], s
+    assert s["usage"]["cost_usd"] >= 0.5
+    time.sleep(1)  # the rest of the turn keeps it held
+    assert claude.get("cb")["waiting_for"] == "budget"
+    claude.ok("budget", "raise", "--session", "cb", "--usd", "10")
+    claude.wait_state("cb", "idle", timeout=30)
+
+
+def test_rate_limit_holds_new_claude_starts(claude, fake, tmp_path):
+    """A 429 (no retries left) on one session holds the next start for
+    the provider; it starts once the backoff is over."""
+    work = tmp_path / "rlh"
+    work.mkdir()
+    seed(claude, [work])
+    claude.ok("config", "set", "rateLimit.backoffSeconds", "3")
+    new(claude, "-n", "rl1", "FAIL 429", cwd=work)
+    s = claude.wait_state("rl1", "blocked", timeout=40)
+    assert "429" in s["waiting_for"], s
+    q = new(claude, "-n", "rl2", "SAY fine", cwd=work)
+    assert q["state"] == "queued", q
+    assert q["waiting_for"].startswith("rate limit (anthropic)"), q
+    claude.wait_state("rl2", "idle", timeout=40)
+    assert [e for e in claude.json("events", "rl1")
+            if e["kind"] == "ratelimit"]
