@@ -1320,7 +1320,19 @@ session_restart(struct session *s, struct err *err)
 	session_event(s, "restart", NULL);
 	if (resume_spec(s, err) < 0)
 		return -1;
-	return session_spawn(s, err);
+	/* an ended session takes its place in line again, like a new one
+	 * (a live one kept its place: it is respawned at its exit) */
+	s->hold = HOLD_NONE;
+	s->pass = 0;
+	s->has_exit = 0;
+	s->exit_code = s->exit_signal = 0;
+	s->ended_at = 0;
+	session_set_state(s, "queued", NULL, NULL);
+	session_schedule();
+	if (strcmp(s->state, "failed") == 0)
+		return err_set(err, ERR_FAILED, "%s",
+		    s->reason ? s->reason : "the session failed to start");
+	return 0;
 }
 
 int

@@ -148,4 +148,25 @@ def test_usage_by_group(galley, tmp_path):
     # sonnet: $3/$15 per million
     assert abs(rows["red"]["cost_usd"] - (1500 * 3 + 300 * 15) / 1e6) < 1e-9
     assert "red" in galley.ok("usage", "--by", "group").stdout
-    galley.fail("usage", "--by", "team", code=2)
+    # no team or workflow exists yet: everything counts under "-"
+    for by in ("team", "workflow"):
+        u = galley.json("usage", "--by", by)
+        assert [r["key"] for r in u["rows"]] == ["-"], u
+        assert u["rows"][0]["cost_usd"] == u["total"]["cost_usd"]
+    galley.fail("usage", "--by", "planet", code=2, match="workflow")
+
+
+def test_restart_of_an_ended_session_waits_in_line(galley, tmp_path):
+    galley.ok("config", "set", "limits.maxRunning", "1")
+    galley.json("exec", "-n", "quick", "--", "true")
+    galley.wait_state("quick", "done")
+    go, job = gated(tmp_path)
+    galley.json("exec", "-n", "long", *job)
+    galley.wait_state("long", "working")
+    galley.ok("restart", "quick")
+    s = galley.get("quick")
+    assert s["state"] == "queued", s
+    assert s["exit_code"] is None and s["queue_position"] == 1
+    go.touch()
+    galley.wait_state("long", "done", timeout=20)
+    galley.wait_state("quick", "done", timeout=20)
