@@ -23,6 +23,10 @@ exec_run(struct cmd_ctx *ctx)
 			return rc;
 	}
 	/* a job runs where it is asked to: isolation is for agents */
+	if (o.budget_usd || o.budget_tokens)
+		return cmd_usage_error(ctx,
+		    "a job uses no tokens: --budget-usd and --budget-tokens "
+		    "are for agents (galley new)");
 	const char *name = o.name, *cwd = o.cwd;
 	int use_wt = o.use_wt > 0, pin = o.pin;
 	if (optind >= ctx->argc)
