@@ -424,8 +424,15 @@ sandbox_restrict(char *const paths[], char *msg, size_t len)
 {
 	struct landlock_ruleset_attr attr = {0};
 	uint64_t handled = WRITE_DIR_RIGHTS;
+	const char *t = getenv("GALLEY_TEST_LANDLOCK_FAIL");
 	int abi = landlock_version(), ruleset;
 
+	if (t && strcmp(t, "1") == 0) { /* proves the callers fail closed */
+		snprintf(msg, len,
+		    "failed on purpose "
+		    "(GALLEY_TEST_LANDLOCK_FAIL, for tests)");
+		return -1;
+	}
 	if (abi < 1) {
 		snprintf(
 		    msg, len, "Landlock is not available: %s", strerror(errno));
