@@ -384,3 +384,27 @@ def test_a_config_it_cannot_read_is_never_written_over(claude, fake, tmp_path):
     checks = {c["check"]: c for c in json.loads(p.stdout)["checks"]}
     assert checks["claude-setup"]["status"] == "fail"
     assert cfg.is_dir()
+
+
+def test_sandbox_write_keeps_claude_working_in_its_cwd(claude, fake,
+                                                       tmp_path):
+    """--sandbox write: claude starts, writes in its cwd and saves its
+    own state (~/.claude, ~/.claude.json), but nothing outside."""
+    work, outside = tmp_path / "sbx", tmp_path / "outside"
+    work.mkdir()
+    outside.mkdir()
+    seed(claude, [work])
+    new(claude, "-n", "sbx", "--sandbox", "write", "--allow", "Bash",
+        "--permission-mode", "acceptEdits",
+        f"RUNBASH echo x > {outside}/escaped; echo y > ran.txt\n"
+        "WRITE made.txt hello", cwd=work)
+    claude.wait_state("sbx", "idle", timeout=40)
+    assert (work / "made.txt").read_text() == "hello\n"
+    assert (work / "ran.txt").exists()
+    assert not (outside / "escaped").exists()
+    assert "Permission denied" in claude.ok("peek", "sbx").stdout
+    # its state was saved: ~/.claude.json in place (no lock, no temp
+    # file: $HOME itself stays read-only), its transcript under ~/.claude
+    cfg = json.loads((claude.home / ".claude.json").read_text())
+    assert cfg.get("numStartups", 0) >= 1
+    assert list((claude.home / ".claude" / "projects").glob("*/*.jsonl"))
