@@ -130,9 +130,9 @@ int cmd_queue_request(struct cmd_ctx *, json_t *req, struct start_opts *);
 	"      --budget-usd X  hold the session when it has cost X dollars\n"   \
 	"      --budget-tokens N  hold it after N tokens\n"                     \
 	"      --sandbox S     write (Landlock: writes only in its directory\n" \
-	"                      and temp), net (no network but loopback) or\n"   \
-	"                      all; add ,best-effort to run where the kernel\n" \
-	"                      lacks it\n"
+	"                      and temp), net (bubblewrap: no network but\n"    \
+	"                      its own loopback) or all; add ,best-effort\n"    \
+	"                      to run where this machine lacks one\n"
 
 /* -w/--worktree and --base (cmd-worktree-opt.c). */
 void cmd_fold_worktree_arg(struct cmd_ctx *);
