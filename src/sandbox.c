@@ -1,10 +1,11 @@
 /*
  * --sandbox (DESIGN §7). write: Landlock, by raw syscalls, handles only the
  * write-type rights (reading and executing stay allowed everywhere) and
- * allows them beneath the session's directory, its private temp, /dev and
- * what its runtime keeps state in. net: bubblewrap gives the command a new
- * network namespace with only its own loopback. Both confine the agent's
- * process tree alone: the host and the daemon never are.
+ * allows them beneath the session's directory, its private temp, the
+ * terminal and sinks of /dev and what its runtime keeps state in. net:
+ * bubblewrap gives the command a new network namespace with only its own
+ * loopback. Both confine the agent's process tree alone: the host and the
+ * daemon never are.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -289,6 +290,12 @@ add_runtime_paths(
 	}
 }
 
+/* The terminal, the sinks and sources, and shared memory: not all of
+ * /dev, where a root agent could write a disk. */
+static const char *const dev[] = {"/dev/null", "/dev/zero", "/dev/full",
+    "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx", "/dev/pts",
+    "/dev/shm"};
+
 json_t *
 sandbox_plan(json_t *want, json_t *applied, const char *runtime,
     const char *cwd, const char *dir, json_t *env)
@@ -314,7 +321,9 @@ sandbox_plan(json_t *want, json_t *applied, const char *runtime,
 			list = json_array();
 			json_array_append_new(list, json_string(cwd));
 			json_array_append_new(list, json_string(tmp));
-			json_array_append_new(list, json_string("/dev"));
+			for (i = 0; i < sizeof dev / sizeof dev[0]; i++)
+				json_array_append_new(
+				    list, json_string(dev[i]));
 			add_git_dirs(list, cwd);
 			add_runtime_paths(list, runtime, dir, env);
 			json_object_set_new(plan, "write", list);

@@ -758,7 +758,7 @@ policy_from_request(json_t *req, json_t **out, struct err *err)
 	if (tokens > 0)
 		json_object_set_new(p, "budget_tokens", json_integer(tokens));
 	if (json_is_object(sb))
-		json_object_set(p, "sandbox", sb);
+		json_object_set_new(p, "sandbox", json_deep_copy(sb));
 	if (json_object_size(p) == 0)
 		json_decref(p);
 	else

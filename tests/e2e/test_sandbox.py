@@ -4,6 +4,7 @@ session's directory, its TMPDIR, /dev and its runtime's state) and net
 agents; refused where the machine lacks them unless best-effort. No test
 sends traffic beyond this machine: the servers are on 127.0.0.1."""
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -63,11 +64,15 @@ def test_exec_writes_only_in_its_directory_and_tmpdir(galley, dirs):
                   f'echo out > {outside}/escaped; '
                   f'rm -f {outside}/readme; '
                   'echo tmp > "$TMPDIR/t" && echo "tmpdir=$TMPDIR"; '
+                  'echo n > /dev/null && echo pipe | cat > /dev/stdout; '
+                  'echo d > /dev/galley-probe; '
                   'test -f inside.txt', work)
     log = galley.ok("logs", "w1").stdout
     assert s["state"] == "done", log
     assert "readable" in log  # reading stays allowed
-    assert log.count("Permission denied") >= 2, log
+    assert log.count("Permission denied") >= 3, log
+    assert "pipe" in log  # the sinks and the terminal stay writable
+    assert not os.path.exists("/dev/galley-probe")  # but not all of /dev
     assert (work / "inside.txt").read_text() == "in\n"
     assert not (outside / "escaped").exists()
     assert (outside / "readme").exists()
