@@ -1,5 +1,5 @@
-/* galley doctor: check what galley needs (tools, directories, socket,
- * daemon, store) and say what to do about each failure. */
+/* galley doctor: check what galley needs (tools, sandboxes, directories,
+ * socket, daemon, store) and say what to do about each failure. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 
 #include "claude-config.h"
 #include "cmd.h"
+#include "sandbox.h"
 #include "server.h"
 #include "session.h"
 #include "util.h"
@@ -104,6 +105,34 @@ check_claude(struct check *ck, int fix)
 	json_decref(env);
 }
 
+/* What --sandbox can use here: optional, so a warning at worst. */
+static json_t *
+check_sandbox(struct check *ck)
+{
+	const char *why = NULL, *bwrap;
+	char detail[512];
+	int abi = sandbox_landlock_abi(&why);
+
+	if (abi > 0)
+		snprintf(detail, sizeof detail,
+		    "ABI %d: --sandbox write confines writes", abi);
+	else
+		snprintf(detail, sizeof detail,
+		    "%s: --sandbox write runs only with ,best-effort", why);
+	report(ck, "landlock", abi > 0, detail, NULL);
+	bwrap = sandbox_bwrap(&why);
+	if (bwrap)
+		snprintf(detail, sizeof detail,
+		    "%s makes a network namespace: --sandbox net works", bwrap);
+	else
+		snprintf(detail, sizeof detail,
+		    "%s: --sandbox net runs only with ,best-effort (install "
+		    "bubblewrap)",
+		    why);
+	report(ck, "bubblewrap", bwrap != NULL, detail, NULL);
+	return json_pack("{s:i, s:s?}", "landlock_abi", abi, "bwrap", bwrap);
+}
+
 static int
 doctor_run(struct cmd_ctx *ctx)
 {
@@ -143,6 +172,7 @@ doctor_run(struct cmd_ctx *ctx)
 	free(v);
 
 	check_claude(&ck, fix);
+	json_t *sandbox = check_sandbox(&ck);
 	const char *run = path_run_dir();
 	if (stat(run, &st) != 0) {
 		snprintf(detail, sizeof detail, "%s does not exist yet", run);
@@ -221,11 +251,12 @@ doctor_run(struct cmd_ctx *ctx)
 		}
 	}
 	if (ctx->json) {
-		json_t *o = json_pack(
-		    "{s:b, s:O}", "ok", ck.failed == 0, "checks", ck.list);
+		json_t *o = json_pack("{s:b, s:O, s:O}", "ok", ck.failed == 0,
+		    "checks", ck.list, "sandbox", sandbox);
 		cmd_print_json(o);
 		json_decref(o);
 	}
+	json_decref(sandbox);
 	json_decref(ck.list);
 	return ck.failed ? EXIT_FAILED : 0;
 }
@@ -264,7 +295,8 @@ doctor_serve(
 const struct cmd_entry cmd_doctor_entry = {
     .name = "doctor",
     .usage = "[--fix]",
-    .summary = "check dependencies, socket, daemon, store and claude",
+    .summary =
+        "check dependencies, sandboxes, socket, daemon, store and claude",
     .help = "      --fix           answer claude's start-up dialogs (trust,\n"
             "                      API key, onboarding) for this directory\n",
     .run = doctor_run,

@@ -69,7 +69,8 @@ exec_run(struct cmd_ctx *ctx)
 const struct cmd_entry cmd_exec_entry = {
     .name = "exec",
     .usage = "[-n NAME] [-C DIR] [--pin] [-w [NAME]] [--group G] "
-             "[--after ID[,ID...]] [--priority N] -- CMD [ARG...]",
+             "[--after ID[,ID...]] [--priority N] [--sandbox S] -- CMD "
+             "[ARG...]",
     .summary = "run a shell command in the background",
     .help = "  -n, --name NAME     session name\n"
             "  -C, --cwd DIR       working directory (default: here)\n"

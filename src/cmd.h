@@ -122,6 +122,11 @@ int cmd_opt_start(struct cmd_ctx *, int c, struct start_opts *);
 int cmd_queue_request(struct cmd_ctx *, json_t *req, struct start_opts *);
 struct settings;
 json_t *cmd_policy_settings(struct settings *);
+#define BUDGET_HELP                                                            \
+	"      --budget-usd X  hold the session once it has cost X dollars\n"  \
+	"                      (budget raise releases it; stopped at\n"        \
+	"                      budget.hardCapPercent, 150%)\n"                 \
+	"      --budget-tokens N  the same after N tokens\n"
 #define QUEUE_HELP                                                              \
 	"      --group G       its group: runs at most limits.group.G at a\n"   \
 	"                      time (galley group set G --parallel N)\n"        \
@@ -129,12 +134,10 @@ json_t *cmd_policy_settings(struct settings *);
 	"                      that fails fails this one)\n"                    \
 	"      --priority N    place in the queue, -1000..1000 (higher\n"       \
 	"                      first); at most limits.maxRunning run\n"         \
-	"      --budget-usd X  hold the session when it has cost X dollars\n"   \
-	"      --budget-tokens N  hold it after N tokens\n"                     \
 	"      --sandbox S     write (Landlock: writes only in its directory\n" \
-	"                      and temp), net (no network but loopback) or\n"   \
-	"                      all; add ,best-effort to run where the kernel\n" \
-	"                      lacks it\n"
+	"                      and temp), net (bubblewrap: no network but\n"    \
+	"                      its own loopback) or all; add ,best-effort\n"    \
+	"                      to run where this machine lacks one\n"
 
 /* -w/--worktree and --base (cmd-worktree-opt.c). */
 void cmd_fold_worktree_arg(struct cmd_ctx *);

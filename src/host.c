@@ -19,6 +19,7 @@
 #include "host.h"
 #include "log.h"
 #include "ptyfork.h"
+#include "sandbox.h"
 #include "screen.h"
 #include "trim.h"
 #include "util.h"
@@ -343,7 +344,8 @@ int
 host_main(const char *id)
 {
 	struct err err = ERR_INIT;
-	char *path = NULL, **argv = NULL, **envp = NULL;
+	char *path = NULL, **argv = NULL, **envp = NULL, **confine = NULL;
+	int best_effort = 0;
 	json_t *spec = NULL;
 	json_int_t rows = 24, cols = 80, sb = 2000;
 	const char *cwd = NULL;
@@ -375,6 +377,13 @@ host_main(const char *id)
 	proto_get_int(spec, "scrollback", &sb, NULL);
 	argv = strv_from_json(jargv);
 	envp = strv_from_json(jenv);
+	json_t *plan = json_object_get(spec, "sandbox");
+	if (json_is_object(plan)) {
+		char **wrapped =
+		    sandbox_argv(plan, argv, &confine, &best_effort);
+		strv_free(argv);
+		argv = wrapped;
+	}
 
 	xasprintf(&path, "%s/output.log", host.dir);
 	host.logfd =
@@ -406,8 +415,8 @@ host_main(const char *id)
 		goto fail;
 	}
 
-	host.child = pty_spawn(
-	    argv, envp, cwd, (int)rows, (int)cols, &host.master, &err);
+	host.child = pty_spawn(argv, envp, cwd, (int)rows, (int)cols, confine,
+	    best_effort, &host.master, &err);
 	if (host.child < 0) {
 		log_error("%s", err.msg.data);
 		goto fail;
@@ -438,6 +447,7 @@ fail:
 	}
 	strv_free(argv);
 	strv_free(envp);
+	strv_free(confine);
 	json_decref(spec);
 	screen_free(host.screen);
 	buf_release(&host.pty_in);

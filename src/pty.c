@@ -14,13 +14,15 @@
 #include <unistd.h>
 
 #include "ptyfork.h"
+#include "sandbox.h"
 #include "util.h"
 
 extern char **environ;
 
 pid_t
 pty_spawn(char *const argv[], char *const envp[], const char *cwd, int rows,
-    int cols, int *master, struct err *err)
+    int cols, char *const confine[], int best_effort, int *master,
+    struct err *err)
 {
 	struct winsize ws = {(unsigned short)rows, (unsigned short)cols, 0, 0};
 	sigset_t all, old;
@@ -47,6 +49,15 @@ pty_spawn(char *const argv[], char *const envp[], const char *cwd, int rows,
 			fprintf(stderr, "galley: cannot enter '%s': %s\r\n",
 			    cwd, strerror(errno));
 			_exit(127);
+		}
+		/* last, so only the command's own tree is confined */
+		char msg[512];
+		if (confine && sandbox_restrict(confine, msg, sizeof msg) < 0) {
+			fprintf(stderr, "galley: %s the write sandbox: %s\r\n",
+			    best_effort ? "running without" : "cannot apply",
+			    msg);
+			if (!best_effort)
+				_exit(127);
 		}
 		/* execvp searches the child's PATH, not the host's */
 		environ = (char **)envp;

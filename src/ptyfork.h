@@ -6,8 +6,12 @@
 
 #include "err.h"
 
-/* argv/envp NULL-terminated. Returns the child pid and the master fd. */
+/* argv/envp NULL-terminated. confine, unless NULL, lists the only paths
+ * the child may write beneath (Landlock, sandbox.h); if that fails the
+ * child exits 127 without running argv, or with best_effort runs anyway
+ * after a warning. Returns the child pid and the master fd. */
 pid_t pty_spawn(char *const argv[], char *const envp[], const char *cwd,
-    int rows, int cols, int *master, struct err *);
+    int rows, int cols, char *const confine[], int best_effort, int *master,
+    struct err *);
 
 #endif

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "names.h"
 #include "runtime.h"
+#include "sandbox.h"
 #include "server.h"
 #include "session.h"
 #include "sock.h"
@@ -758,7 +759,7 @@ policy_from_request(json_t *req, json_t **out, struct err *err)
 	if (tokens > 0)
 		json_object_set_new(p, "budget_tokens", json_integer(tokens));
 	if (json_is_object(sb))
-		json_object_set(p, "sandbox", sb);
+		json_object_set_new(p, "sandbox", json_deep_copy(sb));
 	if (json_object_size(p) == 0)
 		json_decref(p);
 	else
@@ -856,6 +857,12 @@ session_create(json_t *req, struct err *err)
 	s->priority = (int)prio;
 	if (policy_from_request(req, &s->policy, err) < 0)
 		goto fail;
+	/* refuse a sandbox this machine lacks before anything is made */
+	json_t *sbwant = json_object_get(s->policy, "sandbox"), *applied = NULL;
+	if (sbwant && sandbox_check(sbwant, &applied, err) < 0)
+		goto fail;
+	if (applied)
+		json_object_set_new(sbwant, "applied", applied);
 	session_queue_limits(req);
 	session_policy_settings(req);
 	if (runtime_argv(runtime, req, &argv, err) < 0)
@@ -924,11 +931,17 @@ session_create(json_t *req, struct err *err)
 	    fullenv, json_sprintf("GALLEY_SESSION=%s", s->id));
 	json_array_append_new(
 	    fullenv, json_sprintf("GALLEY_HOOK_TOKEN=%s", s->hook_token));
-	spec = json_pack("{s:O, s:s, s:o, s:I, s:I, s:I}", "argv", argv, "cwd",
-	    cwd, "env", fullenv, "rows", rows, "cols", cols, "scrollback", sb);
 	dir = session_dir(s);
-	if (mkdir_p(dir, 0700, err) < 0)
+	if (mkdir_p(dir, 0700, err) < 0) {
+		json_decref(fullenv);
 		goto fail;
+	}
+	json_t *plan = sbwant
+	    ? sandbox_plan(sbwant, applied, runtime, cwd, dir, fullenv)
+	    : NULL;
+	spec = json_pack("{s:O, s:s, s:o, s:I, s:I, s:I, s:o*}", "argv", argv,
+	    "cwd", cwd, "env", fullenv, "rows", rows, "cols", cols,
+	    "scrollback", sb, "sandbox", plan);
 	xasprintf(&specpath, "%s/spec.json", dir);
 	text = json_dumps(spec, JSON_COMPACT);
 	/* not fsync'd: it is only needed while the machine stays up, and a
@@ -943,6 +956,8 @@ session_create(json_t *req, struct err *err)
 	srv.nsessions++;
 	session_touch(s);
 	session_event(s, "created", NULL);
+	if (applied) /* what runs, best-effort or not, is on record */
+		session_event(s, "sandbox", applied);
 	json_t *first = json_pack("{s:s}", "state", s->state);
 	session_event(s, "state", first);
 	json_decref(first);

@@ -439,3 +439,27 @@ def test_rate_limit_holds_new_claude_starts(claude, fake, tmp_path):
     claude.wait_state("rl2", "idle", timeout=40)
     assert [e for e in claude.json("events", "rl1")
             if e["kind"] == "ratelimit"]
+
+
+def test_sandbox_write_keeps_claude_working_in_its_cwd(claude, fake,
+                                                       tmp_path):
+    """--sandbox write: claude starts, writes in its cwd and saves its
+    own state (~/.claude, ~/.claude.json), but nothing outside."""
+    work, outside = tmp_path / "sbx", tmp_path / "outside"
+    work.mkdir()
+    outside.mkdir()
+    seed(claude, [work])
+    new(claude, "-n", "sbx", "--sandbox", "write", "--allow", "Bash",
+        "--permission-mode", "acceptEdits",
+        f"RUNBASH echo x > {outside}/escaped; echo y > ran.txt\n"
+        "WRITE made.txt hello", cwd=work)
+    claude.wait_state("sbx", "idle", timeout=40)
+    assert (work / "made.txt").read_text() == "hello\n"
+    assert (work / "ran.txt").exists()
+    assert not (outside / "escaped").exists()
+    assert "Permission denied" in claude.ok("peek", "sbx").stdout
+    # its state was saved: ~/.claude.json in place (no lock, no temp
+    # file: $HOME itself stays read-only), its transcript under ~/.claude
+    cfg = json.loads((claude.home / ".claude.json").read_text())
+    assert cfg.get("numStartups", 0) >= 1
+    assert list((claude.home / ".claude" / "projects").glob("*/*.jsonl"))

@@ -1,0 +1,484 @@
+/*
+ * --sandbox (DESIGN §7). write: Landlock, by raw syscalls, handles only the
+ * write-type rights (reading and executing stay allowed everywhere) and
+ * allows them beneath the session's directory, its private temp, the
+ * terminal and sinks of /dev and what its runtime keeps state in. net:
+ * bubblewrap gives the command a new network namespace with only its own
+ * loopback. Both confine the agent's process tree alone: the host and the
+ * daemon never are.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/landlock.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "claude-config.h"
+#include "sandbox.h"
+#include "util.h"
+#include "xmalloc.h"
+
+/* newer than the kernel headers Debian builds with: the values are ABI */
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14) /* ABI 3 */
+#endif
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15) /* ABI 5 */
+#endif
+
+/* the rights a rule on a regular file may carry, and on a directory */
+#define WRITE_FILE_RIGHTS                                                      \
+	(LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_TRUNCATE |         \
+	    LANDLOCK_ACCESS_FS_IOCTL_DEV)
+#define WRITE_DIR_RIGHTS                                                       \
+	(WRITE_FILE_RIGHTS | LANDLOCK_ACCESS_FS_REMOVE_DIR |                   \
+	    LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |    \
+	    LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |        \
+	    LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |      \
+	    LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM |      \
+	    LANDLOCK_ACCESS_FS_REFER)
+
+#define BWRAP_RETRY_MS 60000
+
+static int
+landlock_version(void)
+{
+	return (int)syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+}
+
+int
+sandbox_landlock_abi(const char **why)
+{
+	const char *t = getenv("GALLEY_TEST_NO_LANDLOCK");
+	int abi;
+
+	if (t && strcmp(t, "1") == 0) {
+		*why = "Landlock is off (GALLEY_TEST_NO_LANDLOCK, for tests)";
+		return 0;
+	}
+	abi = landlock_version();
+	if (abi >= 1)
+		return abi;
+	if (errno == ENOSYS)
+		*why = "this kernel has no Landlock (5.13 or later, built "
+		       "with CONFIG_SECURITY_LANDLOCK)";
+	else if (errno == EOPNOTSUPP)
+		*why = "Landlock is disabled in this kernel (add landlock to "
+		       "its lsm= boot parameter)";
+	else
+		*why = "Landlock is not usable here";
+	return 0;
+}
+
+/* Run bwrap as sessions will, once: a binary present but unable to make a
+ * namespace (no user namespaces in a container) is as good as none. */
+static int
+bwrap_works(const char *path, char *why, size_t len)
+{
+	char *argv[] = {(char *)path, "--unshare-net", "--dev-bind", "/", "/",
+	    "--", "true", NULL};
+	posix_spawn_file_actions_t fa;
+	char line[200] = "";
+	int pfd[2], status = 0;
+	size_t n = 0;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		snprintf(why, len, "cannot run bwrap: %s", strerror(errno));
+		return 0;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+	int rc = posix_spawn(&pid, path, &fa, NULL, argv, NULL);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	if (rc != 0) {
+		close(pfd[0]);
+		snprintf(why, len, "cannot run %s: %s", path, strerror(rc));
+		return 0;
+	}
+	for (;;) {
+		ssize_t r = read(pfd[0], line + n, sizeof line - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n == sizeof line - 1)
+			break;
+	}
+	line[n] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 1;
+	line[strcspn(line, "\n")] = '\0';
+	snprintf(why, len, "%s cannot make a network namespace here%s%s", path,
+	    line[0] ? ": " : "", line);
+	return 0;
+}
+
+const char *
+sandbox_bwrap(const char **why)
+{
+	static char *path, reason[300];
+	static int ok;
+	static uint64_t checked;
+	const char *t = getenv("GALLEY_TEST_NO_BWRAP");
+
+	if (t && strcmp(t, "1") == 0) {
+		*why = "bubblewrap is off (GALLEY_TEST_NO_BWRAP, for tests)";
+		return NULL;
+	}
+	if (ok)
+		return path;
+	if (checked && now_ms() - checked < BWRAP_RETRY_MS) {
+		*why = reason;
+		return NULL;
+	}
+	checked = now_ms();
+	free(path);
+	path = path_search(getenv("PATH"), "bwrap");
+	if (path == NULL)
+		path = path_search("/usr/bin:/bin", "bwrap");
+	if (path == NULL)
+		snprintf(reason, sizeof reason,
+		    "bubblewrap is not installed (no bwrap on PATH)");
+	else if (bwrap_works(path, reason, sizeof reason))
+		ok = 1;
+	if (ok)
+		return path;
+	*why = reason;
+	return NULL;
+}
+
+/* ---- the plan (daemon) ------------------------------------------------ */
+
+static int
+want_flag(json_t *want, const char *key)
+{
+	return json_is_true(json_object_get(want, key));
+}
+
+int
+sandbox_check(json_t *want, json_t **applied, struct err *err)
+{
+	int write = want_flag(want, "write"), net = want_flag(want, "net");
+	int best = want_flag(want, "best_effort"), abi = 0;
+	const char *why_w = NULL, *why_n = NULL, *bwrap = NULL;
+
+	*applied = NULL;
+	if (write)
+		abi = sandbox_landlock_abi(&why_w);
+	if (net)
+		bwrap = sandbox_bwrap(&why_n);
+	if (!best && write && abi == 0)
+		return err_set(err, ERR_FAILED,
+		    "--sandbox write needs Landlock: %s; add ',best-effort' "
+		    "to run without it",
+		    why_w);
+	if (!best && net && bwrap == NULL)
+		return err_set(err, ERR_FAILED,
+		    "--sandbox net needs bubblewrap: %s; add ',best-effort' to "
+		    "run without it",
+		    why_n);
+	*applied = json_pack("{s:b, s:b}", "write", write && abi > 0, "net",
+	    net && bwrap != NULL);
+	if (abi > 0)
+		json_object_set_new(
+		    *applied, "landlock_abi", json_integer(abi));
+	if ((write && abi == 0) || (net && bwrap == NULL)) {
+		char note[400];
+		snprintf(note, sizeof note, "%s%s%s",
+		    write && abi == 0 ? why_w : "",
+		    write && abi == 0 && net && !bwrap ? "; " : "",
+		    net && !bwrap ? why_n : "");
+		json_object_set_new(*applied, "missing", json_string(note));
+	}
+	return 0;
+}
+
+/* dir/name, or dir alone when name is NULL */
+static void
+add_path(json_t *list, const char *dir, const char *name)
+{
+	json_array_append_new(
+	    list, name ? json_sprintf("%s/%s", dir, name) : json_string(dir));
+}
+
+/* In a git worktree, .git is a file naming its git dir inside the main
+ * repository: a commit writes there (index, HEAD), to the shared objects,
+ * refs and logs. hooks/ and config stay read-only, so nothing the agent
+ * writes runs later outside its sandbox. */
+static void
+add_git_dirs(json_t *list, const char *cwd)
+{
+	struct buf b = BUF_INIT, c = BUF_INIT;
+	char *path, *common = NULL;
+
+	xasprintf(&path, "%s/.git", cwd);
+	if (read_file(path, &b, 4096, NULL) < 0 || b.len < 9 ||
+	    strncmp(b.data, "gitdir: ", 8) != 0)
+		goto out;
+	buf_addc(&b, '\0');
+	char *gitdir = b.data + 8;
+	gitdir[strcspn(gitdir, "\r\n")] = '\0';
+	if (gitdir[0] != '/')
+		goto out;
+	add_path(list, gitdir, NULL);
+	free(path);
+	xasprintf(&path, "%s/commondir", gitdir);
+	if (read_file(path, &c, 4096, NULL) < 0 || c.len == 0)
+		goto out;
+	buf_addc(&c, '\0');
+	c.data[strcspn(c.data, "\r\n")] = '\0';
+	if (c.data[0] == '/')
+		common = xstrdup(c.data);
+	else
+		xasprintf(&common, "%s/%s", gitdir, c.data);
+	add_path(list, common, "objects");
+	add_path(list, common, "refs");
+	add_path(list, common, "logs");
+out:
+	free(common);
+	free(path);
+	buf_release(&b);
+	buf_release(&c);
+}
+
+/* Where each runtime keeps the state it must write to keep working. */
+static void
+add_runtime_paths(
+    json_t *list, const char *runtime, const char *dir, json_t *env)
+{
+	const char *home = env_lookup(env, "HOME");
+	const char *cfg = env_lookup(env, "CLAUDE_CONFIG_DIR");
+	char *p;
+
+	if (strcmp(runtime, "fake") == 0) {
+		/* its transcript, and no more of the session's dir: spec.json
+		 * there holds this very plan */
+		xasprintf(&p, "%s/transcript.jsonl", dir);
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+		json_array_append_new(list, json_string(p));
+		free(p);
+	} else if (strcmp(runtime, "claude") == 0) {
+		if (cfg && cfg[0] == '/') {
+			mkdir_p(cfg, 0700, NULL);
+			add_path(list, cfg, NULL);
+		} else if (home && home[0] == '/') {
+			xasprintf(&p, "%s/.claude", home);
+			mkdir_p(p, 0700, NULL);
+			json_array_append_new(list, json_string(p));
+			free(p);
+			add_path(list, home, ".claude.json");
+		}
+	}
+}
+
+/* The terminal, the sinks and sources, and shared memory: not all of
+ * /dev, where a root agent could write a disk. */
+static const char *const dev[] = {"/dev/null", "/dev/zero", "/dev/full",
+    "/dev/random", "/dev/urandom", "/dev/tty", "/dev/ptmx", "/dev/pts",
+    "/dev/shm"};
+
+json_t *
+sandbox_plan(json_t *want, json_t *applied, const char *runtime,
+    const char *cwd, const char *dir, json_t *env)
+{
+	json_t *plan = json_object(), *list, *e;
+	size_t i;
+	char *tmp;
+
+	if (want_flag(want, "write")) {
+		/* a private temp, set even when Landlock is missing: the
+		 * command behaves the same either way */
+		xasprintf(&tmp, "%s/tmp", dir);
+		mkdir(tmp, 0700);
+		json_array_foreach(env, i, e)
+		{
+			if (strncmp(json_string_value(e), "TMPDIR=", 7) == 0) {
+				json_array_remove(env, i);
+				break;
+			}
+		}
+		json_array_append_new(env, json_sprintf("TMPDIR=%s", tmp));
+		if (want_flag(applied, "write")) {
+			list = json_array();
+			json_array_append_new(list, json_string(cwd));
+			json_array_append_new(list, json_string(tmp));
+			for (i = 0; i < sizeof dev / sizeof dev[0]; i++)
+				json_array_append_new(
+				    list, json_string(dev[i]));
+			add_git_dirs(list, cwd);
+			add_runtime_paths(list, runtime, dir, env);
+			json_object_set_new(plan, "write", list);
+		}
+		free(tmp);
+	}
+	if (want_flag(applied, "net")) {
+		const char *why;
+		json_object_set_new(
+		    plan, "bwrap", json_string(sandbox_bwrap(&why)));
+	}
+	json_object_set_new(
+	    plan, "best_effort", json_boolean(want_flag(want, "best_effort")));
+	return plan;
+}
+
+/* ---- the host --------------------------------------------------------- */
+
+static void
+strv_push(char ***v, size_t *n, const char *s)
+{
+	*v = xrealloc(*v, (*n + 2) * sizeof **v);
+	(*v)[(*n)++] = xstrdup(s);
+	(*v)[*n] = NULL;
+}
+
+static void
+strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+char **
+sandbox_argv(json_t *plan, char **argv, char ***paths, int *best_effort)
+{
+	json_t *write = json_object_get(plan, "write"), *e;
+	const char *bwrap = json_string_value(json_object_get(plan, "bwrap"));
+	char **out = NULL, **p = NULL;
+	size_t n = 0, np = 0, i;
+
+	*best_effort = want_flag(plan, "best_effort");
+	json_array_foreach(write, i, e)
+	    strv_push(&p, &np, json_string_value(e));
+	if (bwrap) {
+		/* bwrap's own mounts are refused to a Landlock domain, so
+		 * Landlock goes on inside it, through the trampoline */
+		const char *pre[] = {bwrap, "--dev-bind", "/", "/",
+		    "--unshare-net", "--die-with-parent", "--"};
+		for (i = 0; i < sizeof pre / sizeof pre[0]; i++)
+			strv_push(&out, &n, pre[i]);
+		if (np > 0) {
+			strv_push(&out, &n, self_exe());
+			strv_push(&out, &n, "sandbox-exec");
+			if (*best_effort)
+				strv_push(&out, &n, "--best-effort");
+			for (i = 0; i < np; i++) {
+				strv_push(&out, &n, "--write");
+				strv_push(&out, &n, p[i]);
+			}
+			strv_push(&out, &n, "--");
+			strv_free(p);
+			p = NULL;
+		}
+	}
+	for (i = 0; argv[i]; i++)
+		strv_push(&out, &n, argv[i]);
+	*paths = p;
+	return out;
+}
+
+/* ---- the PTY child ---------------------------------------------------- */
+
+static int
+add_rule(int ruleset, const char *path, uint64_t handled, char *msg, size_t len)
+{
+	struct landlock_path_beneath_attr pb = {0};
+	struct stat st;
+	int fd = open(path, O_PATH | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT)
+		return 0; /* nothing there to write to, nor to allow */
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		snprintf(
+		    msg, len, "cannot open '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	pb.parent_fd = fd;
+	pb.allowed_access = handled &
+	    (S_ISDIR(st.st_mode) ? WRITE_DIR_RIGHTS : WRITE_FILE_RIGHTS);
+	if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH,
+	        &pb, 0) != 0) {
+		snprintf(msg, len, "landlock_add_rule '%s': %s", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int
+sandbox_restrict(char *const paths[], char *msg, size_t len)
+{
+	struct landlock_ruleset_attr attr = {0};
+	uint64_t handled = WRITE_DIR_RIGHTS;
+	const char *t = getenv("GALLEY_TEST_LANDLOCK_FAIL");
+	int abi = landlock_version(), ruleset;
+
+	if (t && strcmp(t, "1") == 0) { /* proves the callers fail closed */
+		snprintf(msg, len,
+		    "failed on purpose "
+		    "(GALLEY_TEST_LANDLOCK_FAIL, for tests)");
+		return -1;
+	}
+	if (abi < 1) {
+		snprintf(
+		    msg, len, "Landlock is not available: %s", strerror(errno));
+		return -1;
+	}
+	/* the kernel docs' compatibility pattern: handle only the rights
+	 * this ABI knows, or create_ruleset fails with EINVAL */
+	if (abi < 2)
+		handled &= ~LANDLOCK_ACCESS_FS_REFER;
+	if (abi < 3)
+		handled &= ~LANDLOCK_ACCESS_FS_TRUNCATE;
+	if (abi < 5)
+		handled &= ~LANDLOCK_ACCESS_FS_IOCTL_DEV;
+	attr.handled_access_fs = handled;
+	ruleset =
+	    (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+	if (ruleset < 0) {
+		snprintf(
+		    msg, len, "landlock_create_ruleset: %s", strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; paths && paths[i]; i++) {
+		if (add_rule(ruleset, paths[i], handled, msg, len) < 0)
+			goto fail;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		snprintf(msg, len, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		goto fail;
+	}
+	if (syscall(SYS_landlock_restrict_self, ruleset, 0) != 0) {
+		snprintf(
+		    msg, len, "landlock_restrict_self: %s", strerror(errno));
+		goto fail;
+	}
+	close(ruleset);
+	return 0;
+fail:
+	close(ruleset);
+	return -1;
+}
