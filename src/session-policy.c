@@ -266,6 +266,14 @@ budget_json(const struct budget *b)
 	    "percent", floor(budget_ratio(b) * 1000) / 10);
 }
 
+/* session_event that takes DATA's reference */
+static void
+event_new(struct session *s, const char *kind, json_t *data)
+{
+	session_event(s, kind, data);
+	json_decref(data);
+}
+
 static void hold(
     struct session *, int kind, const char *wait, const char *reason);
 static void release(struct session *);
@@ -503,7 +511,7 @@ session_policy_hook(
 		    "galley: %s is denied for this session (--deny '%s')", tool,
 		    rule);
 		deny_tool(reply, why);
-		session_event(s, "policy.deny",
+		event_new(s, "policy.deny",
 		    json_pack("{s:s, s:s}", "tool", tool, "rule", rule));
 		free(why);
 		return 0;
@@ -531,7 +539,7 @@ session_policy_hook(
 		    "with the same input; a reply (galley send) lets it go on",
 		    label, s->repeat_n);
 		deny_tool(reply, why);
-		session_event(s, "runaway",
+		event_new(s, "runaway",
 		    json_pack(
 		        "{s:s, s:i}", "tool", label, "times", s->repeat_n));
 		hold(s, HOLD_RUNAWAY, wait, why);
@@ -555,8 +563,7 @@ session_policy_usage(struct session *s, int messages)
 	if (max > 0 && s->turns > max && s->hold == HOLD_NONE &&
 	    session_live(s)) {
 		snprintf(wait, sizeof wait, "runaway: more than %d turns", max);
-		session_event(
-		    s, "runaway", json_pack("{s:i}", "turns", s->turns));
+		event_new(s, "runaway", json_pack("{s:i}", "turns", s->turns));
 		hold(s, HOLD_RUNAWAY, wait,
 		    "more API replies since the last prompt than "
 		    "runaway.maxTurns allows: a reply (galley send) lets it "
@@ -650,7 +657,7 @@ session_policy_rate_limited(struct session *s, const char *kind)
 	if (now + (int64_t)wait > rl->until)
 		rl->until = now + (int64_t)wait;
 	rl->next_start = 0;
-	session_event(s, "ratelimit",
+	event_new(s, "ratelimit",
 	    json_pack("{s:s, s:s, s:I}", "provider", rl->provider, "kind",
 	        kind ? kind : "rate_limit", "hold_ms", (json_int_t)wait));
 	json_t *ev = json_pack("{s:s, s:s, s:s, s:I}", "event", "ratelimit",
@@ -761,7 +768,7 @@ tick_cb(uv_timer_t *t)
 			continue;
 		snprintf(
 		    wait, sizeof wait, "runaway: no progress for %g min", mins);
-		session_event(s, "runaway",
+		event_new(s, "runaway",
 		    json_pack("{s:f}", "no_progress_minutes", mins));
 		hold(s, HOLD_RUNAWAY, wait,
 		    "working, but no hook and no new transcript output for "
@@ -920,7 +927,7 @@ session_budget_raise(
 		if (tokens > 0)
 			json_object_set_new(
 			    p, "budget_tokens", json_integer(ct + tokens));
-		session_event(s, "budget.raise",
+		event_new(s, "budget.raise",
 		    json_pack("{s:f, s:I}", "usd", usd, "tokens",
 		        (json_int_t)tokens));
 		session_touch(s);
