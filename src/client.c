@@ -140,6 +140,21 @@ client_close(struct client *c)
 		close(c->fd);
 	c->fd = -1;
 	proto_reader_release(&c->rd);
+	json_decref(c->events);
+	c->events = NULL;
+}
+
+/* A frame that is not the reply awaited: an event is kept (taken). */
+static void
+keep_event(struct client *c, json_t *frame)
+{
+	if (json_object_get(frame, "event") == NULL) {
+		json_decref(frame); /* a stray frame */
+		return;
+	}
+	if (c->events == NULL)
+		c->events = json_array();
+	json_array_append_new(c->events, frame);
 }
 
 json_t *
@@ -161,7 +176,8 @@ client_call(struct client *c, json_t *req, struct err *err)
 		json_t *rid = json_object_get(reply, "id");
 		if (json_is_integer(rid) && json_integer_value(rid) == id)
 			break;
-		json_decref(reply); /* an event or a stray frame */
+		keep_event(c, reply);
+		reply = NULL;
 	}
 	if (!json_is_true(json_object_get(reply, "ok"))) {
 		json_t *e = json_object_get(reply, "error");
@@ -180,6 +196,11 @@ client_call(struct client *c, json_t *req, struct err *err)
 int
 client_event(struct client *c, json_t **out, int timeout_ms, struct err *err)
 {
+	if (json_array_size(c->events) > 0) {
+		*out = json_incref(json_array_get(c->events, 0));
+		json_array_remove(c->events, 0);
+		return 1;
+	}
 	for (;;) {
 		int rc = sock_recv(c->fd, &c->rd, out, timeout_ms, err);
 		if (rc <= 0)
@@ -237,6 +258,7 @@ client_call_text(
 			json_decref(o);
 			return -1;
 		}
-		json_decref(o);
+		if (o)
+			keep_event(c, o);
 	}
 }

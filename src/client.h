@@ -12,10 +12,12 @@ struct client {
 	int fd;
 	struct proto_reader rd;
 	json_int_t next_id;
+	json_t *events; /* events that came while a call waited: kept for
+	                 * client_event, so a subscriber misses none */
 };
 #define CLIENT_INIT                                                            \
 	{                                                                      \
-		-1, PROTO_READER_INIT, 1                                       \
+		-1, PROTO_READER_INIT, 1, NULL                                 \
 	}
 
 /* start: launch the daemon if it is not running (race-free). */
