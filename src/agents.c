@@ -4,7 +4,8 @@
  * up in <dir>/.galley/agents, <dir>/.claude/agents, ~/.config/galley/agents
  * and ~/.claude/agents, walking up from the session's directory to the
  * repository root. The front matter is parsed with libyaml; the result is
- * the object claude's --agents takes.
+ * the object claude's --agents takes, plus "disallowedTools" (galley's
+ * own key: denied in the session's hook, and passed as --disallowedTools).
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -155,6 +156,9 @@ load_file(const char *path, const char *name, json_t **def, struct err *err)
 	json_t *tools = json_object_get(front, "tools");
 	if (tools)
 		json_object_set_new(d, "tools", tool_list(tools));
+	json_t *denied = json_object_get(front, "disallowedTools");
+	if (denied)
+		json_object_set_new(d, "disallowedTools", tool_list(denied));
 	json_t *model = json_object_get(front, "model");
 	if (json_is_string(model))
 		json_object_set(d, "model", model);

@@ -6,7 +6,8 @@
 
 #include "err.h"
 
-/* *def: {"description","prompt","tools"?,"model"?} for claude --agents. */
+/* *def: {"description","prompt","tools"?,"model"?} for claude --agents,
+ * and "disallowedTools"? (not for claude's --agents). */
 int agent_find(const char *cwd, const char *name, json_t **def, struct err *);
 
 #endif

@@ -115,7 +115,7 @@ claude_on_path(void)
  * read itself (they depend on the caller's directory and user). */
 static int
 claude_request(struct cmd_ctx *ctx, struct settings *set, json_t *req,
-    const char *dir, const char *effort, const char *mode, const char *agent)
+    const char *dir, const char *effort, const char *mode)
 {
 	json_t *v;
 
@@ -123,8 +123,6 @@ claude_request(struct cmd_ctx *ctx, struct settings *set, json_t *req,
 		effort = settings_get_str(set, "effort");
 	if (mode == NULL)
 		mode = settings_get_str(set, "permissionMode");
-	if (agent == NULL)
-		agent = settings_get_str(set, "defaultAgent");
 	if (effort)
 		json_object_set_new(req, "effort", json_string(effort));
 	if (mode)
@@ -133,14 +131,35 @@ claude_request(struct cmd_ctx *ctx, struct settings *set, json_t *req,
 		json_object_set(req, "claude_path", v);
 	v = settings_get(set, "claude.preAccept");
 	json_object_set_new(req, "pre_accept", json_boolean(json_is_true(v)));
-	if (agent) {
-		json_t *def;
-		if (agent_find(dir, agent, &def, &ctx->err) < 0)
-			return -1;
-		json_object_set_new(req, "agent", json_string(agent));
+	return 0;
+}
+
+/* A named agent: claude runs it (--agents, --agent); for every runtime
+ * its tools are the session's allowlist and its disallowedTools join
+ * DENY, both enforced again in the hook (session-policy.c). */
+static int
+agent_request(struct cmd_ctx *ctx, json_t *req, const char *dir,
+    const char *agent, int claude, json_t *deny)
+{
+	json_t *def, *v;
+	size_t i;
+
+	if (agent_find(dir, agent, &def, &ctx->err) < 0)
+		return -1;
+	json_array_foreach(json_object_get(def, "disallowedTools"), i, v)
+	{
+		json_array_append(deny, v);
+	}
+	json_object_del(def, "disallowedTools");
+	if (json_array_size(json_object_get(def, "tools")))
+		json_object_set(
+		    req, "agent_tools", json_object_get(def, "tools"));
+	json_object_set_new(req, "agent", json_string(agent));
+	if (claude)
 		json_object_set_new(
 		    req, "agents", json_pack("{s:o}", agent, def));
-	}
+	else
+		json_decref(def);
 	return 0;
 }
 
@@ -234,8 +253,11 @@ new_run(struct cmd_ctx *ctx)
 		runtime = claude_on_path() ? "claude" : "fake";
 	if (model == NULL)
 		model = settings_get_str(&set, "model");
-	if (strcmp(runtime, "claude") == 0 &&
-	    claude_request(ctx, &set, req, dir, effort, mode, agent) < 0) {
+	int claude = strcmp(runtime, "claude") == 0;
+	if (agent == NULL && claude)
+		agent = settings_get_str(&set, "defaultAgent");
+	if ((claude && claude_request(ctx, &set, req, dir, effort, mode) < 0) ||
+	    (agent && agent_request(ctx, req, dir, agent, claude, deny) < 0)) {
 		settings_release(&set);
 		json_decref(req);
 		goto early_fail;

@@ -1,8 +1,9 @@
 /*
  * The operating rules (issue 8, DESIGN §7-§8), enforced in the daemon:
  *
- * - Tool rules. A session's --deny list is checked again in its PreToolUse
- *   hook, so a runtime that ignores its own flags is still held.
+ * - Tool rules. A session's --deny list, and its agent definition's tools
+ *   (an allowlist) and disallowedTools, are checked again in its
+ *   PreToolUse hook, so a runtime that ignores its own flags is still held.
  * - Budgets. In dollars and tokens: the session's own (--budget-usd,
  *   --budget-tokens), its group's per day (budget.group.G,
  *   budget.groupTokens.G) and everyone's per day (budget.usd,
@@ -513,6 +514,19 @@ session_policy_hook(
 		deny_tool(reply, why);
 		event_new(s, "policy.deny",
 		    json_pack("{s:s, s:s}", "tool", tool, "rule", rule));
+		free(why);
+		return 0;
+	}
+	json_t *tools = json_object_get(s->policy, "tools");
+	if (json_array_size(tools) &&
+	    tool_rules_find(tools, tool, input, s->cwd) == NULL) {
+		xasprintf(&why,
+		    "galley: %s is not among the tools of this session's "
+		    "agent",
+		    tool);
+		deny_tool(reply, why);
+		event_new(s, "policy.deny",
+		    json_pack("{s:s, s:s}", "tool", tool, "rule", "(tools)"));
 		free(why);
 		return 0;
 	}

@@ -718,8 +718,8 @@ out:
 static int
 policy_from_request(json_t *req, json_t **out, struct err *err)
 {
-	json_t *allow = NULL, *deny = NULL,
-	       *sb = json_object_get(req, "sandbox");
+	json_t *allow = NULL, *deny = NULL, *tools = NULL;
+	json_t *sb = json_object_get(req, "sandbox");
 	json_t *usd = json_object_get(req, "budget_usd"), *v;
 	json_int_t tokens = 0;
 	const char *k;
@@ -727,6 +727,7 @@ policy_from_request(json_t *req, json_t **out, struct err *err)
 	*out = NULL;
 	if (proto_get_strv(req, "allow", &allow, err) < 0 ||
 	    proto_get_strv(req, "deny", &deny, err) < 0 ||
+	    proto_get_strv(req, "agent_tools", &tools, err) < 0 ||
 	    proto_get_int(req, "budget_tokens", &tokens, err) < 0)
 		return -1;
 	if (usd && !json_is_null(usd) &&
@@ -753,6 +754,8 @@ policy_from_request(json_t *req, json_t **out, struct err *err)
 		json_object_set(p, "allow", allow);
 	if (json_array_size(deny))
 		json_object_set(p, "deny", deny);
+	if (json_array_size(tools)) /* its agent definition's tools */
+		json_object_set(p, "tools", tools);
 	if (json_is_number(usd))
 		json_object_set_new(
 		    p, "budget_usd", json_real(json_number_value(usd)));

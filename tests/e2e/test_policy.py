@@ -222,3 +222,28 @@ def test_bad_policy_input_is_refused(galley, tmp_path):
                 match="no dollar budget of its own")
     galley.fail("budget", "raise", "--session", "zzzz", "--usd", "1",
                 code=3)
+
+
+def test_agent_definition_tools_are_enforced(galley, tmp_path):
+    """An agent definition's tools are the session's allowlist and its
+    disallowedTools are denied, by the hook, for any runtime."""
+    agents = tmp_path / ".galley" / "agents"
+    agents.mkdir(parents=True)
+    (agents / "reader.md").write_text(
+        "---\nname: reader\ndescription: reads\n"
+        "tools: Read, Bash(echo *)\n"
+        "disallowedTools: Bash(echo secret*)\n---\nYou read.\n")
+    s = galley.json("new", "-r", "fake", "-n", "rd", "-a", "reader",
+                    "-C", str(tmp_path),
+                    f"write w.txt x; run echo hi > {tmp_path}/hi; "
+                    f"run echo secret > {tmp_path}/secret; run touch t")
+    assert s["policy"]["tools"] == ["Read", "Bash(echo *)"], s["policy"]
+    assert s["policy"]["deny"] == ["Bash(echo secret*)"]
+    galley.wait_state("rd", "idle")
+    assert (tmp_path / "hi").read_text() == "hi\n"
+    for f in ("w.txt", "secret", "t"):
+        assert not (tmp_path / f).exists(), f
+    rules = [e["data"]["rule"] for e in events(galley, "rd", "policy.deny")]
+    assert rules == ["(tools)", "Bash(echo secret*)", "(tools)"], rules
+    galley.fail("new", "-r", "fake", "-a", "nosuch", "say x",
+                "-C", str(tmp_path), code=3)
