@@ -489,6 +489,8 @@ class Bench:
         res = {}
         # galley
         g = self.home("g-rss")
+        # all of them run at once, whatever this machine's default limit
+        g.cli("config", "set", "limits.maxRunning", str(n + 10))
         dpid = g.start()
         create, hosts, kids = [], [], []
         try:
