@@ -136,8 +136,9 @@ json_t *cmd_policy_settings(struct settings *);
 	"                      first); at most limits.maxRunning run\n"         \
 	"      --sandbox S     write (Landlock: writes only in its directory\n" \
 	"                      and temp), net (bubblewrap: no network but\n"    \
-	"                      its own loopback) or all; add ,best-effort\n"    \
-	"                      to run where this machine lacks one\n"
+	"                      its own loopback and, for claude, its API\n"     \
+	"                      endpoint) or all; add ,best-effort to run\n"     \
+	"                      where this machine lacks one\n"
 
 /* -w/--worktree and --base (cmd-worktree-opt.c). */
 void cmd_fold_worktree_arg(struct cmd_ctx *);

@@ -232,6 +232,10 @@ finish(void)
 	xasprintf(&sock, "%s/host.sock", host.dir);
 	unlink(sock);
 	free(sock);
+	if (host.relay > 0) /* it would die with us anyway */
+		kill(host.relay, SIGTERM);
+	if (host.relay_sock)
+		unlink(host.relay_sock);
 	uv_close((uv_handle_t *)&host.listener, NULL);
 	uv_poll_stop(&host.pty_poll);
 	uv_close((uv_handle_t *)&host.pty_poll, NULL);
@@ -421,6 +425,19 @@ host_main(const char *id)
 		goto fail;
 	}
 
+	/* the relay outside the sandbox listens before the command can
+	 * ask; after the fork of nothing else, so it holds no other fd */
+	if (json_is_object(plan)) {
+		host.relay = sandbox_relay_start(plan, &host.relay_sock, &err);
+		if (host.relay < 0 && !best_effort) {
+			log_error("%s", err.msg.data);
+			goto fail;
+		}
+		if (host.relay < 0) {
+			log_warn("running without the relay: %s", err.msg.data);
+			err_release(&err);
+		}
+	}
 	host.child = pty_spawn(argv, envp, cwd, (int)rows, (int)cols, confine,
 	    best_effort, &host.master, &err);
 	if (host.child < 0) {
@@ -453,6 +470,7 @@ fail:
 	strv_free(argv);
 	strv_free(envp);
 	strv_free(confine);
+	free(host.relay_sock);
 	json_decref(spec);
 	screen_free(host.screen);
 	buf_release(&host.pty_in);

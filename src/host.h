@@ -30,6 +30,8 @@ struct host {
 	char *dir;
 	int master;
 	pid_t child;
+	pid_t relay;      /* --sandbox net: the relay to the API endpoint */
+	char *relay_sock; /* and the socket it listens on */
 	uv_poll_t pty_poll;
 	int poll_events;
 	uv_signal_t sig_chld, sig_term, sig_hup;

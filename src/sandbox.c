@@ -7,6 +7,7 @@
  * loopback. Both confine the agent's process tree alone: the host and the
  * daemon never are.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/landlock.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -23,6 +25,7 @@
 
 #include "claude-config.h"
 #include "sandbox.h"
+#include "sock.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -210,6 +213,143 @@ sandbox_check(json_t *want, json_t **applied, struct err *err)
 	return 0;
 }
 
+/* ---- the API endpoint of a net sandbox (cmd-netrelay.c) ---------------- */
+
+#define DEFAULT_API_URL "https://api.anthropic.com"
+
+struct endpoint {
+	char scheme[6]; /* http, https */
+	char host[256]; /* without brackets */
+	int port;
+	int v6;
+};
+
+/* scheme://host[:port][/...]: no user info, a plain host name or an
+ * address. 0, or -1 with why. */
+static int
+parse_url(const char *url, struct endpoint *ep, char *why, size_t len)
+{
+	const char *a;
+	size_t al, hl;
+
+	memset(ep, 0, sizeof *ep);
+	if (strncasecmp(url, "https://", 8) == 0) {
+		strcpy(ep->scheme, "https");
+		ep->port = 443;
+		a = url + 8;
+	} else if (strncasecmp(url, "http://", 7) == 0) {
+		strcpy(ep->scheme, "http");
+		ep->port = 80;
+		a = url + 7;
+	} else {
+		snprintf(why, len, "'%.200s' is not an http(s) URL", url);
+		return -1;
+	}
+	al = strcspn(a, "/?#");
+	const char *end = a + al, *colon = NULL, *h = a;
+	if (a[0] == '[') {
+		const char *rb = memchr(a, ']', al);
+		if (rb == NULL)
+			goto bad;
+		h = a + 1;
+		hl = (size_t)(rb - h);
+		if (rb + 1 < end && rb[1] != ':')
+			goto bad;
+		colon = rb + 1 < end ? rb + 1 : NULL;
+		ep->v6 = 1;
+	} else {
+		colon = memchr(a, ':', al);
+		hl = colon ? (size_t)(colon - a) : al;
+	}
+	if (hl == 0 || hl >= sizeof ep->host)
+		goto bad;
+	for (size_t i = 0; i < hl; i++) {
+		char ch = h[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		        (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
+		        ch == '_' || (ep->v6 && ch == ':')))
+			goto bad;
+	}
+	memcpy(ep->host, h, hl);
+	if (colon) {
+		char *e;
+		long port = strtol(colon + 1, &e, 10);
+		if (e != end || colon + 1 == end || port < 1 || port > 65535)
+			goto bad;
+		ep->port = (int)port;
+	}
+	return 0;
+bad:
+	snprintf(why, len, "'%.200s' has no valid host[:port]", url);
+	return -1;
+}
+
+/* localhost, 127.0.0.0/8, ::1 */
+static int
+is_loopback(const struct endpoint *ep)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcasecmp(ep->host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, ep->host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, ep->host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return 0;
+}
+
+/* What the relays of a net sandbox do (sandbox_plan): only a runtime that
+ * talks to an API has an endpoint. On a loopback address the relay inside
+ * takes the endpoint's own address and port, so the URL works as it is;
+ * elsewhere it is an HTTP proxy on an ephemeral port (HTTPS_PROXY) that
+ * lets CONNECT through to the endpoint alone. Records the endpoint (or why
+ * there is none) in applied. */
+static json_t *
+relay_plan(json_t *applied, const char *runtime, const char *dir, json_t *env)
+{
+	const char *url = env_lookup(env, "ANTHROPIC_BASE_URL");
+	struct endpoint ep;
+	char why[400], *hp;
+	json_t *listen = json_array(), *relay;
+
+	if (strcmp(runtime, "claude") != 0) {
+		json_decref(listen);
+		return NULL;
+	}
+	if (url == NULL || url[0] == '\0')
+		url = DEFAULT_API_URL;
+	if (parse_url(url, &ep, why, sizeof why) < 0) {
+		char note[500];
+		snprintf(note, sizeof note,
+		    "ANTHROPIC_BASE_URL %s: no endpoint is reachable", why);
+		json_object_set_new(
+		    applied, "endpoint_error", json_string(note));
+		json_decref(listen);
+		return NULL;
+	}
+	xasprintf(&hp, ep.v6 ? "[%s]:%d" : "%s:%d", ep.host, ep.port);
+	relay = json_pack("{s:s, s:s+}", "endpoint", hp, "socket", dir,
+	    "/" SANDBOX_RELAY_SOCKET);
+	if (is_loopback(&ep)) {
+		if (strcasecmp(ep.host, "localhost") == 0) {
+			json_array_append_new(
+			    listen, json_sprintf("127.0.0.1:%d", ep.port));
+			json_array_append_new(
+			    listen, json_sprintf("[::1]:%d", ep.port));
+		} else
+			json_array_append_new(listen, json_string(hp));
+	} else {
+		json_array_append_new(listen, json_string("127.0.0.1:0"));
+		json_object_set_new(relay, "proxy", json_string(ep.scheme));
+	}
+	json_object_set_new(relay, "listen", listen);
+	json_object_set_new(applied, "endpoint", json_string(hp));
+	free(hp);
+	return relay;
+}
+
 /* dir/name, or dir alone when name is NULL */
 static void
 add_path(json_t *list, const char *dir, const char *name)
@@ -334,6 +474,9 @@ sandbox_plan(json_t *want, json_t *applied, const char *runtime,
 		const char *why;
 		json_object_set_new(
 		    plan, "bwrap", json_string(sandbox_bwrap(&why)));
+		json_t *relay = relay_plan(applied, runtime, dir, env);
+		if (relay)
+			json_object_set_new(plan, "relay", relay);
 	}
 	json_object_set_new(
 	    plan, "best_effort", json_boolean(want_flag(want, "best_effort")));
@@ -358,11 +501,121 @@ strv_free(char **v)
 	free(v);
 }
 
+/* the inside relay's part of sandbox-exec's argv */
+static void
+relay_args(json_t *relay, char ***out, size_t *n)
+{
+	const char *sock = json_string_value(json_object_get(relay, "socket"));
+	const char *proxy = json_string_value(json_object_get(relay, "proxy"));
+	json_t *e;
+	size_t i;
+
+	if (sock == NULL)
+		return;
+	strv_push(out, n, "--relay-unix");
+	strv_push(out, n, sock);
+	json_array_foreach(json_object_get(relay, "listen"), i, e)
+	{
+		if (!json_is_string(e))
+			continue;
+		strv_push(out, n, "--relay-listen");
+		strv_push(out, n, json_string_value(e));
+	}
+	if (proxy) {
+		strv_push(out, n, "--relay-proxy");
+		strv_push(out, n, proxy);
+	}
+}
+
+pid_t
+sandbox_relay_spawn(char *const args[], const int fds[], int nfd, int quiet)
+{
+	sigset_t all, old;
+	pid_t parent = getpid(), pid;
+	char **argv;
+	int n = 0;
+
+	while (args[n])
+		n++;
+	argv = xcalloc((size_t)n + 3, sizeof *argv);
+	argv[0] = "galley";
+	argv[1] = "netrelay";
+	for (int i = 0; i < n; i++)
+		argv[i + 2] = args[i];
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		/* dies with whoever started it; its own session, so neither
+		 * the terminal's ^C nor a kill of the command's group ends it
+		 * first */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
+		setsid();
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = SIG_DFL;
+		for (int sig = 1; sig < NSIG; sig++)
+			if (sig != SIGPIPE)
+				sigaction(sig, &sa, NULL);
+		for (int i = 0; i < nfd; i++)
+			fcntl(fds[i], F_SETFD, 0);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			if (quiet)
+				dup2(null, 2);
+		}
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		execv(self_exe(), argv);
+		_exit(127);
+	}
+	int e = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	free(argv);
+	errno = e;
+	return pid;
+}
+
+pid_t
+sandbox_relay_start(json_t *plan, char **sockpath, struct err *err)
+{
+	json_t *relay = json_object_get(plan, "relay");
+	const char *sock = json_string_value(json_object_get(relay, "socket"));
+	const char *ep = json_string_value(json_object_get(relay, "endpoint"));
+	char fdarg[16];
+	pid_t pid;
+	int fd;
+
+	*sockpath = NULL;
+	if (sock == NULL || ep == NULL)
+		return 0;
+	fd = sock_listen(sock, err); /* 0600, before the command can ask */
+	if (fd < 0)
+		return -1;
+	snprintf(fdarg, sizeof fdarg, "%d", fd);
+	char *args[] = {"--fd", fdarg, "--to", (char *)ep,
+	    json_object_get(relay, "proxy") ? "--connect" : NULL, NULL};
+	pid = sandbox_relay_spawn(args, &fd, 1, 0);
+	close(fd);
+	if (pid < 0) {
+		unlink(sock);
+		return err_set(err, ERR_FAILED, "cannot start the relay: %s",
+		    strerror(errno));
+	}
+	*sockpath = xstrdup(sock);
+	return pid;
+}
+
 char **
 sandbox_argv(json_t *plan, char **argv, char ***paths, int *best_effort)
 {
 	json_t *write = json_object_get(plan, "write"), *e;
 	const char *bwrap = json_string_value(json_object_get(plan, "bwrap"));
+	json_t *relay = json_object_get(plan, "relay");
 	char **out = NULL, **p = NULL;
 	size_t n = 0, np = 0, i;
 
@@ -376,7 +629,7 @@ sandbox_argv(json_t *plan, char **argv, char ***paths, int *best_effort)
 		    "--unshare-net", "--die-with-parent", "--"};
 		for (i = 0; i < sizeof pre / sizeof pre[0]; i++)
 			strv_push(&out, &n, pre[i]);
-		if (np > 0) {
+		if (np > 0 || relay) {
 			strv_push(&out, &n, self_exe());
 			strv_push(&out, &n, "sandbox-exec");
 			if (*best_effort)
@@ -385,6 +638,7 @@ sandbox_argv(json_t *plan, char **argv, char ***paths, int *best_effort)
 				strv_push(&out, &n, "--write");
 				strv_push(&out, &n, p[i]);
 			}
+			relay_args(relay, &out, &n);
 			strv_push(&out, &n, "--");
 			strv_free(p);
 			p = NULL;

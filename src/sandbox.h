@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "err.h"
 
@@ -24,8 +25,12 @@ const char *sandbox_bwrap(const char **why);
  * Refuses (ERR_FAILED) what it lacks unless best_effort. */
 int sandbox_check(json_t *want, json_t **applied, struct err *);
 /* Daemon: the plan for spec.json ({"write":[paths], "bwrap":path,
- * "best_effort":b}); makes <dir>/tmp and sets TMPDIR in env when write
- * is wanted. dir is the session's state dir, env the child's. */
+ * "relay":{...}, "best_effort":b}); makes <dir>/tmp and sets TMPDIR in env
+ * when write is wanted. dir is the session's state dir, env the child's.
+ * With net, a claude agent's API endpoint (ANTHROPIC_BASE_URL in env, else
+ * https://api.anthropic.com) gets a relay ({"endpoint":"HOST:PORT",
+ * "socket":path, "listen":["ADDR:PORT"...], "proxy":"https"|"http"}) and
+ * applied its "endpoint" (or "endpoint_error"). */
 json_t *sandbox_plan(json_t *want, json_t *applied, const char *runtime,
     const char *cwd, const char *dir, json_t *env);
 
@@ -35,6 +40,21 @@ json_t *sandbox_plan(json_t *want, json_t *applied, const char *runtime,
  * child) is what the PTY child must confine its writes to. The caller
  * frees both (each string, then the array). */
 char **sandbox_argv(json_t *plan, char **argv, char ***paths, int *best_effort);
+
+/* The unix socket, in the session's dir, that the relay outside the
+ * network namespace listens on. */
+#define SANDBOX_RELAY_SOCKET "api.sock"
+
+/* Host, before the child: the relay outside the namespace for spec.json's
+ * plan (`galley netrelay` on <dir>/api.sock towards the endpoint), dying
+ * with the host. Its pid and *sockpath (to remove at the end), 0 when the
+ * plan has none, or -1 with err. */
+pid_t sandbox_relay_start(json_t *plan, char **sockpath, struct err *);
+/* Fork `galley netrelay ARGS...` with the listening fds fds passed on,
+ * killed when its parent dies, in a session of its own, stdin and stdout
+ * (and stderr if quiet) on /dev/null. Its pid, or -1 with errno. */
+pid_t sandbox_relay_spawn(
+    char *const args[], const int fds[], int nfd, int quiet);
 
 /* Right before exec: no new privileges, then writes allowed only beneath
  * paths (dirs, or single files). Allocates nothing (it runs after fork).
