@@ -175,9 +175,19 @@ sock_open_peer(const char *path, struct proto_reader *rd, struct err *err)
 
 	if (fd < 0)
 		goto fail;
-	if (sock_send(fd, hello, err) < 0 ||
-	    sock_recv(fd, rd, &reply, 10000, err) <= 0)
+	/* a peer that refuses us writes why and closes, maybe before our
+	 * hello is out (EPIPE): read its answer all the same */
+	struct err sent = ERR_INIT;
+	int send_rc = sock_send(fd, hello, &sent);
+	if (sock_recv(fd, rd, &reply, 10000, err) <= 0) {
+		if (send_rc < 0) {
+			err_release(err);
+			*err = sent;
+		} else
+			err_release(&sent);
 		goto fail_close;
+	}
+	err_release(&sent);
 	if (json_object_get(reply, "error") != NULL) {
 		const char *m = json_string_value(json_object_get(
 		    json_object_get(reply, "error"), "message"));
