@@ -270,6 +270,7 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 
 	snprintf(kind, sizeof kind, "hook.%s", event);
 	s->updated_at = wall_ms();
+	s->retry_seen = 0;
 	session_event(s, kind, payload);
 	if (session_terminal(s))
 		return 0; /* late hooks of an ended session: recorded only */

@@ -7,6 +7,12 @@
  * reason says it was read from the screen. A screen it does not know
  * blocks it too after SCREEN_GIVE_UP_MS, quoting the screen's last line,
  * rather than leaving it `starting` with no word.
+ *
+ * While claude works, its retries of a failing API call (429, 529, 5xx)
+ * send no hook either; only its screen says "Retrying in Ns · attempt
+ * N/10". A working claude whose hooks are silent as long is read too, and
+ * the first retry seen holds new starts for its provider
+ * (session-policy.c), minutes before claude gives up (StopFailure).
  */
 #include <string.h>
 
@@ -38,8 +44,9 @@ static int tick_init;
 static int
 watched(struct session *s)
 {
-	return strcmp(s->runtime, "claude") == 0 &&
-	    strcmp(s->state, "starting") == 0 && s->link != NULL;
+	return strcmp(s->runtime, "claude") == 0 && s->link != NULL &&
+	    (strcmp(s->state, "starting") == 0 ||
+	        (strcmp(s->state, "working") == 0 && !s->retry_seen));
 }
 
 static void
@@ -85,6 +92,13 @@ session_on_screen(struct session *s, const char *scr)
 
 	if (!watched(s) || scr == NULL)
 		return;
+	if (strcmp(s->state, "working") == 0) {
+		if (strstr(scr, "Retrying in") && strstr(scr, "attempt")) {
+			s->retry_seen = 1; /* once, until its next hook */
+			session_policy_rate_limited(s, "api_retry");
+		}
+		return;
+	}
 	for (size_t i = 0; i < sizeof dialogs / sizeof dialogs[0]; i++)
 		if (strstr(scr, dialogs[i].pattern)) {
 			snprintf(wait, sizeof wait, "%s", dialogs[i].what);

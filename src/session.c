@@ -438,6 +438,8 @@ session_set_state(struct session *s, const char *state, const char *waiting_for,
 		overlap_check(s->repo);
 	set_text(&s->waiting_for, waiting_for);
 	set_text(&s->reason, reason);
+	if (strcmp(state, "working") == 0)
+		session_watch_screen(s); /* its API retries show only there */
 	session_touch(s);
 	json_t *data = json_pack("{s:s, s:s?, s:s?}", "state", state,
 	    "waiting_for", waiting_for, "reason", reason);

@@ -40,6 +40,7 @@ struct session {
 	char *repeat_key;    /* the last tool call, and how often in a row */
 	int repeat_n, turns; /* turns: API replies since the last prompt */
 	int64_t progress_at;
+	int retry_seen; /* its screen showed an API retry (session-screen.c) */
 	char *stop_reason; /* why galley stopped it, instead of the user */
 	int queue_pos;     /* place in line while queued, from 1 */
 	char *first_block; /* what it waits on at its first start */

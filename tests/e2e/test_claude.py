@@ -463,3 +463,24 @@ def test_sandbox_write_keeps_claude_working_in_its_cwd(claude, fake,
     cfg = json.loads((claude.home / ".claude.json").read_text())
     assert cfg.get("numStartups", 0) >= 1
     assert list((claude.home / ".claude" / "projects").glob("*/*.jsonl"))
+
+
+def test_retries_on_the_screen_hold_new_starts(claude, fake, tmp_path):
+    """claude retries a 429 by itself with no hook; galley reads the retry
+    off its screen and holds the next start before claude gives up."""
+    work = tmp_path / "retry"
+    work.mkdir()
+    seed(claude, [work])
+    del claude.env["CLAUDE_CODE_MAX_RETRIES"]  # claude's own 10
+    claude.ok("config", "set", "rateLimit.backoffSeconds", "8")
+    new(claude, "-n", "busy", "FAIL 429 6\nSAY after", cwd=work)
+    poll(lambda: [e for e in claude.json("events", "busy")
+                  if e["kind"] == "ratelimit"], 40, what="the retry seen")
+    ev = [e for e in claude.json("events", "busy")
+          if e["kind"] == "ratelimit"]
+    assert ev[0]["data"]["kind"] == "api_retry", ev
+    assert claude.get("busy")["state"] == "working"  # claude goes on
+    q = new(claude, "-n", "next", "SAY hi", cwd=work)
+    assert q["state"] == "queued", q
+    assert q["waiting_for"].startswith("rate limit (anthropic)"), q
+    claude.wait_state("next", "idle", timeout=40)
