@@ -10,12 +10,14 @@
  *
  * While claude works, its retries of a failing API call (429, 529, 5xx)
  * send no hook either; only its screen says "Retrying in Ns · attempt
- * N/10". A working claude whose hooks are silent as long is read too, and
+ * N/10" (a headless run: an api_retry line). A working claude whose hooks
+ * are silent as long is read too, and
  * the first retry seen holds new starts for its provider
  * (session-policy.c), minutes before claude gives up (StopFailure).
  */
 #include <string.h>
 
+#include "buf.h"
 #include "log.h"
 #include "server.h"
 #include "session.h"
@@ -85,6 +87,26 @@ session_watch_screen(struct session *s)
 		uv_timer_start(&tick, tick_cb, SCREEN_TICK_MS, SCREEN_TICK_MS);
 }
 
+/* An API retry on the screen: interactive claude's status line, or a
+ * headless run's {"type":"system","subtype":"api_retry",...} line, which
+ * the screen may have wrapped anywhere. */
+static int
+retrying(const char *scr)
+{
+	struct buf b = BUF_INIT;
+	int found;
+
+	if (strstr(scr, "Retrying in") && strstr(scr, "attempt"))
+		return 1;
+	for (const char *p = scr; *p; p++)
+		if (*p != '\n')
+			buf_addc(&b, *p);
+	buf_addc(&b, '\0');
+	found = strstr(b.data, "\"subtype\":\"api_retry\"") != NULL;
+	buf_release(&b);
+	return found;
+}
+
 void
 session_on_screen(struct session *s, const char *scr)
 {
@@ -93,7 +115,7 @@ session_on_screen(struct session *s, const char *scr)
 	if (!watched(s) || scr == NULL)
 		return;
 	if (strcmp(s->state, "working") == 0) {
-		if (strstr(scr, "Retrying in") && strstr(scr, "attempt")) {
+		if (retrying(scr)) {
 			s->retry_seen = 1; /* once, until its next hook */
 			session_policy_rate_limited(s, "api_retry");
 		}

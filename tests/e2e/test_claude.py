@@ -484,3 +484,15 @@ def test_retries_on_the_screen_hold_new_starts(claude, fake, tmp_path):
     assert q["state"] == "queued", q
     assert q["waiting_for"].startswith("rate limit (anthropic)"), q
     claude.wait_state("next", "idle", timeout=40)
+
+
+def test_headless_retries_hold_new_starts(claude, fake, tmp_path):
+    """A headless run's api_retry lines count as a rate limit too."""
+    work = tmp_path / "hretry"
+    work.mkdir()
+    del claude.env["CLAUDE_CODE_MAX_RETRIES"]
+    new(claude, "-n", "hbusy", "--headless", "FAIL 429 6\nSAY after",
+        cwd=work)
+    poll(lambda: [e for e in claude.json("events", "hbusy")
+                  if e["kind"] == "ratelimit"], 40, what="the retry seen")
+    assert "api_retry" in claude.ok("logs", "hbusy").stdout
