@@ -79,6 +79,21 @@ set_status(struct view *v, const char *fmt, ...)
 	v->status_at = wall_ms();
 }
 
+/* The daemon's word on budgets and rate limits, on the status line. */
+static void
+policy_status(struct view *v, json_t *ev)
+{
+	const char *name = json_string_value(json_object_get(ev, "event"));
+
+	if (name && strcmp(name, "budget.warning") == 0)
+		set_status(v, "budget: %s at %.0f%%",
+		    json_string_value(json_object_get(ev, "scope")),
+		    json_number_value(json_object_get(ev, "percent")));
+	else if (name && strcmp(name, "ratelimit") == 0)
+		set_status(v, "rate limit (%s): new starts held",
+		    json_string_value(json_object_get(ev, "provider")));
+}
+
 /* Run `galley ARGS...` with stdin from /dev/null; its stdout goes to out
  * (when given), the first line of its stderr (or stdout) to the status
  * line. Returns its exit code. */
@@ -596,6 +611,8 @@ view_run(struct cmd_ctx *ctx)
 		                                        : 1;
 		const char *cmd = settings_get_str(&set, "notifyCommand");
 		v.notify_cmd = cmd ? xstrdup(cmd) : NULL;
+		json_t *b = settings_get(&set, "budget.usd");
+		v.budget_usd = json_is_number(b) ? json_number_value(b) : 0;
 		settings_release(&set);
 	}
 	if (connect_all(&v, &ctx->err) < 0) {
@@ -632,6 +649,7 @@ view_run(struct cmd_ctx *ctx)
 				changed |= view_model_event(&v, ev, &note);
 				if (note)
 					notify(&v, note);
+				policy_status(&v, ev);
 				json_decref(ev);
 			}
 			if (r < 0) {

@@ -243,9 +243,13 @@ draw_footer(struct view *v)
 		    strcmp(st, "idle") == 0;
 		blocked += strcmp(st, "blocked") == 0;
 	}
+	char budget[64] = "";
+	if (v->budget_usd > 0)
+		snprintf(budget, sizeof budget, " of $%.2f (%.0f%%)",
+		    v->budget_usd, 100 * view_cost_today(v) / v->budget_usd);
 	snprintf(buf, sizeof buf,
-	    " running %d · blocked %d · cost today $%.2f · ? help · q quit",
-	    running, blocked, view_cost_today(v));
+	    " running %d · blocked %d · cost today $%.2f%s · ? help · q quit",
+	    running, blocked, view_cost_today(v), budget);
 	attron(A_REVERSE);
 	put(LINES - 1, 0, COLS, buf);
 	attroff(A_REVERSE);

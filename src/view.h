@@ -63,6 +63,7 @@ struct view {
 	int color;
 	int notify; /* 0 none, 1 bell, 2 title */
 	char *notify_cmd;
+	double budget_usd; /* budget.usd, for the footer; 0: none */
 	char cwd[4096];
 	int quit;
 };

@@ -291,3 +291,15 @@ def test_view_needs_a_terminal(galley, tmp_path):
     # galley alone in a pipe is ls
     p = galley.ok()
     assert p.stdout.startswith("no sessions")
+
+
+def test_budget_in_the_footer_and_on_the_status_line(galley, tmux,
+                                                     tmp_path):
+    galley.ok("config", "set", "budget.usd", "2")
+    tmux.start(tmp_path)
+    tmux.wait_for("of $2.00 (0%)")
+    # 50k+50k tokens of sonnet: $0.90 of a $1 session budget, a warning
+    galley.new("usage 50000 50000 claude-sonnet-4-5", name="spender",
+               cwd=tmp_path, extra=("--budget-usd", "1"))
+    tmux.wait_for("at 90%")
+    tmux.wait_for("$0.90 of $2.00 (45%)")
