@@ -1,8 +1,9 @@
 """The queue (issue 8, first part): limits.maxRunning, groups, --after
 and --priority."""
 import json
+import subprocess
 
-from conftest import poll
+from conftest import BIN, poll
 
 
 def intervals(galley):
@@ -170,3 +171,25 @@ def test_restart_of_an_ended_session_waits_in_line(galley, tmp_path):
     go.touch()
     galley.wait_state("long", "done", timeout=20)
     galley.wait_state("quick", "done", timeout=20)
+
+
+def test_wait_sees_ends_that_come_while_it_looks_up(galley, tmp_path):
+    """`wait` on many ids subscribes, then looks each one up: sessions
+    that end during the look-ups must not be missed (it used to hang)."""
+    galley.ok("config", "set", "limits.maxRunning", "100")
+    go, job = gated(tmp_path)
+    names = [f"w{i}" for i in range(40)]
+    for n in names:
+        galley.json("exec", "-n", n, *job)
+    p = subprocess.Popen([str(BIN), "wait", "--timeout", "60", *names],
+                         env=galley.env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        go.touch()  # they end while wait looks them up
+        out, err = p.communicate(timeout=90)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert out.count(" done") == 40
