@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
@@ -17,13 +18,21 @@ from conftest import BIN, poll, scaled
 
 
 def landlock_abi():
-    p = subprocess.run([str(BIN), "doctor", "--json"], capture_output=True,
-                       text=True, env={"GALLEY_HOME": "/nonexistent/g",
-                                       "PATH": "/usr/bin:/bin"})
+    """What this machine supports, from `doctor` in a scratch home; the
+    daemon doctor starts is stopped and the home removed."""
+    home = tempfile.mkdtemp(prefix="galley-sbx-probe-")
+    env = {"GALLEY_HOME": f"{home}/g", "HOME": home,
+           "PATH": "/usr/bin:/bin"}
     try:
+        p = subprocess.run([str(BIN), "doctor", "--json"],
+                           capture_output=True, text=True, env=env)
+        subprocess.run([str(BIN), "daemon", "stop"], capture_output=True,
+                       env=env)
         return json.loads(p.stdout)["sandbox"]
     except (ValueError, KeyError):
         return {}
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 SUPPORT = landlock_abi()
