@@ -332,10 +332,15 @@ budget_check(struct session *s)
 		err_release(&err);
 		return;
 	}
-	if (s->hold == HOLD_BUDGET && s->pass)
-		return; /* a reply let this turn through */
+	if ((s->hold == HOLD_BUDGET && s->pass) || s->hold == HOLD_RUNAWAY)
+		return; /* a reply let this turn through; a runaway stays one
+		         * (any hold denies its tools) */
+	const struct budget *w = &bs[worst];
+	int by_usd = w->lim_usd > 0 &&
+	    (w->lim_tokens <= 0 ||
+	        w->usd / w->lim_usd >= (double)w->tokens / w->lim_tokens);
 	snprintf(reason, sizeof reason,
-	    "%s is spent (%s): galley budget raise %s%s --usd N, or reply "
+	    "%s is spent (%s): galley budget raise %s%s %s, or reply "
 	    "with galley send to allow one more turn",
 	    bs[worst].label, used,
 	    strcmp(bs[worst].scope, "global") == 0           ? "--global"
@@ -344,7 +349,8 @@ budget_check(struct session *s)
 	    strcmp(bs[worst].scope, "global") == 0 ? ""
 	        : strncmp(bs[worst].scope, "group:", 6) == 0
 	        ? bs[worst].scope + 6
-	        : s->name);
+	        : s->name,
+	    by_usd ? "--usd N" : "--tokens N");
 	hold(s, HOLD_BUDGET, "budget", reason);
 }
 
@@ -979,6 +985,14 @@ session_budget_raise(
 	}
 	log_info(
 	    "budget %s raised by $%.2f and %lld tokens", scope, usd, tokens);
+	/* warn again at the new limit's warnPercent */
+	if (strncmp(scope, "session:", 8) == 0) {
+		struct session *s = session_resolve(scope + 8, NULL);
+		char key[96];
+		snprintf(key, sizeof key, "session:%s", s ? s->id : "");
+		json_object_del(today.warned, key);
+	} else
+		json_object_del(today.warned, scope);
 	budget_check_all();
 	session_schedule();
 	return 0;

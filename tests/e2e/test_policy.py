@@ -113,7 +113,8 @@ def pytest_approx(v):
 def test_a_reply_lets_one_turn_through(galley, tmp_path):
     galley.json("new", "-r", "fake", "-n", "r", "--budget-tokens", "1000",
                 "usage 800 400")
-    galley.wait_state("r", "blocked")
+    s = galley.wait_state("r", "blocked")
+    assert "--session r --tokens N" in s["reason"], s
     galley.ok("send", "r", f"run touch {tmp_path}/once")
     poll(lambda: (tmp_path / "once").exists(), 10)
     s = galley.wait_state("r", "blocked")  # held again after that turn
