@@ -419,6 +419,16 @@ def test_budget_holds_a_claude_session_until_raised(claude, fake, tmp_path):
     assert s["usage"]["cost_usd"] >= 0.5
     time.sleep(1)  # the rest of the turn keeps it held
     assert claude.get("cb")["waiting_for"] == "budget"
+    # a prompt typed straight in (not a galley reply) is blocked by the
+    # UserPromptSubmit hook: it never reaches the API
+    rsid = s["runtime_session_id"]
+    before = len([r for r in fake.requests_for(rsid) if r["main"]])
+    claude.ok("send", "--raw", "cb", "SAY typed\r")
+    poll(lambda: "galley holds this session" in claude.ok("peek", "cb").stdout,
+         20, what="the blocked prompt")
+    time.sleep(1)
+    assert len([r for r in fake.requests_for(rsid) if r["main"]]) == before
+    assert claude.get("cb")["waiting_for"] == "budget"
     claude.ok("budget", "raise", "--session", "cb", "--usd", "10")
     claude.wait_state("cb", "idle", timeout=30)
 
