@@ -17,6 +17,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("GALLEY_BIN", ROOT / "build" / "galley")).resolve()
 MULT = float(os.environ.get("GALLEY_TEST_TIMEOUT_MULTIPLIER", "1"))
+# the pinned claude CLI (scripts/claude-install.sh; make check passes it)
+CLAUDE = Path(os.environ.get("GALLEY_CLAUDE") or
+              ROOT / ".cache/claude/node_modules/.bin/claude")
+CLAUDE_KEY = "dummy-key-0123456789abcdefghij"
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
 
@@ -261,3 +265,29 @@ def repo(tmp_path):
     git("-c", "user.email=t@example.com", "-c", "user.name=t",
         "commit", "-q", "--allow-empty", "-m", "init")
     return r
+
+
+def claude_env(galley, api_url):
+    """galley with the pinned claude on PATH, talking to the fake
+    Messages API at api_url, and no retries (a failure shows at once)."""
+    galley.env.update({
+        "PATH": f"{CLAUDE.parent}:{galley.env['PATH']}",
+        "ANTHROPIC_BASE_URL": api_url,
+        "ANTHROPIC_API_KEY": CLAUDE_KEY,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
+        "CLAUDE_CODE_MAX_RETRIES": "0",
+    })
+
+
+def claude_seed(galley, trusted, **extra):
+    """A ~/.claude.json that has done onboarding, approved the key and
+    trusts the folders in `trusted`."""
+    cfg = {"hasCompletedOnboarding": True,
+           "customApiKeyResponses": {"approved": [CLAUDE_KEY[-20:]],
+                                     "rejected": []},
+           "projects": {str(p): {"hasTrustDialogAccepted": True}
+                        for p in trusted},
+           "messageIdleNotifThresholdMs": 2000}
+    cfg.update(extra)
+    (galley.home / ".claude.json").write_text(json.dumps(cfg))

@@ -9,13 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import poll
+from conftest import CLAUDE, claude_env, poll
+from conftest import claude_seed as seed
 from fakeapi import FakeAPI
-
-ROOT = Path(__file__).resolve().parents[2]
-CLAUDE = Path(os.environ.get("GALLEY_CLAUDE") or
-              ROOT / ".cache/claude/node_modules/.bin/claude")
-KEY = "dummy-key-0123456789abcdefghij"
 
 if not CLAUDE.exists():
     pytest.skip(f"claude CLI not installed at {CLAUDE} "
@@ -37,27 +33,9 @@ def fake():
 def claude(galley, fake):
     """galley with claude on PATH, the fake API, and a ~/.claude.json
     that has done onboarding and approved the key (trust is per test)."""
-    galley.env.update({
-        "PATH": f"{CLAUDE.parent}:{galley.env['PATH']}",
-        "ANTHROPIC_BASE_URL": fake.url,
-        "ANTHROPIC_API_KEY": KEY,
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
-        "CLAUDE_CODE_MAX_RETRIES": "0",
-    })
+    claude_env(galley, fake.url)
     seed(galley, [])
     return galley
-
-
-def seed(galley, trusted, **extra):
-    cfg = {"hasCompletedOnboarding": True,
-           "customApiKeyResponses": {"approved": [KEY[-20:]],
-                                     "rejected": []},
-           "projects": {str(p): {"hasTrustDialogAccepted": True}
-                        for p in trusted},
-           "messageIdleNotifThresholdMs": 2000}
-    cfg.update(extra)
-    (galley.home / ".claude.json").write_text(json.dumps(cfg))
 
 
 def git(repo, *args):

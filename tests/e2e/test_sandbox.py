@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, poll, scaled
+from conftest import BIN, CLAUDE, claude_env, claude_seed, poll, scaled
 
 
 def landlock_abi():
@@ -267,12 +267,6 @@ def test_doctor_reports_sandboxes(galley):
 
 # ---- net: the one endpoint (the API of a claude agent) --------------------
 
-ROOT = Path(__file__).resolve().parents[2]
-CLAUDE = Path(os.environ.get("GALLEY_CLAUDE") or
-              "/work/main/.cache/claude/node_modules/.bin/claude")
-if not CLAUDE.exists():
-    CLAUDE = ROOT / ".cache/claude/node_modules/.bin/claude"
-KEY = "dummy-key-0123456789abcdefghij"
 needs_claude = pytest.mark.skipif(not CLAUDE.exists(),
                                   reason=f"no claude CLI at {CLAUDE}")
 
@@ -319,19 +313,8 @@ def test_claude_net_reaches_its_api_and_nothing_else(galley, dirs, listener):
     work, _ = dirs
     fake = FakeAPI().start()
     try:
-        galley.env.update({
-            "PATH": f"{CLAUDE.parent}:{galley.env['PATH']}",
-            "ANTHROPIC_BASE_URL": fake.url,
-            "ANTHROPIC_API_KEY": KEY,
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
-            "CLAUDE_CODE_MAX_RETRIES": "0",
-        })
-        (galley.home / ".claude.json").write_text(json.dumps({
-            "hasCompletedOnboarding": True,
-            "customApiKeyResponses": {"approved": [KEY[-20:]],
-                                      "rejected": []},
-            "projects": {str(work): {"hasTrustDialogAccepted": True}}}))
+        claude_env(galley, fake.url)
+        claude_seed(galley, [work])
         probe = ("for p in {0} {1}; do (exec 3<>/dev/tcp/127.0.0.1/$p) "
                  "2>/dev/null && echo $p reached >> probe.txt || "
                  "echo $p unreachable >> probe.txt; done")
