@@ -2,7 +2,6 @@
 against the fake Messages API in fakeapi.py. No test reaches a real API:
 ANTHROPIC_BASE_URL points at the loopback fake."""
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
