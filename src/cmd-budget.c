@@ -30,17 +30,19 @@ budget_request(struct cmd_ctx *ctx, json_t *req)
 	return cmd_call(ctx, req);
 }
 
+/* "$1.08", "1200 tok", or both; "-" for nothing */
 static void
-print_limit(const char *what, json_t *used, json_t *limit)
+amount(char *out, size_t size, json_t *usd, json_t *tokens)
 {
-	if (json_is_null(limit) || limit == NULL)
-		return;
-	if (json_is_real(used))
-		printf("  $%.2f of $%.2f", json_real_value(used),
-		    json_number_value(limit));
-	else
-		printf("  %lld of %lld %s", (long long)json_integer_value(used),
-		    (long long)json_integer_value(limit), what);
+	char a[48] = "", t[48] = "";
+
+	if (json_is_number(usd))
+		snprintf(a, sizeof a, "$%.2f", json_number_value(usd));
+	if (json_is_integer(tokens))
+		snprintf(t, sizeof t, "%lld tok",
+		    (long long)json_integer_value(tokens));
+	snprintf(
+	    out, size, "%s%s%s", a, *a && *t ? ", " : "", *a || *t ? t : "-");
 }
 
 static void
@@ -49,25 +51,29 @@ print_budgets(json_t *list)
 	json_t *b;
 	size_t i;
 
+	printf("%-28s  %-22s  %-22s  %5s  %4s\n", "BUDGET", "SPENT", "LIMIT",
+	    "USED", "HELD");
 	json_array_foreach(list, i, b)
 	{
+		const char *scope = session_str(b, "scope");
+		int sess = strncmp(scope, "session:", 8) == 0;
 		json_t *lu = json_object_get(b, "limit_usd");
 		json_t *lt = json_object_get(b, "limit_tokens");
-		printf("%-24s", session_str(b, "scope"));
-		if (json_is_null(lu) && json_is_null(lt))
-			printf("  $%.2f today, no limit",
-			    json_number_value(json_object_get(b, "used_usd")));
-		else {
-			print_limit("", json_object_get(b, "used_usd"), lu);
-			print_limit(
-			    "tokens", json_object_get(b, "used_tokens"), lt);
-			printf("  (%.0f%%)",
+		char what[96], spent[64], limit[64], pct[16] = "-";
+		snprintf(what, sizeof what, "%s%s%s",
+		    sess                                   ? "session "
+		        : strncmp(scope, "group:", 6) == 0 ? "group "
+		                                           : "",
+		    session_str(b, "name"), sess ? "" : " (today)");
+		amount(spent, sizeof spent, json_object_get(b, "used_usd"),
+		    json_is_integer(lt) ? json_object_get(b, "used_tokens")
+		                        : NULL);
+		amount(limit, sizeof limit, lu, lt);
+		if (!json_is_null(lu) || !json_is_null(lt))
+			snprintf(pct, sizeof pct, "%.0f%%",
 			    json_number_value(json_object_get(b, "percent")));
-		}
-		size_t nh = json_array_size(json_object_get(b, "held"));
-		if (nh)
-			printf("  %zu held", nh);
-		printf("\n");
+		printf("%-28s  %-22s  %-22s  %5s  %4zu\n", what, spent, limit,
+		    pct, json_array_size(json_object_get(b, "held")));
 	}
 }
 

@@ -883,6 +883,11 @@ session_budget_status(void)
 			json_t *b = budget_json(&bs[i]);
 			json_object_set_new(
 			    b, "label", json_string(bs[i].label));
+			json_object_set_new(b, "name",
+			    json_string(session_scope ? s->name
+			            : strcmp(bs[i].scope, "global") == 0
+			            ? "global"
+			            : bs[i].scope + 6));
 			json_t *held = json_array();
 			struct session *o;
 			TAILQ_FOREACH(o, &srv.sessions, entry) {
@@ -911,6 +916,7 @@ session_budget_status(void)
 		json_t *b = budget_json(&g);
 		json_object_set_new(
 		    b, "label", json_string("the global daily budget"));
+		json_object_set_new(b, "name", json_string("global"));
 		json_object_set_new(b, "held", json_array());
 		json_array_append_new(list, b);
 	}

@@ -97,7 +97,9 @@ def test_session_budget_holds_and_raise_releases(galley, tmp_path):
     listed = {b["scope"]: b for b in galley.json("budget")}
     mine = listed["session:" + s["id"]]
     assert mine["held"] == [s["id"]] and mine["limit_usd"] == 1.0
-    assert "1 held" in galley.ok("budget").stdout
+    row = [l for l in galley.ok("budget").stdout.splitlines()
+           if l.startswith("session b ")]
+    assert row and row[0].split()[-2:] == ["108%", "1"], row
     galley.ok("budget", "raise", "--session", "b", "--usd", "1")
     s = galley.wait_state("b", "idle")
     assert s["policy"]["budget_usd"] == 2.0
