@@ -5,6 +5,7 @@
 #include "log.h"
 #include "server.h"
 #include "session.h"
+#include "util.h"
 #include "xmalloc.h"
 
 static char *
@@ -198,7 +199,7 @@ session_event(struct session *s, const char *kind, json_t *data)
 	if (st == NULL)
 		goto out;
 	bind_str(st, 1, s->id);
-	sqlite3_bind_int64(st, 2, s->updated_at);
+	sqlite3_bind_int64(st, 2, wall_ms()); /* when it happened */
 	bind_str(st, 3, kind);
 	bind_str(st, 4, text);
 	if (sqlite3_step(st) != SQLITE_DONE)
