@@ -20,14 +20,12 @@ parse_since(const char *s, char out[11])
 	int64_t ms = wall_ms();
 
 	if (strcmp(s, "today") == 0) {
-		iso_time(ms, out, 11);
+		iso_day(ms, out);
 		return 0;
 	}
 	long n = strtol(s, &end, 10);
 	if (end != s && strcmp(end, "d") == 0 && n >= 0 && n < 100000) {
-		char t[32];
-		iso_time(ms - (int64_t)(n - (n > 0)) * 86400000, t, sizeof t);
-		snprintf(out, 11, "%.10s", t);
+		iso_day(ms - (int64_t)(n - (n > 0)) * 86400000, out);
 		return 0;
 	}
 	struct tm tm = {0};

@@ -118,9 +118,8 @@ add_usage(struct session *s, const char *msgid, const char *model, json_t *u)
 		return 0;
 	cost = price_cost(model, in, out, cr, cw);
 	long long n[4] = {in, out, cr, cw};
-	char day[32];
-	iso_time(wall_ms(), day, sizeof day);
-	day[10] = '\0';
+	char day[11];
+	iso_day(wall_ms(), day);
 	usage_row(add_sql, NULL, s->id, model, n, cost);
 	usage_row(day_sql, day, s->id, model, n, cost);
 	s->usage.input += in;

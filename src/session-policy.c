@@ -72,15 +72,6 @@ static struct {
 } today;
 
 static void
-day_now(char out[11])
-{
-	char iso[32];
-
-	iso_time(wall_ms(), iso, sizeof iso);
-	snprintf(out, 11, "%.10s", iso);
-}
-
-static void
 pair_add(json_t *obj, const char *key, double usd, long long tokens)
 {
 	json_t *p = json_object_get(obj, key);
@@ -108,7 +99,7 @@ today_load(void)
 	    "SELECT scope, usd, tokens FROM budget_raises WHERE day = ?";
 	sqlite3_stmt *st;
 
-	day_now(today.day);
+	iso_day(wall_ms(), today.day);
 	today.usd = 0;
 	today.tokens = 0;
 	json_decref(today.groups);
@@ -599,7 +590,7 @@ session_policy_count(struct session *s, double usd, long long tokens)
 
 	if (today.groups == NULL)
 		return;
-	day_now(d);
+	iso_day(wall_ms(), d);
 	if (strcmp(d, today.day) != 0)
 		today_load(); /* a new day: the store has it all */
 	else {
@@ -773,7 +764,7 @@ tick_cb(uv_timer_t *t)
 	char d[11], wait[128];
 
 	(void)t;
-	day_now(d);
+	iso_day(wall_ms(), d);
 	if (strcmp(d, today.day) != 0) {
 		today_load();
 		budget_check_all(); /* daily budgets start afresh */

@@ -268,6 +268,17 @@ iso_time(int64_t ms, char *out, size_t len)
 	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* "2026-11-24": the UTC day of ms. */
+void
+iso_day(int64_t ms, char out[11])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
 /* The kernel's boot id; GALLEY_BOOT_ID overrides it so tests can simulate
  * a reboot without rebooting. */
 const char *

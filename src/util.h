@@ -28,6 +28,7 @@ void random_hex(char *out, size_t nhex);      /* writes nhex chars + NUL */
 uint64_t now_ms(void);                        /* monotonic */
 int64_t wall_ms(void);                        /* realtime */
 void iso_time(int64_t ms, char *out, size_t); /* 2026-11-24T12:00:00Z */
+void iso_day(int64_t ms, char out[11]);       /* 2026-11-24 (UTC) */
 const char *boot_id(void);
 const char *self_exe(void);
 int pid_alive(pid_t);

@@ -2,6 +2,7 @@
 and --priority."""
 import json
 import subprocess
+import time
 
 from conftest import BIN, poll
 
@@ -155,6 +156,10 @@ def test_usage_by_group(galley, tmp_path):
         assert [r["key"] for r in u["rows"]] == ["-"], u
         assert u["rows"][0]["cost_usd"] == u["total"]["cost_usd"]
     galley.fail("usage", "--by", "planet", code=2, match="workflow")
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    for since in ("today", "1d"):
+        u = galley.json("usage", "--since", since)
+        assert u["since"] == today and u["total"]["input_tokens"] == 1510
 
 
 def test_restart_of_an_ended_session_waits_in_line(galley, tmp_path):
