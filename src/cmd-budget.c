@@ -25,7 +25,7 @@ budget_request(struct cmd_ctx *ctx, json_t *req)
 		json_decref(req);
 		return NULL;
 	}
-	json_object_set_new(req, "policy_settings", cmd_policy_settings(&set));
+	json_object_set_new(req, "policy_settings", settings_policy(&set));
 	settings_release(&set);
 	return cmd_call(ctx, req);
 }

@@ -8,17 +8,6 @@
 #include "names.h"
 #include "settings.h"
 
-/* The caller's budget, runaway and rate-limit settings, for the daemon
- * (session-policy.c): the latest request's apply. */
-json_t *
-cmd_policy_settings(struct settings *set)
-{
-	return json_pack("{s:O?, s:O?, s:O?}", "budget",
-	    settings_get(set, "budget"), "runaway",
-	    settings_get(set, "runaway"), "rateLimit",
-	    settings_get(set, "rateLimit"));
-}
-
 /* --sandbox write|net|all[,best-effort] (or best-effort alone: both,
  * as far as this machine allows) into {"write":b,"net":b,"best_effort":b}. */
 static int
@@ -109,7 +98,7 @@ cmd_queue_request(struct cmd_ctx *ctx, json_t *req, struct start_opts *o)
 	json_t *max = settings_get(&set, "limits.maxRunning");
 	json_object_set(
 	    req, "max_running", json_is_integer(max) ? max : json_null());
-	json_object_set_new(req, "policy_settings", cmd_policy_settings(&set));
+	json_object_set_new(req, "policy_settings", settings_policy(&set));
 	snprintf(key, sizeof key, "limits.group.%s", group);
 	json_t *gl = settings_get(&set, key);
 	json_object_set(

@@ -120,8 +120,6 @@ int cmd_opt_start(struct cmd_ctx *, int c, struct start_opts *);
 /* --group, --after, --priority and the limits from settings, into a
  * `new` request (cmd-queue-opt.c). */
 int cmd_queue_request(struct cmd_ctx *, json_t *req, struct start_opts *);
-struct settings;
-json_t *cmd_policy_settings(struct settings *);
 #define BUDGET_HELP                                                            \
 	"      --budget-usd X  hold the session once it has cost X dollars\n"  \
 	"                      (budget raise releases it; stopped at\n"        \

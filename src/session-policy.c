@@ -51,15 +51,6 @@ setting_num(const char *path, double dflt)
 	    : dflt;
 }
 
-static json_t *
-settings_subset(json_t *from)
-{
-	return json_pack("{s:O?, s:O?, s:O?}", "budget",
-	    json_path_get(from, "budget"), "runaway",
-	    json_path_get(from, "runaway"), "rateLimit",
-	    json_path_get(from, "rateLimit"));
-}
-
 /* ---- today's spending ---------------------------------------------- */
 
 static struct {
@@ -812,7 +803,7 @@ session_policy_settings(json_t *req)
 	if (!json_is_object(ps))
 		return;
 	json_decref(pset);
-	pset = settings_subset(ps);
+	pset = json_incref(ps); /* read only: shared with the request */
 	if (today.groups) {
 		tick_arm();
 		budget_check_all();
@@ -820,16 +811,12 @@ session_policy_settings(json_t *req)
 }
 
 void
-session_policy_init(void)
+session_policy_init(struct settings *set)
 {
-	struct settings set;
 	struct session *s;
 
-	if (settings_load(&set, "/", NULL) == 0) {
-		if (pset == NULL)
-			pset = settings_subset(set.merged);
-		settings_release(&set);
-	}
+	if (set && pset == NULL)
+		pset = settings_policy(set);
 	today_load();
 	uv_timer_init(srv.loop, &rl_timer);
 	uv_unref((uv_handle_t *)&rl_timer);
@@ -838,6 +825,7 @@ session_policy_init(void)
 	tick_arm();
 	/* holds are states: a held session stays held across a restart */
 	TAILQ_FOREACH(s, &srv.sessions, entry) {
+		s->progress_at = wall_ms();
 		if (!session_live(s) || strcmp(s->state, "blocked") != 0 ||
 		    s->waiting_for == NULL)
 			continue;
@@ -848,8 +836,6 @@ session_policy_init(void)
 		if (s->hold)
 			s->held_state = xstrdup("idle");
 	}
-	TAILQ_FOREACH(s, &srv.sessions, entry)
-		s->progress_at = wall_ms();
 	budget_check_all();
 }
 

@@ -40,16 +40,12 @@ limit_running(void)
 
 /* At start, the user's limits: until a `new` brings the caller's own. */
 void
-session_queue_init(void)
+session_queue_init(struct settings *set)
 {
-	struct settings set;
-
-	if (settings_load(&set, "/", NULL) < 0)
-		return;
-	json_t *max = settings_get(&set, "limits.maxRunning");
+	json_t *max = settings_get(set, "limits.maxRunning");
 	if (json_is_integer(max) && json_integer_value(max) >= 1)
 		max_running = (int)json_integer_value(max);
-	json_t *groups = settings_get(&set, "limits.group"), *v;
+	json_t *groups = settings_get(set, "limits.group"), *v;
 	const char *name;
 	json_object_foreach(groups, name, v)
 	{
@@ -59,7 +55,6 @@ session_queue_init(void)
 			group_limits = json_object();
 		json_object_set(group_limits, name, v);
 	}
-	settings_release(&set);
 }
 
 void

@@ -17,6 +17,7 @@
 #include "sandbox.h"
 #include "server.h"
 #include "session.h"
+#include "settings.h"
 #include "sock.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -1410,7 +1411,13 @@ session_adopt_all(void)
 		else if (s->repo && s->worktree)
 			overlap_check(s->repo);
 	}
-	session_queue_init();
-	session_policy_init();
+	/* the user's settings, until a request brings the caller's own */
+	struct settings set;
+	if (settings_load(&set, "/", NULL) == 0) {
+		session_queue_init(&set);
+		session_policy_init(&set);
+		settings_release(&set);
+	} else
+		session_policy_init(NULL);
 	session_schedule(); /* the line, as the last daemon left it */
 }

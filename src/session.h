@@ -117,7 +117,8 @@ void session_read_transcript_once(struct session *, const char *path);
 void session_recheck_transcript(struct session *);
 
 /* session-queue.c */
-void session_queue_init(void);
+struct settings;
+void session_queue_init(struct settings *);
 void session_queue_limits(json_t *req);
 void session_queue_set_group(const char *group, int limit);
 int session_group_limit(const char *group);
@@ -126,7 +127,7 @@ void session_schedule(void);
 /* session-policy.c (issue 8): tool rules, budgets, runaways, rate
  * limits. */
 enum { HOLD_NONE, HOLD_BUDGET, HOLD_RUNAWAY };
-void session_policy_init(void);
+void session_policy_init(struct settings *);
 void session_policy_settings(json_t *req);
 int session_policy_hook(
     struct session *, const char *event, json_t *payload, json_t *reply);

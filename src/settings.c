@@ -312,6 +312,14 @@ settings_get(struct settings *s, const char *key)
 	return json_path_get(s->merged, key);
 }
 
+json_t *
+settings_policy(struct settings *s)
+{
+	return json_pack("{s:O?, s:O?, s:O?}", "budget",
+	    settings_get(s, "budget"), "runaway", settings_get(s, "runaway"),
+	    "rateLimit", settings_get(s, "rateLimit"));
+}
+
 const char *
 settings_get_str(struct settings *s, const char *key)
 {

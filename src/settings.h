@@ -27,6 +27,9 @@ int settings_load(struct settings *, const char *cwd, struct err *);
 void settings_release(struct settings *);
 /* The merged value of a dotted key, or NULL. Borrowed. */
 json_t *settings_get(struct settings *, const char *key);
+/* The budget, runaway and rateLimit subtrees, for the daemon's
+ * session-policy.c (a new reference). */
+json_t *settings_policy(struct settings *);
 const char *settings_get_str(struct settings *, const char *key);
 /* Which scope the effective value comes from. */
 enum settings_scope settings_origin(struct settings *, const char *key);
