@@ -163,14 +163,50 @@ raise_of(const char *scope, double *usd, long long *tokens)
 	*tokens = json_integer_value(json_array_get(p, 1));
 }
 
+/* A daily budget's limits as set ("global" or "group:G"), before raises. */
+static void
+daily_limits(const char *scope, double *usd, long long *tokens)
+{
+	char key[160];
+
+	if (strcmp(scope, "global") == 0) {
+		*usd = setting_num("budget.usd", 0);
+		*tokens = (long long)setting_num("budget.tokens", 0);
+		return;
+	}
+	snprintf(key, sizeof key, "budget.group.%s", scope + 6);
+	*usd = setting_num(key, 0);
+	snprintf(key, sizeof key, "budget.groupTokens.%s", scope + 6);
+	*tokens = (long long)setting_num(key, 0);
+}
+
+/* A daily budget into b, with today's raises and spending; 0 if unset. */
+static int
+daily_budget(struct budget *b, const char *scope, double usd, long long tokens,
+    const char *label)
+{
+	double ru;
+	long long rt;
+
+	memset(b, 0, sizeof *b);
+	snprintf(b->scope, sizeof b->scope, "%s", scope);
+	daily_limits(scope, &b->lim_usd, &b->lim_tokens);
+	if (b->lim_usd <= 0 && b->lim_tokens <= 0)
+		return 0;
+	raise_of(scope, &ru, &rt);
+	b->lim_usd += b->lim_usd > 0 ? ru : 0;
+	b->lim_tokens += b->lim_tokens > 0 ? rt : 0;
+	b->usd = usd;
+	b->tokens = tokens;
+	snprintf(b->label, sizeof b->label, "%s", label);
+	return 1;
+}
+
 /* The budgets over a session; returns how many (at most 3). */
 static int
 budgets_of(struct session *s, struct budget out[3])
 {
 	const char *g = s->grp ? s->grp : "default";
-	char key[160];
-	double ru;
-	long long rt;
 	int n = 0;
 
 	if (s->policy) {
@@ -190,48 +226,32 @@ budgets_of(struct session *s, struct budget out[3])
 			n++;
 		}
 	}
-	struct budget *b = &out[n];
-	memset(b, 0, sizeof *b);
-	snprintf(b->scope, sizeof b->scope, "group:%s", g);
-	snprintf(key, sizeof key, "budget.group.%s", g);
-	b->lim_usd = setting_num(key, 0);
-	snprintf(key, sizeof key, "budget.groupTokens.%s", g);
-	b->lim_tokens = (long long)setting_num(key, 0);
-	if (b->lim_usd > 0 || b->lim_tokens > 0) {
-		raise_of(b->scope, &ru, &rt);
-		b->lim_usd += b->lim_usd > 0 ? ru : 0;
-		b->lim_tokens += b->lim_tokens > 0 ? rt : 0;
-		json_t *p = json_object_get(today.groups, g);
-		b->usd = json_number_value(json_array_get(p, 0));
-		b->tokens = json_integer_value(json_array_get(p, 1));
-		snprintf(
-		    b->label, sizeof b->label, "group %s's daily budget", g);
-		n++;
-	}
-	b = &out[n];
-	memset(b, 0, sizeof *b);
-	snprintf(b->scope, sizeof b->scope, "global");
-	b->lim_usd = setting_num("budget.usd", 0);
-	b->lim_tokens = (long long)setting_num("budget.tokens", 0);
-	if (b->lim_usd > 0 || b->lim_tokens > 0) {
-		raise_of(b->scope, &ru, &rt);
-		b->lim_usd += b->lim_usd > 0 ? ru : 0;
-		b->lim_tokens += b->lim_tokens > 0 ? rt : 0;
-		b->usd = today.usd;
-		b->tokens = today.tokens;
-		snprintf(b->label, sizeof b->label, "the global daily budget");
-		n++;
-	}
+	char scope[96], label[128];
+	json_t *p = json_object_get(today.groups, g);
+	snprintf(scope, sizeof scope, "group:%s", g);
+	snprintf(label, sizeof label, "group %s's daily budget", g);
+	n += daily_budget(&out[n], scope,
+	    json_number_value(json_array_get(p, 0)),
+	    json_integer_value(json_array_get(p, 1)), label);
+	n += daily_budget(&out[n], "global", today.usd, today.tokens,
+	    "the global daily budget");
 	return n;
+}
+
+/* 1 when dollars are the fuller part of b (or the only one) */
+static int
+usd_fuller(const struct budget *b)
+{
+	return b->lim_usd > 0 &&
+	    (b->lim_tokens <= 0 ||
+	        b->usd / b->lim_usd >= (double)b->tokens / b->lim_tokens);
 }
 
 /* "$2.13 of $2.00" / "120,000 of 100,000 tokens": whichever is over */
 static void
 budget_text(const struct budget *b, char *out, size_t size)
 {
-	if (b->lim_usd > 0 &&
-	    (b->lim_tokens <= 0 ||
-	        b->usd / b->lim_usd >= (double)b->tokens / b->lim_tokens))
+	if (usd_fuller(b))
 		snprintf(out, size, "$%.2f of $%.2f", b->usd, b->lim_usd);
 	else
 		snprintf(
@@ -317,10 +337,6 @@ budget_check(struct session *s)
 	if ((s->hold == HOLD_BUDGET && s->pass) || s->hold == HOLD_RUNAWAY)
 		return; /* a reply let this turn through; a runaway stays one
 		         * (any hold denies its tools) */
-	const struct budget *w = &bs[worst];
-	int by_usd = w->lim_usd > 0 &&
-	    (w->lim_tokens <= 0 ||
-	        w->usd / w->lim_usd >= (double)w->tokens / w->lim_tokens);
 	snprintf(reason, sizeof reason,
 	    "%s is spent (%s): galley budget raise %s%s %s, or reply "
 	    "with galley send to allow one more turn",
@@ -332,7 +348,7 @@ budget_check(struct session *s)
 	        : strncmp(bs[worst].scope, "group:", 6) == 0
 	        ? bs[worst].scope + 6
 	        : s->name,
-	    by_usd ? "--usd N" : "--tokens N");
+	    usd_fuller(&bs[worst]) ? "--usd N" : "--tokens N");
 	hold(s, HOLD_BUDGET, "budget", reason);
 }
 
@@ -934,20 +950,14 @@ session_budget_raise(
 		    json_pack("{s:f, s:I}", "usd", usd, "tokens",
 		        (json_int_t)tokens));
 		session_touch(s);
+		/* warn again at the new limit's warnPercent */
+		char key[96];
+		snprintf(key, sizeof key, "session:%s", s->id);
+		json_object_del(today.warned, key);
 	} else {
-		char key[160];
 		double lu;
 		long long lt;
-		if (strcmp(scope, "global") == 0) {
-			lu = setting_num("budget.usd", 0);
-			lt = (long long)setting_num("budget.tokens", 0);
-		} else {
-			snprintf(key, sizeof key, "budget.group.%s", scope + 6);
-			lu = setting_num(key, 0);
-			snprintf(key, sizeof key, "budget.groupTokens.%s",
-			    scope + 6);
-			lt = (long long)setting_num(key, 0);
-		}
+		daily_limits(scope, &lu, &lt);
 		if ((usd > 0 && lu <= 0) || (tokens > 0 && lt <= 0))
 			return err_set(err, ERR_FAILED,
 			    "no %s budget is set for %s: set one with galley "
@@ -965,17 +975,10 @@ session_budget_raise(
 		if (rc != SQLITE_DONE)
 			return store_sqlerr(&srv.store, err, "budget raise");
 		pair_add(today.raises, scope, usd, tokens);
+		json_object_del(today.warned, scope);
 	}
 	log_info(
 	    "budget %s raised by $%.2f and %lld tokens", scope, usd, tokens);
-	/* warn again at the new limit's warnPercent */
-	if (strncmp(scope, "session:", 8) == 0) {
-		struct session *s = session_resolve(scope + 8, NULL);
-		char key[96];
-		snprintf(key, sizeof key, "session:%s", s ? s->id : "");
-		json_object_del(today.warned, key);
-	} else
-		json_object_del(today.warned, scope);
 	budget_check_all();
 	session_schedule();
 	return 0;
