@@ -773,6 +773,18 @@ policy_from_request(json_t *req, json_t **out, struct err *err)
 	return 0;
 }
 
+/* Put a queued session through the line: started, waiting, or failed
+ * (recorded; err says why, for the caller to report). */
+static int
+schedule_it(struct session *s, struct err *err)
+{
+	session_schedule();
+	if (strcmp(s->state, "failed") == 0)
+		return err_set(err, ERR_FAILED, "%s",
+		    s->reason ? s->reason : "the session failed to start");
+	return 0;
+}
+
 /* Build a session from a validated `new`/`exec` request and start it. */
 struct session *
 session_create(json_t *req, struct err *err)
@@ -969,10 +981,7 @@ session_create(json_t *req, struct err *err)
 	json_decref(first);
 	s->first_block = blocked;
 	blocked = NULL;
-	session_schedule(); /* starts it now, unless it must wait */
-	if (strcmp(s->state, "failed") == 0) /* recorded; the caller says */
-		err_set(err, ERR_FAILED, "%s",
-		    s->reason ? s->reason : "the session failed to start");
+	schedule_it(s, err); /* starts it now, unless it must wait */
 	free(blocked);
 	json_decref(argv);
 	json_decref(spec);
@@ -1349,11 +1358,7 @@ session_restart(struct session *s, struct err *err)
 	s->exit_code = s->exit_signal = 0;
 	s->ended_at = 0;
 	session_set_state(s, "queued", NULL, NULL);
-	session_schedule();
-	if (strcmp(s->state, "failed") == 0)
-		return err_set(err, ERR_FAILED, "%s",
-		    s->reason ? s->reason : "the session failed to start");
-	return 0;
+	return schedule_it(s, err);
 }
 
 int
