@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from fakeapi import FakeAPI  # noqa: E402
 
+from common import marked  # noqa: E402
+
 KEY = "dummy-key-0123456789abcdefghij"
 MARK = "GALLEY_CLAUDE_BENCH"
 
@@ -60,17 +62,7 @@ def tree(pid):
 
 
 def ours(token):
-    mark = f"{MARK}={token}".encode()
-    found = []
-    for d in os.listdir("/proc"):
-        if d.isdigit() and int(d) != os.getpid():
-            try:
-                with open(f"/proc/{d}/environ", "rb") as f:
-                    if mark in f.read().split(b"\0"):
-                        found.append(int(d))
-            except OSError:
-                pass
-    return found
+    return marked(f"{MARK}={token}")
 
 
 def first_request(fake, marker, t0, timeout=60):

@@ -8,12 +8,13 @@ every process started is killed at the end."""
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import kill_marked
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,15 +68,7 @@ def main():
                               text=True).stdout.count("\n") - 1
     finally:
         subprocess.run([g, "daemon", "stop"], env=env, capture_output=True)
-        mark = f"GALLEY_HOME={tmp / 'g'}".encode()
-        for d in os.listdir("/proc"):
-            if d.isdigit():
-                try:
-                    with open(f"/proc/{d}/environ", "rb") as f:
-                        if mark in f.read().split(b"\0"):
-                            os.kill(int(d), signal.SIGKILL)
-                except OSError:
-                    pass
+        kill_marked(f"GALLEY_HOME={tmp / 'g'}")
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"queue: {a.jobs} jobs of `true`, {a.parallel} at a time")
     print(f"  xargs -P {a.parallel}: {xargs_s:.2f} s")

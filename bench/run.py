@@ -26,6 +26,8 @@ import tempfile
 import threading
 import time
 
+from common import marked
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TERMINAL = {"done", "failed", "stopped", "interrupted"}
 MARK = "GALLEY_BENCH_TOKEN"  # env var that marks every process we start
@@ -154,19 +156,7 @@ def kill_and_reap(pids, grace=1.0):
 
 def marked_pids(token):
     """Every live process (of ours) whose environment carries our token."""
-    needle = f"{MARK}={token}".encode()
-    out = []
-    for p in all_pids():
-        if p == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{p}/environ", "rb") as f:
-                env = f.read()
-        except OSError:
-            continue
-        if needle in env.split(b"\0"):
-            out.append(p)
-    return out
+    return marked(f"{MARK}={token}")
 
 
 def cmdline(pid):

@@ -22,6 +22,8 @@ import termios
 import time
 from pathlib import Path
 
+from common import kill_marked
+
 ROOT = Path(__file__).resolve().parents[1]
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -117,15 +119,7 @@ def main():
             except OSError:
                 pass
         subprocess.run([g, "daemon", "stop"], env=env, capture_output=True)
-        mark = f"GALLEY_HOME={tmp / 'g'}".encode()
-        for d in os.listdir("/proc"):
-            if d.isdigit():
-                try:
-                    with open(f"/proc/{d}/environ", "rb") as f:
-                        if mark in f.read().split(b"\0"):
-                            os.kill(int(d), signal.SIGKILL)
-                except OSError:
-                    pass
+        kill_marked(f"GALLEY_HOME={tmp / 'g'}")
         shutil.rmtree(tmp, ignore_errors=True)
     med = statistics.median(lat) * 1000
     p90 = sorted(lat)[int(len(lat) * 0.9) - 1] * 1000

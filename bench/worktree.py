@@ -15,6 +15,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from common import kill_marked
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -102,27 +104,7 @@ def bench_repo(galley, nfiles, runs, tmp, env, many_too=True):
 
 
 def kill_strays(home):
-    mark = f"GALLEY_HOME={home}".encode()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = []
-        for d in os.listdir("/proc"):
-            if not d.isdigit() or int(d) == os.getpid():
-                continue
-            try:
-                with open(f"/proc/{d}/environ", "rb") as f:
-                    if mark in f.read().split(b"\0"):
-                        found.append(int(d))
-            except OSError:
-                pass
-        if not found:
-            return
-        for pid in found:
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
-        time.sleep(0.1)
+    kill_marked(f"GALLEY_HOME={home}")
 
 
 def main():
