@@ -134,7 +134,6 @@ dir_start(struct dir *d)
 		conn_close(d->c);
 }
 
-static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 static void timeout_cb(uv_timer_t *t);
 
 static void
@@ -205,7 +204,6 @@ shutdown_cb(uv_shutdown_t *r, int status)
 }
 
 static void head_read(struct conn *c, const char *data, size_t len);
-static void timeout_cb(uv_timer_t *t);
 
 static void
 read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
