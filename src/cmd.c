@@ -1,4 +1,5 @@
-/* Command lookup, option helpers and CLI output shared by every verb. */
+/* Option helpers and CLI output shared by every verb (the table of verbs is
+ * cmd-table.c). */
 #include <stdarg.h>
 #include <string.h>
 
@@ -7,97 +8,6 @@
 #include "sock.h"
 #include "util.h"
 #include "xmalloc.h"
-
-extern const struct cmd_entry cmd_new_entry, cmd_bg_entry, cmd_exec_entry,
-    cmd_ls_entry, cmd_peek_entry, cmd_send_entry, cmd_attach_entry,
-    cmd_logs_entry, cmd_wait_entry, cmd_stop_entry, cmd_restart_entry,
-    cmd_rm_entry, cmd_pin_entry, cmd_unpin_entry, cmd_rename_entry,
-    cmd_config_entry, cmd_doctor_entry, cmd_daemon_entry, cmd_get_entry,
-    cmd_host_entry, cmd_hook_entry, cmd_fake_agent_entry, cmd_events_entry,
-    cmd_worktree_entry, cmd_diff_entry, cmd_merge_entry, cmd_discard_entry,
-    cmd_overlap_entry, cmd_usage_entry, cmd_view_entry, cmd_group_entry,
-    cmd_budget_entry, cmd_sandbox_exec_entry, cmd_netrelay_entry;
-
-const struct cmd_entry *const cmd_table[] = {
-    &cmd_view_entry,
-    &cmd_new_entry,
-    &cmd_exec_entry,
-    &cmd_ls_entry,
-    &cmd_peek_entry,
-    &cmd_send_entry,
-    &cmd_attach_entry,
-    &cmd_logs_entry,
-    &cmd_wait_entry,
-    &cmd_stop_entry,
-    &cmd_restart_entry,
-    &cmd_rm_entry,
-    &cmd_pin_entry,
-    &cmd_unpin_entry,
-    &cmd_rename_entry,
-    &cmd_diff_entry,
-    &cmd_merge_entry,
-    &cmd_discard_entry,
-    &cmd_worktree_entry,
-    &cmd_usage_entry,
-    &cmd_group_entry,
-    &cmd_budget_entry,
-    &cmd_config_entry,
-    &cmd_doctor_entry,
-    &cmd_daemon_entry,
-    &cmd_events_entry,
-    &cmd_get_entry,
-    &cmd_host_entry,
-    &cmd_hook_entry,
-    &cmd_fake_agent_entry,
-    &cmd_sandbox_exec_entry,
-    &cmd_netrelay_entry,
-    &cmd_overlap_entry,
-    NULL,
-};
-
-/* Exact name, else a unique prefix of a visible verb (tmux's cmd_find). */
-const struct cmd_entry *
-cmd_find(const char *name, struct err *err)
-{
-	const struct cmd_entry *found = NULL;
-	struct buf cands = BUF_INIT;
-	size_t n = strlen(name);
-	int count = 0;
-
-	for (int i = 0; cmd_table[i]; i++)
-		if (strcmp(cmd_table[i]->name, name) == 0)
-			return cmd_table[i];
-	for (int i = 0; cmd_table[i]; i++) {
-		if ((cmd_table[i]->flags & CMD_INTERNAL) ||
-		    strncmp(cmd_table[i]->name, name, n) != 0 || n == 0)
-			continue;
-		found = cmd_table[i];
-		buf_addf(&cands, "%s%s", count ? ", " : "", found->name);
-		count++;
-	}
-	if (count == 1) {
-		buf_release(&cands);
-		return found;
-	}
-	if (count > 1)
-		err_set(err, ERR_USAGE, "ambiguous command '%s', could be: %s",
-		    name, cands.data);
-	else
-		err_set(err, ERR_USAGE,
-		    "unknown command '%.64s': see 'galley --help'", name);
-	buf_release(&cands);
-	return NULL;
-}
-
-const struct cmd_entry *
-cmd_find_serve(const char *name)
-{
-	for (int i = 0; cmd_table[i]; i++)
-		if (cmd_table[i]->serve &&
-		    strcmp(cmd_table[i]->name, name) == 0)
-			return cmd_table[i];
-	return NULL;
-}
 
 void
 cmd_print_usage(const struct cmd_entry *e, FILE *f)
@@ -111,25 +21,6 @@ cmd_print_usage(const struct cmd_entry *e, FILE *f)
 	if (!(e->flags & CMD_NOJSON))
 		fprintf(f, "%s  --json            print JSON\n",
 		    e->help ? "" : "\n");
-}
-
-void
-cmd_print_help(FILE *f)
-{
-	fprintf(f,
-	    "usage: galley <command> [options]\n"
-	    "       galley --bg PROMPT     (same as galley new PROMPT)\n\n"
-	    "Run many coding agents and shell jobs in the background.\n\n"
-	    "commands:\n");
-	for (int i = 0; cmd_table[i]; i++) {
-		const struct cmd_entry *e = cmd_table[i];
-		if (e->flags & CMD_INTERNAL)
-			continue;
-		fprintf(f, "  %-9s %s\n", e->name, e->summary);
-	}
-	fprintf(f,
-	    "\nIDs accept a unique id prefix or a session name.\n"
-	    "Run 'galley <command> --help' for its options.\n");
 }
 
 int
