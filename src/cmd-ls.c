@@ -8,19 +8,18 @@
 #include "cmd.h"
 #include "server.h"
 #include "session.h"
+#include "state.h"
 #include "term.h"
 #include "util.h"
 
 #define LS_RECENT_MS (24LL * 3600 * 1000)
 
-static const char *const states[] = {"queued", "starting", "working", "blocked",
-    "idle", "done", "failed", "stopped", "interrupted"};
-
 static int
 state_known(const char *s, size_t n)
 {
-	for (size_t i = 0; i < nitems(states); i++)
-		if (strlen(states[i]) == n && strncmp(states[i], s, n) == 0)
+	for (int i = 0; i < SESSION_NSTATES; i++)
+		if (strlen(state_table[i].name) == n &&
+		    strncmp(state_table[i].name, s, n) == 0)
 			return 1;
 	return 0;
 }

@@ -116,4 +116,3 @@ cmd_print_help(FILE *f)
 	    "\nIDs accept a unique id prefix or a session name.\n"
 	    "Run 'galley <command> --help' for its options.\n");
 }
-

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "state.h"
 #include "util.h"
 
 /* done: ended; blocked: needs input; any: needs the user (blocked, idle)
@@ -13,14 +14,14 @@
 int
 wait_reached(const char *want, const char *state)
 {
-	int term = state_is_terminal(state);
+	int st = state_from_name(state);
+	int term = st >= 0 && state_table[st].terminal;
 
 	if (strcmp(want, "done") == 0)
 		return term;
 	if (strcmp(want, "blocked") == 0)
-		return strcmp(state, "blocked") == 0 ? 1 : term ? -1 : 0;
-	return term || strcmp(state, "blocked") == 0 ||
-	    strcmp(state, "idle") == 0;
+		return st == SESSION_BLOCKED ? 1 : term ? -1 : 0;
+	return term || (st >= 0 && state_table[st].attention);
 }
 
 static int

@@ -6,6 +6,7 @@
 #include "cmd.h"
 #include "galley.h"
 #include "sock.h"
+#include "state.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -130,16 +131,13 @@ session_str(json_t *s, const char *key)
 int
 state_is_terminal(const char *st)
 {
-	return strcmp(st, "done") == 0 || strcmp(st, "failed") == 0 ||
-	    strcmp(st, "stopped") == 0 || strcmp(st, "interrupted") == 0;
+	return state_name_terminal(st);
 }
 
 int
 session_is_live(json_t *s)
 {
-	const char *st = session_str(s, "state");
-
-	return !state_is_terminal(st) && strcmp(st, "queued") != 0;
+	return state_name_live(session_str(s, "state"));
 }
 
 int

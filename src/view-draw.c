@@ -9,6 +9,7 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "state.h"
 #include "util.h"
 #include "view.h"
 
@@ -131,17 +132,23 @@ age(int64_t ms, char *out, size_t size)
 }
 
 static int
-state_pair(const char *st)
+state_pair(const char *name)
 {
-	if (strcmp(st, "blocked") == 0)
+	switch (state_from_name(name)) {
+	case SESSION_BLOCKED:
 		return C_BLOCKED;
-	if (strcmp(st, "idle") == 0 || strcmp(st, "done") == 0)
+	case SESSION_IDLE:
+	case SESSION_DONE:
 		return C_REVIEW;
-	if (strcmp(st, "working") == 0 || strcmp(st, "starting") == 0)
+	case SESSION_WORKING:
+	case SESSION_STARTING:
 		return C_WORK;
-	if (strcmp(st, "failed") == 0 || strcmp(st, "interrupted") == 0)
+	case SESSION_FAILED:
+	case SESSION_INTERRUPTED:
 		return C_FAIL;
-	return C_DIM;
+	default:
+		return C_DIM;
+	}
 }
 
 static void
@@ -172,9 +179,10 @@ draw_row(struct view *v, int y, json_t *s, int selected)
 	int right = W >= 70 ? 16 : 0;
 	int where = W >= 120 ? 20 : 0;
 	/* what it needs, why it ended, or what it was asked */
-	const char *detail = strcmp(st, "blocked") == 0 ? str(s, "waiting_for")
-	    : strcmp(st, "failed") == 0                 ? str(s, "reason")
-	                                                : str(s, "prompt");
+	const char *detail = state_name_is(st, SESSION_BLOCKED)
+	    ? str(s, "waiting_for")
+	    : state_name_is(st, SESSION_FAILED) ? str(s, "reason")
+	                                        : str(s, "prompt");
 	if (!*detail) {
 		json_t *cmd = json_object_get(s, "command");
 		detail = json_string_value(json_array_get(cmd, 0));
@@ -238,10 +246,8 @@ draw_footer(struct view *v)
 	json_object_foreach(v->sessions, id, s)
 	{
 		const char *st = str(s, "state");
-		running += strcmp(st, "working") == 0 ||
-		    strcmp(st, "starting") == 0 || strcmp(st, "blocked") == 0 ||
-		    strcmp(st, "idle") == 0;
-		blocked += strcmp(st, "blocked") == 0;
+		running += state_name_live(st);
+		blocked += state_name_is(st, SESSION_BLOCKED);
 	}
 	char budget[64] = "";
 	if (v->budget_usd > 0)

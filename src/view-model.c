@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "state.h"
 #include "util.h"
 #include "view.h"
 #include "xmalloc.h"
@@ -28,19 +29,18 @@ str(json_t *s, const char *k)
 int
 view_group_of(json_t *s)
 {
-	const char *st = str(s, "state");
+	int st = state_from_name(str(s, "state"));
 
 	if (json_is_true(json_object_get(s, "pinned")))
 		return G_PINNED;
-	if (strcmp(st, "blocked") == 0)
+	if (st == SESSION_BLOCKED)
 		return G_INPUT;
-	if (strcmp(st, "idle") == 0 ||
-	    (strcmp(st, "done") == 0 &&
-	        json_is_true(json_object_get(s, "review"))))
+	if (st == SESSION_IDLE ||
+	    (st == SESSION_DONE && json_is_true(json_object_get(s, "review"))))
 		return G_REVIEW;
-	if (strcmp(st, "starting") == 0 || strcmp(st, "working") == 0)
+	if (st >= 0 && state_table[st].active)
 		return G_WORKING;
-	if (strcmp(st, "queued") == 0)
+	if (st == SESSION_QUEUED)
 		return G_QUEUED;
 	return G_ENDED;
 }
@@ -99,8 +99,8 @@ view_model_event(struct view *v, json_t *ev, json_t **note)
 	const char *was = old ? str(old, "state") : "";
 	const char *now = str(s, "state");
 	/* the user hears when a session starts needing them */
-	if (strcmp(was, now) != 0 &&
-	    (strcmp(now, "blocked") == 0 || strcmp(now, "idle") == 0))
+	int st = state_from_name(now);
+	if (strcmp(was, now) != 0 && st >= 0 && state_table[st].attention)
 		*note = s;
 	json_object_set(v->sessions, str(s, "id"), s);
 	return 1;
