@@ -31,17 +31,11 @@ get_run(struct cmd_ctx *ctx)
 	return 0;
 }
 
+/* the dispatcher resolves the session and puts it in the reply */
 static int
-get_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
+get_serve(struct server_client *c, struct session *s, json_t *req,
+    json_t *reply, struct err *err)
 {
-	const char *ref;
-	struct session *s;
-
-	if (proto_get_str(req, "ref", &ref, err) < 0)
-		return -1;
-	if ((s = session_resolve(ref, err)) == NULL)
-		return -1;
-	json_object_set_new(reply, "session", session_to_json(s));
 	return 0;
 }
 
@@ -49,9 +43,9 @@ const struct cmd_entry cmd_get_entry = {
     .name = "get",
     .usage = "ID",
     .summary = "print one session as JSON",
-    .flags = CMD_INTERNAL,
+    .flags = CMD_INTERNAL | CMD_FIND_SESSION,
     .run = get_run,
-    .serve = get_serve,
+    .serve_session = get_serve,
 };
 
 static int

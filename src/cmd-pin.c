@@ -37,22 +37,17 @@ pin_run(struct cmd_ctx *ctx)
 }
 
 static int
-pin_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
+pin_serve(struct server_client *c, struct session *s, json_t *req,
+    json_t *reply, struct err *err)
 {
-	const char *ref;
 	int pinned = 1;
-	struct session *s;
 
-	if (proto_get_str(req, "ref", &ref, err) < 0 ||
-	    proto_get_bool(req, "pinned", &pinned, err) < 0)
-		return -1;
-	if ((s = session_resolve(ref, err)) == NULL)
+	if (proto_get_bool(req, "pinned", &pinned, err) < 0)
 		return -1;
 	if (s->pinned != pinned) {
 		s->pinned = pinned;
 		session_changed(s, pinned ? "pin" : "unpin", NULL);
 	}
-	json_object_set_new(reply, "session", session_to_json(s));
 	return 0;
 }
 
@@ -60,8 +55,9 @@ const struct cmd_entry cmd_pin_entry = {
     .name = "pin",
     .usage = "ID",
     .summary = "pin a session",
+    .flags = CMD_FIND_SESSION,
     .run = pin_run,
-    .serve = pin_serve,
+    .serve_session = pin_serve,
 };
 
 const struct cmd_entry cmd_unpin_entry = {

@@ -39,18 +39,14 @@ rename_run(struct cmd_ctx *ctx)
 }
 
 static int
-rename_serve(
-    struct server_client *c, json_t *req, json_t *reply, struct err *err)
+rename_serve(struct server_client *c, struct session *s, json_t *req,
+    json_t *reply, struct err *err)
 {
-	const char *ref, *name;
-	struct session *s;
+	const char *name;
 
-	if (proto_get_str(req, "ref", &ref, err) < 0 ||
-	    proto_get_str(req, "name", &name, err) < 0)
+	if (proto_get_str(req, "name", &name, err) < 0)
 		return -1;
 	if (name_check(name, "name", err) < 0)
-		return -1;
-	if ((s = session_resolve(ref, err)) == NULL)
 		return -1;
 	if (strcmp(s->name, name) != 0) {
 		if (session_name_taken(name, s))
@@ -63,7 +59,6 @@ rename_serve(
 		session_changed(s, "rename", data);
 		json_decref(data);
 	}
-	json_object_set_new(reply, "session", session_to_json(s));
 	return 0;
 }
 
@@ -72,5 +67,6 @@ const struct cmd_entry cmd_rename_entry = {
     .usage = "ID NAME",
     .summary = "rename a session",
     .run = rename_run,
-    .serve = rename_serve,
+    .flags = CMD_FIND_SESSION,
+    .serve_session = rename_serve,
 };

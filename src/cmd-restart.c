@@ -66,22 +66,14 @@ restart_run(struct cmd_ctx *ctx)
 }
 
 static int
-restart_serve(
-    struct server_client *c, json_t *req, json_t *reply, struct err *err)
+restart_serve(struct server_client *c, struct session *s, json_t *req,
+    json_t *reply, struct err *err)
 {
-	const char *ref;
-	struct session *s;
-	int was_live;
+	int was_live = session_live(s);
 
-	if (proto_get_str(req, "ref", &ref, err) < 0)
-		return -1;
-	if ((s = session_resolve(ref, err)) == NULL)
-		return -1;
-	was_live = session_live(s);
 	if (session_restart(s, err) < 0)
 		return -1;
 	json_object_set_new(reply, "pending", json_boolean(was_live));
-	json_object_set_new(reply, "session", session_to_json(s));
 	return 0;
 }
 
@@ -89,6 +81,7 @@ const struct cmd_entry cmd_restart_entry = {
     .name = "restart",
     .usage = "ID",
     .summary = "start a session again (stopping it first if it runs)",
+    .flags = CMD_FIND_SESSION,
     .run = restart_run,
-    .serve = restart_serve,
+    .serve_session = restart_serve,
 };

@@ -61,19 +61,15 @@ rm_run(struct cmd_ctx *ctx)
 }
 
 static int
-rm_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
+rm_serve(struct server_client *c, struct session *s, json_t *req, json_t *reply,
+    struct err *err)
 {
-	const char *ref;
 	int force = 0;
-	struct session *s;
 	json_t *obj;
 
-	if (proto_get_str(req, "ref", &ref, err) < 0 ||
-	    proto_get_bool(req, "force", &force, err) < 0)
+	if (proto_get_bool(req, "force", &force, err) < 0)
 		return -1;
-	if ((s = session_resolve(ref, err)) == NULL)
-		return -1;
-	obj = session_to_json(s);
+	obj = session_to_json(s); /* s is gone after */
 	if (session_remove(s, force, err) < 0) {
 		json_decref(obj);
 		return -1;
@@ -90,6 +86,7 @@ const struct cmd_entry cmd_rm_entry = {
             "remove\n"
             "                      its worktree even with uncommitted work\n"
             "                      (a branch with its own commits is kept)\n",
+    .flags = CMD_FIND_SESSION,
     .run = rm_run,
-    .serve = rm_serve,
+    .serve_session = rm_serve,
 };

@@ -108,23 +108,16 @@ fail:
 }
 
 static int
-stop_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
+stop_serve(struct server_client *c, struct session *s, json_t *req,
+    json_t *reply, struct err *err)
 {
-	const char *ref;
 	json_int_t grace = 5000;
-	struct session *s;
 
-	if (proto_get_str(req, "ref", &ref, err) < 0 ||
-	    proto_get_int(req, "grace_ms", &grace, err) < 0)
+	if (proto_get_int(req, "grace_ms", &grace, err) < 0)
 		return -1;
 	if (grace < 0 || grace > 3600 * 1000)
 		return err_set(err, ERR_USAGE, "grace_ms out of range");
-	if ((s = session_resolve(ref, err)) == NULL)
-		return -1;
-	if (session_stop(s, (int)grace, err) < 0)
-		return -1;
-	json_object_set_new(reply, "session", session_to_json(s));
-	return 0;
+	return session_stop(s, (int)grace, err);
 }
 
 const struct cmd_entry cmd_stop_entry = {
@@ -133,6 +126,7 @@ const struct cmd_entry cmd_stop_entry = {
     .summary = "stop sessions (SIGTERM, then SIGKILL after the grace)",
     .help = "  -g, --grace S       seconds between SIGTERM and SIGKILL "
             "(default 5)\n",
+    .flags = CMD_FIND_SESSION,
     .run = stop_run,
-    .serve = stop_serve,
+    .serve_session = stop_serve,
 };

@@ -15,6 +15,7 @@
 #include "err.h"
 
 struct server_client;
+struct session;
 
 struct cmd_ctx {
 	int argc;
@@ -31,13 +32,19 @@ struct cmd_entry {
 	const char *summary; /* one line for `galley --help` */
 	const char *help;    /* options, for `galley <name> --help` */
 	int flags;
-#define CMD_INTERNAL 0x1 /* hidden from help: host, hook, fake-agent */
-#define CMD_NOJSON 0x2   /* takes no --json (attach, daemon run) */
+#define CMD_INTERNAL 0x1     /* hidden from help: host, hook, fake-agent */
+#define CMD_NOJSON 0x2       /* takes no --json (attach, daemon run) */
+#define CMD_FIND_SESSION 0x4 /* serve_session: "ref" resolved first */
 	int (*run)(struct cmd_ctx *);
 	/* daemon side; NULL for CLI-only verbs. Fill reply and return 0,
 	 * or return -1 with err set, or 1 when it sent its reply itself. */
 	int (*serve)(
 	    struct server_client *, json_t *req, json_t *reply, struct err *);
+	/* with CMD_FIND_SESSION, instead of serve: the request's "ref" is
+	 * already resolved to s, and the reply gets s as JSON after it
+	 * (server-dispatch.c) unless the verb put "session" there itself */
+	int (*serve_session)(struct server_client *, struct session *s,
+	    json_t *req, json_t *reply, struct err *);
 };
 
 extern const struct cmd_entry *const cmd_table[];

@@ -6,7 +6,6 @@
 #include <malloc.h>
 #endif
 
-#include "cmd.h"
 #include "log.h"
 #include "server.h"
 #include "sock.h"
@@ -177,8 +176,8 @@ server_client_send_text(
 		send_too_large(c, id, len);
 }
 
-static void
-reply_error(
+void
+server_client_error(
     struct server_client *c, json_int_t id, enum err_code code, const char *msg)
 {
 	json_t *r = proto_error(id, code, msg);
@@ -187,18 +186,19 @@ reply_error(
 	json_decref(r);
 }
 
+/* hello and subscribe are the connection's own; every other request goes
+ * to the handler the daemon gave at accept (server-dispatch.c) */
 static void
 dispatch(struct server_client *c, json_t *req)
 {
 	struct err err = ERR_INIT;
 	json_int_t id = 0;
 	const char *name;
-	const struct cmd_entry *e;
 	json_t *reply;
 
 	if (!c->greeted) {
 		if (proto_check_hello(req, &err) < 0) {
-			reply_error(c, 0, ERR_PROTOCOL, err.msg.data);
+			server_client_error(c, 0, ERR_PROTOCOL, err.msg.data);
 			server_client_close(c);
 		} else {
 			json_t *h = proto_hello();
@@ -210,11 +210,11 @@ dispatch(struct server_client *c, json_t *req)
 	}
 	if (proto_get_int(req, "id", &id, &err) < 0 ||
 	    proto_get_str(req, "cmd", &name, &err) < 0) {
-		reply_error(c, id, err.code, err.msg.data);
+		server_client_error(c, id, err.code, err.msg.data);
 		goto out;
 	}
 	if (name == NULL) {
-		reply_error(c, id, ERR_USAGE, "request has no 'cmd'");
+		server_client_error(c, id, ERR_USAGE, "request has no 'cmd'");
 		goto out;
 	}
 	if (strcmp(name, "subscribe") == 0) {
@@ -224,26 +224,7 @@ dispatch(struct server_client *c, json_t *req)
 		json_decref(reply);
 		goto out;
 	}
-	e = cmd_find_serve(name);
-	if (e == NULL) {
-		struct buf m = BUF_INIT;
-		buf_addf(&m, "unknown request '%.64s'", name);
-		reply_error(c, id, ERR_USAGE, m.data);
-		buf_release(&m);
-		goto out;
-	}
-	reply = json_pack("{s:I, s:b}", "id", id, "ok", 1);
-	/* everything one request writes is one transaction */
-	store_begin(&srv.store);
-	int rc = e->serve(c, req, reply, &err);
-	store_commit(&srv.store);
-	if (rc < 0)
-		reply_error(c, id, err.code ? err.code : ERR_FAILED,
-		    err.msg.len ? err.msg.data : "request failed");
-	else if (rc == 0)
-		server_client_send(c, reply);
-	/* rc 1: serve wrote its reply itself */
-	json_decref(reply);
+	c->handler(c, id, name, req);
 out:
 	err_release(&err);
 }
@@ -275,7 +256,7 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		if (rc < 0) {
 			/* hostile input costs the client, not the daemon */
 			log_warn("bad frame from client: %s", err.msg.data);
-			reply_error(c, 0, ERR_PROTOCOL, err.msg.data);
+			server_client_error(c, 0, ERR_PROTOCOL, err.msg.data);
 			if (c->rd.broken || !c->greeted) {
 				uv_read_stop(stream);
 				server_client_close(c);
@@ -290,11 +271,12 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 }
 
 void
-server_client_accept(uv_stream_t *listener)
+server_client_accept(uv_stream_t *listener, server_handler_fn *handler)
 {
 	struct server_client *c = xcalloc(1, sizeof *c);
 	uv_os_fd_t fd;
 
+	c->handler = handler;
 	uv_pipe_init(srv.loop, &c->pipe, 0);
 	if (uv_accept(listener, (uv_stream_t *)&c->pipe) != 0) {
 		uv_close((uv_handle_t *)&c->pipe, client_close_cb);
@@ -302,7 +284,7 @@ server_client_accept(uv_stream_t *listener)
 	}
 	TAILQ_INSERT_TAIL(&srv.clients, c, entry);
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 || !sock_peer_ok(fd)) {
-		reply_error(c, 0, ERR_REFUSED,
+		server_client_error(c, 0, ERR_REFUSED,
 		    "permission denied: socket owned by another user");
 		server_client_close(c);
 		return;

@@ -40,7 +40,7 @@ listener_cb(uv_stream_t *listener, int status)
 		log_warn("accept: %s", uv_strerror(status));
 		return;
 	}
-	server_client_accept(listener);
+	server_client_accept(listener, server_dispatch);
 }
 
 static void

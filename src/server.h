@@ -32,8 +32,14 @@ void server_stop(void);
 /* Push an event to every client subscribed to topic. */
 void server_broadcast(const char *topic, json_t *ev);
 
+/* A request other than hello and subscribe: reply to it (or not) with
+ * server_client_send / server_client_error. */
+typedef void server_handler_fn(
+    struct server_client *, json_int_t id, const char *cmd, json_t *req);
+
 struct server_client {
 	uv_pipe_t pipe;
+	server_handler_fn *handler;
 	struct proto_reader rd;
 	int greeted;
 	int subscribed; /* topics: bit 0 session */
@@ -41,7 +47,11 @@ struct server_client {
 	TAILQ_ENTRY(server_client) entry;
 };
 
-void server_client_accept(uv_stream_t *listener);
+void server_client_accept(uv_stream_t *listener, server_handler_fn *);
+void server_client_error(
+    struct server_client *, json_int_t id, enum err_code, const char *msg);
+/* server-dispatch.c: a request to the verb that serves it */
+server_handler_fn server_dispatch;
 void server_client_send(struct server_client *, json_t *);
 void server_client_send_text(
     struct server_client *, json_int_t id, const char *payload, size_t len);
