@@ -14,6 +14,7 @@
 #include "cmd.h"
 #include "git.h"
 #include "server.h"
+#include "session-overlap.h"
 #include "session.h"
 #include "util.h"
 #include "xmalloc.h"

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "session-overlap.h"
 #include "session.h"
 #include "sock.h"
 #include "util.h"
@@ -31,6 +32,36 @@ server_broadcast(const char *topic, json_t *ev)
 		if (c->subscribed && !c->closing)
 			server_client_send(c, ev);
 	}
+}
+
+/* Clients that subscribed see every session change. */
+static void
+broadcast_observe(struct session *s, const struct session_change *ch, void *arg)
+{
+	json_t *ev;
+
+	if (ch->kind == SESSION_CHANGE_CREATED)
+		return; /* its first state says it */
+	if (ch->kind == SESSION_CHANGE_REMOVED)
+		ev = json_pack("{s:s, s:s, s:s}", "event", "session.removed",
+		    "id", s->id, "name", s->name);
+	else
+		ev = json_pack("{s:s, s:o}", "event", "session.state",
+		    "session", session_to_json(s));
+	server_broadcast("session", ev);
+	json_decref(ev);
+}
+
+/* Who acts on session changes, in this order: the worktree's lock and
+ * overlap checks first (they change what the others show), then the
+ * screen watch, then the clients. */
+static void
+observers_init(void)
+{
+	session_overlap_init();
+	session_screen_init();
+	session_observe(broadcast_observe, NULL);
+	session_queue_observe(); /* last: a start is news after the end */
 }
 
 static void
@@ -166,6 +197,7 @@ server_main(int foreground)
 	uv_unref((uv_handle_t *)&srv.sig_chld);
 
 	/* after listening: hosts found dead are reported to early clients */
+	observers_init();
 	session_adopt_all();
 	log_info("listening on %s, %d sessions", path_socket(), srv.nsessions);
 

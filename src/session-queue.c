@@ -249,3 +249,23 @@ session_schedule(void)
 	free(line);
 	running = 0;
 }
+
+/* A place is free, a dependency ended, or one was removed: the line moves.
+ * A new session goes through the line from session_create itself, which
+ * must know at once whether it started. */
+static void
+queue_observe(struct session *s, const struct session_change *ch, void *arg)
+{
+	int now = state_from_name(s->state);
+
+	if (ch->kind == SESSION_CHANGE_REMOVED ||
+	    (ch->kind == SESSION_CHANGE_STATE && state_table[now].terminal &&
+	        !(ch->old >= 0 && state_table[ch->old].terminal)))
+		session_schedule();
+}
+
+void
+session_queue_observe(void)
+{
+	session_observe(queue_observe, NULL);
+}

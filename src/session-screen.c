@@ -73,6 +73,24 @@ tick_cb(uv_timer_t *t)
 		uv_timer_stop(t);
 }
 
+static void
+screen_observe(struct session *s, const struct session_change *ch, void *arg)
+{
+	int now = state_from_name(s->state);
+
+	/* hooks may stay silent: before the first one, and during API
+	 * retries, which show only on the screen */
+	if (ch->kind == SESSION_CHANGE_STATE &&
+	    (now == SESSION_STARTING || now == SESSION_WORKING))
+		session_watch_screen(s);
+}
+
+void
+session_screen_init(void)
+{
+	session_observe(screen_observe, NULL);
+}
+
 void
 session_watch_screen(struct session *s)
 {

@@ -25,8 +25,6 @@
 extern char **environ;
 
 void session_forget(struct session *);
-static void worktree_lock(struct session *, int lock);
-static void overlap_check(const char *repo);
 
 static void
 set_str(char **dst, const char *v)
@@ -272,7 +270,60 @@ session_to_json(struct session *s)
 	return o;
 }
 
-static void broadcast_state(struct session *);
+/* ---- observers ---------------------------------------------------------
+ * Whoever must act on a session's changes subscribes here (the scheduler,
+ * worktree locks and overlap checks, the screen watch, the budget policy,
+ * the clients' broadcast; teams and workflows to wait for their sessions)
+ * instead of session_set_state calling each of them. Observers run in the
+ * order they subscribed, after the change is stored and recorded. */
+struct observer {
+	session_observer_fn *fn;
+	void *arg;
+};
+static struct observer *observers;
+static size_t nobservers;
+
+void
+session_observe(session_observer_fn *fn, void *arg)
+{
+	observers = xrealloc(observers, (nobservers + 1) * sizeof *observers);
+	observers[nobservers].fn = fn;
+	observers[nobservers].arg = arg;
+	nobservers++;
+}
+
+void
+session_unobserve(session_observer_fn *fn, void *arg)
+{
+	for (size_t i = 0; i < nobservers; i++)
+		if (observers[i].fn == fn && observers[i].arg == arg) {
+			memmove(&observers[i], &observers[i + 1],
+			    (nobservers - i - 1) * sizeof *observers);
+			nobservers--;
+			return;
+		}
+}
+
+static void
+notify(struct session *s, enum session_change_kind kind, int old)
+{
+	struct session_change ch = {kind, old};
+
+	/* an observer may unsubscribe itself: walk a copy */
+	size_t n = nobservers;
+	struct observer *copy = xcalloc(n ? n : 1, sizeof *copy);
+	memcpy(copy, observers, n * sizeof *copy);
+	for (size_t i = 0; i < n; i++)
+		copy[i].fn(s, &ch, copy[i].arg);
+	free(copy);
+}
+
+void
+session_notify(struct session *s, enum session_change_kind kind)
+{
+	session_uncache(s);
+	notify(s, kind, state_from_name(s->state));
+}
 
 void
 session_uncache(struct session *s)
@@ -377,17 +428,7 @@ session_changed(struct session *s, const char *kind, json_t *data)
 	s->updated_at = wall_ms();
 	session_touch(s);
 	session_event(s, kind, data);
-	broadcast_state(s);
-}
-
-static void
-broadcast_state(struct session *s)
-{
-	json_t *ev = json_pack("{s:s, s:o}", "event", "session.state",
-	    "session", session_to_json(s));
-
-	server_broadcast("session", ev);
-	json_decref(ev);
+	session_notify(s, SESSION_CHANGE_UPDATE);
 }
 
 /* Text from a runtime, often cut to a length in bytes: kept as valid
@@ -422,33 +463,16 @@ session_set_state(struct session *s, const char *state, const char *waiting_for,
 		return;
 	}
 	log_info("session %s: %s -> %s", s->id, s->state, state);
-	int ended = !session_terminal(s);
+	int old = state_from_name(s->state);
 	set_str(&s->state, state);
-	if (ended && session_terminal(s)) {
-		worktree_lock(s, 0);
-		json_decref(s->conflicts); /* an ended session merges nothing */
-		s->conflicts = NULL;
-		/* counted once more by the check below; after that an
-		 * ended session's count stands and checks skip it */
-		if (s->worktree)
-			s->changed_files = 0;
-	}
-	/* a turn ended or a session went: its worktree may clash now */
-	if (s->repo && s->worktree &&
-	    (strcmp(state, "idle") == 0 || session_terminal(s)))
-		overlap_check(s->repo);
 	set_text(&s->waiting_for, waiting_for);
 	set_text(&s->reason, reason);
-	if (strcmp(state, "working") == 0)
-		session_watch_screen(s); /* its API retries show only there */
 	session_touch(s);
 	json_t *data = json_pack("{s:s, s:s?, s:s?}", "state", state,
 	    "waiting_for", waiting_for, "reason", reason);
 	session_event(s, "state", data);
 	json_decref(data);
-	broadcast_state(s);
-	if (ended && session_terminal(s))
-		session_schedule(); /* a place is free, or a dependency done */
+	notify(s, SESSION_CHANGE_STATE, old);
 }
 
 /* ---- spawning ---------------------------------------------------------- */
@@ -509,150 +533,6 @@ session_file(struct session *s, const char *name)
 	return p;
 }
 
-/* One overlap check per repo at a time, started once the asks settle: a
- * burst of turns ending (a batch of 30 workers) asks for many, and each
- * check snapshots every worktree of the repo. A check starts when no ask
- * came for OVERLAP_QUIET_MS (at most OVERLAP_MAX_WAIT_MS after the first);
- * asks during a run fold into one more run after it. A check that never
- * reports frees its repo after OVERLAP_STALE_MS. */
-#define OVERLAP_QUIET_MS 300
-#define OVERLAP_MAX_WAIT_MS 3000
-#define OVERLAP_STALE_MS 120000
-static struct overlap_run {
-	char *repo;
-	int64_t started;       /* 0: none running */
-	int64_t first, latest; /* asks not served yet; 0: none */
-} * overlap_runs;
-static size_t noverlap_runs;
-static uv_timer_t overlap_timer;
-static int overlap_timer_init;
-
-static struct overlap_run *
-overlap_find(const char *repo)
-{
-	for (size_t i = 0; i < noverlap_runs; i++)
-		if (strcmp(overlap_runs[i].repo, repo) == 0)
-			return &overlap_runs[i];
-	overlap_runs =
-	    xrealloc(overlap_runs, (noverlap_runs + 1) * sizeof *overlap_runs);
-	struct overlap_run *r = &overlap_runs[noverlap_runs++];
-	r->repo = xstrdup(repo);
-	r->started = r->first = r->latest = 0;
-	return r;
-}
-
-/* Start `galley overlap REPO`; it reports back with a request. */
-static void
-overlap_spawn(struct overlap_run *run)
-{
-	char *argv[] = {"galley", "overlap", run->repo, NULL};
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-
-	run->started = wall_ms();
-	run->first = run->latest = 0;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	if (posix_spawn(&pid, self_exe(), &fa, NULL, argv, environ) != 0) {
-		log_warn("cannot start the overlap check for %s", run->repo);
-		run->started = 0;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-}
-
-static void
-overlap_tick(uv_timer_t *t)
-{
-	int64_t now = wall_ms();
-	int waiting = 0;
-
-	for (size_t i = 0; i < noverlap_runs; i++) {
-		struct overlap_run *r = &overlap_runs[i];
-		if (r->first == 0)
-			continue;
-		waiting = 1;
-		if (r->started && now - r->started < OVERLAP_STALE_MS)
-			continue; /* after the running one reports */
-		if (now - r->latest >= OVERLAP_QUIET_MS ||
-		    now - r->first >= OVERLAP_MAX_WAIT_MS)
-			overlap_spawn(r);
-	}
-	if (!waiting)
-		uv_timer_stop(t);
-}
-
-void
-session_overlap_done(const char *repo)
-{
-	overlap_find(repo)->started = 0;
-}
-
-/* Ask for a check of repo's live worktree sessions (cmd-overlap.c). */
-static void
-overlap_check(const char *repo)
-{
-	struct overlap_run *run = overlap_find(repo);
-	int64_t now = wall_ms();
-
-	if (run->first == 0)
-		run->first = now;
-	run->latest = now;
-	if (!overlap_timer_init) {
-		uv_timer_init(srv.loop, &overlap_timer);
-		uv_unref((uv_handle_t *)&overlap_timer);
-		overlap_timer_init = 1;
-	}
-	if (!uv_is_active((uv_handle_t *)&overlap_timer))
-		uv_timer_start(&overlap_timer, overlap_tick, 100, 100);
-}
-
-void
-session_set_changed(struct session *s, int files)
-{
-	if (s->changed_files == files + 1)
-		return;
-	s->changed_files = files + 1; /* stored +1: 0 means unknown */
-	session_uncache(s);
-	json_t *ev = json_pack("{s:s, s:o}", "event", "session.state",
-	    "session", session_to_json(s));
-	server_broadcast("session", ev);
-	json_decref(ev);
-}
-
-void
-session_set_conflicts(struct session *s, json_t *list)
-{
-	if (s->conflicts && json_equal(s->conflicts, list))
-		return;
-	if (s->conflicts == NULL && json_array_size(list) == 0)
-		return;
-	json_decref(s->conflicts);
-	s->conflicts = json_array_size(list) ? json_incref(list) : NULL;
-	session_changed(s, "overlap", list);
-}
-
-/* A running session's worktree is locked, so `git worktree remove` or
- * prune by hand cannot take it from under the agent; the reason names the
- * session. Asynchronous: the daemon never waits on git. */
-static void
-worktree_lock(struct session *s, int lock)
-{
-	char *reason;
-
-	if (s->worktree == NULL || s->repo == NULL)
-		return;
-	xasprintf(&reason, "galley session %s (%s) is running", s->id, s->name);
-	const char *on[] = {
-	    "worktree", "lock", "--reason", reason, s->worktree, NULL};
-	const char *off[] = {"worktree", "unlock", s->worktree, NULL};
-	if (git_spawn_detached(s->repo, lock ? on : off) < 0)
-		log_warn("session %s: cannot run git to %slock its worktree",
-		    s->id, lock ? "" : "un");
-	free(reason);
-}
-
 int
 session_spawn(struct session *s, struct err *err)
 {
@@ -698,8 +578,6 @@ session_spawn(struct session *s, struct err *err)
 		free(s->first_block);
 		s->first_block = NULL;
 	}
-	session_watch_screen(s);
-	worktree_lock(s, 1);
 	if (host_link_open(s) < 0)
 		log_warn("session %s: no link to its host yet", s->id);
 	rc = 0;
@@ -974,6 +852,7 @@ session_create(json_t *req, struct err *err)
 	srv.nsessions++;
 	session_touch(s);
 	session_event(s, "created", NULL);
+	notify(s, SESSION_CHANGE_CREATED, SESSION_QUEUED);
 	if (applied) /* what runs, best-effort or not, is on record */
 		session_event(s, "sandbox", applied);
 	json_t *first = json_pack("{s:s}", "state", s->state);
@@ -1204,7 +1083,7 @@ session_on_status(struct session *s, json_t *ev)
 	if (strcmp(s->state, "starting") == 0 && strcmp(s->kind, "job") == 0)
 		session_set_state(s, "working", NULL, NULL);
 	else if (pid > 0)
-		broadcast_state(s); /* the pid is news to subscribers */
+		session_notify(s, SESSION_CHANGE_UPDATE); /* the pid is news */
 }
 
 /* The link to a host closed, or could not be made. */
@@ -1388,14 +1267,11 @@ session_remove(struct session *s, int force, struct err *err)
 	dir = session_dir(s);
 	rm_rf(dir);
 	free(dir);
-	json_t *ev = json_pack("{s:s, s:s, s:s}", "event", "session.removed",
-	    "id", s->id, "name", s->name);
-	server_broadcast("session", ev);
-	json_decref(ev);
 	TAILQ_REMOVE(&srv.sessions, s, entry);
 	srv.nsessions--;
+	/* out of the table: what waited on it fails now, not later */
+	notify(s, SESSION_CHANGE_REMOVED, state_from_name(s->state));
 	session_free(s);
-	session_schedule(); /* what waited on it fails now, not later */
 	return 0;
 }
 
@@ -1411,10 +1287,6 @@ session_adopt_all(void)
 			continue;
 		if (host_link_open(s) < 0)
 			session_host_gone(s);
-		/* conflicts are worked out, not stored: a new daemon asks
-		 * again for each repo with live worktree sessions */
-		else if (s->repo && s->worktree)
-			overlap_check(s->repo);
 	}
 	/* the user's settings, until a request brings the caller's own */
 	struct settings set;

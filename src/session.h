@@ -14,6 +14,7 @@
 #include "galley.h"
 #include "err.h"
 #include "queue.h"
+#include "state.h"
 
 struct host_link;
 
@@ -93,10 +94,29 @@ void session_host_gone(struct session *);
 int session_on_hook(struct session *, const char *event, json_t *payload,
     json_t *reply, struct err *);
 void session_touch(struct session *); /* persist non-state fields */
+
+/* Observers of every session's changes (session.c): STATE after a state
+ * change (old is the state it left), UPDATE after any other change
+ * subscribers may show (pin, rename, pid, conflicts), CREATED once it is
+ * in the table, REMOVED just before it is freed. */
+enum session_change_kind {
+	SESSION_CHANGE_STATE,
+	SESSION_CHANGE_UPDATE,
+	SESSION_CHANGE_CREATED,
+	SESSION_CHANGE_REMOVED,
+};
+struct session_change {
+	enum session_change_kind kind;
+	int old; /* enum session_state before a STATE change */
+};
+typedef void session_observer_fn(
+    struct session *, const struct session_change *, void *arg);
+void session_observe(session_observer_fn *, void *arg);
+void session_unobserve(session_observer_fn *, void *arg);
+/* A change that is not stored (counts worked out): drop the cached
+ * JSON and tell the observers. */
+void session_notify(struct session *, enum session_change_kind);
 void session_changed(struct session *, const char *kind, json_t *data);
-void session_set_conflicts(struct session *, json_t *list);
-void session_set_changed(struct session *, int files);
-void session_overlap_done(const char *repo);
 void session_event(struct session *, const char *kind, json_t *data);
 json_t *session_to_json(struct session *);
 const char *session_json_text(struct session *, size_t *len);
@@ -123,6 +143,7 @@ void session_queue_limits(json_t *req);
 void session_queue_set_group(const char *group, int limit);
 int session_group_limit(const char *group);
 void session_schedule(void);
+void session_queue_observe(void); /* subscribe the line to ends */
 
 /* session-policy.c (issue 8): tool rules, budgets, runaways, rate
  * limits. */
@@ -145,6 +166,7 @@ int session_budget_raise(
     const char *scope, double usd, long long tokens, struct err *);
 
 /* session-screen.c: the screen when a runtime's hooks stay silent. */
+void session_screen_init(void); /* observes states */
 void session_watch_screen(struct session *);
 void session_on_screen(struct session *, const char *screen);
 
