@@ -31,7 +31,7 @@ daemon_run(struct cmd_ctx *ctx)
 		return cmd_usage_error(ctx, "expected run, status or stop");
 	sub = ctx->argv[optind];
 	if (strcmp(sub, "run") == 0)
-		return server_main(fg) == 0 ? 0 : EXIT_FAILED;
+		return server_main(fg, cmd_table) == 0 ? 0 : EXIT_FAILED;
 	if (strcmp(sub, "status") == 0) {
 		if (client_connect(&ctx->cl, 0, &ctx->err) < 0) {
 			if (ctx->err.code == ERR_PROTOCOL)
@@ -118,18 +118,18 @@ daemon_serve(
 		json_object_set_new(
 		    reply, "protocol", json_integer(PROTO_VERSION));
 		json_object_set_new(
-		    reply, "sessions", json_integer(srv.nsessions));
+		    reply, "sessions", json_integer(session_count));
 		json_object_set_new(reply, "uptime_s",
-		    json_integer((wall_ms() - srv.started_ms) / 1000));
+		    json_integer((wall_ms() - server_started_ms()) / 1000));
 		json_object_set_new(reply, "schema_version",
-		    json_integer(store_version(&srv.store)));
+		    json_integer(store_version(&galley_db)));
 		return 0;
 	}
 	if (op && strcmp(op, "stop") == 0) {
 		static uv_timer_t later;
 		json_object_set_new(reply, "pid", json_integer(getpid()));
 		/* stop on the next turn, once this reply is written */
-		uv_timer_init(srv.loop, &later);
+		uv_timer_init(uv_default_loop(), &later);
 		uv_timer_start(&later, stop_cb, 0, 0);
 		return 0;
 	}

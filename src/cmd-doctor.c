@@ -265,7 +265,7 @@ static int
 doctor_serve(
     struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
-	sqlite3_stmt *st = store_stmt(&srv.store, "PRAGMA quick_check");
+	sqlite3_stmt *st = store_stmt(&galley_db, "PRAGMA quick_check");
 	const char *res = "unknown";
 	struct session *s;
 	int live = 0, lost = 0;
@@ -275,7 +275,7 @@ doctor_serve(
 	json_object_set_new(reply, "integrity", json_string(res ? res : "?"));
 	if (st)
 		sqlite3_reset(st);
-	TAILQ_FOREACH(s, &srv.sessions, entry) {
+	TAILQ_FOREACH(s, &session_table, entry) {
 		if (!session_live(s))
 			continue;
 		live++;
@@ -284,11 +284,11 @@ doctor_serve(
 	}
 	json_object_set_new(reply, "pid", json_integer(getpid()));
 	json_object_set_new(reply, "protocol", json_integer(1));
-	json_object_set_new(reply, "sessions", json_integer(srv.nsessions));
+	json_object_set_new(reply, "sessions", json_integer(session_count));
 	json_object_set_new(reply, "live", json_integer(live));
 	json_object_set_new(reply, "unreachable_hosts", json_integer(lost));
 	json_object_set_new(
-	    reply, "schema_version", json_integer(store_version(&srv.store)));
+	    reply, "schema_version", json_integer(store_version(&galley_db)));
 	return 0;
 }
 

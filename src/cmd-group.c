@@ -128,7 +128,7 @@ group_serve(
 		return 0;
 	}
 	json_t *by = json_object();
-	TAILQ_FOREACH(s, &srv.sessions, entry) {
+	TAILQ_FOREACH(s, &session_table, entry) {
 		const char *g = s->grp ? s->grp : "default";
 		json_t *o = json_object_get(by, g);
 		if (o == NULL) {

@@ -120,9 +120,9 @@ events_serve(
 		return -1;
 	if (ref && (s = session_resolve(ref, err)) == NULL)
 		return -1;
-	st = store_stmt(&srv.store, s ? one_sql : all_sql);
+	st = store_stmt(&galley_db, s ? one_sql : all_sql);
 	if (st == NULL)
-		return store_sqlerr(&srv.store, err, "events");
+		return store_sqlerr(&galley_db, err, "events");
 	if (s) {
 		sqlite3_bind_text(st, 1, s->id, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 2, limit);

@@ -267,7 +267,7 @@ ls_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 	 * thousands of sessions, building and freeing JSON trees is the cost */
 	buf_addf(&b, "{\"id\":%lld,\"ok\":true,\"%s\":[", (long long)id,
 	    rows ? "rows" : "sessions");
-	TAILQ_FOREACH(s, &srv.sessions, entry) {
+	TAILQ_FOREACH(s, &session_table, entry) {
 		if (state && !state_match(state, s->state))
 			continue;
 		if (!all && !state && session_terminal(s) && !s->pinned &&

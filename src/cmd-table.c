@@ -88,16 +88,6 @@ cmd_find(const char *name, struct err *err)
 	return NULL;
 }
 
-const struct cmd_entry *
-cmd_find_serve(const char *name)
-{
-	for (int i = 0; cmd_table[i]; i++)
-		if ((cmd_table[i]->serve || cmd_table[i]->serve_session) &&
-		    strcmp(cmd_table[i]->name, name) == 0)
-			return cmd_table[i];
-	return NULL;
-}
-
 void
 cmd_print_help(FILE *f)
 {

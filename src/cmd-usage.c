@@ -7,6 +7,7 @@
 
 #include "cmd.h"
 #include "server.h"
+#include "session.h"
 #include "util.h"
 
 static const char *const groupings[] = {
@@ -174,9 +175,9 @@ usage_serve(
 	}
 	for (int pass = 0; pass < 2; pass++) {
 		sqlite3_stmt *st = store_stmt(
-		    &srv.store, sql[pass ? nitems(groupings) : (size_t)which]);
+		    &galley_db, sql[pass ? nitems(groupings) : (size_t)which]);
 		if (st == NULL) {
-			store_sqlerr(&srv.store, err, "usage");
+			store_sqlerr(&galley_db, err, "usage");
 			goto fail;
 		}
 		sqlite3_bind_text(

@@ -50,7 +50,6 @@ struct cmd_entry {
 extern const struct cmd_entry *const cmd_table[];
 
 const struct cmd_entry *cmd_find(const char *name, struct err *);
-const struct cmd_entry *cmd_find_serve(const char *name);
 void cmd_print_usage(const struct cmd_entry *, FILE *);
 void cmd_print_help(FILE *);
 

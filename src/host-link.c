@@ -139,16 +139,16 @@ link_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		} else if (ev &&
 		    (strcmp(ev, "status") == 0 || strcmp(ev, "exit") == 0)) {
 			l->s->link_tries = 0;
-			store_begin(&srv.store);
+			store_begin(&galley_db);
 			session_on_status(l->s, msg);
-			store_commit(&srv.store);
+			store_commit(&galley_db);
 		} else if (ev == NULL &&
 		    json_is_string(json_object_get(msg, "screen"))) {
 			/* the answer to session-screen.c's peek */
-			store_begin(&srv.store);
+			store_begin(&galley_db);
 			session_on_screen(l->s,
 			    json_string_value(json_object_get(msg, "screen")));
-			store_commit(&srv.store);
+			store_commit(&galley_db);
 		}
 		json_decref(msg);
 	}
@@ -190,7 +190,7 @@ host_link_open(struct session *s)
 	l = xcalloc(1, sizeof *l);
 	l->s = s;
 	s->link = l;
-	uv_pipe_init(srv.loop, &l->pipe, 0);
+	uv_pipe_init(uv_default_loop(), &l->pipe, 0);
 	connpath = path;
 	/* libuv copies the path into sun_path: go through /proc for a long
 	 * one (see sock.c) by opening the dir; the fd lives until connect

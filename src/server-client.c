@@ -15,6 +15,8 @@
 /* after a reply this large, give the heap it needed back to the system */
 #define TRIM_AFTER_BYTES (1u * 1024 * 1024)
 
+static TAILQ_HEAD(, server_client) clients = TAILQ_HEAD_INITIALIZER(clients);
+
 struct write_req {
 	uv_write_t req;
 	uv_buf_t buf;
@@ -35,7 +37,7 @@ server_client_close(struct server_client *c)
 	if (c->closing)
 		return;
 	c->closing = 1;
-	TAILQ_REMOVE(&srv.clients, c, entry);
+	TAILQ_REMOVE(&clients, c, entry);
 	uv_close((uv_handle_t *)&c->pipe, client_close_cb);
 }
 
@@ -61,7 +63,7 @@ trim_later(void)
 {
 #ifdef __GLIBC__
 	if (!trim_timer_ready) {
-		uv_timer_init(srv.loop, &trim_timer);
+		uv_timer_init(uv_default_loop(), &trim_timer);
 		uv_unref((uv_handle_t *)&trim_timer);
 		trim_timer_ready = 1;
 	}
@@ -277,12 +279,12 @@ server_client_accept(uv_stream_t *listener, server_handler_fn *handler)
 	uv_os_fd_t fd;
 
 	c->handler = handler;
-	uv_pipe_init(srv.loop, &c->pipe, 0);
+	uv_pipe_init(uv_default_loop(), &c->pipe, 0);
 	if (uv_accept(listener, (uv_stream_t *)&c->pipe) != 0) {
 		uv_close((uv_handle_t *)&c->pipe, client_close_cb);
 		return;
 	}
-	TAILQ_INSERT_TAIL(&srv.clients, c, entry);
+	TAILQ_INSERT_TAIL(&clients, c, entry);
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 || !sock_peer_ok(fd)) {
 		server_client_error(c, 0, ERR_REFUSED,
 		    "permission denied: socket owned by another user");
@@ -290,4 +292,24 @@ server_client_accept(uv_stream_t *listener, server_handler_fn *handler)
 		return;
 	}
 	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+}
+
+void
+server_client_close_all(void)
+{
+	struct server_client *c, *tc;
+
+	TAILQ_FOREACH_SAFE(c, &clients, entry, tc)
+		server_client_close(c);
+}
+
+void
+server_broadcast(const char *topic, json_t *ev)
+{
+	struct server_client *c;
+
+	TAILQ_FOREACH(c, &clients, entry) {
+		if (c->subscribed && !c->closing)
+			server_client_send(c, ev);
+	}
 }

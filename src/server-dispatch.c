@@ -30,11 +30,29 @@ serve_session(const struct cmd_entry *e, struct server_client *c, json_t *req,
 	return rc;
 }
 
+static const struct cmd_entry *const *verbs;
+
+void
+server_dispatch_init(const struct cmd_entry *const *table)
+{
+	verbs = table;
+}
+
+static const struct cmd_entry *
+find_serve(const char *name)
+{
+	for (int i = 0; verbs && verbs[i]; i++)
+		if ((verbs[i]->serve || verbs[i]->serve_session) &&
+		    strcmp(verbs[i]->name, name) == 0)
+			return verbs[i];
+	return NULL;
+}
+
 void
 server_dispatch(
     struct server_client *c, json_int_t id, const char *name, json_t *req)
 {
-	const struct cmd_entry *e = cmd_find_serve(name);
+	const struct cmd_entry *e = find_serve(name);
 	struct err err = ERR_INIT;
 	json_t *reply;
 	int rc;
@@ -47,12 +65,12 @@ server_dispatch(
 		return;
 	}
 	reply = json_pack("{s:I, s:b}", "id", id, "ok", 1);
-	store_begin(&srv.store);
+	store_begin(&galley_db);
 	if (e->flags & CMD_FIND_SESSION)
 		rc = serve_session(e, c, req, reply, &err);
 	else
 		rc = e->serve(c, req, reply, &err);
-	store_commit(&srv.store);
+	store_commit(&galley_db);
 	if (rc < 0)
 		server_client_error(c, id, err.code ? err.code : ERR_FAILED,
 		    err.msg.len ? err.msg.data : "request failed");

@@ -19,20 +19,24 @@
 #include "util.h"
 #include "xmalloc.h"
 
-struct server srv;
+/* What only the daemon's main loop owns; the sessions are session.c's,
+ * the store session-store.c's, the clients server-client.c's. */
+static struct {
+	uv_loop_t *loop;
+	uv_pipe_t listener;
+	uv_signal_t sig_term, sig_int, sig_hup, sig_chld;
+	int64_t started_ms;
+	int lockfd;
+	int stopping;
+} srv;
+
+int64_t
+server_started_ms(void)
+{
+	return srv.started_ms;
+}
 
 int run_dir_check(struct err *);
-
-void
-server_broadcast(const char *topic, json_t *ev)
-{
-	struct server_client *c;
-
-	TAILQ_FOREACH(c, &srv.clients, entry) {
-		if (c->subscribed && !c->closing)
-			server_client_send(c, ev);
-	}
-}
 
 /* Clients that subscribed see every session change. */
 static void
@@ -84,7 +88,6 @@ close_walk_cb(uv_handle_t *h, void *arg)
 void
 server_stop(void)
 {
-	struct server_client *c, *tc;
 
 	if (srv.stopping)
 		return;
@@ -92,8 +95,7 @@ server_stop(void)
 	log_info("stopping; sessions keep running");
 	unlink(path_socket());
 	uv_close((uv_handle_t *)&srv.listener, NULL);
-	TAILQ_FOREACH_SAFE(c, &srv.clients, entry, tc)
-		server_client_close(c);
+	server_client_close_all();
 	uv_close((uv_handle_t *)&srv.sig_term, NULL);
 	uv_close((uv_handle_t *)&srv.sig_int, NULL);
 	uv_close((uv_handle_t *)&srv.sig_hup, NULL);
@@ -136,7 +138,7 @@ take_lock(struct err *err)
 }
 
 int
-server_main(int foreground)
+server_main(int foreground, const struct cmd_entry *const *table)
 {
 	struct err err = ERR_INIT;
 	char *logpath = NULL, *dbpath = NULL, *sessdir = NULL;
@@ -144,8 +146,7 @@ server_main(int foreground)
 
 	memset(&srv, 0, sizeof srv);
 	srv.lockfd = -1;
-	TAILQ_INIT(&srv.sessions);
-	TAILQ_INIT(&srv.clients);
+	srv.loop = uv_default_loop();
 	if (run_dir_check(&err) < 0 ||
 	    mkdir_p(path_state_dir(), 0700, &err) < 0)
 		goto fail;
@@ -169,9 +170,8 @@ server_main(int foreground)
 		goto fail;
 	}
 	xasprintf(&dbpath, "%s/galley.db", path_state_dir());
-	if (store_open(&srv.store, dbpath, &err) < 0)
+	if (store_open(&galley_db, dbpath, &err) < 0)
 		goto fail;
-	srv.loop = uv_default_loop();
 	srv.started_ms = wall_ms();
 	if (session_load_all(&err) < 0)
 		goto fail;
@@ -197,9 +197,10 @@ server_main(int foreground)
 	uv_unref((uv_handle_t *)&srv.sig_chld);
 
 	/* after listening: hosts found dead are reported to early clients */
+	server_dispatch_init(table);
 	observers_init();
 	session_adopt_all();
-	log_info("listening on %s, %d sessions", path_socket(), srv.nsessions);
+	log_info("listening on %s, %d sessions", path_socket(), session_count);
 
 	uv_run(srv.loop, UV_RUN_DEFAULT);
 	/* something still open (a link mid-close): close it and drain */
@@ -216,12 +217,12 @@ fail:
 			fprintf(stderr, "galley: %s\n", err.msg.data);
 		}
 	}
-	while (!TAILQ_EMPTY(&srv.sessions)) {
-		struct session *s = TAILQ_FIRST(&srv.sessions);
-		TAILQ_REMOVE(&srv.sessions, s, entry);
+	while (!TAILQ_EMPTY(&session_table)) {
+		struct session *s = TAILQ_FIRST(&session_table);
+		TAILQ_REMOVE(&session_table, s, entry);
 		session_free(s);
 	}
-	store_close(&srv.store);
+	store_close(&galley_db);
 	if (srv.lockfd >= 0)
 		close(srv.lockfd);
 	err_release(&err);

@@ -12,25 +12,17 @@
 struct session;
 struct server_client;
 
-struct server {
-	uv_loop_t *loop;
-	uv_pipe_t listener;
-	uv_signal_t sig_term, sig_int, sig_hup, sig_chld;
-	struct store store;
-	TAILQ_HEAD(, session) sessions;
-	TAILQ_HEAD(, server_client) clients;
-	int nsessions;
-	int64_t started_ms;
-	int lockfd;
-	int stopping;
-};
+struct cmd_entry;
 
-extern struct server srv;
-
-int server_main(int foreground);
+/* Serve the verbs of table (cmd-table.c) until told to stop. */
+int server_main(int foreground, const struct cmd_entry *const *table);
 void server_stop(void);
-/* Push an event to every client subscribed to topic. */
+int64_t server_started_ms(void);
+
+/* server-client.c: the connected clients. Push an event to every client
+ * subscribed to topic. */
 void server_broadcast(const char *topic, json_t *ev);
+void server_client_close_all(void);
 
 /* A request other than hello and subscribe: reply to it (or not) with
  * server_client_send / server_client_error. */
@@ -50,7 +42,8 @@ struct server_client {
 void server_client_accept(uv_stream_t *listener, server_handler_fn *);
 void server_client_error(
     struct server_client *, json_int_t id, enum err_code, const char *msg);
-/* server-dispatch.c: a request to the verb that serves it */
+/* server-dispatch.c: a request to the verb of table that serves it */
+void server_dispatch_init(const struct cmd_entry *const *table);
 server_handler_fn server_dispatch;
 void server_client_send(struct server_client *, json_t *);
 void server_client_send_text(

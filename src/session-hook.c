@@ -53,7 +53,7 @@ static void
 usage_row(const char *sql, const char *day, const char *id, const char *model,
     const long long n[4], double cost)
 {
-	sqlite3_stmt *st = store_stmt(&srv.store, sql);
+	sqlite3_stmt *st = store_stmt(&galley_db, sql);
 	int i = 1;
 
 	if (st == NULL)
@@ -97,7 +97,7 @@ add_usage(struct session *s, const char *msgid, const char *model, json_t *u)
 	    " cache_write_tokens = cache_write_tokens + "
 	    "excluded.cache_write_tokens,"
 	    " cost_usd = cost_usd + excluded.cost_usd";
-	sqlite3_stmt *st = store_stmt(&srv.store, seen_sql);
+	sqlite3_stmt *st = store_stmt(&galley_db, seen_sql);
 	long long in, out, cr, cw;
 	double cost;
 
@@ -107,7 +107,7 @@ add_usage(struct session *s, const char *msgid, const char *model, json_t *u)
 	sqlite3_bind_text(st, 2, msgid, -1, SQLITE_TRANSIENT);
 	sqlite3_step(st);
 	sqlite3_reset(st);
-	if (sqlite3_changes(srv.store.db) == 0)
+	if (sqlite3_changes(galley_db.db) == 0)
 		return 0; /* this message was counted already */
 	in = json_integer_value(json_object_get(u, "input_tokens"));
 	out = json_integer_value(json_object_get(u, "output_tokens"));
@@ -140,7 +140,7 @@ read_lines(struct session *s, FILE *f, long long *off)
 	ssize_t n;
 	int counted = 0;
 
-	store_begin(&srv.store);
+	store_begin(&galley_db);
 	while ((n = getline(&line, &cap, f)) > 0) {
 		if (line[n - 1] != '\n')
 			break;
@@ -158,7 +158,7 @@ read_lines(struct session *s, FILE *f, long long *off)
 			counted += add_usage(s, id, model, u);
 		json_decref(e);
 	}
-	store_commit(&srv.store);
+	store_commit(&galley_db);
 	free(line);
 	if (counted)
 		session_policy_usage(s, counted);
@@ -228,7 +228,7 @@ recheck_cb(uv_timer_t *t)
 	struct session *s;
 	int more = 0;
 
-	TAILQ_FOREACH(s, &srv.sessions, entry) {
+	TAILQ_FOREACH(s, &session_table, entry) {
 		if (s->recheck <= 0)
 			continue;
 		s->recheck--;
@@ -252,7 +252,7 @@ session_recheck_transcript(struct session *s)
 		return;
 	s->recheck = 4;
 	if (!recheck_init) {
-		uv_timer_init(srv.loop, &recheck_timer);
+		uv_timer_init(uv_default_loop(), &recheck_timer);
 		uv_unref((uv_handle_t *)&recheck_timer);
 		recheck_init = 1;
 	}

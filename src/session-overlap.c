@@ -192,7 +192,7 @@ session_overlap_init(void)
 	session_observe(overlap_observe, NULL);
 	/* conflicts are worked out, not stored: a new daemon asks again for
 	 * each repo with live worktree sessions */
-	TAILQ_FOREACH(s, &srv.sessions, entry)
+	TAILQ_FOREACH(s, &session_table, entry)
 		if (session_live(s) && s->repo && s->worktree)
 			overlap_check(s->repo);
 }

@@ -99,7 +99,7 @@ today_load(void)
 	today.groups = json_object();
 	today.raises = json_object();
 	today.warned = json_object();
-	if ((st = store_stmt(&srv.store, use_sql)) != NULL) {
+	if ((st = store_stmt(&galley_db, use_sql)) != NULL) {
 		sqlite3_bind_text(st, 1, today.day, -1, SQLITE_TRANSIENT);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			const char *g =
@@ -112,7 +112,7 @@ today_load(void)
 		}
 		sqlite3_reset(st);
 	}
-	if ((st = store_stmt(&srv.store, raise_sql)) != NULL) {
+	if ((st = store_stmt(&galley_db, raise_sql)) != NULL) {
 		sqlite3_bind_text(st, 1, today.day, -1, SQLITE_TRANSIENT);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			const char *sc =
@@ -358,7 +358,7 @@ budget_check_all(void)
 	struct session *s, *next;
 
 	/* session_stop may end a session at once: keep the next one */
-	for (s = TAILQ_FIRST(&srv.sessions); s; s = next) {
+	for (s = TAILQ_FIRST(&session_table); s; s = next) {
 		next = TAILQ_NEXT(s, entry);
 		if (session_live(s) && agent_session(s))
 			budget_check(s);
@@ -779,7 +779,7 @@ tick_cb(uv_timer_t *t)
 	}
 	if (mins <= 0)
 		return;
-	TAILQ_FOREACH(s, &srv.sessions, entry) {
+	TAILQ_FOREACH(s, &session_table, entry) {
 		if (!agent_session(s) || s->hold != HOLD_NONE ||
 		    strcmp(s->state, "working") != 0 || s->progress_at == 0 ||
 		    now - s->progress_at < (int64_t)(mins * 60000))
@@ -834,13 +834,13 @@ session_policy_init(struct settings *set)
 	if (set && pset == NULL)
 		pset = settings_policy(set);
 	today_load();
-	uv_timer_init(srv.loop, &rl_timer);
+	uv_timer_init(uv_default_loop(), &rl_timer);
 	uv_unref((uv_handle_t *)&rl_timer);
-	uv_timer_init(srv.loop, &tick_timer);
+	uv_timer_init(uv_default_loop(), &tick_timer);
 	uv_unref((uv_handle_t *)&tick_timer);
 	tick_arm();
 	/* holds are states: a held session stays held across a restart */
-	TAILQ_FOREACH(s, &srv.sessions, entry) {
+	TAILQ_FOREACH(s, &session_table, entry) {
 		s->progress_at = wall_ms();
 		if (!session_live(s) || strcmp(s->state, "blocked") != 0 ||
 		    s->waiting_for == NULL)
@@ -864,7 +864,7 @@ session_budget_status(void)
 	struct session *s;
 
 	/* every budget some session is under, once */
-	TAILQ_FOREACH(s, &srv.sessions, entry) {
+	TAILQ_FOREACH(s, &session_table, entry) {
 		struct budget bs[3];
 		int n = budgets_of(s, bs);
 		for (int i = 0; i < n; i++) {
@@ -883,7 +883,7 @@ session_budget_status(void)
 			            : bs[i].scope + 6));
 			json_t *held = json_array();
 			struct session *o;
-			TAILQ_FOREACH(o, &srv.sessions, entry) {
+			TAILQ_FOREACH(o, &session_table, entry) {
 				if (o->hold != HOLD_BUDGET)
 					continue;
 				struct budget ob[3];
@@ -963,9 +963,9 @@ session_budget_raise(
 			    "no %s budget is set for %s: set one with galley "
 			    "config set",
 			    usd > 0 ? "dollar" : "token", scope);
-		sqlite3_stmt *st = store_stmt(&srv.store, sql);
+		sqlite3_stmt *st = store_stmt(&galley_db, sql);
 		if (st == NULL)
-			return store_sqlerr(&srv.store, err, "budget raise");
+			return store_sqlerr(&galley_db, err, "budget raise");
 		sqlite3_bind_text(st, 1, scope, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, today.day, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_double(st, 3, usd);
@@ -973,7 +973,7 @@ session_budget_raise(
 		int rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (rc != SQLITE_DONE)
-			return store_sqlerr(&srv.store, err, "budget raise");
+			return store_sqlerr(&galley_db, err, "budget raise");
 		pair_add(today.raises, scope, usd, tokens);
 		json_object_del(today.warned, scope);
 	}

@@ -191,7 +191,7 @@ session_schedule(void)
 		struct counts c = {0, json_object()};
 		again = 0;
 		n = 0;
-		TAILQ_FOREACH(s, &srv.sessions, entry) {
+		TAILQ_FOREACH(s, &session_table, entry) {
 			if (session_live(s)) {
 				const char *g = s->grp ? s->grp : "default";
 				c.live++;

@@ -58,7 +58,7 @@ tick_cb(uv_timer_t *t)
 	int more = 0;
 	int64_t now = wall_ms();
 
-	TAILQ_FOREACH(s, &srv.sessions, entry) {
+	TAILQ_FOREACH(s, &session_table, entry) {
 		if (!watched(s))
 			continue;
 		more = 1;
@@ -97,7 +97,7 @@ session_watch_screen(struct session *s)
 	if (strcmp(s->runtime, "claude") != 0)
 		return;
 	if (!tick_init) {
-		uv_timer_init(srv.loop, &tick);
+		uv_timer_init(uv_default_loop(), &tick);
 		uv_unref((uv_handle_t *)&tick);
 		tick_init = 1;
 	}

@@ -8,6 +8,10 @@
 #include "util.h"
 #include "xmalloc.h"
 
+/* The daemon's store: opened by server_main, written by the daemon
+ * alone. */
+struct store galley_db;
+
 static char *
 col_str(sqlite3_stmt *st, int i)
 {
@@ -32,11 +36,11 @@ session_load_all(struct err *err)
 	    "SELECT session, sum(input_tokens), sum(output_tokens),"
 	    " sum(cache_read_tokens), sum(cache_write_tokens), sum(cost_usd)"
 	    " FROM usage GROUP BY session";
-	sqlite3_stmt *st = store_stmt(&srv.store, sql);
+	sqlite3_stmt *st = store_stmt(&galley_db, sql);
 	int rc;
 
 	if (st == NULL)
-		return store_sqlerr(&srv.store, err, "load sessions");
+		return store_sqlerr(&galley_db, err, "load sessions");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct session *s = xcalloc(1, sizeof *s);
 		int i = 0;
@@ -87,12 +91,12 @@ session_load_all(struct err *err)
 			session_free(s); /* NOT NULL columns: cannot happen */
 			continue;
 		}
-		TAILQ_INSERT_TAIL(&srv.sessions, s, entry);
-		srv.nsessions++;
+		TAILQ_INSERT_TAIL(&session_table, s, entry);
+		session_count++;
 	}
 	if (rc != SQLITE_DONE)
-		return store_sqlerr(&srv.store, err, "load sessions");
-	st = store_stmt(&srv.store, usql);
+		return store_sqlerr(&galley_db, err, "load sessions");
+	st = store_stmt(&galley_db, usql);
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
 		struct session *s =
 		    session_find_id((const char *)sqlite3_column_text(st, 0));
@@ -124,13 +128,13 @@ session_touch(struct session *s)
 	    "INSERT OR REPLACE INTO sessions (" SESSION_COLS ") VALUES "
 	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
 	    "?,?)";
-	sqlite3_stmt *st = store_stmt(&srv.store, sql);
+	sqlite3_stmt *st = store_stmt(&galley_db, sql);
 	int i = 1;
 
 	session_uncache(s);
 	if (st == NULL) {
 		log_error(
-		    "save session %s: %s", s->id, sqlite3_errmsg(srv.store.db));
+		    "save session %s: %s", s->id, sqlite3_errmsg(galley_db.db));
 		return;
 	}
 	bind_str(st, i++, s->id);
@@ -184,7 +188,7 @@ session_touch(struct session *s)
 	free(pol);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		log_error(
-		    "save session %s: %s", s->id, sqlite3_errmsg(srv.store.db));
+		    "save session %s: %s", s->id, sqlite3_errmsg(galley_db.db));
 	sqlite3_reset(st);
 }
 
@@ -193,7 +197,7 @@ session_event(struct session *s, const char *kind, json_t *data)
 {
 	static const char sql[] =
 	    "INSERT INTO events (session, at, kind, data) VALUES (?,?,?,?)";
-	sqlite3_stmt *st = store_stmt(&srv.store, sql);
+	sqlite3_stmt *st = store_stmt(&galley_db, sql);
 	char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
 
 	if (st == NULL)
@@ -203,7 +207,7 @@ session_event(struct session *s, const char *kind, json_t *data)
 	bind_str(st, 3, kind);
 	bind_str(st, 4, text);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		log_error("event %s: %s", kind, sqlite3_errmsg(srv.store.db));
+		log_error("event %s: %s", kind, sqlite3_errmsg(galley_db.db));
 	sqlite3_reset(st);
 out:
 	free(text);
@@ -219,14 +223,14 @@ session_forget(struct session *s)
 	    "DELETE FROM usage_seen WHERE session = ?",
 	};
 
-	store_begin(&srv.store);
+	store_begin(&galley_db);
 	for (size_t i = 0; i < nitems(sqls); i++) {
-		sqlite3_stmt *st = store_stmt(&srv.store, sqls[i]);
+		sqlite3_stmt *st = store_stmt(&galley_db, sqls[i]);
 		if (st == NULL)
 			continue;
 		bind_str(st, 1, s->id);
 		sqlite3_step(st);
 		sqlite3_reset(st);
 	}
-	store_commit(&srv.store);
+	store_commit(&galley_db);
 }

@@ -24,6 +24,9 @@
 
 extern char **environ;
 
+struct session_list session_table = TAILQ_HEAD_INITIALIZER(session_table);
+int session_count;
+
 void session_forget(struct session *);
 
 static void
@@ -85,7 +88,7 @@ session_find_id(const char *id)
 
 	if (id == NULL)
 		return NULL;
-	TAILQ_FOREACH(s, &srv.sessions, entry) {
+	TAILQ_FOREACH(s, &session_table, entry) {
 		if (strcmp(s->id, id) == 0)
 			return s;
 	}
@@ -110,7 +113,7 @@ session_resolve(const char *ref, struct err *err)
 	}
 	if ((s = session_find_id(ref)) != NULL)
 		return s;
-	TAILQ_FOREACH(s, &srv.sessions, entry) {
+	TAILQ_FOREACH(s, &session_table, entry) {
 		if (strcmp(s->name, ref) != 0)
 			continue;
 		if (session_live(s))
@@ -121,7 +124,7 @@ session_resolve(const char *ref, struct err *err)
 	if (found)
 		return found;
 	n = strlen(ref);
-	TAILQ_FOREACH(s, &srv.sessions, entry) {
+	TAILQ_FOREACH(s, &session_table, entry) {
 		if (strncmp(s->id, ref, n) != 0)
 			continue;
 		found = s;
@@ -150,7 +153,7 @@ session_name_taken(const char *name, struct session *except)
 {
 	struct session *s;
 
-	TAILQ_FOREACH(s, &srv.sessions, entry) {
+	TAILQ_FOREACH(s, &session_table, entry) {
 		if (s != except && !session_terminal(s) &&
 		    strcmp(s->name, name) == 0)
 			return 1;
@@ -848,8 +851,8 @@ session_create(json_t *req, struct err *err)
 	s->spec = json_dumps(pub, JSON_COMPACT);
 	json_decref(pub);
 
-	TAILQ_INSERT_TAIL(&srv.sessions, s, entry);
-	srv.nsessions++;
+	TAILQ_INSERT_TAIL(&session_table, s, entry);
+	session_count++;
 	session_touch(s);
 	session_event(s, "created", NULL);
 	notify(s, SESSION_CHANGE_CREATED, SESSION_QUEUED);
@@ -1153,11 +1156,11 @@ session_release_hosts(void)
 {
 	struct session *s;
 
-	TAILQ_FOREACH(s, &srv.sessions, entry) {
+	TAILQ_FOREACH(s, &session_table, entry) {
 		if (s->link)
 			host_link_detach(s->link);
 	}
-	uv_walk(srv.loop, release_walk_cb, NULL);
+	uv_walk(uv_default_loop(), release_walk_cb, NULL);
 }
 
 static void
@@ -1204,7 +1207,7 @@ session_stop(struct session *s, int grace_ms, struct err *err)
 	kill(-(pid_t)s->pid, SIGTERM);
 	struct kill_timer *k = xcalloc(1, sizeof *k);
 	k->pgid = (pid_t)s->pid;
-	uv_timer_init(srv.loop, &k->timer);
+	uv_timer_init(uv_default_loop(), &k->timer);
 	k->timer.data = (void *)kill_timer_close_cb;
 	uv_timer_start(&k->timer, kill_timer_cb, (uint64_t)grace_ms, 0);
 	uv_unref((uv_handle_t *)&k->timer);
@@ -1267,8 +1270,8 @@ session_remove(struct session *s, int force, struct err *err)
 	dir = session_dir(s);
 	rm_rf(dir);
 	free(dir);
-	TAILQ_REMOVE(&srv.sessions, s, entry);
-	srv.nsessions--;
+	TAILQ_REMOVE(&session_table, s, entry);
+	session_count--;
 	/* out of the table: what waited on it fails now, not later */
 	notify(s, SESSION_CHANGE_REMOVED, state_from_name(s->state));
 	session_free(s);
@@ -1282,7 +1285,7 @@ session_adopt_all(void)
 {
 	struct session *s, *ts;
 
-	TAILQ_FOREACH_SAFE(s, &srv.sessions, entry, ts) {
+	TAILQ_FOREACH_SAFE(s, &session_table, entry, ts) {
 		if (!session_live(s))
 			continue;
 		if (host_link_open(s) < 0)

@@ -15,6 +15,7 @@
 #include "err.h"
 #include "queue.h"
 #include "state.h"
+#include "store.h"
 
 struct host_link;
 
@@ -69,6 +70,13 @@ struct session {
 	int64_t stop_deadline;
 	TAILQ_ENTRY(session) entry;
 };
+
+/* Every session the daemon knows, in creation order (session.c). */
+TAILQ_HEAD(session_list, session);
+extern struct session_list session_table;
+extern int session_count;
+/* The daemon's store (session-store.c). */
+extern struct store galley_db;
 
 int session_load_all(struct err *);
 void session_free(struct session *);
