@@ -24,7 +24,7 @@ bench: deps all
 	$(PY) bench/run.py
 	$(PY) bench/worktree.py
 	$(PY) bench/view.py
-	$(PY) bench/queue.py
+	$(PY) bench/drain.py
 	sh scripts/claude-install.sh >/dev/null && $(PY) bench/claude.py
 
 install: all
