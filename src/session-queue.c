@@ -250,18 +250,29 @@ session_schedule(void)
 	running = 0;
 }
 
-/* A place is free, a dependency ended, or one was removed: the line moves.
- * A new session goes through the line from session_create itself, which
- * must know at once whether it started. */
+/* The line moves when a session joins it (created, or restarted into
+ * queued), when a place is free or a dependency ended (an end), and when
+ * one is removed. At once, not later: whoever created the session learns
+ * from its state whether it started or failed. */
 static void
 queue_observe(struct session *s, const struct session_change *ch, void *arg)
 {
-	int now = state_from_name(s->state);
+	int now = state_from_name(s->state), was = ch->old;
 
-	if (ch->kind == SESSION_CHANGE_REMOVED ||
-	    (ch->kind == SESSION_CHANGE_STATE && state_table[now].terminal &&
-	        !(ch->old >= 0 && state_table[ch->old].terminal)))
+	switch (ch->kind) {
+	case SESSION_CHANGE_CREATED:
+	case SESSION_CHANGE_REMOVED:
 		session_schedule();
+		break;
+	case SESSION_CHANGE_STATE:
+		if ((now == SESSION_QUEUED && was != SESSION_QUEUED) ||
+		    (state_table[now].terminal &&
+		        !(was >= 0 && state_table[was].terminal)))
+			session_schedule();
+		break;
+	default:
+		break;
+	}
 }
 
 void

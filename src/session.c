@@ -654,12 +654,12 @@ policy_from_request(json_t *req, json_t **out, struct err *err)
 	return 0;
 }
 
-/* Put a queued session through the line: started, waiting, or failed
- * (recorded; err says why, for the caller to report). */
+/* A queued session has been through the line (the scheduler observes
+ * sessions that join it): started, waiting, or failed (recorded; err says
+ * why, for the caller to report). */
 static int
 schedule_it(struct session *s, struct err *err)
 {
-	session_schedule();
 	if (strcmp(s->state, "failed") == 0)
 		return err_set(err, ERR_FAILED, "%s",
 		    s->reason ? s->reason : "the session failed to start");
@@ -855,7 +855,6 @@ session_create(json_t *req, struct err *err)
 	session_count++;
 	session_touch(s);
 	session_event(s, "created", NULL);
-	notify(s, SESSION_CHANGE_CREATED, SESSION_QUEUED);
 	if (applied) /* what runs, best-effort or not, is on record */
 		session_event(s, "sandbox", applied);
 	json_t *first = json_pack("{s:s}", "state", s->state);
@@ -863,7 +862,9 @@ session_create(json_t *req, struct err *err)
 	json_decref(first);
 	s->first_block = blocked;
 	blocked = NULL;
-	schedule_it(s, err); /* starts it now, unless it must wait */
+	/* the scheduler starts it now, unless it must wait */
+	notify(s, SESSION_CHANGE_CREATED, SESSION_QUEUED);
+	schedule_it(s, err);
 	free(blocked);
 	json_decref(argv);
 	json_decref(spec);
