@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "executor.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -117,8 +118,13 @@ logs_run(struct cmd_ctx *ctx)
 	s = cmd_get_session(ctx, ctx->argv[optind]);
 	if (s == NULL)
 		return cmd_fail(ctx);
-	xasprintf(&path, "%s/output.log", session_str(s, "dir"));
-	xasprintf(&exitpath, "%s/exit", session_str(s, "dir"));
+	const struct executor *ex = cmd_executor(ctx, s);
+	if (ex == NULL) {
+		json_decref(s);
+		return cmd_fail(ctx);
+	}
+	path = ex->file(s, "output.log");
+	exitpath = ex->file(s, "exit");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && !follow) {
 		/* no output yet */

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "executor.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -53,7 +54,14 @@ peek_run(struct cmd_ctx *ctx)
 			json_decref(s);
 			s = fresh;
 		}
-		xasprintf(&path, "%s/screen.txt", session_str(s, "dir"));
+		const struct executor *ex = cmd_executor(ctx, s);
+		if (ex == NULL) {
+			buf_release(&b);
+			err_release(&e2);
+			json_decref(s);
+			return cmd_fail(ctx);
+		}
+		path = ex->file(s, "screen.txt");
 		if (read_file(path, &b, 16 << 20, &e2) < 0) {
 			if (session_is_live(s)) {
 				free(path);

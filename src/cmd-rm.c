@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include "cmd.h"
 #include "server.h"
+#include "session-life.h"
 #include "session.h"
 
 static int

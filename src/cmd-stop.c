@@ -5,6 +5,7 @@
 
 #include "cmd.h"
 #include "server.h"
+#include "session-life.h"
 #include "session.h"
 #include "util.h"
 

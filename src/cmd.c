@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "executor.h"
 #include "galley.h"
 #include "sock.h"
 #include "state.h"
@@ -140,21 +141,37 @@ session_is_live(json_t *s)
 	return state_name_live(session_str(s, "state"));
 }
 
+/* The executor that runs the session: the CLI reaches a session's host
+ * and files only through it. */
+const struct executor *
+cmd_executor(struct cmd_ctx *ctx, json_t *s)
+{
+	const char *name = json_string_value(json_object_get(s, "executor"));
+	const struct executor *ex = executor_find(name);
+
+	if (ex == NULL)
+		err_set(&ctx->err, ERR_FAILED,
+		    "session '%s' runs on executor '%.32s', which this galley "
+		    "does not know",
+		    session_str(s, "name"), name);
+	return ex;
+}
+
 int
 cmd_host_open(struct cmd_ctx *ctx, json_t *s, struct proto_reader *rd)
 {
-	char *path;
+	const struct executor *ex = cmd_executor(ctx, s);
 	int fd;
 
+	if (ex == NULL)
+		return -1;
 	if (!session_is_live(s)) {
 		err_set(&ctx->err, ERR_FAILED,
 		    "session '%s' is not running (%s)", session_str(s, "name"),
 		    session_str(s, "state"));
 		return -1;
 	}
-	xasprintf(&path, "%s/host.sock", session_str(s, "dir"));
-	fd = sock_open_peer(path, rd, &ctx->err);
-	free(path);
+	fd = ex->connect(s, rd, &ctx->err);
 	if (fd < 0)
 		err_set(&ctx->err, ERR_FAILED,
 		    "session '%s' cannot be reached (%s): it may just have "

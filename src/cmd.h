@@ -77,7 +77,10 @@ const char *session_str(json_t *s, const char *key);
 int session_is_live(json_t *s);
 int state_is_terminal(const char *state);
 
-/* Talk to a session's host directly (peek, send, attach). */
+/* Talk to a session's host through its executor (peek, send, attach);
+ * cmd_executor is NULL, with ctx->err set, for an unknown executor. */
+struct executor;
+const struct executor *cmd_executor(struct cmd_ctx *, json_t *session);
 int cmd_host_open(struct cmd_ctx *, json_t *session, struct proto_reader *);
 json_t *cmd_host_call(
     struct cmd_ctx *, int fd, struct proto_reader *, json_t *req);

@@ -11,10 +11,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "executor.h"
 #include "log.h"
 #include "server.h"
+#include "session-life.h"
 #include "session-overlap.h"
 #include "session.h"
+#include "settings.h"
 #include "sock.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -68,6 +71,20 @@ observers_init(void)
 	session_queue_observe(); /* last: a start is news after the end */
 }
 
+/* the user's settings, until a request brings the caller's own */
+static void
+settings_init(void)
+{
+	struct settings set;
+
+	if (settings_load(&set, "/", NULL) == 0) {
+		session_queue_init(&set);
+		session_policy_init(&set);
+		settings_release(&set);
+	} else
+		session_policy_init(NULL);
+}
+
 static void
 listener_cb(uv_stream_t *listener, int status)
 {
@@ -100,7 +117,7 @@ server_stop(void)
 	uv_close((uv_handle_t *)&srv.sig_int, NULL);
 	uv_close((uv_handle_t *)&srv.sig_hup, NULL);
 	uv_close((uv_handle_t *)&srv.sig_chld, NULL);
-	session_release_hosts();
+	executor_shutdown(); /* hosts live on */
 }
 
 /* Hosts are our children until we die: reap them. */
@@ -199,7 +216,10 @@ server_main(int foreground, const struct cmd_entry *const *table)
 	/* after listening: hosts found dead are reported to early clients */
 	server_dispatch_init(table);
 	observers_init();
+	session_life_init();
 	session_adopt_all();
+	settings_init();
+	session_schedule(); /* the line, as the last daemon left it */
 	log_info("listening on %s, %d sessions", path_socket(), session_count);
 
 	uv_run(srv.loop, UV_RUN_DEFAULT);

@@ -33,6 +33,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "session-life.h"
 #include "session.h"
 #include "settings.h"
 #include "tool-rules.h"

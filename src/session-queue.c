@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "server.h"
+#include "session-life.h"
 #include "session.h"
 #include "settings.h"
 #include "util.h"

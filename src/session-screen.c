@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "executor.h"
 #include "log.h"
 #include "server.h"
 #include "session.h"
@@ -46,7 +47,7 @@ static int tick_init;
 static int
 watched(struct session *s)
 {
-	return strcmp(s->runtime, "claude") == 0 && s->link != NULL &&
+	return strcmp(s->runtime, "claude") == 0 &&
 	    (strcmp(s->state, "starting") == 0 ||
 	        (strcmp(s->state, "working") == 0 && !s->retry_seen));
 }
@@ -62,12 +63,8 @@ tick_cb(uv_timer_t *t)
 		if (!watched(s))
 			continue;
 		more = 1;
-		if (now - s->updated_at >= SCREEN_AFTER_MS) {
-			json_t *m = json_pack("{s:s, s:i, s:i}", "cmd", "peek",
-			    "id", 1, "history", 0);
-			host_link_send(s->link, m);
-			json_decref(m);
-		}
+		if (now - s->updated_at >= SCREEN_AFTER_MS)
+			executor_find(s->executor)->peek(s);
 	}
 	if (!more)
 		uv_timer_stop(t);

@@ -91,8 +91,7 @@ session_load_all(struct err *err)
 			session_free(s); /* NOT NULL columns: cannot happen */
 			continue;
 		}
-		TAILQ_INSERT_TAIL(&session_table, s, entry);
-		session_count++;
+		session_add(s);
 	}
 	if (rc != SQLITE_DONE)
 		return store_sqlerr(&galley_db, err, "load sessions");

@@ -63,7 +63,7 @@ struct session {
 	char *json_text, *row_text;
 	size_t json_len, row_len;
 
-	struct host_link *link;
+	struct host_link *link; /* executor-local.c's watch link */
 	int stop_requested;
 	int link_tries; /* reconnects to a live but silent host */
 	int restart_pending;
@@ -87,18 +87,13 @@ char *session_unique_name(const char *base);
 int session_live(struct session *);
 int session_terminal(struct session *);
 
-/* Create from a validated `new` request (takes nothing) and spawn it. */
-struct session *session_create(json_t *req, struct err *);
-int session_spawn(struct session *, struct err *);
-int session_stop(struct session *, int grace_ms, struct err *);
-int session_restart(struct session *, struct err *);
-int session_remove(struct session *, int force, struct err *);
+/* Into the table (a new or loaded session), and out of it (removed:
+ * observers told, then freed). */
+void session_add(struct session *);
+void session_drop(struct session *);
 
 void session_set_state(struct session *, const char *state,
     const char *waiting_for, const char *reason);
-void session_on_status(struct session *, json_t *ev);
-void session_on_exit(struct session *, int code, int sig);
-void session_host_gone(struct session *);
 int session_on_hook(struct session *, const char *event, json_t *payload,
     json_t *reply, struct err *);
 void session_touch(struct session *); /* persist non-state fields */
@@ -130,14 +125,8 @@ json_t *session_to_json(struct session *);
 const char *session_json_text(struct session *, size_t *len);
 const char *session_row_text(struct session *, size_t *len);
 void session_uncache(struct session *);
-void session_adopt_all(void);
-void session_release_hosts(void);
 char *session_dir(struct session *);
-
-/* host-link.c: the daemon's watch connection to a session's host. */
-int host_link_open(struct session *);
-void host_link_send(struct host_link *, json_t *);
-void host_link_detach(struct host_link *);
+char *session_file(struct session *, const char *name); /* in its dir */
 
 /* usage.c-like helpers kept in session-usage.c */
 void session_read_transcript(struct session *, const char *path);

@@ -1,0 +1,596 @@
+/*
+ * The local executor: each session runs under its own `galley host`
+ * process on this machine (host.c), which owns the PTY, the screen and
+ * output.log, and writes an exit file when the program ends. The daemon
+ * watches each host through one link (hello, "watch", then status and
+ * exit events); when the session goes first the link is detached and
+ * frees itself from its close callback.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "executor.h"
+#include "log.h"
+#include "session.h"
+#include "sock.h"
+#include "util.h"
+#include "xmalloc.h"
+
+extern char **environ;
+
+static const struct executor_sink *sink;
+
+struct host_link {
+	uv_pipe_t pipe;
+	uv_connect_t creq;
+	struct proto_reader rd;
+	struct session *s; /* NULL once detached */
+	int greeted;
+	int closing;
+};
+
+struct link_write {
+	uv_write_t req;
+	uv_buf_t buf;
+};
+
+static void
+link_close_cb(uv_handle_t *h)
+{
+	struct host_link *l = container_of(h, struct host_link, pipe);
+
+	proto_reader_release(&l->rd);
+	free(l);
+}
+
+static void
+link_close(struct host_link *l)
+{
+	if (l->closing)
+		return;
+	l->closing = 1;
+	uv_close((uv_handle_t *)&l->pipe, link_close_cb);
+}
+
+static void
+host_link_detach(struct host_link *l)
+{
+	if (l->s)
+		l->s->link = NULL;
+	l->s = NULL;
+	link_close(l);
+}
+
+static void host_gone(struct session *);
+
+/* The host went away: what happened is in its exit file, or nowhere. */
+static void
+link_lost(struct host_link *l)
+{
+	struct session *s = l->s;
+
+	host_link_detach(l);
+	if (s)
+		host_gone(s);
+}
+
+static void
+link_write_cb(uv_write_t *req, int status)
+{
+	struct link_write *w = (struct link_write *)req;
+
+	free(w->buf.base);
+	free(w);
+}
+
+static void
+host_link_send(struct host_link *l, json_t *msg)
+{
+	struct buf b = BUF_INIT;
+	struct link_write *w;
+	size_t len;
+
+	if (l->closing || proto_encode(&b, msg, NULL) < 0) {
+		buf_release(&b);
+		return;
+	}
+	w = xmalloc(sizeof *w);
+	w->buf.base = buf_detach(&b, &len);
+	w->buf.len = len;
+	if (uv_write(&w->req, (uv_stream_t *)&l->pipe, &w->buf, 1,
+	        link_write_cb) != 0) {
+		free(w->buf.base);
+		free(w);
+	}
+}
+
+static void
+link_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	static char slab[65536];
+
+	buf->base = slab;
+	buf->len = sizeof slab;
+}
+
+/* {"event":"status","pid":N} or {"event":"exit","exited":true,
+ * "code":N,"signal":N} from the host */
+static void
+on_status(struct session *s, json_t *ev)
+{
+	json_int_t pid = 0, code = 0, sig = 0;
+
+	proto_get_int(ev, "pid", &pid, NULL);
+	if (json_is_true(json_object_get(ev, "exited"))) {
+		if (pid > 0)
+			s->pid = (long)pid;
+		proto_get_int(ev, "code", &code, NULL);
+		proto_get_int(ev, "signal", &sig, NULL);
+		sink->exited(s, (int)code, (int)sig);
+		return;
+	}
+	sink->status(s, (long)pid);
+}
+
+static void
+link_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	struct host_link *l = container_of(stream, struct host_link, pipe);
+	struct err err = ERR_INIT;
+	json_t *msg;
+	int rc;
+
+	if (nread < 0) {
+		link_lost(l);
+		return;
+	}
+	proto_feed(&l->rd, buf->base, (size_t)nread);
+	while (l->s && (rc = proto_next(&l->rd, &msg, &err)) != 0) {
+		if (rc < 0) {
+			log_warn("bad frame from host: %s", err.msg.data);
+			if (l->rd.broken) {
+				link_lost(l);
+				break;
+			}
+			continue;
+		}
+		const char *ev =
+		    json_string_value(json_object_get(msg, "event"));
+		if (!l->greeted) {
+			l->greeted = 1;
+			if (proto_check_hello(msg, &err) < 0) {
+				log_error(
+				    "host %s: %s", l->s->id, err.msg.data);
+				json_decref(msg);
+				link_lost(l);
+				break;
+			}
+		} else if (ev &&
+		    (strcmp(ev, "status") == 0 || strcmp(ev, "exit") == 0)) {
+			l->s->link_tries = 0;
+			store_begin(&galley_db);
+			on_status(l->s, msg);
+			store_commit(&galley_db);
+		} else if (ev == NULL &&
+		    json_is_string(json_object_get(msg, "screen"))) {
+			/* the answer to peek */
+			store_begin(&galley_db);
+			sink->screen(l->s,
+			    json_string_value(json_object_get(msg, "screen")));
+			store_commit(&galley_db);
+		}
+		json_decref(msg);
+	}
+	err_release(&err);
+}
+
+static void
+link_connect_cb(uv_connect_t *req, int status)
+{
+	struct host_link *l = container_of(req, struct host_link, creq);
+	json_t *m;
+
+	if (l->s == NULL) /* detached while connecting */
+		return;
+	if (status < 0) {
+		log_debug("link to %s: %s", l->s->id, uv_strerror(status));
+		link_lost(l);
+		return;
+	}
+	m = proto_hello();
+	host_link_send(l, m);
+	json_decref(m);
+	m = json_pack("{s:s}", "cmd", "watch");
+	host_link_send(l, m);
+	json_decref(m);
+	uv_read_start((uv_stream_t *)&l->pipe, link_alloc_cb, link_read_cb);
+}
+
+static int
+host_link_open(struct session *s)
+{
+	char *dir = session_dir(s), *path, *connpath;
+	struct host_link *l;
+
+	xasprintf(&path, "%s/host.sock", dir);
+	free(dir);
+	if (s->link)
+		host_link_detach(s->link);
+	l = xcalloc(1, sizeof *l);
+	l->s = s;
+	s->link = l;
+	uv_pipe_init(uv_default_loop(), &l->pipe, 0);
+	connpath = path;
+	/* libuv copies the path into sun_path: go through /proc for a long
+	 * one (see sock.c) by opening the dir; the fd lives until connect
+	 * completes, which for a unix socket is immediate */
+	int dfd = -1;
+	char shortp[108];
+	if (strlen(path) >= sizeof shortp) {
+		char *slash = strrchr(path, '/');
+		*slash = '\0';
+		dfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		*slash = '/';
+		snprintf(shortp, sizeof shortp, "/proc/self/fd/%d/%s", dfd,
+		    slash + 1);
+		connpath = shortp;
+	}
+	uv_pipe_connect(&l->creq, &l->pipe, connpath, link_connect_cb);
+	if (dfd >= 0)
+		close(dfd);
+	free(path);
+	return 0;
+}
+
+/* ---- exits and lost hosts ---------------------------------------------- */
+
+/* The exit file a host leaves behind: {"code":N} or {"signal":N}. */
+static int
+read_exit_file(struct session *s, int *code, int *sig)
+{
+	char *path = session_file(s, "exit");
+	json_t *o = json_load_file(path, 0, NULL);
+	int rc = -1;
+
+	free(path);
+	if (json_is_object(o)) {
+		*code = (int)json_integer_value(json_object_get(o, "code"));
+		*sig = (int)json_integer_value(json_object_get(o, "signal"));
+		rc = 0;
+	}
+	json_decref(o);
+	return rc;
+}
+
+/* The link closed, or could not be made: the exit file says how it ended;
+ * a host alive but unreachable gets a few more tries; else it is lost. */
+static void
+host_gone(struct session *s)
+{
+	int code, sig;
+
+	if (session_terminal(s))
+		return;
+	if (read_exit_file(s, &code, &sig) == 0) {
+		sink->exited(s, code, sig);
+		return;
+	}
+	if (pid_alive((pid_t)s->host_pid) && s->link_tries++ < 3) {
+		log_warn("session %s: host %ld alive but not reachable", s->id,
+		    s->host_pid);
+		if (host_link_open(s) == 0)
+			return;
+	}
+	if (s->boot_id && strcmp(s->boot_id, boot_id()) != 0)
+		sink->lost(s, EXECUTOR_LOST_REBOOT);
+	else
+		sink->lost(s, EXECUTOR_LOST);
+}
+
+static void
+local_orphan(struct session *s)
+{
+	if (s->pid > 0)
+		kill(-(pid_t)s->pid, SIGHUP); /* no orphan keeps running */
+}
+
+static void
+local_adopt(struct session *s)
+{
+	if (host_link_open(s) < 0)
+		host_gone(s);
+}
+
+static void
+local_detach(struct session *s)
+{
+	if (s->link)
+		host_link_detach(s->link);
+}
+
+/* ---- starting ---------------------------------------------------------- */
+
+/* Start `galley host ID` detached (its own session), stdin /dev/null,
+ * stdout and stderr to host.log, the listening socket as fd 3.
+ * posix_spawn (vfork) rather than fork: the daemon's page tables grow with
+ * its store, and copying them was most of a dispatch. Hosts are reaped by
+ * the daemon's SIGCHLD handler; what happened to them is read from their
+ * links and exit files, not from their status. */
+static pid_t
+host_spawn(const char *dir, const char *id, int logfd, int lfd, struct err *err)
+{
+	char *argv[] = {"galley", "host", (char *)id, NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, all;
+	pid_t pid = -1;
+	int rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (logfd >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, logfd, 1);
+		posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+	} else {
+		posix_spawn_file_actions_addopen(
+		    &fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	}
+	posix_spawn_file_actions_adddup2(&fa, lfd, 3);
+	posix_spawn_file_actions_addchdir_np(&fa, dir);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at,
+	    POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+	        POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(&pid, self_exe(), &fa, &at, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc != 0) {
+		err_set(err, ERR_FAILED, "cannot start host: %s", strerror(rc));
+		return -1;
+	}
+	return pid;
+}
+
+static int
+local_start(struct session *s, struct err *err)
+{
+	char *dir = session_dir(s), *sockpath = session_file(s, "host.sock");
+	char *logpath = session_file(s, "host.log");
+	char *exitpath = session_file(s, "exit");
+	char *scrpath = session_file(s, "screen.txt");
+	pid_t pid;
+	int lfd = -1, logfd = -1, rc = -1;
+
+	if (mkdir_p(dir, 0700, err) < 0)
+		goto out;
+	unlink(exitpath);
+	unlink(scrpath);
+	lfd = sock_listen(sockpath, err);
+	if (lfd < 0)
+		goto out;
+	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (lfd < 3) {
+		/* dup2 onto itself would keep close-on-exec: move it */
+		int moved = fcntl(lfd, F_DUPFD_CLOEXEC, 10);
+		close(lfd);
+		lfd = moved;
+	}
+	/* the daemon binds the host's socket and hands it over, so the link
+	 * can connect at once: no race with the host's start-up */
+	pid = host_spawn(dir, s->id, logfd, lfd, err);
+	if (pid < 0)
+		goto out;
+	s->host_pid = pid;
+	s->pid = 0;
+	s->link_tries = 0;
+	free(s->boot_id);
+	s->boot_id = xstrdup(boot_id());
+	if (host_link_open(s) < 0)
+		log_warn("session %s: no link to its host yet", s->id);
+	rc = 0;
+out:
+	if (lfd >= 0)
+		close(lfd);
+	if (logfd >= 0)
+		close(logfd);
+	free(dir);
+	free(sockpath);
+	free(logpath);
+	free(exitpath);
+	free(scrpath);
+	return rc;
+}
+
+/* ---- signals ----------------------------------------------------------- */
+
+/* Timers the daemon owns on behalf of sessions that have no host link:
+ * SIGKILL after a grace, and a forced removal waiting for the host to
+ * die. Tagged through data so shutdown can find and close them. */
+struct local_timer {
+	uv_timer_t timer;
+	pid_t pgid, host;
+	int polls;
+	void (*done)(void *);
+	void *arg;
+};
+
+static void timer_close_cb(uv_handle_t *h);
+
+static void
+timer_close_cb(uv_handle_t *h)
+{
+	free(container_of(h, struct local_timer, timer));
+}
+
+static struct local_timer *
+timer_new(void)
+{
+	struct local_timer *k = xcalloc(1, sizeof *k);
+
+	uv_timer_init(uv_default_loop(), &k->timer);
+	k->timer.data = (void *)timer_close_cb;
+	return k;
+}
+
+static void
+kill_timer_cb(uv_timer_t *t)
+{
+	struct local_timer *k = container_of(t, struct local_timer, timer);
+
+	if (k->pgid > 0)
+		kill(-k->pgid, SIGKILL);
+	uv_close((uv_handle_t *)t, timer_close_cb);
+}
+
+static int
+local_stop(struct session *s, int grace_ms, struct err *err)
+{
+	if (s->link) {
+		json_t *m = json_pack("{s:s, s:i, s:i}", "cmd", "signal",
+		    "signal", SIGTERM, "grace_ms", grace_ms);
+		host_link_send(s->link, m);
+		json_decref(m);
+		return 0;
+	}
+	if (s->pid <= 0)
+		return err_set(err, ERR_FAILED,
+		    "session '%s' has no process to stop", s->name);
+	/* no host link: signal the group ourselves */
+	kill(-(pid_t)s->pid, SIGTERM);
+	struct local_timer *k = timer_new();
+	k->pgid = (pid_t)s->pid;
+	uv_timer_start(&k->timer, kill_timer_cb, (uint64_t)grace_ms, 0);
+	uv_unref((uv_handle_t *)&k->timer);
+	return 0;
+}
+
+static int
+local_peek(struct session *s)
+{
+	if (s->link == NULL)
+		return -1;
+	json_t *m =
+	    json_pack("{s:s, s:i, s:i}", "cmd", "peek", "id", 1, "history", 0);
+	host_link_send(s->link, m);
+	json_decref(m);
+	return 0;
+}
+
+/* A killed host is dead within milliseconds; REMOVE_POLL_MAX bounds the
+ * wait for one that is not (stopped, or in uninterruptible sleep), after
+ * which removal goes on: its files were renamed aside already. */
+#define REMOVE_POLL_MS 2
+#define REMOVE_POLL_MAX 1000
+
+static void
+remove_timer_cb(uv_timer_t *t)
+{
+	struct local_timer *k = container_of(t, struct local_timer, timer);
+
+	if (k->host > 0 && pid_alive(k->host) && ++k->polls < REMOVE_POLL_MAX)
+		return;
+	uv_timer_stop(t);
+	k->done(k->arg);
+	uv_close((uv_handle_t *)t, timer_close_cb);
+}
+
+static void
+local_kill(struct session *s, void (*done)(void *), void *arg)
+{
+	if (s->pid > 0)
+		kill(-(pid_t)s->pid, SIGKILL);
+	if (s->host_pid > 0)
+		kill((pid_t)s->host_pid, SIGKILL);
+	local_detach(s);
+	if (s->host_pid <= 0 || !pid_alive((pid_t)s->host_pid)) {
+		done(arg);
+		return;
+	}
+	/* the loop goes on serving while the host dies */
+	struct local_timer *k = timer_new();
+	k->host = (pid_t)s->host_pid;
+	k->done = done;
+	k->arg = arg;
+	uv_timer_start(
+	    &k->timer, remove_timer_cb, REMOVE_POLL_MS, REMOVE_POLL_MS);
+}
+
+/* The daemon is stopping: let go of every host (they live on) so the loop
+ * can end. A removal still waiting finishes now; a pending SIGKILL is
+ * dropped, as the daemon's own death would drop it. */
+static void
+shutdown_walk_cb(uv_handle_t *h, void *arg)
+{
+	if (uv_is_closing(h) || h->type != UV_TIMER ||
+	    h->data != (void *)timer_close_cb)
+		return;
+	struct local_timer *k =
+	    container_of((uv_timer_t *)h, struct local_timer, timer);
+	if (k->done)
+		k->done(k->arg);
+	uv_close(h, timer_close_cb);
+}
+
+static void
+local_shutdown(void)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &session_table, entry)
+		local_detach(s);
+	uv_walk(uv_default_loop(), shutdown_walk_cb, NULL);
+}
+
+/* ---- the CLI's side ---------------------------------------------------- */
+
+static char *
+local_file(json_t *session, const char *name)
+{
+	const char *dir = json_string_value(json_object_get(session, "dir"));
+	char *p;
+
+	xasprintf(&p, "%s/%s", dir ? dir : "", name);
+	return p;
+}
+
+static int
+local_connect(json_t *session, struct proto_reader *rd, struct err *err)
+{
+	char *path = local_file(session, "host.sock");
+	int fd = sock_open_peer(path, rd, err);
+
+	free(path);
+	return fd;
+}
+
+static void
+local_init(const struct executor_sink *s)
+{
+	sink = s;
+}
+
+const struct executor executor_local = {
+    .name = "local",
+    .init = local_init,
+    .start = local_start,
+    .stop = local_stop,
+    .orphan = local_orphan,
+    .adopt = local_adopt,
+    .peek = local_peek,
+    .kill = local_kill,
+    .detach = local_detach,
+    .shutdown = local_shutdown,
+    .connect = local_connect,
+    .file = local_file,
+};

@@ -1,0 +1,26 @@
+/* A session's life after it is made (session-life.c) and its making
+ * (session-create.c). */
+#ifndef SESSION_LIFE_H
+#define SESSION_LIFE_H
+
+#include <jansson.h>
+
+#include "err.h"
+
+struct session;
+
+/* Create from a validated `new` request and put it through the line. */
+struct session *session_create(json_t *req, struct err *);
+/* After the line: -1 with err set if it failed to start. */
+int session_line_result(struct session *, struct err *);
+
+/* Register as every executor's sink (once, at daemon start). */
+void session_life_init(void);
+int session_spawn(struct session *, struct err *);
+int session_stop(struct session *, int grace_ms, struct err *);
+int session_restart(struct session *, struct err *);
+int session_remove(struct session *, int force, struct err *);
+/* A new daemon watches the live sessions again. */
+void session_adopt_all(void);
+
+#endif
