@@ -16,6 +16,9 @@ struct runtime {
 	int (*prepare)(json_t *req, char **blocked, struct err *);
 	/* the argv for a restart that continues the conversation */
 	json_t *(*resume)(json_t *argv, const char *runtime_session_id);
+	/* at exit: the run's result as JSON (NULL: none), from its public
+	 * spec ({"argv": [...]}) and its output.log */
+	json_t *(*result)(const char *spec, const char *log);
 };
 
 extern const struct runtime runtime_claude, runtime_exec, runtime_fake;

@@ -65,6 +65,8 @@ broadcast_observe(struct session *s, const struct session_change *ch, void *arg)
 static void
 observers_init(void)
 {
+	session_hook_observe();   /* usage first: the end is counted */
+	session_policy_observe(); /* a rate-limited end holds new starts */
 	session_overlap_init();
 	session_screen_init();
 	session_observe(broadcast_observe, NULL);
@@ -216,7 +218,9 @@ server_main(int foreground, const struct cmd_entry *const *table)
 	/* after listening: hosts found dead are reported to early clients */
 	server_dispatch_init(table);
 	observers_init();
-	session_life_init();
+	static struct executor_sink sink = {.screen = session_on_screen};
+	session_life_sink(&sink);
+	executor_init(&sink);
 	session_adopt_all();
 	settings_init();
 	session_schedule(); /* the line, as the last daemon left it */

@@ -352,3 +352,21 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 	(void)err;
 	return 0;
 }
+
+/* An ended session's transcript has lines written after its last hook. */
+static void
+hook_observe(struct session *s, const struct session_change *ch, void *arg)
+{
+	int now = state_from_name(s->state);
+
+	if (ch->kind == SESSION_CHANGE_STATE && state_table[now].terminal &&
+	    !(ch->old >= 0 && state_table[ch->old].terminal) &&
+	    s->transcript_path)
+		session_read_transcript(s, s->transcript_path);
+}
+
+void
+session_hook_observe(void)
+{
+	session_observe(hook_observe, NULL);
+}

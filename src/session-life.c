@@ -109,48 +109,6 @@ out:
 	return rc;
 }
 
-#define RESULT_SCAN_MAX (1u << 20)
-
-/* A headless claude run ends with one {"type":"result",...} line; keep the
- * last one in the log's tail. */
-static json_t *
-read_result(struct session *s)
-{
-	char *path = session_file(s, "output.log");
-	json_t *res = NULL;
-	struct stat st;
-	char *data = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	free(path);
-	if (fd < 0 || fstat(fd, &st) != 0)
-		goto out;
-	off_t from = st.st_size > (off_t)RESULT_SCAN_MAX
-	    ? st.st_size - (off_t)RESULT_SCAN_MAX
-	    : 0;
-	size_t len = (size_t)(st.st_size - from);
-	data = xmalloc(len + 1);
-	ssize_t n = pread(fd, data, len, from);
-	if (n <= 0)
-		goto out;
-	data[n] = '\0';
-	for (char *p = data; (p = strstr(p, "{\"type\":\"result\"")) != NULL;
-	     p++) {
-		size_t l = strcspn(p, "\r\n");
-		json_t *j = json_loadb(p, l, 0, NULL);
-		if (json_is_object(j)) {
-			json_decref(res);
-			res = j;
-		} else
-			json_decref(j);
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	free(data);
-	return res;
-}
-
 /* The last non-blank line of the screen at exit: usually why. */
 static void
 last_screen_line(struct session *s, char *out, size_t size)
@@ -179,21 +137,17 @@ on_exited(struct session *s, int code, int sig)
 	s->exit_code = sig ? 128 + sig : code;
 	s->exit_signal = sig;
 	s->ended_at = wall_ms();
-	if (s->transcript_path) /* lines written after the last hook */
-		session_read_transcript(s, s->transcript_path);
-	if (strcmp(s->runtime, "claude") == 0 && s->spec &&
-	    strstr(s->spec, "\"-p\"") != NULL &&
-	    (res = read_result(s)) != NULL) {
+	/* a runtime whose run ends with a result says so in its log (a
+	 * headless claude); observers of the end read it (rate limits) */
+	const struct runtime *rt = runtime_find(s->runtime);
+	char *log = session_file(s, "output.log");
+	if (rt && rt->result && (res = rt->result(s->spec, log)) != NULL) {
 		free(s->result);
 		s->result = json_dumps(res, JSON_COMPACT);
 		session_touch(s);
 	}
+	free(log);
 	const char *rtext = json_string_value(json_object_get(res, "result"));
-	json_int_t api_status =
-	    json_integer_value(json_object_get(res, "api_error_status"));
-	if (api_status == 429 || api_status == 529)
-		session_policy_rate_limited(
-		    s, api_status == 429 ? "rate_limit" : "overloaded");
 	if (s->stop_requested) {
 		session_set_state(s, "stopped", NULL,
 		    s->stop_reason ? s->stop_reason : "stopped by user");
@@ -270,17 +224,14 @@ on_lost(struct session *s, enum executor_lost why)
 	}
 }
 
-static const struct executor_sink sink = {
-    .status = on_status,
-    .exited = on_exited,
-    .lost = on_lost,
-    .screen = session_on_screen,
-};
-
+/* What executors report, as the life of a session sees it; the daemon
+ * adds the screen's reader and hands the sink to every executor. */
 void
-session_life_init(void)
+session_life_sink(struct executor_sink *sink)
 {
-	executor_init(&sink);
+	sink->status = on_status;
+	sink->exited = on_exited;
+	sink->lost = on_lost;
 }
 
 /* ---- stop, restart, remove ---------------------------------------------- */

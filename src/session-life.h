@@ -14,8 +14,9 @@ struct session *session_create(json_t *req, struct err *);
 /* After the line: -1 with err set if it failed to start. */
 int session_line_result(struct session *, struct err *);
 
-/* Register as every executor's sink (once, at daemon start). */
-void session_life_init(void);
+/* Fill in what a session's life handles of an executor's reports. */
+struct executor_sink;
+void session_life_sink(struct executor_sink *);
 int session_spawn(struct session *, struct err *);
 int session_stop(struct session *, int grace_ms, struct err *);
 int session_restart(struct session *, struct err *);

@@ -639,7 +639,7 @@ static void
 rl_timer_cb(uv_timer_t *t)
 {
 	(void)t;
-	session_schedule();
+	session_line_moved();
 }
 
 static void
@@ -776,7 +776,7 @@ tick_cb(uv_timer_t *t)
 	if (strcmp(d, today.day) != 0) {
 		today_load();
 		budget_check_all(); /* daily budgets start afresh */
-		session_schedule();
+		session_line_moved();
 	}
 	if (mins <= 0)
 		return;
@@ -981,6 +981,33 @@ session_budget_raise(
 	log_info(
 	    "budget %s raised by $%.2f and %lld tokens", scope, usd, tokens);
 	budget_check_all();
-	session_schedule();
+	session_line_moved();
 	return 0;
+}
+
+/* A run that ended on a rate limit (its result's api_error_status) holds
+ * new starts for its provider like one seen in a hook. */
+static void
+policy_observe(struct session *s, const struct session_change *ch, void *arg)
+{
+	int now = state_from_name(s->state);
+	json_t *res;
+	json_int_t status;
+
+	if (ch->kind != SESSION_CHANGE_STATE || !state_table[now].terminal ||
+	    (ch->old >= 0 && state_table[ch->old].terminal) ||
+	    s->result == NULL)
+		return;
+	res = json_loads(s->result, 0, NULL);
+	status = json_integer_value(json_object_get(res, "api_error_status"));
+	json_decref(res);
+	if (status == 429 || status == 529)
+		session_policy_rate_limited(
+		    s, status == 429 ? "rate_limit" : "overloaded");
+}
+
+void
+session_policy_observe(void)
+{
+	session_observe(policy_observe, NULL);
 }

@@ -280,4 +280,5 @@ void
 session_queue_observe(void)
 {
 	session_observe(queue_observe, NULL);
+	session_on_line_moved(session_schedule);
 }

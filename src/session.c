@@ -343,6 +343,21 @@ session_notify(struct session *s, enum session_change_kind kind)
 	notify(s, kind, state_from_name(s->state));
 }
 
+static void (*line_moved)(void);
+
+void
+session_on_line_moved(void (*fn)(void))
+{
+	line_moved = fn;
+}
+
+void
+session_line_moved(void)
+{
+	if (line_moved)
+		line_moved();
+}
+
 void
 session_uncache(struct session *s)
 {

@@ -119,6 +119,10 @@ void session_unobserve(session_observer_fn *, void *arg);
 /* A change that is not stored (counts worked out): drop the cached
  * JSON and tell the observers. */
 void session_notify(struct session *, enum session_change_kind);
+/* The line may move although no session changed (a limit was raised, a
+ * rate-limit hold ended): whoever keeps the line re-reads it. */
+void session_on_line_moved(void (*fn)(void));
+void session_line_moved(void);
 void session_changed(struct session *, const char *kind, json_t *data);
 void session_event(struct session *, const char *kind, json_t *data);
 json_t *session_to_json(struct session *);
@@ -129,6 +133,7 @@ char *session_dir(struct session *);
 char *session_file(struct session *, const char *name); /* in its dir */
 
 /* usage.c-like helpers kept in session-usage.c */
+void session_hook_observe(void); /* reads the transcript at the end */
 void session_read_transcript(struct session *, const char *path);
 void session_read_transcript_once(struct session *, const char *path);
 void session_recheck_transcript(struct session *);
@@ -146,6 +151,7 @@ void session_queue_observe(void); /* subscribe the line to ends */
  * limits. */
 enum { HOLD_NONE, HOLD_BUDGET, HOLD_RUNAWAY };
 void session_policy_init(struct settings *);
+void session_policy_observe(void);
 void session_policy_settings(json_t *req);
 int session_policy_hook(
     struct session *, const char *event, json_t *payload, json_t *reply);
