@@ -11,6 +11,7 @@
 #include "server.h"
 #include "session-life.h"
 #include "session.h"
+#include "spec.h"
 #include "settings.h"
 #include "term.h"
 #include "util.h"
@@ -323,11 +324,19 @@ early:
 	return rc;
 }
 
+/* The request is decoded once, here; the daemon reads the spec after. */
 static int
 new_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
-	struct session *s = session_create(req, err);
+	struct session_spec spec;
+	struct session *s;
 
+	if (spec_from_json(req, &spec, err) < 0)
+		return -1;
+	session_queue_limits(req);
+	session_policy_settings(req);
+	s = session_create(&spec, err);
+	spec_release(&spec);
 	if (s == NULL)
 		return -1;
 	if (err->code != ERR_NONE) /* created, but the host did not start */

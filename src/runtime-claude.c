@@ -15,6 +15,7 @@
 #include "claude-config.h"
 #include "proto.h"
 #include "runtime.h"
+#include "spec.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -64,14 +65,12 @@ settings_json(int skip_bypass_prompt)
 
 /* The claude binary: claude.path, or `claude` on the session's PATH. */
 static char *
-find_claude(json_t *req, struct err *err)
+find_claude(const struct session_spec *sp, struct err *err)
 {
-	const char *path = NULL, *dirs;
+	const char *path = sp->claude_path, *dirs;
 	struct stat st;
 	char *p;
 
-	if (proto_get_str(req, "claude_path", &path, err) < 0)
-		return NULL;
 	if (path != NULL) {
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
 		    access(path, X_OK) == 0)
@@ -82,7 +81,7 @@ find_claude(json_t *req, struct err *err)
 		    path);
 		return NULL;
 	}
-	dirs = env_lookup(json_object_get(req, "env"), "PATH");
+	dirs = spec_env(sp, "PATH");
 	if (dirs == NULL)
 		dirs = "/usr/local/bin:/usr/bin:/bin";
 	if ((p = path_search(dirs, "claude")) != NULL)
@@ -117,95 +116,74 @@ add_opt(json_t *argv, const char *flag, const char *value)
 
 /* --allowedTools a b: one argument each, as Tool(spec) may hold spaces */
 static void
-add_list(json_t *argv, const char *flag, json_t *list)
+add_list(json_t *argv, const char *flag, const struct strv *list)
 {
-	size_t i;
-	json_t *v;
-
-	if (json_array_size(list) == 0)
+	if (list->n == 0)
 		return;
 	json_array_append_new(argv, json_string(flag));
-	json_array_foreach(list, i, v) json_array_append(argv, v);
+	for (size_t i = 0; i < list->n; i++)
+		json_array_append_new(argv, json_string(list->v[i]));
 }
 
 static int
-claude_argv(json_t *req, json_t **out, struct err *err)
+claude_argv(const struct session_spec *sp, json_t **out, char **session_id,
+    struct err *err)
 {
-	const char *prompt = NULL, *model = NULL, *effort = NULL;
-	const char *mode = NULL, *agent = NULL;
-	json_t *allow = NULL, *deny = NULL, *extra = NULL, *agents;
-	int headless = 0, pre = 0;
+	const char *prompt = sp->prompt, *mode = sp->permission_mode;
+	json_t *agents = sp->agents;
 	char id[37], *bin = NULL, *settings = NULL;
 
-	if (proto_get_str(req, "prompt", &prompt, err) < 0 ||
-	    proto_get_str(req, "model", &model, err) < 0 ||
-	    proto_get_str(req, "effort", &effort, err) < 0 ||
-	    proto_get_str(req, "permission_mode", &mode, err) < 0 ||
-	    proto_get_str(req, "agent", &agent, err) < 0 ||
-	    proto_get_strv(req, "allow", &allow, err) < 0 ||
-	    proto_get_strv(req, "deny", &deny, err) < 0 ||
-	    proto_get_strv(req, "args", &extra, err) < 0 ||
-	    proto_get_bool(req, "headless", &headless, err) < 0 ||
-	    proto_get_bool(req, "pre_accept", &pre, err) < 0)
-		return -1;
-	agents = json_object_get(req, "agents");
-	if (agents != NULL && !json_is_object(agents))
-		return err_set(
-		    err, ERR_USAGE, "field 'agents' must be an object");
-	if (headless && (prompt == NULL || *prompt == '\0'))
+	if (sp->headless && (prompt == NULL || *prompt == '\0'))
 		return err_set(
 		    err, ERR_USAGE, "a headless claude session needs a PROMPT");
-	if ((bin = find_claude(req, err)) == NULL)
+	if ((bin = find_claude(sp, err)) == NULL)
 		return -1;
 	uuid4(id);
 	settings = settings_json(
-	    pre && mode && strcmp(mode, "bypassPermissions") == 0);
+	    sp->pre_accept && mode && strcmp(mode, "bypassPermissions") == 0);
 	*out = json_array();
 	json_array_append_new(*out, json_string(bin));
-	if (headless) {
+	if (sp->headless) {
 		json_array_append_new(*out, json_string("-p"));
 		add_opt(*out, "--output-format", "stream-json");
 		json_array_append_new(*out, json_string("--verbose"));
 	}
 	add_opt(*out, "--session-id", id);
 	add_opt(*out, "--settings", settings);
-	add_opt(*out, "--model", model);
-	add_opt(*out, "--effort", effort);
+	add_opt(*out, "--model", sp->model);
+	add_opt(*out, "--effort", sp->effort);
 	add_opt(*out, "--permission-mode", mode);
 	if (agents && json_object_size(agents) > 0) {
 		char *a = json_dumps(agents, JSON_COMPACT);
 		add_opt(*out, "--agents", a);
 		free(a);
 	}
-	add_opt(*out, "--agent", agent);
-	add_list(*out, "--allowedTools", allow);
-	add_list(*out, "--disallowedTools", deny);
-	json_array_extend(*out, extra ? extra : json_array());
+	add_opt(*out, "--agent", sp->agent);
+	add_list(*out, "--allowedTools", &sp->allow);
+	add_list(*out, "--disallowedTools", &sp->deny);
+	for (size_t i = 0; i < sp->args.n; i++)
+		json_array_append_new(*out, json_string(sp->args.v[i]));
 	if (prompt && *prompt) {
 		json_array_append_new(*out, json_string("--"));
 		json_array_append_new(*out, json_string(prompt));
 	}
-	json_object_set_new(req, "runtime_session_id", json_string(id));
+	*session_id = xstrdup(id);
 	free(bin);
 	free(settings);
 	return 0;
 }
 
 static int
-claude_prepare(json_t *req, char **blocked, struct err *err)
+claude_prepare(const struct session_spec *sp, char **blocked, struct err *err)
 {
-	const char *cwd = NULL;
-	int headless = 0, pre = 0;
-
 	*blocked = NULL;
-	if (proto_get_str(req, "cwd", &cwd, err) < 0 ||
-	    proto_get_bool(req, "headless", &headless, err) < 0 ||
-	    proto_get_bool(req, "pre_accept", &pre, err) < 0)
-		return -1;
-	if (headless || cwd == NULL)
+	if (sp->headless || sp->cwd == NULL)
 		return 0; /* -p shows no dialogs */
-	return claude_config_prepare(
-	    json_object_get(req, "env"), cwd, pre, blocked, NULL, err);
+	json_t *env = strv_to_json(&sp->env);
+	int rc = claude_config_prepare(
+	    env, sp->cwd, sp->pre_accept, blocked, NULL, err);
+	json_decref(env);
+	return rc;
 }
 
 #define RESULT_SCAN_MAX (1u << 20)

@@ -3,24 +3,21 @@
 
 #include "proto.h"
 #include "runtime.h"
+#include "spec.h"
 
 static int
-exec_argv(json_t *req, json_t **out, struct err *err)
+exec_argv(const struct session_spec *sp, json_t **out, char **session_id,
+    struct err *err)
 {
-	const char *prompt = NULL;
-	json_t *argv = NULL;
-
-	if (proto_get_strv(req, "argv", &argv, err) < 0 ||
-	    proto_get_str(req, "prompt", &prompt, err) < 0)
-		return -1;
-	if (argv != NULL && json_array_size(argv) > 0) {
-		*out = json_incref(argv);
+	if (sp->argv.n > 0) {
+		*out = strv_to_json(&sp->argv);
 		return 0;
 	}
-	if (prompt != NULL && *prompt != '\0') {
+	if (sp->prompt != NULL && *sp->prompt != '\0') {
 		/* `new --runtime exec "a | b"`: a shell command line */
-		*out = json_pack("[s, s, s]", "/bin/sh", "-c", prompt);
-		return 0;
+		*out = json_pack("[s, s, s]", "/bin/sh", "-c", sp->prompt);
+		return *out ? 0
+		            : err_set(err, ERR_USAGE, "prompt is not UTF-8");
 	}
 	return err_set(
 	    err, ERR_USAGE, "no command to run: galley exec -- CMD...");

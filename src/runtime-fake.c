@@ -2,18 +2,16 @@
  * script. It reports state through `galley hook` exactly as claude does. */
 #include "proto.h"
 #include "runtime.h"
+#include "spec.h"
 #include "util.h"
 
 static int
-fake_argv(json_t *req, json_t **out, struct err *err)
+fake_argv(const struct session_spec *sp, json_t **out, char **session_id,
+    struct err *err)
 {
-	const char *prompt = NULL, *model = NULL;
-
-	if (proto_get_str(req, "prompt", &prompt, err) < 0 ||
-	    proto_get_str(req, "model", &model, err) < 0)
-		return -1;
 	*out = json_pack("[s, s, s, s, s, s]", self_exe(), "fake-agent",
-	    "--model", model ? model : "fake-1", "--", prompt ? prompt : "");
+	    "--model", sp->model ? sp->model : "fake-1", "--",
+	    sp->prompt ? sp->prompt : "");
 	return *out ? 0 : err_set(err, ERR_USAGE, "prompt is not UTF-8");
 }
 

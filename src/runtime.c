@@ -20,22 +20,16 @@ runtime_find(const char *name)
 }
 
 int
-runtime_argv(const char *name, json_t *req, json_t **out, struct err *err)
+runtime_unknown(const char *name, struct err *err)
 {
-	const struct runtime *rt = runtime_find(name);
-
-	*out = NULL;
-	if (rt == NULL) {
-		if (name && strcmp(name, "codex") == 0)
-			return err_set(err, ERR_USAGE,
-			    "runtime '%s' is not available in this build yet: "
-			    "use --runtime claude, fake or exec",
-			    name);
+	if (name && strcmp(name, "codex") == 0)
 		return err_set(err, ERR_USAGE,
-		    "unknown runtime '%.32s': use claude, exec or fake",
-		    name ? name : "");
-	}
-	return rt->argv(req, out, err);
+		    "runtime '%s' is not available in this build yet: use "
+		    "--runtime claude, fake or exec",
+		    name);
+	return err_set(err, ERR_USAGE,
+	    "unknown runtime '%.32s': use claude, exec or fake",
+	    name ? name : "");
 }
 
 const char *

@@ -7,13 +7,19 @@
 
 #include "err.h"
 
+struct session_spec;
+
 struct runtime {
 	const char *name;
 	const char *kind; /* "agent" or "job" */
-	int (*argv)(json_t *req, json_t **out, struct err *);
+	/* the command line; *session_id is the conversation's id when the
+	 * driver makes one (caller frees) */
+	int (*argv)(const struct session_spec *, json_t **out,
+	    char **session_id, struct err *);
 	/* before the first spawn: *blocked names what the session will wait
 	 * on before its hooks can speak (a dialog), or stays NULL */
-	int (*prepare)(json_t *req, char **blocked, struct err *);
+	int (*prepare)(
+	    const struct session_spec *, char **blocked, struct err *);
 	/* the argv for a restart that continues the conversation */
 	json_t *(*resume)(json_t *argv, const char *runtime_session_id);
 	/* at exit: the run's result as JSON (NULL: none), from its public
@@ -24,7 +30,8 @@ struct runtime {
 extern const struct runtime runtime_claude, runtime_exec, runtime_fake;
 
 const struct runtime *runtime_find(const char *name);
-int runtime_argv(const char *name, json_t *req, json_t **out, struct err *);
+/* The error for a runtime this build does not have. */
+int runtime_unknown(const char *name, struct err *);
 const char *runtime_kind(const char *name);
 
 #endif

@@ -9,8 +9,9 @@
 
 struct session;
 
-/* Create from a validated `new` request and put it through the line. */
-struct session *session_create(json_t *req, struct err *);
+/* Create from a spec (spec.h) and put it through the line. */
+struct session_spec;
+struct session *session_create(const struct session_spec *, struct err *);
 /* After the line: -1 with err set if it failed to start. */
 int session_line_result(struct session *, struct err *);
 
