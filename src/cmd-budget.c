@@ -12,21 +12,10 @@
 #include "session.h"
 #include "settings.h"
 
-/* Every request carries the caller's budget settings. */
+/* The daemon reads the budget settings itself (settings-cache.c). */
 static json_t *
 budget_request(struct cmd_ctx *ctx, json_t *req)
 {
-	struct settings set;
-	char cwd[4096];
-
-	if (getcwd(cwd, sizeof cwd) == NULL)
-		snprintf(cwd, sizeof cwd, "/");
-	if (settings_load(&set, cwd, &ctx->err) < 0) {
-		json_decref(req);
-		return NULL;
-	}
-	json_object_set_new(req, "policy_settings", settings_policy(&set));
-	settings_release(&set);
 	return cmd_call(ctx, req);
 }
 
@@ -195,7 +184,7 @@ budget_serve(
 	if (u && !json_is_number(u))
 		return err_set(err, ERR_USAGE, "field 'usd' must be a number");
 	usd = json_number_value(u);
-	session_policy_settings(req);
+	session_policy_refresh();
 	if (op && strcmp(op, "reply") == 0) {
 		struct session *s = sid ? session_resolve(sid, err) : NULL;
 		if (s == NULL)

@@ -333,8 +333,6 @@ new_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 
 	if (spec_from_json(req, &spec, err) < 0)
 		return -1;
-	session_queue_limits(req);
-	session_policy_settings(req);
 	s = session_create(&spec, err);
 	spec_release(&spec);
 	if (s == NULL)

@@ -46,7 +46,7 @@ cmd_queue_request(struct cmd_ctx *ctx, json_t *req, struct start_opts *o)
 	const char *cwd = json_string_value(json_object_get(req, "cwd"));
 	const char *group = o->group ? o->group : "default";
 	struct settings set;
-	char *end, key[128];
+	char *end;
 
 	if (name_check(group, "group", &ctx->err) < 0)
 		return -1;
@@ -92,17 +92,11 @@ cmd_queue_request(struct cmd_ctx *ctx, json_t *req, struct start_opts *o)
 	}
 	if (o->sandbox && sandbox_request(o->sandbox, req, &ctx->err) < 0)
 		return -1;
+	/* limits and policy settings are the daemon's to read, from the
+	 * files of the session's project (settings-cache.c); a broken
+	 * settings file is still the caller's to hear about */
 	if (settings_load(&set, cwd, &ctx->err) < 0)
 		return -1;
-	/* null says "not set": an unset limit stops applying at once */
-	json_t *max = settings_get(&set, "limits.maxRunning");
-	json_object_set(
-	    req, "max_running", json_is_integer(max) ? max : json_null());
-	json_object_set_new(req, "policy_settings", settings_policy(&set));
-	snprintf(key, sizeof key, "limits.group.%s", group);
-	json_t *gl = settings_get(&set, key);
-	json_object_set(
-	    req, "group_limit", json_is_integer(gl) ? gl : json_null());
 	settings_release(&set);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "cmd.h"
 #include "server.h"
+#include "settings-cache.h"
 #include "session.h"
 
 static int
@@ -65,6 +66,7 @@ server_dispatch(
 		return;
 	}
 	reply = json_pack("{s:I, s:b}", "id", id, "ok", 1);
+	settings_cache_pass(); /* a setting changed meanwhile counts now */
 	store_begin(&galley_db);
 	if (e->flags & CMD_FIND_SESSION)
 		rc = serve_session(e, c, req, reply, &err);

@@ -17,7 +17,6 @@
 #include "session-life.h"
 #include "session-overlap.h"
 #include "session.h"
-#include "settings.h"
 #include "sock.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -71,20 +70,6 @@ observers_init(void)
 	session_screen_init();
 	session_observe(broadcast_observe, NULL);
 	session_queue_observe(); /* last: a start is news after the end */
-}
-
-/* the user's settings, until a request brings the caller's own */
-static void
-settings_init(void)
-{
-	struct settings set;
-
-	if (settings_load(&set, "/", NULL) == 0) {
-		session_queue_init(&set);
-		session_policy_init(&set);
-		settings_release(&set);
-	} else
-		session_policy_init(NULL);
 }
 
 static void
@@ -222,7 +207,7 @@ server_main(int foreground, const struct cmd_entry *const *table)
 	session_life_sink(&sink);
 	executor_init(&sink);
 	session_adopt_all();
-	settings_init();
+	session_policy_init();
 	session_schedule(); /* the line, as the last daemon left it */
 	log_info("listening on %s, %d sessions", path_socket(), session_count);
 

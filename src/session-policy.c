@@ -35,17 +35,21 @@
 #include "server.h"
 #include "session-life.h"
 #include "session.h"
+#include "settings-cache.h"
 #include "settings.h"
 #include "tool-rules.h"
 #include "util.h"
 #include "xmalloc.h"
 
-static json_t *pset; /* {"budget":{...},"runaway":{...},"rateLimit":{...}} */
+/* budget.*, runaway.* and rateLimit.* are the daemon's, from the user's
+ * settings (settings-cache.c re-reads them when they change): daily
+ * budgets and provider backoffs span every project. */
+static unsigned seen_generation;
 
 static double
 setting_num(const char *path, double dflt)
 {
-	json_t *v = json_path_get(pset, path);
+	json_t *v = settings_get(settings_user(), path);
 
 	return json_is_number(v) && json_number_value(v) >= 0
 	    ? json_number_value(v)
@@ -492,6 +496,7 @@ session_policy_hook(
 	char *why = NULL, wait[300];
 	const char *rule;
 
+	session_policy_refresh();
 	s->progress_at = wall_ms();
 	if (strcmp(event, "UserPromptSubmit") == 0) {
 		s->turns = 0;
@@ -763,15 +768,19 @@ session_policy_schedule_done(void)
 
 /* ---- the tick: no progress, a new day ---------------------------------- */
 
+static void tick_arm(void);
+
 static void
 tick_cb(uv_timer_t *t)
 {
 	struct session *s;
 	int64_t now = wall_ms();
-	double mins = setting_num("runaway.noProgressMinutes", 20);
+	double mins;
 	char d[11], wait[128];
 
 	(void)t;
+	session_policy_refresh();
+	mins = setting_num("runaway.noProgressMinutes", 20);
 	iso_day(wall_ms(), d);
 	if (strcmp(d, today.day) != 0) {
 		today_load();
@@ -812,15 +821,15 @@ tick_arm(void)
 
 /* ---- settings and start-up ------------------------------------------- */
 
+/* Settings changed since we last looked: the tick's pace and the holds
+ * follow them. */
 void
-session_policy_settings(json_t *req)
+session_policy_refresh(void)
 {
-	json_t *ps = json_object_get(req, "policy_settings");
-
-	if (!json_is_object(ps))
+	settings_user(); /* stat'ed again if this is a new pass */
+	if (settings_cache_generation() == seen_generation)
 		return;
-	json_decref(pset);
-	pset = json_incref(ps); /* read only: shared with the request */
+	seen_generation = settings_cache_generation();
 	if (today.groups) {
 		tick_arm();
 		budget_check_all();
@@ -828,12 +837,11 @@ session_policy_settings(json_t *req)
 }
 
 void
-session_policy_init(struct settings *set)
+session_policy_init(void)
 {
 	struct session *s;
 
-	if (set && pset == NULL)
-		pset = settings_policy(set);
+	seen_generation = settings_cache_generation();
 	today_load();
 	uv_timer_init(uv_default_loop(), &rl_timer);
 	uv_unref((uv_handle_t *)&rl_timer);

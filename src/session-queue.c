@@ -5,8 +5,14 @@
  * Otherwise it waits as `queued`, with `waiting_for` saying why and its
  * place in line; a failed dependency fails it with the reason. The line is
  * by priority (higher first), then age. Without limits.maxRunning the
- * limit comes from the machine's memory. Each `new` request carries the
- * caller's limits (settings are the caller's); the latest ones apply.
+ * limit comes from the machine's memory.
+ *
+ * Limits are read by the daemon from settings files, never from requests
+ * (settings-cache.c): the user's limits.maxRunning bounds every session on
+ * the machine; one set in a project's own settings (project or local
+ * scope) bounds that project's sessions too, whoever started them.
+ * limits.group.G comes from the session's project settings, unless
+ * `galley group set` set it for this daemon's life.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +22,23 @@
 #include "server.h"
 #include "session-life.h"
 #include "session.h"
+#include "settings-cache.h"
 #include "settings.h"
 #include "util.h"
 #include "xmalloc.h"
 
-static int max_running;      /* 0: from the machine's memory */
-static json_t *group_limits; /* name -> limit */
+static json_t *group_limits; /* name -> limit, from `galley group set` */
+
+static int
+int_setting(struct settings *set, const char *key)
+{
+	json_t *v = settings_get(set, key);
+
+	return json_is_integer(v) && json_integer_value(v) >= 1 &&
+	        json_integer_value(v) <= 100000
+	    ? (int)json_integer_value(v)
+	    : 0;
+}
 
 /* Agents mostly wait on the network, so memory bounds them, not CPUs: a
  * claude session holds about 260 MB. One per 512 MiB, 4 to 64. */
@@ -30,56 +47,45 @@ limit_running(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
 	long long n;
+	int max = int_setting(settings_user(), "limits.maxRunning");
 
-	if (max_running > 0)
-		return max_running;
+	if (max > 0)
+		return max;
 	n = pages > 0 && size > 0
 	    ? (long long)pages * size / (512LL * 1024 * 1024)
 	    : 4;
 	return n < 4 ? 4 : n > 64 ? 64 : (int)n;
 }
 
-/* At start, the user's limits: until a `new` brings the caller's own. */
-void
-session_queue_init(struct settings *set)
+/* The repo a session belongs to, whose settings govern it: a worktree
+ * session its main repo's. "" outside any. Worked out once. */
+static const char *
+project_of(struct session *s)
 {
-	json_t *max = settings_get(set, "limits.maxRunning");
-	if (json_is_integer(max) && json_integer_value(max) >= 1)
-		max_running = (int)json_integer_value(max);
-	json_t *groups = settings_get(set, "limits.group"), *v;
-	const char *name;
-	json_object_foreach(groups, name, v)
-	{
-		if (!json_is_integer(v) || json_integer_value(v) < 1)
-			continue;
-		if (group_limits == NULL)
-			group_limits = json_object();
-		json_object_set(group_limits, name, v);
+	if (s->project == NULL) {
+		char *root = repo_root(s->repo ? s->repo : s->cwd);
+		s->project = root ? root : xstrdup("");
 	}
+	return s->project;
 }
 
-void
-session_queue_limits(json_t *req)
+static struct settings *
+settings_of(struct session *s)
 {
-	json_int_t v;
-	const char *group = json_string_value(json_object_get(req, "group"));
+	const char *root = project_of(s);
 
-	/* null: the caller has no such setting (any more) */
-	json_t *m = json_object_get(req, "max_running");
-	if (json_is_null(m))
-		max_running = 0;
-	else if (proto_get_int(req, "max_running", &v, NULL) == 0 && m &&
-	    v >= 1 && v <= 100000)
-		max_running = (int)v;
-	json_t *gl = json_object_get(req, "group_limit");
-	if (group && json_is_null(gl))
-		json_object_del(group_limits, group);
-	else if (group && gl &&
-	    proto_get_int(req, "group_limit", &v, NULL) == 0 && v >= 1) {
-		if (group_limits == NULL)
-			group_limits = json_object();
-		json_object_set_new(group_limits, group, json_integer(v));
-	}
+	return settings_project(*root ? root : NULL);
+}
+
+/* limits.maxRunning set in the project's own files: 0 if none */
+static int
+project_limit(struct session *s)
+{
+	struct settings *set = settings_of(s);
+
+	if (settings_origin(set, "limits.maxRunning") < SCOPE_PROJECT)
+		return 0;
+	return int_setting(set, "limits.maxRunning");
 }
 
 void
@@ -94,17 +100,35 @@ session_queue_set_group(const char *group, int limit)
 	session_schedule();
 }
 
+/* `galley group set`'s, else the user's settings (for `group ls`) */
 int
 session_group_limit(const char *group)
 {
 	json_t *v = json_object_get(group_limits, group);
+	char key[128];
 
-	return json_is_integer(v) ? (int)json_integer_value(v) : 0;
+	if (json_is_integer(v))
+		return (int)json_integer_value(v);
+	snprintf(key, sizeof key, "limits.group.%s", group);
+	return int_setting(settings_user(), key);
+}
+
+static int
+group_limit_of(struct session *s, const char *group)
+{
+	json_t *v = json_object_get(group_limits, group);
+	char key[128];
+
+	if (json_is_integer(v))
+		return (int)json_integer_value(v);
+	snprintf(key, sizeof key, "limits.group.%s", group);
+	return int_setting(settings_of(s), key);
 }
 
 struct counts {
 	int live;
-	json_t *groups; /* name -> live sessions in it */
+	json_t *groups;   /* name -> live sessions in it */
+	json_t *projects; /* root -> live sessions in it */
 };
 
 static int
@@ -151,7 +175,16 @@ can_start(struct session *s, struct counts *c, char *why, size_t size)
 		    why, size, "queue: limits.maxRunning %d", limit_running());
 		return 0;
 	}
-	int glimit = session_group_limit(g);
+	int plimit = project_limit(s);
+	const char *root = project_of(s);
+	if (plimit > 0 &&
+	    json_integer_value(json_object_get(c->projects, root)) >= plimit) {
+		const char *base = strrchr(root, '/');
+		snprintf(why, size, "queue: limits.maxRunning %d in project %s",
+		    plimit, base ? base + 1 : root);
+		return 0;
+	}
+	int glimit = group_limit_of(s, g);
 	if (glimit > 0 && group_count(c, g) >= glimit) {
 		snprintf(
 		    why, size, "queue: group %s runs %d at a time", g, glimit);
@@ -176,11 +209,83 @@ queue_cmp(const void *pa, const void *pb)
 /* Start what may start, in line order; say why the rest wait. Safe to
  * call from anywhere: a start or a failure that ends more sessions only
  * asks for one more pass. */
+static void
+count_live(struct counts *c, struct session *s)
+{
+	const char *g = s->grp ? s->grp : "default", *root = project_of(s);
+
+	c->live++;
+	json_object_set_new(c->groups, g, json_integer(group_count(c, g) + 1));
+	json_object_set_new(c->projects, root,
+	    json_integer(
+	        json_integer_value(json_object_get(c->projects, root)) + 1));
+}
+
+/* The queued sessions in line order; counts of the live ones. */
+static size_t
+line_up(struct counts *c, struct session ***line, size_t *cap)
+{
+	struct session *s;
+	size_t n = 0;
+
+	TAILQ_FOREACH(s, &session_table, entry) {
+		if (session_live(s))
+			count_live(c, s);
+		if (strcmp(s->state, "queued") != 0)
+			continue;
+		if (n == *cap) {
+			*cap = *cap ? *cap * 2 : 32;
+			*line = xrealloc(*line, *cap * sizeof **line);
+		}
+		(*line)[n++] = s;
+	}
+	if (n > 1)
+		qsort(*line, n, sizeof **line, queue_cmp);
+	return n;
+}
+
+/* One walk down the line: start, fail or say why each one waits. */
+static void
+walk_line(struct counts *c, struct session **line, size_t n)
+{
+	int pos = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char why[512];
+		struct err err = ERR_INIT;
+		struct session *s = line[i];
+		int ok = can_start(s, c, why, sizeof why);
+		if (ok < 0) {
+			s->queue_pos = 0;
+			session_set_state(s, "failed", NULL, why);
+			continue;
+		}
+		if (ok > 0) {
+			s->queue_pos = 0;
+			if (session_spawn(s, &err) < 0)
+				session_set_state(
+				    s, "failed", NULL, err.msg.data);
+			else {
+				session_policy_started(s);
+				count_live(c, s);
+			}
+			err_release(&err);
+			continue;
+		}
+		if (s->queue_pos != ++pos) {
+			s->queue_pos = pos;
+			session_uncache(s);
+		}
+		if (s->waiting_for == NULL || strcmp(s->waiting_for, why) != 0)
+			session_set_state(s, "queued", why, NULL);
+	}
+}
+
 void
 session_schedule(void)
 {
 	static int running, again;
-	struct session *s, **line = NULL;
+	struct session **line = NULL;
 	size_t n, cap = 0;
 
 	if (running) {
@@ -188,63 +293,14 @@ session_schedule(void)
 		return;
 	}
 	running = 1;
+	settings_cache_pass(); /* limits as the files say now */
 	do {
-		struct counts c = {0, json_object()};
+		struct counts c = {0, json_object(), json_object()};
 		again = 0;
-		n = 0;
-		TAILQ_FOREACH(s, &session_table, entry) {
-			if (session_live(s)) {
-				const char *g = s->grp ? s->grp : "default";
-				c.live++;
-				json_object_set_new(c.groups, g,
-				    json_integer(group_count(&c, g) + 1));
-			}
-			if (strcmp(s->state, "queued") != 0)
-				continue;
-			if (n == cap) {
-				cap = cap ? cap * 2 : 32;
-				line = xrealloc(line, cap * sizeof *line);
-			}
-			line[n++] = s;
-		}
-		if (n > 1)
-			qsort(line, n, sizeof *line, queue_cmp);
-		int pos = 0;
-		for (size_t i = 0; i < n; i++) {
-			char why[512];
-			struct err err = ERR_INIT;
-			s = line[i];
-			int ok = can_start(s, &c, why, sizeof why);
-			if (ok < 0) {
-				s->queue_pos = 0;
-				session_set_state(s, "failed", NULL, why);
-				continue;
-			}
-			if (ok > 0) {
-				const char *g = s->grp ? s->grp : "default";
-				s->queue_pos = 0;
-				if (session_spawn(s, &err) < 0)
-					session_set_state(
-					    s, "failed", NULL, err.msg.data);
-				else {
-					session_policy_started(s);
-					c.live++;
-					json_object_set_new(c.groups, g,
-					    json_integer(
-					        group_count(&c, g) + 1));
-				}
-				err_release(&err);
-				continue;
-			}
-			if (s->queue_pos != ++pos) {
-				s->queue_pos = pos;
-				session_uncache(s);
-			}
-			if (s->waiting_for == NULL ||
-			    strcmp(s->waiting_for, why) != 0)
-				session_set_state(s, "queued", why, NULL);
-		}
+		n = line_up(&c, &line, &cap);
+		walk_line(&c, line, n);
 		json_decref(c.groups);
+		json_decref(c.projects);
 	} while (again);
 	session_policy_schedule_done();
 	free(line);

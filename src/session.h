@@ -64,6 +64,7 @@ struct session {
 	size_t json_len, row_len;
 
 	struct host_link *link; /* executor-local.c's watch link */
+	char *project; /* its repo's root, "" outside one (session-queue.c) */
 	int stop_requested;
 	int link_tries; /* reconnects to a live but silent host */
 	int restart_pending;
@@ -140,8 +141,6 @@ void session_recheck_transcript(struct session *);
 
 /* session-queue.c */
 struct settings;
-void session_queue_init(struct settings *);
-void session_queue_limits(json_t *req);
 void session_queue_set_group(const char *group, int limit);
 int session_group_limit(const char *group);
 void session_schedule(void);
@@ -150,9 +149,10 @@ void session_queue_observe(void); /* subscribe the line to ends */
 /* session-policy.c (issue 8): tool rules, budgets, runaways, rate
  * limits. */
 enum { HOLD_NONE, HOLD_BUDGET, HOLD_RUNAWAY };
-void session_policy_init(struct settings *);
+void session_policy_init(void);
+/* After settings may have changed (a request, a hook, the tick). */
+void session_policy_refresh(void);
 void session_policy_observe(void);
-void session_policy_settings(json_t *req);
 int session_policy_hook(
     struct session *, const char *event, json_t *payload, json_t *reply);
 void session_hook_state(struct session *, const char *state,

@@ -199,3 +199,72 @@ def test_wait_sees_ends_that_come_while_it_looks_up(galley, tmp_path):
             p.wait()
     assert p.returncode == 0, err
     assert out.count(" done") == 25
+
+
+def two_repos(tmp_path):
+    repos = []
+    for name in ("alpha", "beta"):
+        r = tmp_path / name
+        r.mkdir()
+        subprocess.run(["git", "init", "-q", str(r)], check=True)
+        repos.append(r)
+    return repos
+
+
+def test_each_project_gets_its_own_max_running(galley, tmp_path):
+    """Settings leak: limits.maxRunning came with each request and the
+    latest one governed every project's sessions. Now each project's own
+    files govern its sessions, whichever project started last."""
+    alpha, beta = two_repos(tmp_path)
+    galley.ok("config", "set", "--project", "limits.maxRunning", "1",
+              cwd=alpha)
+    galley.ok("config", "set", "--project", "limits.maxRunning", "3",
+              cwd=beta)
+    go, job = gated(tmp_path)
+    # alpha's first, then beta's: beta's 3 must not lift alpha's 1
+    for i in range(3):
+        galley.json("exec", "-n", f"a{i}", *job, cwd=alpha)
+    for i in range(4):
+        galley.json("exec", "-n", f"b{i}", *job, cwd=beta)
+    got = {s["name"]: s for s in galley.ls()}
+    assert [got[f"a{i}"]["state"] for i in range(3)] == \
+        ["working", "queued", "queued"], got
+    assert "limits.maxRunning 1 in project alpha" in \
+        got["a1"]["waiting_for"]
+    running_b = [n for n in ("b0", "b1", "b2", "b3")
+                 if got[n]["state"] != "queued"]
+    assert running_b == ["b0", "b1", "b2"], got
+    assert "limits.maxRunning 3 in project beta" in \
+        got["b3"]["waiting_for"]
+    # and the other way round: alpha starting last does not cap beta
+    galley.json("exec", "-n", "a3", *job, cwd=alpha)
+    assert galley.get("b3")["state"] == "queued"
+    assert galley.get("b2")["state"] in ("starting", "working")
+    go.touch()
+    for n in [f"a{i}" for i in range(4)] + [f"b{i}" for i in range(4)]:
+        galley.wait_state(n, "done", timeout=30)
+    spans = intervals(galley)
+    assert max_overlap(v for k, v in spans.items() if k[0] == "a") <= 1
+    assert max_overlap(v for k, v in spans.items() if k[0] == "b") <= 3
+
+
+def test_a_changed_setting_applies_without_a_restart(galley, tmp_path):
+    """The daemon re-reads the files when they change."""
+    alpha, _ = two_repos(tmp_path)
+    galley.ok("config", "set", "--project", "limits.maxRunning", "1",
+              cwd=alpha)
+    go, job = gated(tmp_path)
+    galley.json("exec", "-n", "c0", *job, cwd=alpha)
+    galley.json("exec", "-n", "c1", *job, cwd=alpha)
+    assert galley.get("c1")["state"] == "queued"
+    pid = galley.daemon_pid()
+    galley.ok("config", "set", "--project", "limits.maxRunning", "2",
+              cwd=alpha)
+    # the next request's pass sees the new file
+    galley.json("exec", "-n", "c2", *job, cwd=alpha)
+    assert galley.get("c1")["state"] in ("starting", "working")
+    assert galley.get("c2")["state"] == "queued"
+    assert galley.daemon_pid() == pid
+    go.touch()
+    for n in ("c0", "c1", "c2"):
+        galley.wait_state(n, "done", timeout=30)
