@@ -137,9 +137,9 @@ group_serve(
 			    "queued", 0);
 			json_object_set_new(by, g, o);
 		}
-		const char *k = session_live(s)       ? "running"
-		    : strcmp(s->state, "queued") == 0 ? "queued"
-		                                      : NULL;
+		const char *k = session_live(s)  ? "running"
+		    : s->state == SESSION_QUEUED ? "queued"
+		                                 : NULL;
 		if (k)
 			json_object_set_new(o, k,
 			    json_integer(

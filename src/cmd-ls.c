@@ -268,7 +268,7 @@ ls_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 	buf_addf(&b, "{\"id\":%lld,\"ok\":true,\"%s\":[", (long long)id,
 	    rows ? "rows" : "sessions");
 	TAILQ_FOREACH(s, &session_table, entry) {
-		if (state && !state_match(state, s->state))
+		if (state && !state_match(state, state_name(s->state)))
 			continue;
 		if (!all && !state && session_terminal(s) && !s->pinned &&
 		    now - s->updated_at > LS_RECENT_MS)

@@ -122,7 +122,7 @@ fill(struct session *s, const struct session_spec *sp, json_t *argv,
 	s->name = sp->name ? xstrdup(sp->name) : name_for(sp, argv);
 	s->runtime = xstrdup(sp->runtime);
 	s->kind = xstrdup(runtime_kind(sp->runtime));
-	s->state = xstrdup("queued");
+	s->state = SESSION_QUEUED;
 	s->prompt = dup_or_null(sp->prompt);
 	s->cwd = xstrdup(sp->cwd);
 	s->model = dup_or_null(sp->model);
@@ -221,7 +221,7 @@ session_create(const struct session_spec *sp, struct err *err)
 	    json_object_get(json_object_get(s->policy, "sandbox"), "applied");
 	if (applied) /* what runs, best-effort or not, is on record */
 		session_event(s, "sandbox", applied);
-	json_t *first = json_pack("{s:s}", "state", s->state);
+	json_t *first = json_pack("{s:s}", "state", state_name(s->state));
 	session_event(s, "state", first);
 	json_decref(first);
 	s->first_block = blocked;

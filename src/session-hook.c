@@ -294,37 +294,38 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 	    strcmp(event, "PostToolUse") == 0 ||
 	    strcmp(event, "PostToolBatch") == 0 ||
 	    strcmp(event, "SubagentStart") == 0) {
-		session_hook_state(s, "working", NULL, NULL);
+		session_hook_state(s, SESSION_WORKING, NULL, NULL);
 	} else if (strcmp(event, "PreToolUse") == 0) {
 		free(s->last_tool);
 		s->last_tool = tool_label(payload);
-		session_hook_state(s, "working", NULL, NULL);
+		session_hook_state(s, SESSION_WORKING, NULL, NULL);
 	} else if (strcmp(event, "PermissionRequest") == 0) {
 		label = tool_label(payload);
 		xasprintf(&wait, "permission: %s",
 		    label              ? label
 		        : s->last_tool ? s->last_tool
 		                       : "tool");
-		session_hook_state(s, "blocked", wait, NULL);
+		session_hook_state(s, SESSION_BLOCKED, wait, NULL);
 	} else if (strcmp(event, "Notification") == 0) {
 		const char *type = json_string_value(
 		    json_object_get(payload, "notification_type"));
 		const char *msg =
 		    json_string_value(json_object_get(payload, "message"));
 		if (type && strcmp(type, "permission_prompt") == 0) {
-			if (strcmp(s->state, "blocked") != 0) {
+			if (s->state != SESSION_BLOCKED) {
 				xasprintf(&wait, "permission: %s",
 				    s->last_tool ? s->last_tool : "tool");
-				session_hook_state(s, "blocked", wait, NULL);
+				session_hook_state(
+				    s, SESSION_BLOCKED, wait, NULL);
 			}
 		} else if (type && strcmp(type, "elicitation_dialog") == 0) {
 			xasprintf(
 			    &wait, "input: %.200s", msg ? msg : "question");
-			session_hook_state(s, "blocked", wait, NULL);
+			session_hook_state(s, SESSION_BLOCKED, wait, NULL);
 		} else
 			session_touch(s);
 	} else if (strcmp(event, "Stop") == 0) {
-		session_hook_state(s, "idle", NULL, NULL);
+		session_hook_state(s, SESSION_IDLE, NULL, NULL);
 	} else if (strcmp(event, "StopFailure") == 0) {
 		/* the turn died on an API error: the agent waits for a
 		 * retry, so the user must hear why */
@@ -337,7 +338,8 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 		        strcmp(e, "overloaded") == 0))
 			session_policy_rate_limited(s, e);
 		xasprintf(&wait, "retry: %.300s", m ? m : e ? e : "API error");
-		session_hook_state(s, "blocked", wait, e ? e : "API error");
+		session_hook_state(
+		    s, SESSION_BLOCKED, wait, e ? e : "API error");
 	} else if (strcmp(event, "SubagentStop") == 0) {
 		/* a subagent's turns are in a file of their own */
 		session_read_transcript_once(s,
@@ -357,7 +359,7 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 static void
 hook_observe(struct session *s, const struct session_change *ch, void *arg)
 {
-	int now = state_from_name(s->state);
+	int now = s->state;
 
 	if (ch->kind == SESSION_CHANGE_STATE && state_table[now].terminal &&
 	    !(ch->old >= 0 && state_table[ch->old].terminal) &&

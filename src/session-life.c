@@ -46,9 +46,9 @@ session_spawn(struct session *s, struct err *err)
 	s->stop_requested = 0;
 	free(s->waiting_for);
 	s->waiting_for = NULL;
-	session_set_state(s, "starting", NULL, NULL);
+	session_set_state(s, SESSION_STARTING, NULL, NULL);
 	if (s->first_block) { /* a dialog comes before any hook: say so */
-		session_set_state(s, "blocked", s->first_block,
+		session_set_state(s, SESSION_BLOCKED, s->first_block,
 		    "waiting on the runtime before its hooks load");
 		free(s->first_block);
 		s->first_block = NULL;
@@ -62,7 +62,7 @@ session_spawn(struct session *s, struct err *err)
 int
 session_line_result(struct session *s, struct err *err)
 {
-	if (strcmp(s->state, "failed") == 0)
+	if (s->state == SESSION_FAILED)
 		return err_set(err, ERR_FAILED, "%s",
 		    s->reason ? s->reason : "the session failed to start");
 	return 0;
@@ -149,15 +149,15 @@ on_exited(struct session *s, int code, int sig)
 	free(log);
 	const char *rtext = json_string_value(json_object_get(res, "result"));
 	if (s->stop_requested) {
-		session_set_state(s, "stopped", NULL,
+		session_set_state(s, SESSION_STOPPED, NULL,
 		    s->stop_reason ? s->stop_reason : "stopped by user");
 	} else if (json_is_true(json_object_get(res, "is_error"))) {
 		/* claude's "success" subtype says nothing: is_error does */
 		snprintf(reason, sizeof reason, "%.300s",
 		    rtext ? rtext : "the run ended with an error");
-		session_set_state(s, "failed", NULL, reason);
+		session_set_state(s, SESSION_FAILED, NULL, reason);
 	} else if (code == 0 && sig == 0) {
-		session_set_state(s, "done", NULL, NULL);
+		session_set_state(s, SESSION_DONE, NULL, NULL);
 	} else {
 		last_screen_line(s, last, sizeof last);
 		if (sig)
@@ -169,7 +169,7 @@ on_exited(struct session *s, int code, int sig)
 		else
 			snprintf(
 			    reason, sizeof reason, "exited with code %d", code);
-		session_set_state(s, "failed", NULL, reason);
+		session_set_state(s, SESSION_FAILED, NULL, reason);
 	}
 	json_decref(res);
 	executor_find(s->executor)->detach(s);
@@ -178,7 +178,8 @@ on_exited(struct session *s, int code, int sig)
 		s->restart_pending = 0;
 		session_event(s, "restart", NULL);
 		if (resume_spec(s, &err) < 0 || session_spawn(s, &err) < 0)
-			session_set_state(s, "failed", NULL, err.msg.data);
+			session_set_state(
+			    s, SESSION_FAILED, NULL, err.msg.data);
 		err_release(&err);
 	}
 }
@@ -190,8 +191,8 @@ on_status(struct session *s, long pid)
 		s->pid = pid;
 		session_touch(s);
 	}
-	if (strcmp(s->state, "starting") == 0 && strcmp(s->kind, "job") == 0)
-		session_set_state(s, "working", NULL, NULL);
+	if (s->state == SESSION_STARTING && strcmp(s->kind, "job") == 0)
+		session_set_state(s, SESSION_WORKING, NULL, NULL);
 	else if (pid > 0)
 		session_notify(s, SESSION_CHANGE_UPDATE); /* the pid is news */
 }
@@ -203,23 +204,24 @@ on_lost(struct session *s, enum executor_lost why)
 	if (session_terminal(s))
 		return;
 	if (why == EXECUTOR_LOST_REBOOT) {
-		session_set_state(s, "interrupted", NULL,
+		session_set_state(s, SESSION_INTERRUPTED, NULL,
 		    "machine rebooted: 'galley restart' starts it again");
 		return;
 	}
 	s->has_exit = 0;
 	s->ended_at = wall_ms();
 	if (s->stop_requested)
-		session_set_state(s, "stopped", NULL,
+		session_set_state(s, SESSION_STOPPED, NULL,
 		    s->stop_reason ? s->stop_reason : "stopped by user");
 	else
-		session_set_state(s, "failed", NULL, "host lost");
+		session_set_state(s, SESSION_FAILED, NULL, "host lost");
 	executor_of(s)->orphan(s);
 	if (s->restart_pending) {
 		struct err err = ERR_INIT;
 		s->restart_pending = 0;
 		if (session_spawn(s, &err) < 0)
-			session_set_state(s, "failed", NULL, err.msg.data);
+			session_set_state(
+			    s, SESSION_FAILED, NULL, err.msg.data);
 		err_release(&err);
 	}
 }
@@ -239,15 +241,16 @@ session_life_sink(struct executor_sink *sink)
 int
 session_stop(struct session *s, int grace_ms, struct err *err)
 {
-	if (strcmp(s->state, "queued") == 0) {
+	if (s->state == SESSION_QUEUED) {
 		/* never started: it just leaves the line */
 		s->queue_pos = 0;
-		session_set_state(s, "stopped", NULL, "stopped by user");
+		session_set_state(s, SESSION_STOPPED, NULL, "stopped by user");
 		return 0;
 	}
 	if (!session_live(s))
 		return err_set(err, ERR_FAILED,
-		    "session '%s' is not running (%s)", s->name, s->state);
+		    "session '%s' is not running (%s)", s->name,
+		    state_name(s->state));
 	s->stop_requested = 1;
 	session_event(s, "stop", NULL);
 	return executor_of(s)->stop(s, grace_ms, err);
@@ -256,7 +259,7 @@ session_stop(struct session *s, int grace_ms, struct err *err)
 int
 session_restart(struct session *s, struct err *err)
 {
-	if (strcmp(s->state, "queued") == 0)
+	if (s->state == SESSION_QUEUED)
 		return err_set(err, ERR_FAILED,
 		    "session '%s' has not started yet", s->name);
 	if (session_name_taken(s->name, s))
@@ -278,7 +281,7 @@ session_restart(struct session *s, struct err *err)
 	s->has_exit = 0;
 	s->exit_code = s->exit_signal = 0;
 	s->ended_at = 0;
-	session_set_state(s, "queued", NULL, NULL);
+	session_set_state(s, SESSION_QUEUED, NULL, NULL);
 	return session_line_result(s, err);
 }
 
@@ -297,7 +300,7 @@ session_remove(struct session *s, int force, struct err *err)
 	if (session_live(s) && !force)
 		return err_set(err, ERR_REFUSED,
 		    "session '%s' is %s: stop it first, or use --force",
-		    s->name, s->state);
+		    s->name, state_name(s->state));
 	dir = session_dir(s);
 	if (session_live(s)) {
 		/* the files go too, but only once nothing of the session can

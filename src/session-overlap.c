@@ -167,7 +167,7 @@ overlap_observe(struct session *s, const struct session_change *ch, void *arg)
 	if (ch->kind != SESSION_CHANGE_STATE || s->worktree == NULL ||
 	    s->repo == NULL)
 		return;
-	now = state_from_name(s->state);
+	now = s->state;
 	if (now == SESSION_STARTING && was != SESSION_STARTING)
 		worktree_lock(s, 1);
 	if (state_table[now].terminal && !state_table[was].terminal) {

@@ -379,47 +379,48 @@ hold(struct session *s, int kind, const char *wait, const char *reason)
 	    strcmp(s->waiting_for, wait) == 0)
 		return;
 	if (s->hold == HOLD_NONE) {
-		free(s->held_state);
 		free(s->held_wait);
-		s->held_state = xstrdup(s->state);
+		s->held_state = s->state;
 		s->held_wait = s->waiting_for ? xstrdup(s->waiting_for) : NULL;
 	}
 	s->hold = kind;
 	s->pass = 0;
-	session_set_state(s, "blocked", wait, reason);
+	session_set_state(s, SESSION_BLOCKED, wait, reason);
 }
 
 /* Back to the state its hooks reported meanwhile. */
 static void
 release(struct session *s)
 {
-	const char *st = s->held_state ? s->held_state : "idle";
+	/* what its hooks said meanwhile; a hold from before any (a daemon
+	 * restart) goes back to idle */
+	enum session_state st =
+	    state_table[s->held_state].live ? s->held_state : SESSION_IDLE;
 
 	s->hold = HOLD_NONE;
 	s->pass = 0;
-	if (strcmp(st, "blocked") == 0 && s->held_wait == NULL)
-		st = "idle";
+	if (st == SESSION_BLOCKED && s->held_wait == NULL)
+		st = SESSION_IDLE;
 	if (session_live(s))
-		session_set_state(s, st,
-		    strcmp(st, "blocked") == 0 ? s->held_wait : NULL, NULL);
-	free(s->held_state);
+		session_set_state(
+		    s, st, st == SESSION_BLOCKED ? s->held_wait : NULL, NULL);
 	free(s->held_wait);
-	s->held_state = s->held_wait = NULL;
+	s->held_state = SESSION_IDLE;
+	s->held_wait = NULL;
 }
 
 void
-session_hook_state(struct session *s, const char *state,
+session_hook_state(struct session *s, enum session_state state,
     const char *waiting_for, const char *reason)
 {
 	if (s->hold != HOLD_NONE && !s->pass) {
-		free(s->held_state);
 		free(s->held_wait);
-		s->held_state = xstrdup(state);
+		s->held_state = state;
 		s->held_wait = waiting_for ? xstrdup(waiting_for) : NULL;
 		return;
 	}
 	session_set_state(s, state, waiting_for, reason);
-	if (s->pass && strcmp(state, "idle") == 0) {
+	if (s->pass && state == SESSION_IDLE) {
 		/* the turn a reply let through is over: hold again if the
 		 * budget is still spent */
 		s->pass = 0;
@@ -446,7 +447,7 @@ session_policy_reply(struct session *s, struct err *err)
 		return 0;
 	}
 	s->pass = 1;
-	session_set_state(s, "working", NULL, NULL);
+	session_set_state(s, SESSION_WORKING, NULL, NULL);
 	(void)err;
 	return 0;
 }
@@ -791,7 +792,7 @@ tick_cb(uv_timer_t *t)
 		return;
 	TAILQ_FOREACH(s, &session_table, entry) {
 		if (!agent_session(s) || s->hold != HOLD_NONE ||
-		    strcmp(s->state, "working") != 0 || s->progress_at == 0 ||
+		    s->state != SESSION_WORKING || s->progress_at == 0 ||
 		    now - s->progress_at < (int64_t)(mins * 60000))
 			continue;
 		snprintf(
@@ -851,7 +852,7 @@ session_policy_init(void)
 	/* holds are states: a held session stays held across a restart */
 	TAILQ_FOREACH(s, &session_table, entry) {
 		s->progress_at = wall_ms();
-		if (!session_live(s) || strcmp(s->state, "blocked") != 0 ||
+		if (!session_live(s) || s->state != SESSION_BLOCKED ||
 		    s->waiting_for == NULL)
 			continue;
 		if (strcmp(s->waiting_for, "budget") == 0)
@@ -859,7 +860,7 @@ session_policy_init(void)
 		else if (strncmp(s->waiting_for, "runaway:", 8) == 0)
 			s->hold = HOLD_RUNAWAY;
 		if (s->hold)
-			s->held_state = xstrdup("idle");
+			s->held_state = SESSION_IDLE;
 	}
 	budget_check_all();
 }
@@ -998,7 +999,7 @@ session_budget_raise(
 static void
 policy_observe(struct session *s, const struct session_change *ch, void *arg)
 {
-	int now = state_from_name(s->state);
+	int now = s->state;
 	json_t *res;
 	json_int_t status;
 

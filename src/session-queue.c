@@ -157,12 +157,12 @@ can_start(struct session *s, struct counts *c, char *why, size_t size)
 			    why, size, "dependency %s is gone", id ? id : "?");
 			return -1;
 		}
-		if (strcmp(o->state, "done") == 0)
+		if (o->state == SESSION_DONE)
 			continue;
 		if (session_terminal(o)) {
 			snprintf(why, size, "dependency %s (%s) ended %s%s%s",
-			    o->name, o->id, o->state, o->reason ? ": " : "",
-			    o->reason ? o->reason : "");
+			    o->name, o->id, state_name(o->state),
+			    o->reason ? ": " : "", o->reason ? o->reason : "");
 			return -1;
 		}
 		snprintf(why, size, "after %s", o->name);
@@ -231,7 +231,7 @@ line_up(struct counts *c, struct session ***line, size_t *cap)
 	TAILQ_FOREACH(s, &session_table, entry) {
 		if (session_live(s))
 			count_live(c, s);
-		if (strcmp(s->state, "queued") != 0)
+		if (s->state != SESSION_QUEUED)
 			continue;
 		if (n == *cap) {
 			*cap = *cap ? *cap * 2 : 32;
@@ -257,14 +257,14 @@ walk_line(struct counts *c, struct session **line, size_t n)
 		int ok = can_start(s, c, why, sizeof why);
 		if (ok < 0) {
 			s->queue_pos = 0;
-			session_set_state(s, "failed", NULL, why);
+			session_set_state(s, SESSION_FAILED, NULL, why);
 			continue;
 		}
 		if (ok > 0) {
 			s->queue_pos = 0;
 			if (session_spawn(s, &err) < 0)
 				session_set_state(
-				    s, "failed", NULL, err.msg.data);
+				    s, SESSION_FAILED, NULL, err.msg.data);
 			else {
 				session_policy_started(s);
 				count_live(c, s);
@@ -277,7 +277,7 @@ walk_line(struct counts *c, struct session **line, size_t n)
 			session_uncache(s);
 		}
 		if (s->waiting_for == NULL || strcmp(s->waiting_for, why) != 0)
-			session_set_state(s, "queued", why, NULL);
+			session_set_state(s, SESSION_QUEUED, why, NULL);
 	}
 }
 
@@ -314,7 +314,7 @@ session_schedule(void)
 static void
 queue_observe(struct session *s, const struct session_change *ch, void *arg)
 {
-	int now = state_from_name(s->state), was = ch->old;
+	int now = s->state, was = ch->old;
 
 	switch (ch->kind) {
 	case SESSION_CHANGE_CREATED:

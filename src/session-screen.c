@@ -48,8 +48,8 @@ static int
 watched(struct session *s)
 {
 	return strcmp(s->runtime, "claude") == 0 &&
-	    (strcmp(s->state, "starting") == 0 ||
-	        (strcmp(s->state, "working") == 0 && !s->retry_seen));
+	    (s->state == SESSION_STARTING ||
+	        (s->state == SESSION_WORKING && !s->retry_seen));
 }
 
 static void
@@ -73,7 +73,7 @@ tick_cb(uv_timer_t *t)
 static void
 screen_observe(struct session *s, const struct session_change *ch, void *arg)
 {
-	int now = state_from_name(s->state);
+	int now = s->state;
 
 	/* hooks may stay silent: before the first one, and during API
 	 * retries, which show only on the screen */
@@ -129,7 +129,7 @@ session_on_screen(struct session *s, const char *scr)
 
 	if (!watched(s) || scr == NULL)
 		return;
-	if (strcmp(s->state, "working") == 0) {
+	if (s->state == SESSION_WORKING) {
 		if (retrying(scr)) {
 			s->retry_seen = 1; /* once, until its next hook */
 			session_policy_rate_limited(s, "api_retry");
@@ -144,7 +144,7 @@ session_on_screen(struct session *s, const char *scr)
 				    dialogs[i].what, s->cwd);
 			log_info("session %s: hooks silent, screen shows: %s",
 			    s->id, wait);
-			session_set_state(s, "blocked", wait,
+			session_set_state(s, SESSION_BLOCKED, wait,
 			    "read from the screen: claude's hooks are silent");
 			return;
 		}
@@ -154,6 +154,6 @@ session_on_screen(struct session *s, const char *scr)
 	snprintf(wait, sizeof wait,
 	    "no word from claude's hooks for %d s; its screen ends with: %s",
 	    SCREEN_GIVE_UP_MS / 1000, line[0] ? line : "(blank)");
-	session_set_state(s, "blocked", wait,
+	session_set_state(s, SESSION_BLOCKED, wait,
 	    "read from the screen: claude's hooks are silent");
 }

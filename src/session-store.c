@@ -49,7 +49,13 @@ session_load_all(struct err *err)
 		s->name = col_str(st, i++);
 		s->kind = col_str(st, i++);
 		s->runtime = col_str(st, i++);
-		s->state = col_str(st, i++);
+		const char *state = (const char *)sqlite3_column_text(st, i++);
+		int known = state_from_name(state);
+		if (known < 0) /* a newer galley's store: show it, ended */
+			log_warn("session %s: unknown state '%.32s' in the "
+			         "store, loaded as failed",
+			    s->id, state ? state : "");
+		s->state = known < 0 ? SESSION_FAILED : known;
 		s->waiting_for = col_str(st, i++);
 		s->reason = col_str(st, i++);
 		s->prompt = col_str(st, i++);
@@ -86,8 +92,8 @@ session_load_all(struct err *err)
 		s->priority = sqlite3_column_int(st, i++);
 		const unsigned char *pol = sqlite3_column_text(st, i++);
 		s->policy = pol ? json_loads((const char *)pol, 0, NULL) : NULL;
-		if (s->name == NULL || s->state == NULL || s->cwd == NULL ||
-		    s->kind == NULL || s->runtime == NULL) {
+		if (s->name == NULL || s->cwd == NULL || s->kind == NULL ||
+		    s->runtime == NULL) {
 			session_free(s); /* NOT NULL columns: cannot happen */
 			continue;
 		}
@@ -140,7 +146,7 @@ session_touch(struct session *s)
 	bind_str(st, i++, s->name);
 	bind_str(st, i++, s->kind);
 	bind_str(st, i++, s->runtime);
-	bind_str(st, i++, s->state);
+	bind_str(st, i++, state_name(s->state));
 	bind_str(st, i++, s->waiting_for);
 	bind_str(st, i++, s->reason);
 	bind_str(st, i++, s->prompt);

@@ -28,14 +28,13 @@ void
 session_free(struct session *s)
 {
 	/* its executor let go of it first (detach, kill or shutdown) */
-	char **strs[] = {&s->name, &s->kind, &s->runtime, &s->state,
-	    &s->waiting_for, &s->reason, &s->prompt, &s->cwd, &s->worktree,
-	    &s->branch, &s->grp, &s->executor, &s->model,
-	    &s->runtime_session_id, &s->team, &s->workflow, &s->parent,
-	    &s->boot_id, &s->hook_token, &s->spec, &s->transcript_path,
-	    &s->last_tool, &s->repo, &s->base, &s->base_ref, &s->result,
-	    &s->first_block, &s->held_state, &s->held_wait, &s->repeat_key,
-	    &s->stop_reason, &s->project};
+	char **strs[] = {&s->name, &s->kind, &s->runtime, &s->waiting_for,
+	    &s->reason, &s->prompt, &s->cwd, &s->worktree, &s->branch, &s->grp,
+	    &s->executor, &s->model, &s->runtime_session_id, &s->team,
+	    &s->workflow, &s->parent, &s->boot_id, &s->hook_token, &s->spec,
+	    &s->transcript_path, &s->last_tool, &s->repo, &s->base,
+	    &s->base_ref, &s->result, &s->first_block, &s->held_wait,
+	    &s->repeat_key, &s->stop_reason, &s->project};
 	for (size_t i = 0; i < nitems(strs); i++)
 		free(*strs[i]);
 	session_uncache(s);
@@ -77,23 +76,20 @@ session_drop(struct session *s)
 {
 	TAILQ_REMOVE(&session_table, s, entry);
 	session_count--;
-	notify(s, SESSION_CHANGE_REMOVED, state_from_name(s->state));
+	notify(s, SESSION_CHANGE_REMOVED, s->state);
 	session_free(s);
 }
 
 int
 session_terminal(struct session *s)
 {
-	return strcmp(s->state, "done") == 0 ||
-	    strcmp(s->state, "failed") == 0 ||
-	    strcmp(s->state, "stopped") == 0 ||
-	    strcmp(s->state, "interrupted") == 0;
+	return state_table[s->state].terminal;
 }
 
 int
 session_live(struct session *s)
 {
-	return !session_terminal(s) && strcmp(s->state, "queued") != 0;
+	return state_table[s->state].live;
 }
 
 struct session *
@@ -212,7 +208,7 @@ session_to_json(struct session *s)
 	json_object_set_new(o, "name", json_string(s->name));
 	json_object_set_new(o, "kind", json_string(s->kind));
 	json_object_set_new(o, "runtime", json_string(s->runtime));
-	json_object_set_new(o, "state", json_string(s->state));
+	json_object_set_new(o, "state", json_string(state_name(s->state)));
 	set_nullable(o, "waiting_for", s->waiting_for);
 	set_nullable(o, "reason", s->reason);
 	set_nullable(o, "prompt", s->prompt);
@@ -234,8 +230,7 @@ session_to_json(struct session *s)
 	    o, "changed_files", files >= 0 ? json_integer(files) : json_null());
 	json_object_set_new(o, "review",
 	    json_boolean(files > 0 &&
-	        (strcmp(s->state, "idle") == 0 ||
-	            strcmp(s->state, "done") == 0)));
+	        (s->state == SESSION_IDLE || s->state == SESSION_DONE)));
 	json_object_set_new(o, "conflicts",
 	    s->conflicts ? json_incref(s->conflicts) : json_array());
 	json_object_set_new(
@@ -340,7 +335,7 @@ void
 session_notify(struct session *s, enum session_change_kind kind)
 {
 	session_uncache(s);
-	notify(s, kind, state_from_name(s->state));
+	notify(s, kind, s->state);
 }
 
 static void (*line_moved)(void);
@@ -400,12 +395,11 @@ session_row_text(struct session *s, size_t *len)
 		detail = queued;
 	}
 	if (detail == NULL && s->reason != NULL &&
-	    (strcmp(s->state, "failed") == 0 ||
-	        strcmp(s->state, "interrupted") == 0))
+	    (s->state == SESSION_FAILED || s->state == SESSION_INTERRUPTED))
 		detail = s->reason;
 	char review[64];
 	if (detail == NULL && s->changed_files > 1 &&
-	    (strcmp(s->state, "idle") == 0 || strcmp(s->state, "done") == 0)) {
+	    (s->state == SESSION_IDLE || s->state == SESSION_DONE)) {
 		snprintf(review, sizeof review, "ready for review: %d file%s",
 		    s->changed_files - 1, s->changed_files == 2 ? "" : "s");
 		detail = review;
@@ -438,12 +432,12 @@ session_row_text(struct session *s, size_t *len)
 	    ((unsigned char)one.data[one.len - 1] & 0xc0) == 0xc0)
 		one.len--;
 	json_t *row = json_pack("[s, s, s, I, s, s%, b]", s->id, s->name,
-	    s->state, (json_int_t)s->updated_at, s->runtime, one.data, one.len,
-	    s->pinned);
+	    state_name(s->state), (json_int_t)s->updated_at, s->runtime,
+	    one.data, one.len, s->pinned);
 	if (row == NULL) /* not UTF-8 after all */
-		row =
-		    json_pack("[s, s, s, I, s, s, b]", s->id, s->name, s->state,
-		        (json_int_t)s->updated_at, s->runtime, "", s->pinned);
+		row = json_pack("[s, s, s, I, s, s, b]", s->id, s->name,
+		    state_name(s->state), (json_int_t)s->updated_at, s->runtime,
+		    "", s->pinned);
 	s->row_text = json_dumps(row, JSON_COMPACT);
 	s->row_len = strlen(s->row_text);
 	json_decref(row);
@@ -482,10 +476,10 @@ set_text(char **dst, const char *v)
 }
 
 void
-session_set_state(struct session *s, const char *state, const char *waiting_for,
-    const char *reason)
+session_set_state(struct session *s, enum session_state state,
+    const char *waiting_for, const char *reason)
 {
-	int same = strcmp(s->state, state) == 0 &&
+	int same = s->state == state &&
 	    ((s->waiting_for == NULL && waiting_for == NULL) ||
 	        (s->waiting_for && waiting_for &&
 	            strcmp(s->waiting_for, waiting_for) == 0));
@@ -495,14 +489,15 @@ session_set_state(struct session *s, const char *state, const char *waiting_for,
 		session_touch(s);
 		return;
 	}
-	log_info("session %s: %s -> %s", s->id, s->state, state);
-	int old = state_from_name(s->state);
-	set_str(&s->state, state);
+	log_info("session %s: %s -> %s", s->id, state_name(s->state),
+	    state_name(state));
+	int old = s->state;
+	s->state = state;
 	set_text(&s->waiting_for, waiting_for);
 	set_text(&s->reason, reason);
 	session_touch(s);
-	json_t *data = json_pack("{s:s, s:s?, s:s?}", "state", state,
-	    "waiting_for", waiting_for, "reason", reason);
+	json_t *data = json_pack("{s:s, s:s?, s:s?}", "state",
+	    state_name(state), "waiting_for", waiting_for, "reason", reason);
 	session_event(s, "state", data);
 	json_decref(data);
 	notify(s, SESSION_CHANGE_STATE, old);

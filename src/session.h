@@ -26,7 +26,8 @@ struct usage_sum {
 
 struct session {
 	char id[GALLEY_ID_LEN + 1];
-	char *name, *kind, *runtime, *state, *waiting_for, *reason, *prompt;
+	enum session_state state;
+	char *name, *kind, *runtime, *waiting_for, *reason, *prompt;
 	char *cwd, *worktree, *branch, *grp, *executor, *model;
 	char *runtime_session_id, *team, *workflow, *parent, *boot_id;
 	char *hook_token, *spec;      /* spec: argv etc. as JSON, never env */
@@ -38,7 +39,8 @@ struct session {
 	/* session-policy.c: a hold (budget or runaway) keeps the session
 	 * blocked; hooks meanwhile only record the state they would set */
 	int hold, pass; /* HOLD_*; pass: a reply let one turn through */
-	char *held_state, *held_wait;
+	enum session_state held_state;
+	char *held_wait;
 	char *repeat_key;    /* the last tool call, and how often in a row */
 	int repeat_n, turns; /* turns: API replies since the last prompt */
 	int64_t progress_at;
@@ -93,7 +95,7 @@ int session_terminal(struct session *);
 void session_add(struct session *);
 void session_drop(struct session *);
 
-void session_set_state(struct session *, const char *state,
+void session_set_state(struct session *, enum session_state,
     const char *waiting_for, const char *reason);
 int session_on_hook(struct session *, const char *event, json_t *payload,
     json_t *reply, struct err *);
@@ -155,7 +157,7 @@ void session_policy_refresh(void);
 void session_policy_observe(void);
 int session_policy_hook(
     struct session *, const char *event, json_t *payload, json_t *reply);
-void session_hook_state(struct session *, const char *state,
+void session_hook_state(struct session *, enum session_state,
     const char *waiting_for, const char *reason);
 void session_policy_count(struct session *, double usd, long long tokens);
 void session_policy_usage(struct session *, int messages);
