@@ -9,6 +9,8 @@
 #include "cmd.h"
 #include "names.h"
 #include "server.h"
+#include "session-hold.h"
+#include "session-budget.h"
 #include "session.h"
 #include "settings.h"
 

@@ -268,4 +268,5 @@ const struct runtime runtime_claude = {
     .prepare = claude_prepare,
     .resume = claude_resume,
     .result = claude_result,
+    .provider = "anthropic",
 };

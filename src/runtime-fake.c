@@ -19,4 +19,5 @@ const struct runtime runtime_fake = {
     .name = "fake",
     .kind = "agent",
     .argv = fake_argv,
+    .provider = "fake",
 };

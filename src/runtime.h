@@ -9,9 +9,26 @@
 
 struct session_spec;
 
+/* A dialog a runtime may show before its hooks speak, and what it means. */
+struct runtime_dialog {
+	const char *pattern, *what;
+};
+
 struct runtime {
 	const char *name;
-	const char *kind; /* "agent" or "job" */
+	const char *kind;     /* "agent" or "job" */
+	const char *provider; /* whose API rate limits hold it; NULL: none */
+	/* its screen is read while its hooks are silent (session-screen.c):
+	 * the dialogs it knows, and whether the screen shows an API retry */
+	const struct runtime_dialog *dialogs;
+	int (*retrying)(const char *screen);
+	/* what it must write to keep working, under --sandbox write: paths
+	 * appended to list (dir: the session's, env: its environment) */
+	void (*sandbox_paths)(json_t *list, const char *dir, json_t *env);
+	/* the environment variable naming its API endpoint, for --sandbox
+	 * net's relay; NULL: it talks to no API */
+	const char *api_env;
+	const char *api_default;
 	/* the command line; *session_id is the conversation's id when the
 	 * driver makes one (caller frees) */
 	int (*argv)(const struct session_spec *, json_t **out,

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "runtime.h"
 #include "session-life.h"
+#include "session-hold.h"
 #include "session.h"
 #include "util.h"
 #include "xmalloc.h"

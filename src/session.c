@@ -60,6 +60,20 @@ session_file(struct session *s, const char *name)
 	return p;
 }
 
+int
+session_is_agent(struct session *s)
+{
+	return s->kind && strcmp(s->kind, "agent") == 0;
+}
+
+/* session_event that takes DATA's reference */
+void
+session_event_take(struct session *s, const char *kind, json_t *data)
+{
+	session_event(s, kind, data);
+	json_decref(data);
+}
+
 void
 session_add(struct session *s)
 {

@@ -93,6 +93,9 @@ int session_terminal(struct session *);
 /* Into the table (a new or loaded session), and out of it (removed:
  * observers told, then freed). */
 void session_add(struct session *);
+int session_is_agent(struct session *); /* not a job */
+/* session_event, taking data's reference */
+void session_event_take(struct session *, const char *kind, json_t *data);
 void session_drop(struct session *);
 
 void session_set_state(struct session *, enum session_state,
@@ -150,7 +153,6 @@ void session_queue_observe(void); /* subscribe the line to ends */
 
 /* session-policy.c (issue 8): tool rules, budgets, runaways, rate
  * limits. */
-enum { HOLD_NONE, HOLD_BUDGET, HOLD_RUNAWAY };
 void session_policy_init(void);
 /* After settings may have changed (a request, a hook, the tick). */
 void session_policy_refresh(void);
@@ -166,9 +168,6 @@ void session_policy_started(struct session *);
 void session_policy_schedule_done(void);
 void session_policy_rate_limited(struct session *, const char *kind);
 int session_policy_reply(struct session *, struct err *);
-json_t *session_budget_status(void);
-int session_budget_raise(
-    const char *scope, double usd, long long tokens, struct err *);
 
 /* session-screen.c: the screen when a runtime's hooks stay silent. */
 void session_screen_init(void); /* observes states */

@@ -154,3 +154,13 @@ settings_user(void)
 {
 	return settings_project(NULL);
 }
+
+double
+settings_user_num(const char *key, double dflt)
+{
+	json_t *v = settings_get(settings_user(), key);
+
+	return json_is_number(v) && json_number_value(v) >= 0
+	    ? json_number_value(v)
+	    : dflt;
+}

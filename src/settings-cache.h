@@ -17,5 +17,7 @@ void settings_cache_pass(void);
 /* Bumped whenever any settings were read again: a module that derives
  * state from them compares it with the value it saw. */
 unsigned settings_cache_generation(void);
+/* A number >= 0 from the user's settings, else dflt. */
+double settings_user_num(const char *key, double dflt);
 
 #endif
