@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "policy-rules.h"
 #include "server.h"
 #include "session-life.h"
 #include "session.h"
@@ -137,13 +138,10 @@ group_count(struct counts *c, const char *g)
 	return (int)json_integer_value(json_object_get(c->groups, g));
 }
 
-/* 1: may start; 0: waits (*why); -1: can never start (*why). The reason
- * names the limit, not the count, so it changes seldom: each change is a
- * store write and an event for every session in line. */
-static int
-can_start(struct session *s, struct counts *c, char *why, size_t size)
+/* The first dependency not ended done, into the facts. */
+static void
+dependency_facts(struct session *s, struct line_facts *f)
 {
-	const char *g = s->grp ? s->grp : "default";
 	struct session *o;
 	size_t i;
 	json_t *dep;
@@ -153,44 +151,48 @@ can_start(struct session *s, struct counts *c, char *why, size_t size)
 		const char *id = json_string_value(dep);
 		o = id ? session_find_id(id) : NULL;
 		if (o == NULL) {
-			snprintf(
-			    why, size, "dependency %s is gone", id ? id : "?");
-			return -1;
+			f->dep = DEP_GONE;
+			f->dep_id = id;
+			return;
 		}
 		if (o->state == SESSION_DONE)
 			continue;
-		if (session_terminal(o)) {
-			snprintf(why, size, "dependency %s (%s) ended %s%s%s",
-			    o->name, o->id, state_name(o->state),
-			    o->reason ? ": " : "", o->reason ? o->reason : "");
-			return -1;
-		}
-		snprintf(why, size, "after %s", o->name);
-		return 0;
+		f->dep = session_terminal(o) ? DEP_ENDED : DEP_WAITING;
+		f->dep_name = o->name;
+		f->dep_id = o->id;
+		f->dep_state = state_name(o->state);
+		f->dep_reason = o->reason;
+		return;
 	}
-	if (!session_policy_can_start(s, why, size))
-		return 0;
-	if (c->live >= limit_running()) {
-		snprintf(
-		    why, size, "queue: limits.maxRunning %d", limit_running());
-		return 0;
-	}
-	int plimit = project_limit(s);
-	const char *root = project_of(s);
-	if (plimit > 0 &&
-	    json_integer_value(json_object_get(c->projects, root)) >= plimit) {
-		const char *base = strrchr(root, '/');
-		snprintf(why, size, "queue: limits.maxRunning %d in project %s",
-		    plimit, base ? base + 1 : root);
-		return 0;
-	}
-	int glimit = group_limit_of(s, g);
-	if (glimit > 0 && group_count(c, g) >= glimit) {
-		snprintf(
-		    why, size, "queue: group %s runs %d at a time", g, glimit);
-		return 0;
-	}
-	return 1;
+}
+
+/* 1: may start; 0: waits (*why); -1: can never start (*why). The facts
+ * are gathered here, the rule is policy-rules.c's line_decide. The reason
+ * names the limit, not the count, so it changes seldom: each change is a
+ * store write and an event for every session in line. */
+static int
+can_start(struct session *s, struct counts *c, char *why, size_t size)
+{
+	const char *g = s->grp ? s->grp : "default", *root = project_of(s);
+	const char *base = strrchr(root, '/');
+	char policy[512];
+	struct line_facts f = {
+	    .live = c->live,
+	    .limit = limit_running(),
+	    .project = base ? base + 1 : root,
+	    .project_live =
+	        (int)json_integer_value(json_object_get(c->projects, root)),
+	    .project_limit = project_limit(s),
+	    .group = g,
+	    .group_live = group_count(c, g),
+	    .group_limit = group_limit_of(s, g),
+	};
+
+	dependency_facts(s, &f);
+	if (f.dep == DEP_NONE &&
+	    !session_policy_can_start(s, policy, sizeof policy))
+		f.policy_why = policy;
+	return line_decide(&f, why, size);
 }
 
 static int
