@@ -10,6 +10,7 @@
 #include "names.h"
 #include "server.h"
 #include "session-life.h"
+#include "runtime.h"
 #include "session.h"
 #include "spec.h"
 #include "settings.h"
@@ -111,29 +112,6 @@ claude_on_path(void)
 
 	free(p);
 	return found;
-}
-
-/* The claude runtime's part of the request: settings the daemon cannot
- * read itself (they depend on the caller's directory and user). */
-static int
-claude_request(struct cmd_ctx *ctx, struct settings *set, json_t *req,
-    const char *dir, const char *effort, const char *mode)
-{
-	json_t *v;
-
-	if (effort == NULL)
-		effort = settings_get_str(set, "effort");
-	if (mode == NULL)
-		mode = settings_get_str(set, "permissionMode");
-	if (effort)
-		json_object_set_new(req, "effort", json_string(effort));
-	if (mode)
-		json_object_set_new(req, "permission_mode", json_string(mode));
-	if ((v = settings_get(set, "claude.path")) && json_is_string(v))
-		json_object_set(req, "claude_path", v);
-	v = settings_get(set, "claude.preAccept");
-	json_object_set_new(req, "pre_accept", json_boolean(json_is_true(v)));
-	return 0;
 }
 
 /* A named agent: claude runs it (--agents, --agent); for every runtime
@@ -255,10 +233,14 @@ new_run(struct cmd_ctx *ctx)
 		runtime = claude_on_path() ? "claude" : "fake";
 	if (model == NULL)
 		model = settings_get_str(&set, "model");
-	int claude = strcmp(runtime, "claude") == 0;
+	/* what the runtime's driver adds from the caller's flags and
+	 * settings (claude: effort, permission mode, its path) */
+	const struct runtime *rt = runtime_find(runtime);
+	int claude = rt && rt->named_agents;
 	if (agent == NULL && claude)
 		agent = settings_get_str(&set, "defaultAgent");
-	if ((claude && claude_request(ctx, &set, req, dir, effort, mode) < 0) ||
+	if ((rt && rt->request &&
+	        rt->request(&set, req, effort, mode, &ctx->err) < 0) ||
 	    (agent && agent_request(ctx, req, dir, agent, claude, deny) < 0)) {
 		settings_release(&set);
 		json_decref(req);

@@ -12,8 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "claude-config.h"
 #include "proto.h"
+#include "settings.h"
 #include "runtime.h"
 #include "spec.h"
 #include "util.h"
@@ -261,6 +263,84 @@ claude_resume(json_t *argv, const char *rsid)
 	return out;
 }
 
+/* Under --sandbox write: its state, ~/.claude and ~/.claude.json (or
+ * CLAUDE_CONFIG_DIR). */
+static void
+claude_sandbox_paths(json_t *list, const char *dir, json_t *env)
+{
+	const char *home = env_lookup(env, "HOME");
+	const char *cfg = env_lookup(env, "CLAUDE_CONFIG_DIR");
+	char *p;
+
+	if (cfg && cfg[0] == '/') {
+		mkdir_p(cfg, 0700, NULL);
+		json_array_append_new(list, json_string(cfg));
+	} else if (home && home[0] == '/') {
+		xasprintf(&p, "%s/.claude", home);
+		mkdir_p(p, 0700, NULL);
+		json_array_append_new(list, json_string(p));
+		free(p);
+		json_array_append_new(
+		    list, json_sprintf("%s/.claude.json", home));
+	}
+}
+
+/* Dialogs claude shows before its hooks load (session-screen.c reads the
+ * screen for them when the hooks stay silent). */
+static const struct runtime_dialog claude_dialogs[] = {
+    {"trust this folder", "claude asks whether to trust the folder", 1},
+    {"Detected a custom API key",
+        "claude asks whether to use the API key in ANTHROPIC_API_KEY", 0},
+    {"Bypass Permissions mode", "claude asks to accept bypass-permissions mode",
+        0},
+    {"Select login method", "claude asks to log in", 0},
+    {"Choose the text style", "claude onboarding asks for a theme", 0},
+    {NULL, NULL, 0},
+};
+
+/* An API retry on the screen: interactive claude's status line, or a
+ * headless run's {"type":"system","subtype":"api_retry",...} line, which
+ * the screen may have wrapped anywhere. */
+static int
+claude_retrying(const char *scr)
+{
+	struct buf b = BUF_INIT;
+	int found;
+
+	if (strstr(scr, "Retrying in") && strstr(scr, "attempt"))
+		return 1;
+	for (const char *p = scr; *p; p++)
+		if (*p != '\n')
+			buf_addc(&b, *p);
+	buf_addc(&b, '\0');
+	found = strstr(b.data, "\"subtype\":\"api_retry\"") != NULL;
+	buf_release(&b);
+	return found;
+}
+
+/* The claude runtime's part of the request: settings the daemon cannot
+ * read itself (they depend on the caller's directory and user). */
+static int
+claude_request(struct settings *set, json_t *req, const char *effort,
+    const char *mode, struct err *err)
+{
+	json_t *v;
+
+	if (effort == NULL)
+		effort = settings_get_str(set, "effort");
+	if (mode == NULL)
+		mode = settings_get_str(set, "permissionMode");
+	if (effort)
+		json_object_set_new(req, "effort", json_string(effort));
+	if (mode)
+		json_object_set_new(req, "permission_mode", json_string(mode));
+	if ((v = settings_get(set, "claude.path")) && json_is_string(v))
+		json_object_set(req, "claude_path", v);
+	v = settings_get(set, "claude.preAccept");
+	json_object_set_new(req, "pre_accept", json_boolean(json_is_true(v)));
+	return 0;
+}
+
 const struct runtime runtime_claude = {
     .name = "claude",
     .kind = "agent",
@@ -269,4 +349,11 @@ const struct runtime runtime_claude = {
     .resume = claude_resume,
     .result = claude_result,
     .provider = "anthropic",
+    .request = claude_request,
+    .named_agents = 1,
+    .dialogs = claude_dialogs,
+    .retrying = claude_retrying,
+    .sandbox_paths = claude_sandbox_paths,
+    .api_env = "ANTHROPIC_BASE_URL",
+    .api_default = "https://api.anthropic.com",
 };

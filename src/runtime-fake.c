@@ -1,9 +1,14 @@
 /* fake: the built-in scripted agent (fake-agent.c); the prompt is its
  * script. It reports state through `galley hook` exactly as claude does. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "proto.h"
 #include "runtime.h"
 #include "spec.h"
 #include "util.h"
+#include "xmalloc.h"
 
 static int
 fake_argv(const struct session_spec *sp, json_t **out, char **session_id,
@@ -15,9 +20,25 @@ fake_argv(const struct session_spec *sp, json_t **out, char **session_id,
 	return *out ? 0 : err_set(err, ERR_USAGE, "prompt is not UTF-8");
 }
 
+/* Under --sandbox write: its transcript, and no more of the session's
+ * dir (spec.json there holds the sandbox plan itself). */
+static void
+fake_sandbox_paths(json_t *list, const char *dir, json_t *env)
+{
+	char *p;
+
+	xasprintf(&p, "%s/transcript.jsonl", dir);
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	json_array_append_new(list, json_string(p));
+	free(p);
+}
+
 const struct runtime runtime_fake = {
     .name = "fake",
     .kind = "agent",
     .argv = fake_argv,
     .provider = "fake",
+    .sandbox_paths = fake_sandbox_paths,
 };

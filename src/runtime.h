@@ -8,10 +8,12 @@
 #include "err.h"
 
 struct session_spec;
+struct settings;
 
 /* A dialog a runtime may show before its hooks speak, and what it means. */
 struct runtime_dialog {
 	const char *pattern, *what;
+	int with_cwd; /* what is followed by the session's directory */
 };
 
 struct runtime {
@@ -28,6 +30,11 @@ struct runtime {
 	/* the environment variable naming its API endpoint, for --sandbox
 	 * net's relay; NULL: it talks to no API */
 	const char *api_env;
+	/* CLI side, for `new`: what the caller's flags and settings add to
+	 * the request (NULL: nothing) */
+	int (*request)(struct settings *, json_t *req, const char *effort,
+	    const char *permission_mode, struct err *);
+	int named_agents; /* runs named agents itself (--agents, --agent) */
 	const char *api_default;
 	/* the command line; *session_id is the conversation's id when the
 	 * driver makes one (caller frees) */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "claude-config.h"
+#include "runtime.h"
 #include "sandbox.h"
 #include "sock.h"
 #include "util.h"
@@ -215,8 +216,6 @@ sandbox_check(json_t *want, json_t **applied, struct err *err)
 
 /* ---- the API endpoint of a net sandbox (cmd-netrelay.c) ---------------- */
 
-#define DEFAULT_API_URL "https://api.anthropic.com"
-
 struct endpoint {
 	char scheme[6]; /* http, https */
 	char host[256]; /* without brackets */
@@ -309,21 +308,23 @@ is_loopback(const struct endpoint *ep)
 static json_t *
 relay_plan(json_t *applied, const char *runtime, const char *dir, json_t *env)
 {
-	const char *url = env_lookup(env, "ANTHROPIC_BASE_URL");
+	const struct runtime *rt = runtime_find(runtime);
+	const char *url =
+	    rt && rt->api_env ? env_lookup(env, rt->api_env) : NULL;
 	struct endpoint ep;
 	char why[400], *hp;
 	json_t *listen = json_array(), *relay;
 
-	if (strcmp(runtime, "claude") != 0) {
+	if (rt == NULL || rt->api_env == NULL) {
 		json_decref(listen);
-		return NULL;
+		return NULL; /* it talks to no API */
 	}
 	if (url == NULL || url[0] == '\0')
-		url = DEFAULT_API_URL;
+		url = rt->api_default;
 	if (parse_url(url, &ep, why, sizeof why) < 0) {
 		char note[500];
-		snprintf(note, sizeof note,
-		    "ANTHROPIC_BASE_URL %s: no endpoint is reachable", why);
+		snprintf(note, sizeof note, "%s %s: no endpoint is reachable",
+		    rt->api_env, why);
 		json_object_set_new(
 		    applied, "endpoint_error", json_string(note));
 		json_decref(listen);
@@ -398,38 +399,6 @@ out:
 	buf_release(&c);
 }
 
-/* Where each runtime keeps the state it must write to keep working. */
-static void
-add_runtime_paths(
-    json_t *list, const char *runtime, const char *dir, json_t *env)
-{
-	const char *home = env_lookup(env, "HOME");
-	const char *cfg = env_lookup(env, "CLAUDE_CONFIG_DIR");
-	char *p;
-
-	if (strcmp(runtime, "fake") == 0) {
-		/* its transcript, and no more of the session's dir: spec.json
-		 * there holds this very plan */
-		xasprintf(&p, "%s/transcript.jsonl", dir);
-		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			close(fd);
-		json_array_append_new(list, json_string(p));
-		free(p);
-	} else if (strcmp(runtime, "claude") == 0) {
-		if (cfg && cfg[0] == '/') {
-			mkdir_p(cfg, 0700, NULL);
-			add_path(list, cfg, NULL);
-		} else if (home && home[0] == '/') {
-			xasprintf(&p, "%s/.claude", home);
-			mkdir_p(p, 0700, NULL);
-			json_array_append_new(list, json_string(p));
-			free(p);
-			add_path(list, home, ".claude.json");
-		}
-	}
-}
-
 /* The terminal, the sinks and sources, and shared memory: not all of
  * /dev, where a root agent could write a disk. */
 static const char *const dev[] = {"/dev/null", "/dev/zero", "/dev/full",
@@ -440,6 +409,7 @@ json_t *
 sandbox_plan(json_t *want, json_t *applied, const char *runtime,
     const char *cwd, const char *dir, json_t *env)
 {
+	const struct runtime *rt = runtime_find(runtime);
 	json_t *plan = json_object(), *list, *e;
 	size_t i;
 	char *tmp;
@@ -465,7 +435,8 @@ sandbox_plan(json_t *want, json_t *applied, const char *runtime,
 				json_array_append_new(
 				    list, json_string(dev[i]));
 			add_git_dirs(list, cwd);
-			add_runtime_paths(list, runtime, dir, env);
+			if (rt && rt->sandbox_paths)
+				rt->sandbox_paths(list, dir, env);
 			json_object_set_new(plan, "write", list);
 		}
 		free(tmp);

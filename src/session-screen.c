@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "executor.h"
 #include "log.h"
+#include "runtime.h"
 #include "server.h"
 #include "session.h"
 #include "util.h"
@@ -29,25 +30,22 @@
 #define SCREEN_GIVE_UP_MS 30000
 #define SCREEN_TICK_MS 2000
 
-static const struct {
-	const char *pattern, *what;
-} dialogs[] = {
-    {"trust this folder", "claude asks whether to trust the folder"},
-    {"Detected a custom API key",
-        "claude asks whether to use the API key in ANTHROPIC_API_KEY"},
-    {"Bypass Permissions mode",
-        "claude asks to accept bypass-permissions mode"},
-    {"Select login method", "claude asks to log in"},
-    {"Choose the text style", "claude onboarding asks for a theme"},
-};
-
 static uv_timer_t tick;
 static int tick_init;
+
+/* A runtime whose driver knows what its screen shows. */
+static const struct runtime *
+screen_runtime(struct session *s)
+{
+	const struct runtime *rt = runtime_find(s->runtime);
+
+	return rt && rt->dialogs ? rt : NULL;
+}
 
 static int
 watched(struct session *s)
 {
-	return strcmp(s->runtime, "claude") == 0 &&
+	return screen_runtime(s) != NULL &&
 	    (s->state == SESSION_STARTING ||
 	        (s->state == SESSION_WORKING && !s->retry_seen));
 }
@@ -91,7 +89,7 @@ session_screen_init(void)
 void
 session_watch_screen(struct session *s)
 {
-	if (strcmp(s->runtime, "claude") != 0)
+	if (screen_runtime(s) == NULL)
 		return;
 	if (!tick_init) {
 		uv_timer_init(uv_default_loop(), &tick);
@@ -102,58 +100,38 @@ session_watch_screen(struct session *s)
 		uv_timer_start(&tick, tick_cb, SCREEN_TICK_MS, SCREEN_TICK_MS);
 }
 
-/* An API retry on the screen: interactive claude's status line, or a
- * headless run's {"type":"system","subtype":"api_retry",...} line, which
- * the screen may have wrapped anywhere. */
-static int
-retrying(const char *scr)
-{
-	struct buf b = BUF_INIT;
-	int found;
-
-	if (strstr(scr, "Retrying in") && strstr(scr, "attempt"))
-		return 1;
-	for (const char *p = scr; *p; p++)
-		if (*p != '\n')
-			buf_addc(&b, *p);
-	buf_addc(&b, '\0');
-	found = strstr(b.data, "\"subtype\":\"api_retry\"") != NULL;
-	buf_release(&b);
-	return found;
-}
-
 void
 session_on_screen(struct session *s, const char *scr)
 {
-	char wait[512], line[200];
+	const struct runtime *rt = screen_runtime(s);
+	const struct runtime_dialog *d;
+	char wait[512], line[200], why[128];
 
 	if (!watched(s) || scr == NULL)
 		return;
+	snprintf(why, sizeof why, "read from the screen: %s's hooks are silent",
+	    s->runtime);
 	if (s->state == SESSION_WORKING) {
-		if (retrying(scr)) {
+		if (rt->retrying && rt->retrying(scr)) {
 			s->retry_seen = 1; /* once, until its next hook */
 			session_policy_rate_limited(s, "api_retry");
 		}
 		return;
 	}
-	for (size_t i = 0; i < sizeof dialogs / sizeof dialogs[0]; i++)
-		if (strstr(scr, dialogs[i].pattern)) {
-			snprintf(wait, sizeof wait, "%s", dialogs[i].what);
-			if (i == 0)
-				snprintf(wait, sizeof wait, "%s %s",
-				    dialogs[i].what, s->cwd);
+	for (d = rt->dialogs; d->pattern; d++)
+		if (strstr(scr, d->pattern)) {
+			snprintf(wait, sizeof wait, "%s%s%s", d->what,
+			    d->with_cwd ? " " : "", d->with_cwd ? s->cwd : "");
 			log_info("session %s: hooks silent, screen shows: %s",
 			    s->id, wait);
-			session_set_state(s, SESSION_BLOCKED, wait,
-			    "read from the screen: claude's hooks are silent");
+			session_set_state(s, SESSION_BLOCKED, wait, why);
 			return;
 		}
 	if (wall_ms() - s->updated_at < SCREEN_GIVE_UP_MS)
 		return;
 	last_text_line(scr, line, sizeof line);
 	snprintf(wait, sizeof wait,
-	    "no word from claude's hooks for %d s; its screen ends with: %s",
-	    SCREEN_GIVE_UP_MS / 1000, line[0] ? line : "(blank)");
-	session_set_state(s, SESSION_BLOCKED, wait,
-	    "read from the screen: claude's hooks are silent");
+	    "no word from %s's hooks for %d s; its screen ends with: %s",
+	    s->runtime, SCREEN_GIVE_UP_MS / 1000, line[0] ? line : "(blank)");
+	session_set_state(s, SESSION_BLOCKED, wait, why);
 }
