@@ -11,6 +11,7 @@
 #include "server.h"
 #include "session-hold.h"
 #include "session-budget.h"
+#include "session-policy.h"
 #include "session.h"
 #include "settings.h"
 

@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "names.h"
 #include "server.h"
+#include "session-queue.h"
 #include "session.h"
 #include "settings.h"
 

@@ -18,6 +18,8 @@
 #include "log.h"
 #include "prices.h"
 #include "server.h"
+#include "session-hook.h"
+#include "session-policy.h"
 #include "session.h"
 #include "util.h"
 #include "xmalloc.h"

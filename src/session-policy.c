@@ -23,6 +23,7 @@
 #include "session-hold.h"
 #include "session-ratelimit.h"
 #include "session-runaway.h"
+#include "session-policy.h"
 #include "session.h"
 #include "settings-cache.h"
 #include "tool-rules.h"

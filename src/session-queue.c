@@ -22,6 +22,8 @@
 #include "policy-rules.h"
 #include "server.h"
 #include "session-life.h"
+#include "session-queue.h"
+#include "session-policy.h"
 #include "session.h"
 #include "settings-cache.h"
 #include "settings.h"

@@ -22,6 +22,8 @@
 #include "log.h"
 #include "runtime.h"
 #include "server.h"
+#include "session-policy.h"
+#include "session-screen.h"
 #include "session.h"
 #include "util.h"
 #include "xmalloc.h"

@@ -138,40 +138,4 @@ void session_uncache(struct session *);
 char *session_dir(struct session *);
 char *session_file(struct session *, const char *name); /* in its dir */
 
-/* usage.c-like helpers kept in session-usage.c */
-void session_hook_observe(void); /* reads the transcript at the end */
-void session_read_transcript(struct session *, const char *path);
-void session_read_transcript_once(struct session *, const char *path);
-void session_recheck_transcript(struct session *);
-
-/* session-queue.c */
-struct settings;
-void session_queue_set_group(const char *group, int limit);
-int session_group_limit(const char *group);
-void session_schedule(void);
-void session_queue_observe(void); /* subscribe the line to ends */
-
-/* session-policy.c (issue 8): tool rules, budgets, runaways, rate
- * limits. */
-void session_policy_init(void);
-/* After settings may have changed (a request, a hook, the tick). */
-void session_policy_refresh(void);
-void session_policy_observe(void);
-int session_policy_hook(
-    struct session *, const char *event, json_t *payload, json_t *reply);
-void session_hook_state(struct session *, enum session_state,
-    const char *waiting_for, const char *reason);
-void session_policy_count(struct session *, double usd, long long tokens);
-void session_policy_usage(struct session *, int messages);
-int session_policy_can_start(struct session *, char *why, size_t size);
-void session_policy_started(struct session *);
-void session_policy_schedule_done(void);
-void session_policy_rate_limited(struct session *, const char *kind);
-int session_policy_reply(struct session *, struct err *);
-
-/* session-screen.c: the screen when a runtime's hooks stay silent. */
-void session_screen_init(void); /* observes states */
-void session_watch_screen(struct session *);
-void session_on_screen(struct session *, const char *screen);
-
 #endif
