@@ -145,33 +145,71 @@ take_lock(struct err *err)
 	return 0;
 }
 
-int
-server_main(int foreground, const struct cmd_entry *const *table)
+/* The state dirs, and the log (stderr too when detached, so sanitizer
+ * reports land in it). */
+static int
+state_dirs(int foreground, char **logpath, struct err *err)
 {
-	struct err err = ERR_INIT;
-	char *logpath = NULL, *dbpath = NULL, *sessdir = NULL;
-	int fd, rc = 1;
+	char *sessdir;
+	int rc;
 
-	memset(&srv, 0, sizeof srv);
-	srv.lockfd = -1;
-	srv.loop = uv_default_loop();
-	if (run_dir_check(&err) < 0 ||
-	    mkdir_p(path_state_dir(), 0700, &err) < 0)
-		goto fail;
+	if (run_dir_check(err) < 0 || mkdir_p(path_state_dir(), 0700, err) < 0)
+		return -1;
 	xasprintf(&sessdir, "%s/sessions", path_state_dir());
-	if (mkdir_p(sessdir, 0700, &err) < 0)
-		goto fail;
-	xasprintf(&logpath, "%s/daemon.log", path_state_dir());
+	rc = mkdir_p(sessdir, 0700, err);
+	free(sessdir);
+	if (rc < 0)
+		return -1;
+	xasprintf(logpath, "%s/daemon.log", path_state_dir());
 	if (!foreground) {
-		/* stderr too, so sanitizer reports land in the log */
 		int lfd = open(
-		    logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		    *logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (lfd >= 0) {
 			dup2(lfd, 2);
 			close(lfd);
 		}
 	}
-	log_open(foreground ? NULL : logpath, "daemon");
+	log_open(foreground ? NULL : *logpath, "daemon");
+	return 0;
+}
+
+static int
+listen_and_signals(struct err *err)
+{
+	int fd = sock_listen(path_socket(), err);
+
+	if (fd < 0)
+		return -1;
+	uv_pipe_init(srv.loop, &srv.listener, 0);
+	if (uv_pipe_open(&srv.listener, fd) != 0 ||
+	    uv_listen((uv_stream_t *)&srv.listener, 128, listener_cb) != 0)
+		return err_set(
+		    err, ERR_FAILED, "cannot listen on %s", path_socket());
+	signal(SIGPIPE, SIG_IGN);
+	uv_signal_init(srv.loop, &srv.sig_term);
+	uv_signal_start(&srv.sig_term, signal_cb, SIGTERM);
+	uv_signal_init(srv.loop, &srv.sig_int);
+	uv_signal_start(&srv.sig_int, signal_cb, SIGINT);
+	uv_signal_init(srv.loop, &srv.sig_hup);
+	uv_signal_start(&srv.sig_hup, signal_cb, SIGHUP);
+	uv_signal_init(srv.loop, &srv.sig_chld);
+	uv_signal_start(&srv.sig_chld, sigchld_cb, SIGCHLD);
+	uv_unref((uv_handle_t *)&srv.sig_chld);
+	return 0;
+}
+
+int
+server_main(int foreground, const struct cmd_entry *const *table)
+{
+	struct err err = ERR_INIT;
+	char *logpath = NULL, *dbpath = NULL;
+	int rc = 1;
+
+	memset(&srv, 0, sizeof srv);
+	srv.lockfd = -1;
+	srv.loop = uv_default_loop();
+	if (state_dirs(foreground, &logpath, &err) < 0)
+		goto fail;
 	if (take_lock(&err) < 0) {
 		if (err.code == ERR_EXISTS)
 			rc = 0;
@@ -184,25 +222,8 @@ server_main(int foreground, const struct cmd_entry *const *table)
 	if (session_load_all(&err) < 0)
 		goto fail;
 
-	fd = sock_listen(path_socket(), &err);
-	if (fd < 0)
+	if (listen_and_signals(&err) < 0)
 		goto fail;
-	uv_pipe_init(srv.loop, &srv.listener, 0);
-	if (uv_pipe_open(&srv.listener, fd) != 0 ||
-	    uv_listen((uv_stream_t *)&srv.listener, 128, listener_cb) != 0) {
-		err_set(&err, ERR_FAILED, "cannot listen on %s", path_socket());
-		goto fail;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	uv_signal_init(srv.loop, &srv.sig_term);
-	uv_signal_start(&srv.sig_term, signal_cb, SIGTERM);
-	uv_signal_init(srv.loop, &srv.sig_int);
-	uv_signal_start(&srv.sig_int, signal_cb, SIGINT);
-	uv_signal_init(srv.loop, &srv.sig_hup);
-	uv_signal_start(&srv.sig_hup, signal_cb, SIGHUP);
-	uv_signal_init(srv.loop, &srv.sig_chld);
-	uv_signal_start(&srv.sig_chld, sigchld_cb, SIGCHLD);
-	uv_unref((uv_handle_t *)&srv.sig_chld);
 
 	/* after listening: hosts found dead are reported to early clients */
 	server_dispatch_init(table);
@@ -241,6 +262,5 @@ fail:
 	err_release(&err);
 	free(logpath);
 	free(dbpath);
-	free(sessdir);
 	return rc;
 }

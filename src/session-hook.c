@@ -262,6 +262,48 @@ session_recheck_transcript(struct session *s)
 		uv_timer_start(&recheck_timer, recheck_cb, 250, 250);
 }
 
+/* A permission prompt (when no PermissionRequest came first) or a
+ * question blocks it; other notifications change nothing. */
+static void
+on_notification(struct session *s, json_t *payload)
+{
+	const char *type =
+	    json_string_value(json_object_get(payload, "notification_type"));
+	const char *msg =
+	    json_string_value(json_object_get(payload, "message"));
+	char *wait = NULL;
+
+	if (type && strcmp(type, "permission_prompt") == 0) {
+		if (s->state != SESSION_BLOCKED) {
+			xasprintf(&wait, "permission: %s",
+			    s->last_tool ? s->last_tool : "tool");
+			session_hook_state(s, SESSION_BLOCKED, wait, NULL);
+		}
+	} else if (type && strcmp(type, "elicitation_dialog") == 0) {
+		xasprintf(&wait, "input: %.200s", msg ? msg : "question");
+		session_hook_state(s, SESSION_BLOCKED, wait, NULL);
+	} else
+		session_touch(s);
+	free(wait);
+}
+
+/* The turn died on an API error: the agent waits for a retry, so the user
+ * must hear why; a rate limit holds new starts too. */
+static void
+on_stop_failure(struct session *s, json_t *payload)
+{
+	const char *e = json_string_value(json_object_get(payload, "error"));
+	const char *m = json_string_value(
+	    json_object_get(payload, "last_assistant_message"));
+	char *wait;
+
+	if (e && (strcmp(e, "rate_limit") == 0 || strcmp(e, "overloaded") == 0))
+		session_policy_rate_limited(s, e);
+	xasprintf(&wait, "retry: %.300s", m ? m : e ? e : "API error");
+	session_hook_state(s, SESSION_BLOCKED, wait, e ? e : "API error");
+	free(wait);
+}
+
 int
 session_on_hook(struct session *s, const char *event, json_t *payload,
     json_t *reply, struct err *err)
@@ -309,39 +351,11 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 		                       : "tool");
 		session_hook_state(s, SESSION_BLOCKED, wait, NULL);
 	} else if (strcmp(event, "Notification") == 0) {
-		const char *type = json_string_value(
-		    json_object_get(payload, "notification_type"));
-		const char *msg =
-		    json_string_value(json_object_get(payload, "message"));
-		if (type && strcmp(type, "permission_prompt") == 0) {
-			if (s->state != SESSION_BLOCKED) {
-				xasprintf(&wait, "permission: %s",
-				    s->last_tool ? s->last_tool : "tool");
-				session_hook_state(
-				    s, SESSION_BLOCKED, wait, NULL);
-			}
-		} else if (type && strcmp(type, "elicitation_dialog") == 0) {
-			xasprintf(
-			    &wait, "input: %.200s", msg ? msg : "question");
-			session_hook_state(s, SESSION_BLOCKED, wait, NULL);
-		} else
-			session_touch(s);
+		on_notification(s, payload);
 	} else if (strcmp(event, "Stop") == 0) {
 		session_hook_state(s, SESSION_IDLE, NULL, NULL);
 	} else if (strcmp(event, "StopFailure") == 0) {
-		/* the turn died on an API error: the agent waits for a
-		 * retry, so the user must hear why */
-		const char *e =
-		    json_string_value(json_object_get(payload, "error"));
-		const char *m = json_string_value(
-		    json_object_get(payload, "last_assistant_message"));
-		if (e &&
-		    (strcmp(e, "rate_limit") == 0 ||
-		        strcmp(e, "overloaded") == 0))
-			session_policy_rate_limited(s, e);
-		xasprintf(&wait, "retry: %.300s", m ? m : e ? e : "API error");
-		session_hook_state(
-		    s, SESSION_BLOCKED, wait, e ? e : "API error");
+		on_stop_failure(s, payload);
 	} else if (strcmp(event, "SubagentStop") == 0) {
 		/* a subagent's turns are in a file of their own */
 		session_read_transcript_once(s,

@@ -27,6 +27,68 @@ col_str(sqlite3_stmt *st, int i)
 	"boot_id, hook_token, spec, created_at, updated_at, ended_at, repo, "  \
 	"base, base_ref, result, transcript_path, after_ids, priority, policy"
 
+/* One row of SESSION_COLS, in that order; NULL for a row missing a NOT
+ * NULL column (which cannot happen). */
+static struct session *
+session_from_row(sqlite3_stmt *st)
+{
+	struct session *s = xcalloc(1, sizeof *s);
+	int i = 0;
+	const unsigned char *id = sqlite3_column_text(st, i++);
+	snprintf(s->id, sizeof s->id, "%s", id ? (const char *)id : "");
+	s->name = col_str(st, i++);
+	s->kind = col_str(st, i++);
+	s->runtime = col_str(st, i++);
+	const char *state = (const char *)sqlite3_column_text(st, i++);
+	int known = state_from_name(state);
+	if (known < 0) /* a newer galley's store: show it, ended */
+		log_warn("session %s: unknown state '%.32s' in the store, "
+		         "loaded as failed",
+		    s->id, state ? state : "");
+	s->state = known < 0 ? SESSION_FAILED : known;
+	s->waiting_for = col_str(st, i++);
+	s->reason = col_str(st, i++);
+	s->prompt = col_str(st, i++);
+	s->cwd = col_str(st, i++);
+	s->worktree = col_str(st, i++);
+	s->branch = col_str(st, i++);
+	s->pinned = sqlite3_column_int(st, i++);
+	s->grp = col_str(st, i++);
+	s->executor = col_str(st, i++);
+	s->host_pid = (long)sqlite3_column_int64(st, i++);
+	s->pid = (long)sqlite3_column_int64(st, i++);
+	s->has_exit = sqlite3_column_type(st, i) != SQLITE_NULL;
+	s->exit_code = sqlite3_column_int(st, i++);
+	s->exit_signal = sqlite3_column_int(st, i++);
+	s->model = col_str(st, i++);
+	s->runtime_session_id = col_str(st, i++);
+	s->team = col_str(st, i++);
+	s->workflow = col_str(st, i++);
+	s->parent = col_str(st, i++);
+	s->boot_id = col_str(st, i++);
+	s->hook_token = col_str(st, i++);
+	s->spec = col_str(st, i++);
+	s->created_at = sqlite3_column_int64(st, i++);
+	s->updated_at = sqlite3_column_int64(st, i++);
+	s->ended_at = sqlite3_column_int64(st, i++);
+	s->repo = col_str(st, i++);
+	s->base = col_str(st, i++);
+	s->base_ref = col_str(st, i++);
+	s->result = col_str(st, i++);
+	s->transcript_path = col_str(st, i++);
+	const unsigned char *after = sqlite3_column_text(st, i++);
+	s->after = after ? json_loads((const char *)after, 0, NULL) : NULL;
+	s->priority = sqlite3_column_int(st, i++);
+	const unsigned char *pol = sqlite3_column_text(st, i++);
+	s->policy = pol ? json_loads((const char *)pol, 0, NULL) : NULL;
+	if (s->name == NULL || s->cwd == NULL || s->kind == NULL ||
+	    s->runtime == NULL) {
+		session_free(s);
+		return NULL;
+	}
+	return s;
+}
+
 int
 session_load_all(struct err *err)
 {
@@ -37,74 +99,19 @@ session_load_all(struct err *err)
 	    " sum(cache_read_tokens), sum(cache_write_tokens), sum(cost_usd)"
 	    " FROM usage GROUP BY session";
 	sqlite3_stmt *st = store_stmt(&galley_db, sql);
+	struct session *s;
 	int rc;
 
 	if (st == NULL)
 		return store_sqlerr(&galley_db, err, "load sessions");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct session *s = xcalloc(1, sizeof *s);
-		int i = 0;
-		const unsigned char *id = sqlite3_column_text(st, i++);
-		snprintf(s->id, sizeof s->id, "%s", id ? (const char *)id : "");
-		s->name = col_str(st, i++);
-		s->kind = col_str(st, i++);
-		s->runtime = col_str(st, i++);
-		const char *state = (const char *)sqlite3_column_text(st, i++);
-		int known = state_from_name(state);
-		if (known < 0) /* a newer galley's store: show it, ended */
-			log_warn("session %s: unknown state '%.32s' in the "
-			         "store, loaded as failed",
-			    s->id, state ? state : "");
-		s->state = known < 0 ? SESSION_FAILED : known;
-		s->waiting_for = col_str(st, i++);
-		s->reason = col_str(st, i++);
-		s->prompt = col_str(st, i++);
-		s->cwd = col_str(st, i++);
-		s->worktree = col_str(st, i++);
-		s->branch = col_str(st, i++);
-		s->pinned = sqlite3_column_int(st, i++);
-		s->grp = col_str(st, i++);
-		s->executor = col_str(st, i++);
-		s->host_pid = (long)sqlite3_column_int64(st, i++);
-		s->pid = (long)sqlite3_column_int64(st, i++);
-		s->has_exit = sqlite3_column_type(st, i) != SQLITE_NULL;
-		s->exit_code = sqlite3_column_int(st, i++);
-		s->exit_signal = sqlite3_column_int(st, i++);
-		s->model = col_str(st, i++);
-		s->runtime_session_id = col_str(st, i++);
-		s->team = col_str(st, i++);
-		s->workflow = col_str(st, i++);
-		s->parent = col_str(st, i++);
-		s->boot_id = col_str(st, i++);
-		s->hook_token = col_str(st, i++);
-		s->spec = col_str(st, i++);
-		s->created_at = sqlite3_column_int64(st, i++);
-		s->updated_at = sqlite3_column_int64(st, i++);
-		s->ended_at = sqlite3_column_int64(st, i++);
-		s->repo = col_str(st, i++);
-		s->base = col_str(st, i++);
-		s->base_ref = col_str(st, i++);
-		s->result = col_str(st, i++);
-		s->transcript_path = col_str(st, i++);
-		const unsigned char *after = sqlite3_column_text(st, i++);
-		s->after =
-		    after ? json_loads((const char *)after, 0, NULL) : NULL;
-		s->priority = sqlite3_column_int(st, i++);
-		const unsigned char *pol = sqlite3_column_text(st, i++);
-		s->policy = pol ? json_loads((const char *)pol, 0, NULL) : NULL;
-		if (s->name == NULL || s->cwd == NULL || s->kind == NULL ||
-		    s->runtime == NULL) {
-			session_free(s); /* NOT NULL columns: cannot happen */
-			continue;
-		}
-		session_add(s);
-	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((s = session_from_row(st)) != NULL)
+			session_add(s);
 	if (rc != SQLITE_DONE)
 		return store_sqlerr(&galley_db, err, "load sessions");
 	st = store_stmt(&galley_db, usql);
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		struct session *s =
-		    session_find_id((const char *)sqlite3_column_text(st, 0));
+		s = session_find_id((const char *)sqlite3_column_text(st, 0));
 		if (s == NULL)
 			continue;
 		s->usage.input = sqlite3_column_int64(st, 1);

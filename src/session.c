@@ -209,6 +209,27 @@ set_nullable(json_t *o, const char *key, const char *v)
 	json_object_set_new(o, key, v ? json_string(v) : json_null());
 }
 
+/* Worktree review: pinned, conflicts and changed files. */
+static void
+review_json(struct session *s, json_t *o)
+{
+	json_object_set_new(o, "pinned", json_boolean(s->pinned));
+	json_t *with = json_array(), *cf;
+	size_t ci;
+	json_array_foreach(s->conflicts, ci, cf)
+	    json_array_append(with, json_object_get(cf, "with"));
+	json_object_set_new(o, "conflicts_with", with);
+	/* a finished turn with changes is ready for review */
+	int files = s->changed_files - 1;
+	json_object_set_new(
+	    o, "changed_files", files >= 0 ? json_integer(files) : json_null());
+	json_object_set_new(o, "review",
+	    json_boolean(files > 0 &&
+	        (s->state == SESSION_IDLE || s->state == SESSION_DONE)));
+	json_object_set_new(o, "conflicts",
+	    s->conflicts ? json_incref(s->conflicts) : json_array());
+}
+
 json_t *
 session_to_json(struct session *s)
 {
@@ -232,21 +253,7 @@ session_to_json(struct session *s)
 	set_nullable(o, "repo", s->repo);
 	set_nullable(o, "base", s->base);
 	set_nullable(o, "base_ref", s->base_ref);
-	json_object_set_new(o, "pinned", json_boolean(s->pinned));
-	json_t *with = json_array(), *cf;
-	size_t ci;
-	json_array_foreach(s->conflicts, ci, cf)
-	    json_array_append(with, json_object_get(cf, "with"));
-	json_object_set_new(o, "conflicts_with", with);
-	/* a finished turn with changes is ready for review */
-	int files = s->changed_files - 1;
-	json_object_set_new(
-	    o, "changed_files", files >= 0 ? json_integer(files) : json_null());
-	json_object_set_new(o, "review",
-	    json_boolean(files > 0 &&
-	        (s->state == SESSION_IDLE || s->state == SESSION_DONE)));
-	json_object_set_new(o, "conflicts",
-	    s->conflicts ? json_incref(s->conflicts) : json_array());
+	review_json(s, o);
 	json_object_set_new(
 	    o, "group", json_string(s->grp ? s->grp : "default"));
 	json_object_set_new(
