@@ -86,6 +86,27 @@ budget_ls(struct cmd_ctx *ctx)
 }
 
 static int
+budget_raise(
+    struct cmd_ctx *ctx, const char *scope, double usd, long long tokens)
+{
+	json_t *reply = budget_request(ctx,
+	    json_pack("{s:s, s:s, s:s, s:f, s:I}", "cmd", "budget", "op",
+	        "raise", "scope", scope, "usd", usd, "tokens",
+	        (json_int_t)tokens));
+
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	if (ctx->json)
+		cmd_print_json(json_object_get(reply, "budgets"));
+	else {
+		printf("raised %s\n", scope);
+		print_budgets(json_object_get(reply, "budgets"));
+	}
+	json_decref(reply);
+	return 0;
+}
+
+static int
 budget_run(struct cmd_ctx *ctx)
 {
 	static const struct option opts[] = {{"global", no_argument, NULL, 'G'},
@@ -153,20 +174,7 @@ budget_run(struct cmd_ctx *ctx)
 	    global      ? ""
 	        : group ? group
 	                : sess);
-	json_t *reply = budget_request(ctx,
-	    json_pack("{s:s, s:s, s:s, s:f, s:I}", "cmd", "budget", "op",
-	        "raise", "scope", scope, "usd", usd, "tokens",
-	        (json_int_t)tokens));
-	if (reply == NULL)
-		return cmd_fail(ctx);
-	if (ctx->json)
-		cmd_print_json(json_object_get(reply, "budgets"));
-	else {
-		printf("raised %s\n", scope);
-		print_budgets(json_object_get(reply, "budgets"));
-	}
-	json_decref(reply);
-	return 0;
+	return budget_raise(ctx, scope, usd, tokens);
 }
 
 static int

@@ -11,13 +11,77 @@
 #include "util.h"
 
 static int
+daemon_status(struct cmd_ctx *ctx)
+{
+	json_t *reply;
+
+	if (client_connect(&ctx->cl, 0, &ctx->err) < 0) {
+		if (ctx->err.code == ERR_PROTOCOL)
+			return cmd_fail(ctx);
+		if (ctx->json) {
+			json_t *o = json_pack("{s:b, s:s, s:s, s:i}", "running",
+			    0, "socket", path_socket(), "version",
+			    GALLEY_VERSION, "protocol", PROTO_VERSION);
+			cmd_print_json(o);
+			json_decref(o);
+		} else
+			printf(
+			    "daemon not running (socket %s)\n", path_socket());
+		return EXIT_UNREACHABLE;
+	}
+	reply = cmd_call(
+	    ctx, json_pack("{s:s, s:s}", "cmd", "daemon", "op", "status"));
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	json_object_del(reply, "id");
+	json_object_del(reply, "ok");
+	if (ctx->json)
+		cmd_print_json(reply);
+	else
+		printf("daemon running · pid %lld · %lld sessions · up "
+		       "%llds · %s\n",
+		    json_integer_value(json_object_get(reply, "pid")),
+		    json_integer_value(json_object_get(reply, "sessions")),
+		    json_integer_value(json_object_get(reply, "uptime_s")),
+		    path_socket());
+	json_decref(reply);
+	return 0;
+}
+
+/* Stop it, and wait until it is gone, so a following start is clean. */
+static int
+daemon_stop(struct cmd_ctx *ctx)
+{
+	json_t *reply;
+
+	if (client_connect(&ctx->cl, 0, &ctx->err) < 0) {
+		if (ctx->err.code == ERR_PROTOCOL)
+			return cmd_fail(ctx);
+		if (!ctx->json)
+			printf("daemon not running\n");
+		return 0;
+	}
+	reply = cmd_call(
+	    ctx, json_pack("{s:s, s:s}", "cmd", "daemon", "op", "stop"));
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	json_int_t pid = json_integer_value(json_object_get(reply, "pid"));
+	json_decref(reply);
+	/* wait until it is gone, so a following start is clean */
+	for (int i = 0; i < 500 && pid_alive((pid_t)pid); i++)
+		usleep(10000);
+	if (!ctx->json)
+		printf("daemon stopped; sessions keep running\n");
+	return 0;
+}
+
+static int
 daemon_run(struct cmd_ctx *ctx)
 {
 	static const struct option opts[] = {
 	    {"foreground", no_argument, NULL, 'F'}, CMD_LONGOPTS_COMMON,
 	    {NULL, 0, NULL, 0}};
 	const char *sub;
-	json_t *reply;
 	int c, rc, fg = 0;
 
 	while (
@@ -32,64 +96,10 @@ daemon_run(struct cmd_ctx *ctx)
 	sub = ctx->argv[optind];
 	if (strcmp(sub, "run") == 0)
 		return server_main(fg, cmd_table) == 0 ? 0 : EXIT_FAILED;
-	if (strcmp(sub, "status") == 0) {
-		if (client_connect(&ctx->cl, 0, &ctx->err) < 0) {
-			if (ctx->err.code == ERR_PROTOCOL)
-				return cmd_fail(ctx);
-			if (ctx->json) {
-				json_t *o = json_pack("{s:b, s:s, s:s, s:i}",
-				    "running", 0, "socket", path_socket(),
-				    "version", GALLEY_VERSION, "protocol",
-				    PROTO_VERSION);
-				cmd_print_json(o);
-				json_decref(o);
-			} else
-				printf("daemon not running (socket %s)\n",
-				    path_socket());
-			return EXIT_UNREACHABLE;
-		}
-		reply = cmd_call(ctx,
-		    json_pack("{s:s, s:s}", "cmd", "daemon", "op", "status"));
-		if (reply == NULL)
-			return cmd_fail(ctx);
-		json_object_del(reply, "id");
-		json_object_del(reply, "ok");
-		if (ctx->json)
-			cmd_print_json(reply);
-		else
-			printf("daemon running · pid %lld · %lld sessions · up "
-			       "%llds · %s\n",
-			    json_integer_value(json_object_get(reply, "pid")),
-			    json_integer_value(
-			        json_object_get(reply, "sessions")),
-			    json_integer_value(
-			        json_object_get(reply, "uptime_s")),
-			    path_socket());
-		json_decref(reply);
-		return 0;
-	}
-	if (strcmp(sub, "stop") == 0) {
-		if (client_connect(&ctx->cl, 0, &ctx->err) < 0) {
-			if (ctx->err.code == ERR_PROTOCOL)
-				return cmd_fail(ctx);
-			if (!ctx->json)
-				printf("daemon not running\n");
-			return 0;
-		}
-		reply = cmd_call(ctx,
-		    json_pack("{s:s, s:s}", "cmd", "daemon", "op", "stop"));
-		if (reply == NULL)
-			return cmd_fail(ctx);
-		json_int_t pid =
-		    json_integer_value(json_object_get(reply, "pid"));
-		json_decref(reply);
-		/* wait until it is gone, so a following start is clean */
-		for (int i = 0; i < 500 && pid_alive((pid_t)pid); i++)
-			usleep(10000);
-		if (!ctx->json)
-			printf("daemon stopped; sessions keep running\n");
-		return 0;
-	}
+	if (strcmp(sub, "status") == 0)
+		return daemon_status(ctx);
+	if (strcmp(sub, "stop") == 0)
+		return daemon_stop(ctx);
 	return cmd_usage_error(ctx, "unknown daemon command '%s'", sub);
 }
 

@@ -90,6 +90,24 @@ emit(int fd, int raw, struct strip *sp, off_t *off, struct buf *json)
 	return 0;
 }
 
+/* The whole log as one JSON string, valid UTF-8. */
+static void
+print_json_log(json_t *s, int fd, int raw, struct strip *sp, off_t *off)
+{
+	struct buf b = BUF_INIT, clean = BUF_INIT;
+
+	if (fd >= 0)
+		emit(fd, raw, sp, off, &b);
+	utf8_sanitize(b.data, b.len, &clean);
+	json_t *text = json_stringn(clean.data ? clean.data : "", clean.len);
+	json_t *o =
+	    json_pack("{s:s, s:o}", "id", session_str(s, "id"), "log", text);
+	cmd_print_json(o);
+	json_decref(o);
+	buf_release(&clean);
+	buf_release(&b);
+}
+
 static int
 logs_run(struct cmd_ctx *ctx)
 {
@@ -126,29 +144,9 @@ logs_run(struct cmd_ctx *ctx)
 	path = ex->file(s, "output.log");
 	exitpath = ex->file(s, "exit");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && !follow) {
-		/* no output yet */
-		if (ctx->json) {
-			json_t *o = json_pack("{s:s, s:s}", "id",
-			    session_str(s, "id"), "log", "");
-			cmd_print_json(o);
-			json_decref(o);
-		}
-		rc = 0;
-		goto out;
-	}
-	if (ctx->json) {
-		struct buf b = BUF_INIT;
-		emit(fd, raw, &sp, &off, &b);
-		struct buf clean = BUF_INIT;
-		utf8_sanitize(b.data, b.len, &clean);
-		json_t *text = json_stringn(clean.data, clean.len);
-		buf_release(&clean);
-		json_t *o = json_pack(
-		    "{s:s, s:o}", "id", session_str(s, "id"), "log", text);
-		cmd_print_json(o);
-		json_decref(o);
-		buf_release(&b);
+	if ((fd < 0 && !follow) || ctx->json) { /* fd < 0: no output yet */
+		if (ctx->json)
+			print_json_log(s, fd, raw, &sp, &off);
 		rc = 0;
 		goto out;
 	}

@@ -9,6 +9,40 @@
 #include "util.h"
 #include "xmalloc.h"
 
+/* An ended session (or one that ended while we asked): the screen it
+ * left, through its executor. *s is refreshed. NULL with ctx->err set
+ * when a live session's screen cannot be read. */
+static json_t *
+left_screen(struct cmd_ctx *ctx, json_t **s)
+{
+	struct buf b = BUF_INIT;
+	struct err e2 = ERR_INIT;
+	json_t *fresh = cmd_get_session(ctx, session_str(*s, "id")), *reply;
+	const struct executor *ex;
+	char *path;
+
+	if (fresh) {
+		json_decref(*s);
+		*s = fresh;
+	}
+	if ((ex = cmd_executor(ctx, *s)) == NULL)
+		return NULL;
+	path = ex->file(*s, "screen.txt");
+	if (read_file(path, &b, 16 << 20, &e2) < 0 && session_is_live(*s)) {
+		free(path);
+		buf_release(&b);
+		err_release(&e2);
+		return NULL;
+	}
+	free(path);
+	err_release(&e2);
+	reply = json_pack("{s:s%}", "screen", b.data ? b.data : "", b.len);
+	if (reply == NULL)
+		reply = json_pack("{s:s}", "screen", "");
+	buf_release(&b);
+	return reply;
+}
+
 static int
 peek_run(struct cmd_ctx *ctx)
 {
@@ -44,39 +78,9 @@ peek_run(struct cmd_ctx *ctx)
 		        "{s:s, s:i}", "cmd", "peek", "history", (int)history));
 		close(fd);
 	}
-	if (reply == NULL) {
-		/* ended (or ended while we asked): the screen it left */
-		struct buf b = BUF_INIT;
-		char *path;
-		struct err e2 = ERR_INIT;
-		json_t *fresh = cmd_get_session(ctx, session_str(s, "id"));
-		if (fresh) {
-			json_decref(s);
-			s = fresh;
-		}
-		const struct executor *ex = cmd_executor(ctx, s);
-		if (ex == NULL) {
-			buf_release(&b);
-			err_release(&e2);
-			json_decref(s);
-			return cmd_fail(ctx);
-		}
-		path = ex->file(s, "screen.txt");
-		if (read_file(path, &b, 16 << 20, &e2) < 0) {
-			if (session_is_live(s)) {
-				free(path);
-				buf_release(&b);
-				err_release(&e2);
-				json_decref(s);
-				return cmd_fail(ctx);
-			}
-		}
-		free(path);
-		err_release(&e2);
-		reply = json_pack("{s:s%}", "screen", b.data, b.len);
-		if (reply == NULL)
-			reply = json_pack("{s:s}", "screen", "");
-		buf_release(&b);
+	if (reply == NULL && (reply = left_screen(ctx, &s)) == NULL) {
+		json_decref(s);
+		return cmd_fail(ctx);
 	}
 	if (ctx->json) {
 		json_object_del(reply, "id");
