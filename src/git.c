@@ -30,6 +30,41 @@ git_run(const char *dir, struct git_result *r, const char *const args[])
 
 /* input: written to git's stdin (small: it must fit the pipe buffer, as
  * it is written before git's output is read), or NULL for /dev/null. */
+/* Read git's stdout and stderr to their ends into r, then close them. */
+static void
+drain(int out, int err, struct git_result *r)
+{
+	struct pollfd p[2] = {{out, POLLIN, 0}, {err, POLLIN, 0}};
+	int open_fds = 2;
+
+	while (open_fds > 0) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			char chunk[8192];
+			ssize_t k = read(p[i].fd, chunk, sizeof chunk);
+			if (k > 0) {
+				buf_add(
+				    i ? &r->errout : &r->out, chunk, (size_t)k);
+				continue;
+			}
+			if (k < 0 && errno == EINTR)
+				continue;
+			close(p[i].fd);
+			p[i].fd = -1;
+			open_fds--;
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		if (p[i].fd >= 0)
+			close(p[i].fd);
+}
+
 int
 git_run_input(const char *dir, const char *input, struct git_result *r,
     const char *const args[])
@@ -77,37 +112,10 @@ git_run_input(const char *dir, const char *input, struct git_result *r,
 		close(in[1]);
 		in[1] = -1;
 	}
-	struct pollfd p[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-	int open_fds = 2;
-	while (open_fds > 0) {
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		for (int i = 0; i < 2; i++) {
-			if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP)))
-				continue;
-			char chunk[8192];
-			ssize_t k = read(p[i].fd, chunk, sizeof chunk);
-			if (k > 0) {
-				buf_add(
-				    i ? &r->errout : &r->out, chunk, (size_t)k);
-				continue;
-			}
-			if (k < 0 && errno == EINTR)
-				continue;
-			close(p[i].fd);
-			p[i].fd = -1;
-			open_fds--;
-		}
-	}
+	drain(out[0], err[0], r);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	for (int i = 0; i < 2; i++)
-		if (p[i].fd >= 0)
-			close(p[i].fd);
 	return r->status;
 fail:
 	for (int i = 0; i < 2; i++) {

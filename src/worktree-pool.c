@@ -211,6 +211,42 @@ quiet_wait(const char *dir)
 }
 
 /* Top the pool for base up to n; drop slots made from an older base. */
+/* Slots of another base are clean copies of an old commit: drop them. */
+static void
+drop_stale_bases(struct repo_info *r, const char *root, const char *base)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if ((d = opendir(root)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.' || strcmp(e->d_name, base) == 0)
+				continue;
+			/* a stale base: its slots are clean copies, drop them
+			 */
+			char *old;
+			xasprintf(&old, "%s/%s", root, e->d_name);
+			DIR *od = opendir(old);
+			struct dirent *oe;
+			while (od && (oe = readdir(od)) != NULL) {
+				if (oe->d_name[0] == '.')
+					continue;
+				char *p, *b;
+				xasprintf(&p, "%s/%s", old, oe->d_name);
+				xasprintf(&b, "galley-pool/%s", oe->d_name);
+				worktree_undo_fresh(r->main, p, b);
+				free(p);
+				free(b);
+			}
+			if (od)
+				closedir(od);
+			rmdir(old);
+			free(old);
+		}
+		closedir(d);
+	}
+}
+
 int
 worktree_pool_fill(
     struct repo_info *r, const char *base, int n, struct err *err)
@@ -239,33 +275,7 @@ worktree_pool_fill(
 		free(dir);
 		return 0;
 	}
-	if ((d = opendir(root)) != NULL) {
-		while ((e = readdir(d)) != NULL) {
-			if (e->d_name[0] == '.' || strcmp(e->d_name, base) == 0)
-				continue;
-			/* a stale base: its slots are clean copies, drop them
-			 */
-			char *old;
-			xasprintf(&old, "%s/%s", root, e->d_name);
-			DIR *od = opendir(old);
-			struct dirent *oe;
-			while (od && (oe = readdir(od)) != NULL) {
-				if (oe->d_name[0] == '.')
-					continue;
-				char *p, *b;
-				xasprintf(&p, "%s/%s", old, oe->d_name);
-				xasprintf(&b, "galley-pool/%s", oe->d_name);
-				worktree_undo_fresh(r->main, p, b);
-				free(p);
-				free(b);
-			}
-			if (od)
-				closedir(od);
-			rmdir(old);
-			free(old);
-		}
-		closedir(d);
-	}
+	drop_stale_bases(r, root, base);
 	if (mkdir_p(dir, 0755, err) < 0 || ensure_excluded(r, err) < 0) {
 		rc = -1;
 		goto out;
