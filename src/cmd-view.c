@@ -375,55 +375,10 @@ edit_key(struct view *v, int c)
 	return 0;
 }
 
+/* A key that acts on the selected session. */
 static void
-list_key(struct view *v, int c)
+session_key(struct view *v, json_t *s, const char *id, int c)
 {
-	json_t *s = view_selected(v);
-	const char *id = s ? sstr(s, "id") : NULL;
-
-	switch (c) {
-	case 'j':
-	case KEY_DOWN:
-		view_select_move(v, 1);
-		break;
-	case 'k':
-	case KEY_UP:
-		view_select_move(v, -1);
-		break;
-	case KEY_NPAGE:
-		view_select_move(v, LINES - 4);
-		break;
-	case KEY_PPAGE:
-		view_select_move(v, -(LINES - 4));
-		break;
-	case KEY_HOME:
-		view_select_move(v, -(int)v->nrows);
-		break;
-	case KEY_END:
-		view_select_move(v, (int)v->nrows);
-		break;
-	case 'q':
-		v->quit = 1;
-		break;
-	case '?':
-		v->mode = M_HELP;
-		break;
-	case 'g':
-		v->grouping = !v->grouping;
-		view_model_rebuild(v);
-		break;
-	case '/':
-		input_start(v, '/', "filter> ", v->filter);
-		break;
-	case 'n':
-		input_start(v, 'n', "new> ", NULL);
-		break;
-	case 'S':
-		v->mode = M_SETTINGS;
-		break;
-	}
-	if (id == NULL)
-		return;
 	switch (c) {
 	case ' ':
 		v->mode = M_PEEK;
@@ -481,6 +436,57 @@ list_key(struct view *v, int c)
 		input_start(v, 'm', "merge into its base branch? (y/n) ", NULL);
 		break;
 	}
+}
+
+static void
+list_key(struct view *v, int c)
+{
+	json_t *s = view_selected(v);
+	const char *id = s ? sstr(s, "id") : NULL;
+
+	switch (c) {
+	case 'j':
+	case KEY_DOWN:
+		view_select_move(v, 1);
+		break;
+	case 'k':
+	case KEY_UP:
+		view_select_move(v, -1);
+		break;
+	case KEY_NPAGE:
+		view_select_move(v, LINES - 4);
+		break;
+	case KEY_PPAGE:
+		view_select_move(v, -(LINES - 4));
+		break;
+	case KEY_HOME:
+		view_select_move(v, -(int)v->nrows);
+		break;
+	case KEY_END:
+		view_select_move(v, (int)v->nrows);
+		break;
+	case 'q':
+		v->quit = 1;
+		break;
+	case '?':
+		v->mode = M_HELP;
+		break;
+	case 'g':
+		v->grouping = !v->grouping;
+		view_model_rebuild(v);
+		break;
+	case '/':
+		input_start(v, '/', "filter> ", v->filter);
+		break;
+	case 'n':
+		input_start(v, 'n', "new> ", NULL);
+		break;
+	case 'S':
+		v->mode = M_SETTINGS;
+		break;
+	}
+	if (id != NULL)
+		session_key(v, s, id, c);
 }
 
 static void
@@ -575,13 +581,57 @@ tick_ms(struct view *v)
 	return 30000;
 }
 
+/* The view's own settings, for the directory it was started in. */
+static void
+view_settings(struct view *v)
+{
+	struct settings set;
+
+	if (settings_load(&set, v->cwd, NULL) != 0)
+		return;
+	const char *n = settings_get_str(&set, "notify");
+	v->notify = n && strcmp(n, "title") == 0 ? 2
+	    : n && strcmp(n, "none") == 0        ? 0
+	                                         : 1;
+	const char *cmd = settings_get_str(&set, "notifyCommand");
+	v->notify_cmd = cmd ? xstrdup(cmd) : NULL;
+	json_t *b = settings_get(&set, "budget.usd");
+	v->budget_usd = json_is_number(b) ? json_number_value(b) : 0;
+	settings_release(&set);
+}
+
+/* What the daemon pushed; a lost daemon is reconnected. */
+static void
+read_events(struct view *v, struct cmd_ctx *ctx)
+{
+	json_t *ev = NULL, *note;
+	int changed = 0, r;
+
+	while ((r = client_event(&v->sub, &ev, 0, &ctx->err)) > 0) {
+		changed |= view_model_event(v, ev, &note);
+		if (note)
+			notify(v, note);
+		policy_status(v, ev);
+		json_decref(ev);
+	}
+	if (r < 0) {
+		set_status(v, "lost the daemon; reconnecting");
+		err_release(&ctx->err);
+		ctx->err = (struct err)ERR_INIT;
+		sleep(1);
+		connect_all(v, &ctx->err);
+		changed = 1;
+	}
+	if (changed)
+		view_model_rebuild(v);
+}
+
 static int
 view_run(struct cmd_ctx *ctx)
 {
 	static const struct option opts[] = {
 	    CMD_LONGOPTS_COMMON, {NULL, 0, NULL, 0}};
 	struct view v = {0};
-	struct settings set;
 	int c, rc;
 
 	while ((c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) != -1)
@@ -604,17 +654,7 @@ view_run(struct cmd_ctx *ctx)
 	snprintf(view_dir, sizeof view_dir, "%s", v.cwd);
 	view_model_init(&v);
 	v.color = getenv("NO_COLOR") == NULL || !*getenv("NO_COLOR");
-	if (settings_load(&set, v.cwd, NULL) == 0) {
-		const char *n = settings_get_str(&set, "notify");
-		v.notify = n && strcmp(n, "title") == 0 ? 2
-		    : n && strcmp(n, "none") == 0       ? 0
-		                                        : 1;
-		const char *cmd = settings_get_str(&set, "notifyCommand");
-		v.notify_cmd = cmd ? xstrdup(cmd) : NULL;
-		json_t *b = settings_get(&set, "budget.usd");
-		v.budget_usd = json_is_number(b) ? json_number_value(b) : 0;
-		settings_release(&set);
-	}
+	view_settings(&v);
 	if (connect_all(&v, &ctx->err) < 0) {
 		view_model_free(&v);
 		free(v.notify_cmd);
@@ -641,28 +681,8 @@ view_run(struct cmd_ctx *ctx)
 			break;
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			; /* notifyCommand children */
-		if (p[1].revents) {
-			json_t *ev = NULL, *note;
-			int changed = 0, r;
-			while (
-			    (r = client_event(&v.sub, &ev, 0, &ctx->err)) > 0) {
-				changed |= view_model_event(&v, ev, &note);
-				if (note)
-					notify(&v, note);
-				policy_status(&v, ev);
-				json_decref(ev);
-			}
-			if (r < 0) {
-				set_status(&v, "lost the daemon; reconnecting");
-				err_release(&ctx->err);
-				ctx->err = (struct err)ERR_INIT;
-				sleep(1);
-				connect_all(&v, &ctx->err);
-				changed = 1;
-			}
-			if (changed)
-				view_model_rebuild(&v);
-		}
+		if (p[1].revents)
+			read_events(&v, ctx);
 		if (p[0].revents) {
 			nodelay(stdscr, TRUE);
 			while ((c = getch()) != ERR && !v.quit) {
