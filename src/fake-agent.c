@@ -212,124 +212,179 @@ do_usage(const char *arg)
 }
 
 static int
+verb_say(char *arg)
+{
+	say("%s", arg);
+	return 0;
+}
+
+static int
+verb_think(char *arg)
+{
+	double secs = atof(arg);
+	printf("✻ Thinking…\n");
+	fflush(stdout);
+	if (secs > 0) {
+		struct timespec ts = {
+		    (time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+	return 0;
+}
+
+static int
+verb_ask(char *arg)
+{
+	say("%s", arg);
+	emit("Notification",
+	    json_pack("{s:s, s:s}", "message", arg, "notification_type",
+	        "elicitation_dialog"),
+	    NULL);
+	printf("> ");
+	char *ans = read_line();
+	if (ans == NULL)
+		return -1;
+	emit("UserPromptSubmit", json_pack("{s:s}", "prompt", ans), NULL);
+	say("got it: %s", ans);
+	free(ans);
+	return 0;
+}
+
+static int
+verb_permission(char *arg)
+{
+	char *sp = arg + strcspn(arg, " ");
+	char *tool = xstrndup(arg, (size_t)(sp - arg));
+	const char *what = *sp ? sp + 1 : "";
+	json_t *in = json_pack("{s:s}", "command", what);
+	if (pre_tool(tool, in)) {
+		emit("PermissionRequest",
+		    json_pack(
+		        "{s:s, s:O}", "tool_name", tool, "tool_input", in),
+		    NULL);
+		printf(" %s command\n   %s\n Do you want to proceed?\n"
+		       " ❯ 1. Yes\n   2. No\n",
+		    tool, what);
+		emit("Notification",
+		    json_pack("{s:s, s:s}", "message",
+		        "Claude needs your permission", "notification_type",
+		        "permission_prompt"),
+		    NULL);
+		char *ans = read_line();
+		if (ans == NULL) {
+			free(tool);
+			json_decref(in);
+			return -1;
+		}
+		if (strcmp(ans, "1") == 0 || strcasecmp(ans, "y") == 0 ||
+		    strcasecmp(ans, "yes") == 0) {
+			say("%s(%s) allowed", tool, what);
+			post_tool(tool, in, json_pack("{s:s}", "stdout", ""));
+		} else
+			say("%s(%s) denied", tool, what);
+		free(ans);
+	}
+	json_decref(in);
+	free(tool);
+	return 0;
+}
+
+static int
+verb_write(char *arg)
+{
+	char *sp = arg + strcspn(arg, " ");
+	char *path = xstrndup(arg, (size_t)(sp - arg));
+	const char *text = *sp ? sp + 1 : "";
+	json_t *in =
+	    json_pack("{s:s, s:s}", "file_path", path, "content", text);
+	if (pre_tool("Write", in)) {
+		FILE *f = fopen(path, "we");
+		if (f == NULL) {
+			say("Write(%s) failed: %s", path, strerror(errno));
+		} else {
+			fprintf(f, "%s\n", text);
+			fclose(f);
+			say("Write(%s)", path);
+			post_tool(
+			    "Write", in, json_pack("{s:s}", "filePath", path));
+		}
+	}
+	json_decref(in);
+	free(path);
+	return 0;
+}
+
+static int
+verb_run(char *arg)
+{
+	json_t *in = json_pack("{s:s}", "command", arg);
+	if (pre_tool("Bash", in)) {
+		say("Bash(%s)", arg);
+		fflush(stdout);
+		int rc = system(arg);
+		post_tool("Bash", in,
+		    json_pack("{s:i}", "exit_code",
+		        WIFEXITED(rc) ? WEXITSTATUS(rc) : 1));
+	}
+	json_decref(in);
+	return 0;
+}
+
+static int
+verb_usage(char *arg)
+{
+	do_usage(arg);
+	return 0;
+}
+
+static int
+verb_fail(char *arg)
+{
+	char *sp = arg + strcspn(arg, " ");
+	char *kind = xstrndup(arg, (size_t)(sp - arg));
+	const char *text = *sp ? sp + 1 : "API Error";
+	say("%s", text);
+	emit("StopFailure",
+	    json_pack("{s:s, s:s}", "error", *kind ? kind : "server_error",
+	        "last_assistant_message", text),
+	    NULL);
+	free(kind);
+	return 1; /* no Stop: the turn failed */
+}
+
+static int
+verb_exit(char *arg)
+{
+	int code = atoi(arg);
+	emit("SessionEnd", json_pack("{s:s}", "reason", "other"), NULL);
+	fflush(stdout);
+	exit(code);
+}
+
+/* A script's statements: 0 on, 1 the turn failed, -1 input closed. */
+static const struct {
+	const char *verb;
+	int (*fn)(char *arg);
+} verbs[] = {
+    {"say", verb_say},
+    {"think", verb_think},
+    {"ask", verb_ask},
+    {"permission", verb_permission},
+    {"write", verb_write},
+    {"run", verb_run},
+    {"usage", verb_usage},
+    {"fail", verb_fail},
+    {"exit", verb_exit},
+};
+
+static int
 run_statement(char *verb, char *arg)
 {
-	if (strcmp(verb, "say") == 0) {
-		say("%s", arg);
-	} else if (strcmp(verb, "think") == 0) {
-		double secs = atof(arg);
-		printf("✻ Thinking…\n");
-		fflush(stdout);
-		if (secs > 0) {
-			struct timespec ts = {(time_t)secs,
-			    (long)((secs - (double)(time_t)secs) * 1e9)};
-			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-				;
-		}
-	} else if (strcmp(verb, "ask") == 0) {
-		say("%s", arg);
-		emit("Notification",
-		    json_pack("{s:s, s:s}", "message", arg, "notification_type",
-		        "elicitation_dialog"),
-		    NULL);
-		printf("> ");
-		char *ans = read_line();
-		if (ans == NULL)
-			return -1;
-		emit("UserPromptSubmit", json_pack("{s:s}", "prompt", ans),
-		    NULL);
-		say("got it: %s", ans);
-		free(ans);
-	} else if (strcmp(verb, "permission") == 0) {
-		char *sp = arg + strcspn(arg, " ");
-		char *tool = xstrndup(arg, (size_t)(sp - arg));
-		const char *what = *sp ? sp + 1 : "";
-		json_t *in = json_pack("{s:s}", "command", what);
-		if (pre_tool(tool, in)) {
-			emit("PermissionRequest",
-			    json_pack("{s:s, s:O}", "tool_name", tool,
-			        "tool_input", in),
-			    NULL);
-			printf(" %s command\n   %s\n Do you want to proceed?\n"
-			       " ❯ 1. Yes\n   2. No\n",
-			    tool, what);
-			emit("Notification",
-			    json_pack("{s:s, s:s}", "message",
-			        "Claude needs your permission",
-			        "notification_type", "permission_prompt"),
-			    NULL);
-			char *ans = read_line();
-			if (ans == NULL) {
-				free(tool);
-				json_decref(in);
-				return -1;
-			}
-			if (strcmp(ans, "1") == 0 ||
-			    strcasecmp(ans, "y") == 0 ||
-			    strcasecmp(ans, "yes") == 0) {
-				say("%s(%s) allowed", tool, what);
-				post_tool(
-				    tool, in, json_pack("{s:s}", "stdout", ""));
-			} else
-				say("%s(%s) denied", tool, what);
-			free(ans);
-		}
-		json_decref(in);
-		free(tool);
-	} else if (strcmp(verb, "write") == 0) {
-		char *sp = arg + strcspn(arg, " ");
-		char *path = xstrndup(arg, (size_t)(sp - arg));
-		const char *text = *sp ? sp + 1 : "";
-		json_t *in =
-		    json_pack("{s:s, s:s}", "file_path", path, "content", text);
-		if (pre_tool("Write", in)) {
-			FILE *f = fopen(path, "we");
-			if (f == NULL) {
-				say("Write(%s) failed: %s", path,
-				    strerror(errno));
-			} else {
-				fprintf(f, "%s\n", text);
-				fclose(f);
-				say("Write(%s)", path);
-				post_tool("Write", in,
-				    json_pack("{s:s}", "filePath", path));
-			}
-		}
-		json_decref(in);
-		free(path);
-	} else if (strcmp(verb, "run") == 0) {
-		json_t *in = json_pack("{s:s}", "command", arg);
-		if (pre_tool("Bash", in)) {
-			say("Bash(%s)", arg);
-			fflush(stdout);
-			int rc = system(arg);
-			post_tool("Bash", in,
-			    json_pack("{s:i}", "exit_code",
-			        WIFEXITED(rc) ? WEXITSTATUS(rc) : 1));
-		}
-		json_decref(in);
-	} else if (strcmp(verb, "usage") == 0) {
-		do_usage(arg);
-	} else if (strcmp(verb, "fail") == 0) {
-		char *sp = arg + strcspn(arg, " ");
-		char *kind = xstrndup(arg, (size_t)(sp - arg));
-		const char *text = *sp ? sp + 1 : "API Error";
-		say("%s", text);
-		emit("StopFailure",
-		    json_pack("{s:s, s:s}", "error",
-		        *kind ? kind : "server_error", "last_assistant_message",
-		        text),
-		    NULL);
-		free(kind);
-		return 1; /* no Stop: the turn failed */
-	} else if (strcmp(verb, "exit") == 0) {
-		int code = atoi(arg);
-		emit("SessionEnd", json_pack("{s:s}", "reason", "other"), NULL);
-		fflush(stdout);
-		exit(code);
-	} else {
-		say("%s%s%s", verb, *arg ? " " : "", arg);
-	}
+	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+		if (strcmp(verb, verbs[i].verb) == 0)
+			return verbs[i].fn(arg);
+	say("%s%s%s", verb, *arg ? " " : "", arg);
 	return 0;
 }
 
