@@ -133,13 +133,104 @@ check_sandbox(struct check *ck)
 	return json_pack("{s:i, s:s?}", "landlock_abi", abi, "bwrap", bwrap);
 }
 
+/* The socket dir must be ours and 0700; the state dir writable. */
+static void
+check_dirs(struct check *ck)
+{
+	char detail[512];
+	struct stat st;
+
+	const char *run = path_run_dir();
+	if (stat(run, &st) != 0) {
+		snprintf(detail, sizeof detail, "%s does not exist yet", run);
+		report(ck, "socket-dir", 1, detail, NULL);
+	} else {
+		int ok = st.st_uid == getuid() && (st.st_mode & 077) == 0;
+		snprintf(detail, sizeof detail, "%s mode %03o uid %ld", run,
+		    st.st_mode & 0777, (long)st.st_uid);
+		report(ck, "socket-dir", ok, detail,
+		    "it must be yours and 0700: chmod 700 it");
+	}
+	const char *state = path_state_dir();
+	if (mkdir_p(state, 0700, NULL) == 0 && access(state, W_OK) == 0)
+		report(ck, "state-dir", 1, state, NULL);
+	else {
+		snprintf(detail, sizeof detail, "%s is not writable: %s", state,
+		    strerror(errno));
+		report(ck, "state-dir", 0, detail,
+		    "fix its permissions or set GALLEY_HOME");
+	}
+}
+
+/* The daemon, its store, its hosts, and the worktrees of this repo. */
+static void
+check_daemon(struct cmd_ctx *ctx, struct check *ck)
+{
+	char detail[512];
+
+	json_t *reply = NULL;
+	if (client_connect(&ctx->cl, 1, &ctx->err) == 0)
+		reply = client_call(
+		    &ctx->cl, json_pack("{s:s}", "cmd", "doctor"), &ctx->err);
+	if (reply == NULL) {
+		report(ck, "daemon", 0, ctx->err.msg.data,
+		    "see daemon.log in the state dir");
+	} else {
+		snprintf(detail, sizeof detail,
+		    "pid %lld, protocol %lld, %lld "
+		    "sessions",
+		    json_integer_value(json_object_get(reply, "pid")),
+		    json_integer_value(json_object_get(reply, "protocol")),
+		    json_integer_value(json_object_get(reply, "sessions")));
+		report(ck, "daemon", 1, detail, NULL);
+		const char *integrity = session_str(reply, "integrity");
+		snprintf(detail, sizeof detail, "schema %lld, integrity %s",
+		    json_integer_value(
+		        json_object_get(reply, "schema_version")),
+		    integrity);
+		report(ck, "store", strcmp(integrity, "ok") == 0, detail,
+		    "back up galley.db and remove it; sessions keep running");
+		json_int_t lost = json_integer_value(
+		    json_object_get(reply, "unreachable_hosts"));
+		snprintf(detail, sizeof detail,
+		    "%lld live sessions, %lld "
+		    "unreachable",
+		    json_integer_value(json_object_get(reply, "live")),
+		    (long long)lost);
+		report(ck, "hosts", lost == 0, detail,
+		    "run 'galley ls' and 'galley restart' the failed ones");
+		json_decref(reply);
+		char cwd[4096];
+		json_t *h = NULL;
+		if (getcwd(cwd, sizeof cwd) &&
+		    cmd_worktree_health(ctx, cwd, &h) == 0 && h != NULL) {
+			json_int_t stale =
+			    json_integer_value(json_object_get(h, "stale"));
+			json_int_t orph = json_integer_value(
+			    json_object_get(h, "locked_without_session"));
+			snprintf(detail, sizeof detail,
+			    "%lld in %s, %lld stale, %lld locked for no running "
+			    "session, %.1f MB",
+			    json_integer_value(json_object_get(h, "worktrees")),
+			    session_str(h, "repo"), (long long)stale,
+			    (long long)orph,
+			    (double)json_integer_value(
+			        json_object_get(h, "bytes")) /
+			        1e6);
+			report(ck, "worktrees", stale == 0 && orph == 0, detail,
+			    "run 'galley worktree gc' (and 'git worktree "
+			    "unlock' for a lock left behind)");
+			json_decref(h);
+		}
+	}
+}
+
 static int
 doctor_run(struct cmd_ctx *ctx)
 {
 	static const struct option opts[] = {{"fix", no_argument, NULL, 'F'},
 	    CMD_LONGOPTS_COMMON, {NULL, 0, NULL, 0}};
 	struct check ck = {json_array(), 0, 0};
-	struct stat st;
 	char *v, detail[512];
 	int c, rc, fix = 0;
 
@@ -173,83 +264,8 @@ doctor_run(struct cmd_ctx *ctx)
 
 	check_claude(&ck, fix);
 	json_t *sandbox = check_sandbox(&ck);
-	const char *run = path_run_dir();
-	if (stat(run, &st) != 0) {
-		snprintf(detail, sizeof detail, "%s does not exist yet", run);
-		report(&ck, "socket-dir", 1, detail, NULL);
-	} else {
-		int ok = st.st_uid == getuid() && (st.st_mode & 077) == 0;
-		snprintf(detail, sizeof detail, "%s mode %03o uid %ld", run,
-		    st.st_mode & 0777, (long)st.st_uid);
-		report(&ck, "socket-dir", ok, detail,
-		    "it must be yours and 0700: chmod 700 it");
-	}
-	const char *state = path_state_dir();
-	if (mkdir_p(state, 0700, NULL) == 0 && access(state, W_OK) == 0)
-		report(&ck, "state-dir", 1, state, NULL);
-	else {
-		snprintf(detail, sizeof detail, "%s is not writable: %s", state,
-		    strerror(errno));
-		report(&ck, "state-dir", 0, detail,
-		    "fix its permissions or set GALLEY_HOME");
-	}
-
-	json_t *reply = NULL;
-	if (client_connect(&ctx->cl, 1, &ctx->err) == 0)
-		reply = client_call(
-		    &ctx->cl, json_pack("{s:s}", "cmd", "doctor"), &ctx->err);
-	if (reply == NULL) {
-		report(&ck, "daemon", 0, ctx->err.msg.data,
-		    "see daemon.log in the state dir");
-	} else {
-		snprintf(detail, sizeof detail,
-		    "pid %lld, protocol %lld, %lld "
-		    "sessions",
-		    json_integer_value(json_object_get(reply, "pid")),
-		    json_integer_value(json_object_get(reply, "protocol")),
-		    json_integer_value(json_object_get(reply, "sessions")));
-		report(&ck, "daemon", 1, detail, NULL);
-		const char *integrity = session_str(reply, "integrity");
-		snprintf(detail, sizeof detail, "schema %lld, integrity %s",
-		    json_integer_value(
-		        json_object_get(reply, "schema_version")),
-		    integrity);
-		report(&ck, "store", strcmp(integrity, "ok") == 0, detail,
-		    "back up galley.db and remove it; sessions keep running");
-		json_int_t lost = json_integer_value(
-		    json_object_get(reply, "unreachable_hosts"));
-		snprintf(detail, sizeof detail,
-		    "%lld live sessions, %lld "
-		    "unreachable",
-		    json_integer_value(json_object_get(reply, "live")),
-		    (long long)lost);
-		report(&ck, "hosts", lost == 0, detail,
-		    "run 'galley ls' and 'galley restart' the failed ones");
-		json_decref(reply);
-		char cwd[4096];
-		json_t *h = NULL;
-		if (getcwd(cwd, sizeof cwd) &&
-		    cmd_worktree_health(ctx, cwd, &h) == 0 && h != NULL) {
-			json_int_t stale =
-			    json_integer_value(json_object_get(h, "stale"));
-			json_int_t orph = json_integer_value(
-			    json_object_get(h, "locked_without_session"));
-			snprintf(detail, sizeof detail,
-			    "%lld in %s, %lld stale, %lld locked for no running "
-			    "session, %.1f MB",
-			    json_integer_value(json_object_get(h, "worktrees")),
-			    session_str(h, "repo"), (long long)stale,
-			    (long long)orph,
-			    (double)json_integer_value(
-			        json_object_get(h, "bytes")) /
-			        1e6);
-			report(&ck, "worktrees", stale == 0 && orph == 0,
-			    detail,
-			    "run 'galley worktree gc' (and 'git worktree "
-			    "unlock' for a lock left behind)");
-			json_decref(h);
-		}
-	}
+	check_dirs(&ck);
+	check_daemon(ctx, &ck);
 	if (ctx->json) {
 		json_t *o = json_pack("{s:b, s:O, s:O}", "ok", ck.failed == 0,
 		    "checks", ck.list, "sandbox", sandbox);

@@ -120,6 +120,67 @@ pool_refill(const char *main, const char *base, int n)
 
 /* Create the worktree and point the request at it. name may be NULL (one
  * is made from hint); base_mode NULL means the worktree.baseRef setting. */
+/* A free name from the prompt: the first one not yet taken (caller
+ * frees). */
+static char *
+free_name(struct repo_info *repo, const char *hint)
+{
+	char *stem = name_from_text(hint ? hint : "session", 32);
+	char *name = NULL;
+	struct stat st;
+
+	for (int i = 1; i < 1000; i++) {
+		free(name);
+		if (i == 1)
+			name = xstrdup(stem);
+		else
+			xasprintf(&name, "%s-%d", stem, i);
+		char *p, *ref;
+		xasprintf(&p, "%s/.galley/worktrees/%s", repo->main, name);
+		xasprintf(&ref, "refs/heads/galley/%s", name);
+		const char *args[] = {"show-ref", "--verify", "-q", ref, NULL};
+		int taken = lstat(p, &st) == 0;
+		if (!taken) {
+			char *have = git_line(repo->main, args);
+			taken = have != NULL;
+			free(have);
+		}
+		free(p);
+		free(ref);
+		if (!taken)
+			break;
+	}
+	free(stem);
+	return name;
+}
+
+/* The session runs in the same subdirectory inside the worktree as the
+ * caller is in (sub), and is named after its worktree unless named. */
+static void
+point_request(json_t *req, const char *sub, const char *path, const char *name)
+{
+	char *wcwd;
+	struct stat wst;
+
+	xasprintf(&wcwd, "%s%s", path, sub);
+	if (stat(wcwd, &wst) != 0 || !S_ISDIR(wst.st_mode)) {
+		/* an untracked subdirectory is not in the worktree */
+		free(wcwd);
+		wcwd = xstrdup(path);
+	}
+	json_object_set_new(req, "cwd", json_string(wcwd));
+	free(wcwd);
+	if (json_object_get(req, "name") == NULL) {
+		char *sname = xstrdup(name);
+		for (char *q = sname; *q; q++)
+			if (*q == '/')
+				*q = '-';
+		if (name_valid(sname))
+			json_object_set_new(req, "name", json_string(sname));
+		free(sname);
+	}
+}
+
 int
 cmd_worktree_prepare(struct cmd_ctx *ctx, json_t *req, const char *name,
     const char *base_mode, const char *hint)
@@ -144,36 +205,8 @@ cmd_worktree_prepare(struct cmd_ctx *ctx, json_t *req, const char *name,
 	base = worktree_base(&repo, base_mode, &label, &ctx->err);
 	if (base == NULL)
 		goto out;
-	if (name == NULL) {
-		/* a free name from the prompt: first one not yet taken */
-		char *stem = name_from_text(hint ? hint : "session", 32);
-		struct stat st;
-		for (int i = 1; i < 1000; i++) {
-			free(auto_name);
-			if (i == 1)
-				auto_name = xstrdup(stem);
-			else
-				xasprintf(&auto_name, "%s-%d", stem, i);
-			char *p, *ref;
-			xasprintf(&p, "%s/.galley/worktrees/%s", repo.main,
-			    auto_name);
-			xasprintf(&ref, "refs/heads/galley/%s", auto_name);
-			const char *args[] = {
-			    "show-ref", "--verify", "-q", ref, NULL};
-			int taken = lstat(p, &st) == 0;
-			if (!taken) {
-				char *have = git_line(repo.main, args);
-				taken = have != NULL;
-				free(have);
-			}
-			free(p);
-			free(ref);
-			if (!taken)
-				break;
-		}
-		free(stem);
-		name = auto_name;
-	}
+	if (name == NULL)
+		name = auto_name = free_name(&repo, hint);
 	/* from the warm pool when there is one for this base */
 	json_t *pool = settings_get(&set, "worktree.pool");
 	int pooled = json_is_integer(pool) && json_integer_value(pool) > 0;
@@ -202,28 +235,7 @@ cmd_worktree_prepare(struct cmd_ctx *ctx, json_t *req, const char *name,
 		worktree_undo_fresh(repo.main, path, branch);
 		goto out;
 	}
-	/* the same subdirectory inside the worktree as the caller is in */
-	const char *sub = cwd + strlen(repo.top);
-	char *wcwd;
-	struct stat wst;
-	xasprintf(&wcwd, "%s%s", path, sub);
-	if (stat(wcwd, &wst) != 0 || !S_ISDIR(wst.st_mode)) {
-		/* an untracked subdirectory is not in the worktree */
-		free(wcwd);
-		wcwd = xstrdup(path);
-	}
-	json_object_set_new(req, "cwd", json_string(wcwd));
-	free(wcwd);
-	if (json_object_get(req, "name") == NULL) {
-		/* the session is called after its worktree */
-		char *sname = xstrdup(name);
-		for (char *q = sname; *q; q++)
-			if (*q == '/')
-				*q = '-';
-		if (name_valid(sname))
-			json_object_set_new(req, "name", json_string(sname));
-		free(sname);
-	}
+	point_request(req, cwd + strlen(repo.top), path, name);
 	json_object_set_new(req, "worktree", json_string(path));
 	json_object_set_new(req, "branch", json_string(branch));
 	json_object_set_new(req, "repo", json_string(repo.main));
