@@ -82,6 +82,17 @@ def fmt():
         print("check: formatting differs: run 'make format'", flush=True)
 
 
+def structure():
+    """The core's shape (issue 13): no call cycle of more than two files
+    among the built objects, no file over 800 lines, at most 6 functions
+    over 80. One check each in the count."""
+    for script in ("cycles.py", "funcsize.py"):
+        rc = sh([PY, str(ROOT / "scripts" / script), *(
+            [str(ROOT / "build")] if script == "cycles.py" else [])],
+            check=False)
+        totals["passed" if rc == 0 else "failed"] += 1
+
+
 def finish():
     line = f"{totals['passed']} passed, {totals['failed']} failed"
     if totals["skipped"]:
@@ -119,6 +130,7 @@ def main():
                ASAN_OPTIONS="abort_on_error=1:detect_leaks=1",
                UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
                GALLEY_TEST_TIMEOUT_MULTIPLIER="3")
+    structure()
     unit("build", env)
     unit("build-asan", san)
     e2e("build", env, "release")
