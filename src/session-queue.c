@@ -14,6 +14,8 @@
  * limits.group.G comes from the session's project settings, unless
  * `galley group set` set it for this daemon's life.
  */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -128,11 +130,31 @@ group_limit_of(struct session *s, const char *group)
 	return int_setting(settings_of(s), key);
 }
 
+/* One pass's view of the line: counts, and the limits as read once for
+ * the pass (a thousand queued sessions must not each read settings). */
 struct counts {
-	int live;
+	int live, limit;
 	json_t *groups;   /* name -> live sessions in it */
 	json_t *projects; /* root -> live sessions in it */
+	json_t *limits;   /* "p:root" / "g:root:group" -> limit */
 };
+
+/* A limit read once per pass, keyed by what it depends on. */
+static int
+pass_limit(struct counts *c, struct session *s, const char *group)
+{
+	char key[PATH_MAX + 160];
+	json_t *v;
+	int n;
+
+	snprintf(key, sizeof key, "%c:%s:%s", group ? 'g' : 'p', project_of(s),
+	    group ? group : "");
+	if ((v = json_object_get(c->limits, key)) != NULL)
+		return (int)json_integer_value(v);
+	n = group ? group_limit_of(s, group) : project_limit(s);
+	json_object_set_new(c->limits, key, json_integer(n));
+	return n;
+}
 
 static int
 group_count(struct counts *c, const char *g)
@@ -180,14 +202,14 @@ can_start(struct session *s, struct counts *c, char *why, size_t size)
 	char policy[512];
 	struct line_facts f = {
 	    .live = c->live,
-	    .limit = limit_running(),
+	    .limit = c->limit,
 	    .project = base ? base + 1 : root,
 	    .project_live =
 	        (int)json_integer_value(json_object_get(c->projects, root)),
-	    .project_limit = project_limit(s),
+	    .project_limit = pass_limit(c, s, NULL),
 	    .group = g,
 	    .group_live = group_count(c, g),
-	    .group_limit = group_limit_of(s, g),
+	    .group_limit = pass_limit(c, s, g),
 	};
 
 	dependency_facts(s, &f);
@@ -299,12 +321,14 @@ session_schedule(void)
 	running = 1;
 	settings_cache_pass(); /* limits as the files say now */
 	do {
-		struct counts c = {0, json_object(), json_object()};
+		struct counts c = {0, limit_running(), json_object(),
+		    json_object(), json_object()};
 		again = 0;
 		n = line_up(&c, &line, &cap);
 		walk_line(&c, line, n);
 		json_decref(c.groups);
 		json_decref(c.projects);
+		json_decref(c.limits);
 	} while (again);
 	session_policy_schedule_done();
 	free(line);
