@@ -211,6 +211,16 @@ do_usage(const char *arg)
 	say("used %lld input and %lld output tokens", in, out);
 }
 
+/* "WORD rest of it": the word (caller frees), and *rest, or dflt. */
+static char *
+first_word(const char *arg, const char **rest, const char *dflt)
+{
+	const char *sp = arg + strcspn(arg, " ");
+
+	*rest = *sp ? sp + 1 : dflt;
+	return xstrndup(arg, (size_t)(sp - arg));
+}
+
 static int
 verb_say(char *arg)
 {
@@ -254,9 +264,8 @@ verb_ask(char *arg)
 static int
 verb_permission(char *arg)
 {
-	char *sp = arg + strcspn(arg, " ");
-	char *tool = xstrndup(arg, (size_t)(sp - arg));
-	const char *what = *sp ? sp + 1 : "";
+	const char *what;
+	char *tool = first_word(arg, &what, "");
 	json_t *in = json_pack("{s:s}", "command", what);
 	if (pre_tool(tool, in)) {
 		emit("PermissionRequest",
@@ -293,9 +302,8 @@ verb_permission(char *arg)
 static int
 verb_write(char *arg)
 {
-	char *sp = arg + strcspn(arg, " ");
-	char *path = xstrndup(arg, (size_t)(sp - arg));
-	const char *text = *sp ? sp + 1 : "";
+	const char *text;
+	char *path = first_word(arg, &text, "");
 	json_t *in =
 	    json_pack("{s:s, s:s}", "file_path", path, "content", text);
 	if (pre_tool("Write", in)) {
@@ -341,9 +349,8 @@ verb_usage(char *arg)
 static int
 verb_fail(char *arg)
 {
-	char *sp = arg + strcspn(arg, " ");
-	char *kind = xstrndup(arg, (size_t)(sp - arg));
-	const char *text = *sp ? sp + 1 : "API Error";
+	const char *text;
+	char *kind = first_word(arg, &text, "API Error");
 	say("%s", text);
 	emit("StopFailure",
 	    json_pack("{s:s, s:s}", "error", *kind ? kind : "server_error",
