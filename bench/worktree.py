@@ -81,16 +81,23 @@ def bench_repo(galley, nfiles, runs, tmp, env, many_too=True):
                    pool30=float("nan"))
         return res
 
-    def many(prefix, cmd_for):
+    def many(prefix, cmd_for, check=True):
         t = time.monotonic()
         with ThreadPoolExecutor(max_workers=30) as ex:
-            list(ex.map(lambda k: run(cmd_for(k), repo, env),
-                        range(30)))
+            done = list(ex.map(lambda k: run(cmd_for(k), repo, env, check),
+                               range(30)))
+        failed = sum(p.returncode != 0 for p in done)
+        if failed:
+            # plain git races on .git/worktrees when 30 run at once
+            # (the race /batch users report); the anchor is still timed
+            print(f"note: {failed} of 30 parallel '{cmd_for(0)[1]}' "
+                  "failed (git's own race)", file=sys.stderr)
         return time.monotonic() - t
 
     res["git30"] = many("g", lambda k: ["git", "worktree", "add", "-q",
                                         "-b", f"many{k}",
-                                        str(tmp / f"many{nfiles}-{k}")])
+                                        str(tmp / f"many{nfiles}-{k}")],
+                        check=False)
     res["galley30"] = many("b", lambda k: [galley, "exec", "-w",
                                            f"batch{k}", "--", "true"])
     # what `batch` will do: a pool sized for the fan-out, filled ahead
