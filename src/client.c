@@ -31,9 +31,16 @@ run_dir_check(struct err *err)
 
 	if (mkdir_p(dir, 0700, err) < 0)
 		return -1;
-	if (stat(dir, &st) != 0)
+	/* a shared /tmp: another user may have planted a link, which must
+	 * be neither followed nor chmodded */
+	if (lstat(dir, &st) != 0)
 		return err_set(err, ERR_FAILED, "cannot stat '%s': %s", dir,
 		    strerror(errno));
+	if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode))
+		return err_set(err, ERR_REFUSED,
+		    "socket dir '%s' is %s, not a directory: refusing to use "
+		    "it (remove it, or set XDG_RUNTIME_DIR)",
+		    dir, S_ISLNK(st.st_mode) ? "a symbolic link" : "a file");
 	if (st.st_uid != getuid())
 		return err_set(err, ERR_REFUSED,
 		    "socket dir '%s' belongs to uid %ld: refusing to use it",

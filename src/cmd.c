@@ -59,13 +59,38 @@ cmd_opt_common(struct cmd_ctx *ctx, int c)
 	}
 }
 
+#define CMD_FAIL_MAX 600
+
 int
 cmd_fail(struct cmd_ctx *ctx)
 {
 	enum err_code code = ctx->err.code ? ctx->err.code : ERR_FAILED;
+	const char *msg =
+	    ctx->err.msg.len ? ctx->err.msg.data : "operation failed";
+	struct buf line = BUF_INIT;
 
-	fprintf(stderr, "galley: %s\n",
-	    ctx->err.msg.len ? ctx->err.msg.data : "operation failed");
+	/* messages quote what the user typed (names, paths): one line, no
+	 * terminal escapes, and not kilobytes of it */
+	for (const char *p = msg; *p && line.len < CMD_FAIL_MAX; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20 || c == 0x7f)
+			buf_addf(&line, "\\x%02x", c);
+		else
+			buf_addc(&line, (char)c);
+	}
+	if (strlen(msg) > CMD_FAIL_MAX) {
+		/* not half a UTF-8 sequence */
+		while (line.len > 0 &&
+		    ((unsigned char)line.data[line.len - 1] & 0xc0) == 0x80)
+			line.len--;
+		if (line.len > 0 &&
+		    ((unsigned char)line.data[line.len - 1] & 0xc0) == 0xc0)
+			line.len--;
+		buf_adds(&line, "...");
+	}
+	buf_addc(&line, '\0');
+	fprintf(stderr, "galley: %s\n", line.data);
+	buf_release(&line);
 	return err_exit_code(code);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,6 +146,30 @@ take_lock(struct err *err)
 	return 0;
 }
 
+/* The state dir holds the store, prompts and logs: ours and 0700. It
+ * may be reached through a link of the user's own (another disk). */
+static int
+state_dir_check(struct err *err)
+{
+	const char *dir = path_state_dir();
+	struct stat st;
+
+	if (mkdir_p(dir, 0700, err) < 0)
+		return -1;
+	if (stat(dir, &st) != 0)
+		return err_set(err, ERR_FAILED, "cannot stat '%s': %s", dir,
+		    strerror(errno));
+	if (st.st_uid != getuid())
+		return err_set(err, ERR_REFUSED,
+		    "state dir '%s' belongs to uid %ld: refusing to use it "
+		    "(set GALLEY_HOME)",
+		    dir, (long)st.st_uid);
+	if ((st.st_mode & 077) != 0 && chmod(dir, 0700) != 0)
+		return err_set(err, ERR_FAILED, "cannot make '%s' private: %s",
+		    dir, strerror(errno));
+	return 0;
+}
+
 /* The state dirs, and the log (stderr too when detached, so sanitizer
  * reports land in it). */
 static int
@@ -153,7 +178,7 @@ state_dirs(int foreground, char **logpath, struct err *err)
 	char *sessdir;
 	int rc;
 
-	if (run_dir_check(err) < 0 || mkdir_p(path_state_dir(), 0700, err) < 0)
+	if (run_dir_check(err) < 0 || state_dir_check(err) < 0)
 		return -1;
 	xasprintf(&sessdir, "%s/sessions", path_state_dir());
 	rc = mkdir_p(sessdir, 0700, err);

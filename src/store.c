@@ -1,5 +1,11 @@
 /* SQLite store: open, pragmas, migrations, statement cache. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store.h"
 #include "xmalloc.h"
@@ -33,10 +39,37 @@ store_exec(struct store *s, const char *sql, struct err *err)
 	return 0;
 }
 
+/* Make path (or keep it) a regular file of ours, 0600, as are its -wal
+ * and -shm if they exist. */
+static int
+private_file(const char *path, struct err *err)
+{
+	static const char *const ext[] = {"", "-wal", "-shm"};
+	char side[PATH_MAX];
+
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return err_set(err, ERR_FAILED, "cannot open '%s': %s", path,
+		    strerror(errno));
+	close(fd);
+	for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+		snprintf(side, sizeof side, "%s%s", path, ext[i]);
+		if (chmod(side, 0600) != 0 && errno != ENOENT)
+			return err_set(err, ERR_FAILED,
+			    "cannot make '%s' private: %s", side,
+			    strerror(errno));
+	}
+	return 0;
+}
+
 int
 store_open(struct store *s, const char *path, struct err *err)
 {
 	s->db = NULL;
+	/* it holds prompts, argv, hook payloads and tokens: ours alone.
+	 * SQLite gives its -wal and -shm the database file's mode. */
+	if (private_file(path, err) < 0)
+		return -1;
 	if (sqlite3_open_v2(path, &s->db,
 	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	            SQLITE_OPEN_NOMUTEX,

@@ -206,3 +206,64 @@ def test_other_uid_cannot_use_the_socket(galley):
         galley.pids.clear()
         shutil.rmtree(home, ignore_errors=True)
         galley.ghome = galley.tmp / "g"
+
+
+# ---- issue 14, data and security (2, 3, 4) --------------------------------
+
+def test_store_files_are_private(galley):
+    """galley.db holds prompts, argv, hook payloads and tokens: 0600, in a
+    0700 state dir, even when they were made 0644/0755 before."""
+    import stat as st_
+    state = galley.ghome / "state"
+    state.mkdir(parents=True)
+    state.chmod(0o755)
+    db = state / "galley.db"
+    db.touch()
+    db.chmod(0o644)
+    galley.ok("exec", "-n", "p", "--", "true")
+    galley.wait_state("p", "done")
+    assert st_.S_IMODE(state.stat().st_mode) == 0o700
+    for name in ("galley.db", "galley.db-wal", "galley.db-shm"):
+        f = state / name
+        if f.exists():
+            assert st_.S_IMODE(f.stat().st_mode) == 0o600, name
+
+
+def test_state_dir_of_another_user_is_refused(galley):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the dir to another uid")
+    state = galley.ghome / "state"
+    state.mkdir(parents=True)
+    os.chown(state, 65534, 65534)
+    p = galley.run("daemon", "run", "--foreground", timeout=10)
+    assert p.returncode != 0
+    assert "belongs to uid 65534" in p.stderr, p.stderr
+
+
+def test_run_dir_symlink_is_refused_not_followed(galley, tmp_path):
+    """A link planted at the socket dir (a shared /tmp) is neither used
+    nor chmodded."""
+    import stat as st_
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    target.chmod(0o755)
+    galley.ghome.mkdir()
+    (galley.ghome / "run").symlink_to(target)
+    p = galley.run("ls")
+    assert p.returncode != 0
+    assert "symbolic link" in p.stderr and str(galley.ghome / "run") in \
+        p.stderr, p.stderr
+    assert st_.S_IMODE(target.stat().st_mode) == 0o755
+
+
+def test_error_messages_escape_control_characters(galley):
+    """A name with an OSC title sequence and a newline must not reach the
+    terminal raw; a 4 KB one is cut."""
+    p = galley.run("exec", "-n", "a\x1b]0;PWNED\x07b\nc", "--", "true")
+    assert p.returncode == 2
+    assert "\x1b" not in p.stderr and "\x07" not in p.stderr
+    assert p.stderr.count("\n") == 1, repr(p.stderr)
+    assert "\\x1b" in p.stderr
+    p = galley.run("exec", "-n", "x" * 4096, "--", "true")
+    assert p.returncode == 2
+    assert len(p.stderr) < 1000, len(p.stderr)
