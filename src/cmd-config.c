@@ -46,9 +46,9 @@ config_run(struct cmd_ctx *ctx)
 		return cmd_usage_error(ctx,
 		    "pick one of --user, --project, "
 		    "--local");
-	if (optind >= ctx->argc)
-		return cmd_usage_error(ctx, "expected get, set, unset or ls");
-	sub = ctx->argv[optind++];
+	/* `galley config` alone lists, as `git config` would not but
+	 * every user expects */
+	sub = optind < ctx->argc ? ctx->argv[optind++] : "ls";
 	if (settings_load(
 	        &set, getcwd(cwd, sizeof cwd) ? cwd : "/", &ctx->err) < 0)
 		return cmd_fail(ctx);
@@ -60,6 +60,10 @@ config_run(struct cmd_ctx *ctx)
 		}
 		const char *key = ctx->argv[optind];
 		json_t *v = settings_get(&set, key), *probe = NULL;
+		json_t *computed = NULL;
+		if (v == NULL && strcmp(key, "limits.maxRunning") == 0)
+			v = computed =
+			    json_integer(settings_max_running_default());
 		if (v == NULL) {
 			/* a known key with no value, or an unknown key? */
 			if (settings_parse(key, "x", &probe, &ctx->err) < 0 &&
@@ -69,24 +73,38 @@ config_run(struct cmd_ctx *ctx)
 			}
 			json_decref(probe);
 			err_release(&ctx->err);
-			err_set(
-			    &ctx->err, ERR_NOT_FOUND, "'%s' is not set", key);
+			err_set(&ctx->err, ERR_NOT_FOUND,
+			    "'%s' is not set, and has no default", key);
 			rc = cmd_fail(ctx);
 			goto out;
 		}
+		enum settings_scope from =
+		    computed ? SCOPE_DEFAULT : settings_origin(&set, key);
+		char *file = settings_path(&set, from);
 		if (ctx->json) {
 			json_t *o = json_pack("{s:s, s:O, s:s}", "key", key,
-			    "value", v, "scope",
-			    settings_scope_name(settings_origin(&set, key)));
+			    "value", v, "scope", settings_scope_name(from));
+			if (file)
+				json_object_set_new(
+				    o, "file", json_string(file));
 			cmd_print_json(o);
 			json_decref(o);
-		} else if (json_is_string(v))
-			printf("%s\n", json_string_value(v));
-		else {
-			char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-			printf("%s\n", s);
-			free(s);
+		} else {
+			char *txt = json_is_string(v)
+			    ? strdup(json_string_value(v))
+			    : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+			/* where it comes from, for a person; a script
+			 * reading $(galley config get K) gets the value */
+			if (isatty(1))
+				printf("%s  (%s%s%s)\n", txt,
+				    settings_scope_name(from), file ? ": " : "",
+				    file ? file : "");
+			else
+				printf("%s\n", txt);
+			free(txt);
 		}
+		free(file);
+		json_decref(computed);
 	} else if (strcmp(sub, "set") == 0) {
 		json_t *v;
 		if (optind + 2 != ctx->argc) {
@@ -135,11 +153,22 @@ config_run(struct cmd_ctx *ctx)
 			json_t *v = settings_get(&set, keys[i]);
 			const char *origin =
 			    settings_scope_name(settings_origin(&set, keys[i]));
+			json_t *computed = NULL;
+			if (v == NULL &&
+			    strcmp(keys[i], "limits.maxRunning") == 0) {
+				v = computed = json_integer(
+				    settings_max_running_default());
+				origin = "default";
+			}
 			if (ctx->json) {
-				json_array_append_new(arr,
-				    json_pack("{s:s, s:O, s:s}", "key", keys[i],
-				        "value", v ? v : json_null(), "scope",
-				        v ? origin : "unset"));
+				json_t *o = json_pack("{s:s, s:O, s:s}", "key",
+				    keys[i], "value", v ? v : json_null(),
+				    "scope", v ? origin : "unset");
+				if (computed) /* from the machine, not a file */
+					json_object_set_new(
+					    o, "computed", json_true());
+				json_array_append_new(arr, o);
+				json_decref(computed);
 				continue;
 			}
 			char *s = v
@@ -148,6 +177,7 @@ config_run(struct cmd_ctx *ctx)
 			printf("%-30s %-24s %s\n", keys[i], s ? s : "-",
 			    v ? origin : "");
 			free(s);
+			json_decref(computed);
 		}
 		if (ctx->json)
 			cmd_print_json(arr);
@@ -160,13 +190,47 @@ out:
 	return rc;
 }
 
+/* The files as this process finds them: GALLEY_HOME and the repo move
+ * them, so a fixed "~/.config/galley" would be wrong. */
+static void
+config_help_more(FILE *f)
+{
+	static const enum settings_scope scopes[] = {
+	    SCOPE_USER, SCOPE_PROJECT, SCOPE_LOCAL};
+	static const char *const flags[] = {"--user", "--project", "--local"};
+	struct settings set;
+	struct err err = ERR_INIT;
+	char cwd[PATH_MAX];
+
+	if (settings_load(&set, getcwd(cwd, sizeof cwd) ? cwd : "/", &err) <
+	    0) {
+		err_release(&err);
+		return;
+	}
+	fprintf(f, "\nFiles, from here (later ones win):\n");
+	for (size_t i = 0; i < 3; i++) {
+		char *p = settings_path(&set, scopes[i]);
+		fprintf(f, "  %-10s %s%s\n", flags[i],
+		    p ? p : "(outside a git repository: none)",
+		    i == 0 ? " (default for set)" : "");
+		free(p);
+	}
+	settings_release(&set);
+}
+
 const struct cmd_entry cmd_config_entry = {
     .name = "config",
-    .usage = "get KEY | set KEY VALUE | unset KEY | ls  [--user|--project|"
+    .usage = "[get KEY | set KEY VALUE | unset KEY | ls]  [--user|--project|"
              "--local]",
-    .summary = "read and change settings",
-    .help = "      --user          ~/.config/galley/settings.json (default)\n"
-            "      --project       <repo>/.galley/settings.json\n"
-            "      --local         <repo>/.galley/settings.local.json\n",
+    .summary = "read and change settings (alone: ls)",
+    .help =
+        "  get KEY             the value in force, and where it comes from\n"
+        "                      (default, user, project or local)\n"
+        "  ls                  every key, its value and its source\n"
+        "      --user          the user's settings file (default)\n"
+        "      --project       the repository's .galley/settings.json\n"
+        "      --local         .galley/settings.local.json (not "
+        "committed)\n",
+    .help_more = config_help_more,
     .run = config_run,
 };

@@ -1,9 +1,44 @@
 /* galley exec [-n NAME] -- CMD...: a background shell job (not an agent). */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "names.h"
+#include "util.h"
+
+/* A command that cannot start fails here, not as a job that dies with 127
+ * after "backgrounded" was printed. dir: where it will run (NULL: a
+ * worktree not made yet, so a relative path is not checked). */
+static int
+command_check(struct cmd_ctx *ctx, const char *cmd, const char *dir)
+{
+	char *found = NULL;
+	int ok;
+
+	if (strchr(cmd, '/') == NULL) {
+		const char *path = getenv("PATH");
+		/* execvp's own default when PATH is unset */
+		found = path_search(path ? path : "/bin:/usr/bin", cmd);
+		ok = found != NULL;
+		free(found);
+	} else if (cmd[0] == '/' || dir == NULL) {
+		ok = cmd[0] != '/' || access(cmd, X_OK) == 0;
+	} else {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s/%s", dir, cmd);
+		ok = access(path, X_OK) == 0;
+	}
+	if (ok)
+		return 0;
+	return err_set(&ctx->err, ERR_FAILED, "%s '%s'%s",
+	    strchr(cmd, '/') ? "cannot run" : "no command on PATH named", cmd,
+	    strchr(cmd, ' ') ? ": give the command and its arguments as "
+	                       "separate words, or use sh -c '...'"
+	                     : "");
+}
 
 static int
 exec_run(struct cmd_ctx *ctx)
@@ -31,7 +66,7 @@ exec_run(struct cmd_ctx *ctx)
 	int use_wt = o.use_wt > 0, pin = o.pin;
 	if (optind >= ctx->argc)
 		return cmd_usage_error(ctx, "no command given");
-	if (name != NULL && name_check(name, "name", &ctx->err) < 0)
+	if (name != NULL && session_name_check(name, &ctx->err) < 0)
 		return cmd_fail(ctx);
 	argv = json_array();
 	for (int i = optind; i < ctx->argc; i++) {
@@ -45,6 +80,13 @@ exec_run(struct cmd_ctx *ctx)
 	}
 	req = cmd_new_request(ctx, cwd);
 	if (req == NULL) {
+		json_decref(argv);
+		return cmd_fail(ctx);
+	}
+	if (command_check(ctx, ctx->argv[optind],
+	        use_wt ? NULL
+	               : json_string_value(json_object_get(req, "cwd"))) < 0) {
+		json_decref(req);
 		json_decref(argv);
 		return cmd_fail(ctx);
 	}
@@ -75,8 +117,8 @@ const struct cmd_entry cmd_exec_entry = {
     .help = "  -n, --name NAME     session name\n"
             "  -C, --cwd DIR       working directory (default: here)\n"
             "      --pin           pin the session\n"
-            "  -w, --worktree[=NAME] run in a new git worktree on branch\n"
-            "                      galley/NAME\n"
+            "  -w, --worktree [NAME] run in a new git worktree on branch\n"
+            "                      galley/NAME (-w -- CMD: named from CMD)\n"
             "      --no-worktree   run in the directory itself (the default)\n"
             "      --base B        worktree base: default (branch) or head\n"
             "                      (setting worktree.baseRef)\n" QUEUE_HELP,

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "names.h"
 #include "server.h"
 #include "session.h"
 #include "state.h"
@@ -84,10 +85,16 @@ tree_print(json_t *nodes, int depth)
 
 	json_array_foreach(nodes, i, n)
 	{
-		printf("%*s%s%-8s  %-20s  %-8s  %s\n", depth * 2, "",
-		    depth ? "└ " : "", session_str(n, "id"),
-		    session_str(n, "name"), session_str(n, "state"),
-		    session_str(n, "runtime"));
+		/* the indent comes out of the name column, so the state
+		 * and runtime columns stay aligned at every depth */
+		char nm[24];
+		int w = 20 - 2 * depth - (depth ? 2 : 0);
+		if (w < 4)
+			w = 4;
+		printf("%*s%s%-8s  %-*s  %-11s  %s\n", depth * 2, "",
+		    depth ? "└ " : "", session_str(n, "id"), w,
+		    name_fit(session_str(n, "name"), (size_t)w, nm, sizeof nm),
+		    session_str(n, "state"), session_str(n, "runtime"));
 		tree_print(json_object_get(n, "children"), depth + 1);
 	}
 }
@@ -219,7 +226,7 @@ ls_run(struct cmd_ctx *ctx)
 		room = 10;
 	json_array_foreach(list, i, s)
 	{
-		char age[16], name[24];
+		char age[16], name[80], nm[24];
 		const char *detail = json_string_value(json_array_get(s, 5));
 		format_age(now - json_integer_value(json_array_get(s, 3)), age,
 		    sizeof age);
@@ -233,8 +240,9 @@ ls_run(struct cmd_ctx *ctx)
 			    chars++ == room)
 				break;
 		}
-		printf("%-8s  %-20.20s  %-11s  %4s  %-7s  %.*s\n",
-		    json_string_value(json_array_get(s, 0)), name,
+		printf("%-8s  %-20s  %-11s  %4s  %-7s  %.*s\n",
+		    json_string_value(json_array_get(s, 0)),
+		    name_fit(name, 20, nm, sizeof nm),
 		    json_string_value(json_array_get(s, 2)), age,
 		    json_string_value(json_array_get(s, 4)), cut,
 		    detail ? detail : "");

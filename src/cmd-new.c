@@ -206,7 +206,7 @@ new_run(struct cmd_ctx *ctx)
 	const char *name = o.name, *cwd = o.cwd;
 	const char *wt_name = o.wt_name, *base_mode = o.base_mode;
 	int use_wt = o.use_wt, pin = o.pin;
-	if (name != NULL && name_check(name, "name", &ctx->err) < 0)
+	if (name != NULL && session_name_check(name, &ctx->err) < 0)
 		goto early_fail;
 	for (int i = optind; i < ctx->argc; i++)
 		buf_addf(&prompt, "%s%s", i > optind ? " " : "", ctx->argv[i]);
@@ -229,14 +229,24 @@ new_run(struct cmd_ctx *ctx)
 	}
 	if (runtime == NULL)
 		runtime = settings_get_str(&set, "defaultRuntime");
-	if (runtime == NULL) /* claude when it is installed */
-		runtime = claude_on_path() ? "claude" : "fake";
+	/* claude by default (setting defaultRuntime); never the fake agent
+	 * unasked: its echo reads like an agent that did the work */
+	if (runtime == NULL)
+		runtime = settings_get_str(&set, "defaultRuntime");
+	if (runtime == NULL)
+		runtime = "claude";
 	if (model == NULL)
 		model = settings_get_str(&set, "model");
 	/* what the runtime's driver adds from the caller's flags and
 	 * settings (claude: effort, permission mode, its path) */
 	const struct runtime *rt = runtime_find(runtime);
 	int claude = rt && rt->named_agents;
+	if (prompt.len == 0 && rt && !rt->interactive) {
+		settings_release(&set);
+		json_decref(req);
+		rc = cmd_usage_error(ctx, "runtime %s needs a PROMPT", runtime);
+		goto early;
+	}
 	if (agent == NULL && claude)
 		agent = settings_get_str(&set, "defaultAgent");
 	if ((rt && rt->request &&
@@ -244,6 +254,17 @@ new_run(struct cmd_ctx *ctx)
 	    (agent && agent_request(ctx, req, dir, agent, claude, deny) < 0)) {
 		settings_release(&set);
 		json_decref(req);
+		goto early_fail;
+	}
+	if (strcmp(runtime, "claude") == 0 &&
+	    settings_get_str(&set, "claude.path") == NULL &&
+	    !claude_on_path()) {
+		settings_release(&set);
+		json_decref(req);
+		err_set(&ctx->err, ERR_FAILED,
+		    "claude is not on PATH: install it (npm install -g "
+		    "@anthropic-ai/claude-code), or pick another runtime with "
+		    "-r (fake: a scripted stand-in)");
 		goto early_fail;
 	}
 	json_object_set(req, "allow", allow);
@@ -332,7 +353,8 @@ const struct cmd_entry cmd_new_entry = {
     .help =
         "  -n, --name NAME     session name ([A-Za-z0-9._-]{1,64})\n"
         "  -r, --runtime R     claude, fake or exec (setting\n"
-        "                      defaultRuntime; claude when on PATH)\n"
+        "                      defaultRuntime, else claude); with no\n"
+        "                      PROMPT claude starts interactive\n"
         "  -m, --model M       model name (setting model)\n"
         "  -e, --effort E      low|medium|high|xhigh|max (setting effort)\n"
         "      --permission-mode MODE  acceptEdits|auto|"
@@ -352,8 +374,11 @@ const struct cmd_entry cmd_new_entry = {
         "  -C, --cwd DIR       working directory (default: here)\n"
         "  -s, --script FILE   read PROMPT from FILE (fake: its script)\n"
         "      --pin           pin the session\n"
-        "  -w, --worktree[=NAME] run in a new git worktree on branch\n"
-        "                      galley/NAME (setting isolation)\n"
+        "  -w, --worktree [NAME] run in a new git worktree on branch\n"
+        "                      galley/NAME (setting isolation); the word\n"
+        "                      after -w is NAME unless it is an option\n"
+        "                      or --: -w last, or '-w --', names it\n"
+        "                      from the prompt\n"
         "      --no-worktree   run in the directory itself\n"
         "      --base B        worktree base: default (branch) or head\n"
         "                      (setting worktree.baseRef)\n",

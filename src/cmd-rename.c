@@ -21,7 +21,7 @@ rename_run(struct cmd_ctx *ctx)
 			return rc;
 	if (optind + 2 != ctx->argc)
 		return cmd_usage_error(ctx, "expected ID and NAME");
-	if (name_check(ctx->argv[optind + 1], "name", &ctx->err) < 0)
+	if (session_name_check(ctx->argv[optind + 1], &ctx->err) < 0)
 		return cmd_fail(ctx);
 	reply = cmd_call(ctx,
 	    json_pack("{s:s, s:s, s:s}", "cmd", "rename", "ref",
@@ -46,7 +46,7 @@ rename_serve(struct server_client *c, struct session *s, json_t *req,
 
 	if (proto_get_str(req, "name", &name, err) < 0)
 		return -1;
-	if (name_check(name, "name", err) < 0)
+	if (session_name_check(name, err) < 0)
 		return -1;
 	if (strcmp(s->name, name) != 0) {
 		if (session_name_taken(name, s))

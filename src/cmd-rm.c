@@ -23,15 +23,17 @@ rm_run(struct cmd_ctx *ctx)
 	}
 	if (optind >= ctx->argc)
 		return cmd_usage_error(ctx, "expected a session ID");
+	/* every id is tried: one that fails is reported, the rest go on */
 	out = json_array();
+	rc = 0;
 	for (int i = optind; i < ctx->argc; i++) {
 		json_t *pre = cmd_get_session(ctx, ctx->argv[i]);
 		int kept = 0;
 		/* a worktree session: the same safety rule as discard */
 		if (pre == NULL || cmd_worktree_guard(ctx, pre, force) < 0) {
 			json_decref(pre);
-			json_decref(out);
-			return cmd_fail(ctx);
+			rc = cmd_report(ctx, rc);
+			continue;
 		}
 		reply = cmd_call(ctx,
 		    json_pack("{s:s, s:s, s:b}", "cmd", "rm", "ref",
@@ -40,8 +42,8 @@ rm_run(struct cmd_ctx *ctx)
 		    cmd_worktree_drop(ctx, pre, force, &kept) < 0) {
 			json_decref(reply);
 			json_decref(pre);
-			json_decref(out);
-			return cmd_fail(ctx);
+			rc = cmd_report(ctx, rc);
+			continue;
 		}
 		json_decref(pre);
 		json_t *s = json_object_get(reply, "session");
@@ -58,7 +60,7 @@ rm_run(struct cmd_ctx *ctx)
 	if (ctx->json)
 		cmd_print_json(out);
 	json_decref(out);
-	return 0;
+	return rc;
 }
 
 static int

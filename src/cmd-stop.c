@@ -75,23 +75,35 @@ stop_run(struct cmd_ctx *ctx)
 	if (reply == NULL)
 		goto fail;
 	json_decref(reply);
+	/* all are signalled first, then waited for: the grace periods run
+	 * side by side, and one id that fails does not spare the rest */
+	json_t *ids = json_array();
+	rc = 0;
 	for (int i = optind; i < ctx->argc; i++) {
 		reply = cmd_call(ctx,
 		    json_pack("{s:s, s:s, s:i}", "cmd", "stop", "ref",
 		        ctx->argv[i], "grace_ms", (int)(grace * 1000)));
-		if (reply == NULL)
-			goto fail;
-		const char *id =
-		    session_str(json_object_get(reply, "session"), "id");
-		char idc[16];
-		snprintf(idc, sizeof idc, "%s", id);
+		if (reply == NULL) {
+			rc = cmd_report(ctx, rc);
+			continue;
+		}
+		json_array_append_new(ids,
+		    json_string(
+		        session_str(json_object_get(reply, "session"), "id")));
 		json_decref(reply);
-		if (cmd_wait_one(
-		        ctx, idc, "done", (int)(grace * 1000) + 10000) < 0)
-			goto fail;
-		json_t *s = cmd_get_session(ctx, idc);
-		if (s == NULL)
-			goto fail;
+	}
+	size_t k;
+	json_t *idv;
+	json_array_foreach(ids, k, idv)
+	{
+		const char *id = json_string_value(idv);
+		json_t *s = NULL;
+		if (cmd_wait_one(ctx, id, "done", (int)(grace * 1000) + 10000) <
+		        0 ||
+		    (s = cmd_get_session(ctx, id)) == NULL) {
+			rc = cmd_report(ctx, rc);
+			continue;
+		}
 		if (ctx->json)
 			json_array_append(out, s);
 		else
@@ -99,10 +111,11 @@ stop_run(struct cmd_ctx *ctx)
 			    session_str(s, "name"));
 		json_decref(s);
 	}
+	json_decref(ids);
 	if (ctx->json)
 		cmd_print_json(out);
 	json_decref(out);
-	return 0;
+	return rc;
 fail:
 	json_decref(out);
 	return cmd_fail(ctx);

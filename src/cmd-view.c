@@ -328,13 +328,6 @@ input_done(struct view *v)
 			set_status(v, "started: %s", v->input);
 		break;
 	}
-	case 'm':
-		if (s && (line[0] == 'y' || line[0] == 'Y') &&
-		    run_galley(v,
-		        (const char *[]){"merge", sstr(s, "id"), NULL},
-		        NULL) == 0)
-			set_status(v, "merged %s", sstr(s, "name"));
-		break;
 	case 's': {
 		const char *key = view_setting_keys[v->settings_sel];
 		if (*line)
@@ -432,10 +425,42 @@ session_key(struct view *v, json_t *s, const char *id, int c)
 		        "/bin/sh", "-c", cmd, self_exe(), id, NULL});
 		break;
 	}
-	case 'm':
-		input_start(v, 'm', "merge into its base branch? (y/n) ", NULL);
+	case 'm': {
+		char label[128];
+		snprintf(label, sizeof label,
+		    "merge %.40s into its base: m merge · s squash · r rebase "
+		    "· Esc cancel ",
+		    sstr(s, "name"));
+		input_start(v, 'm', label, NULL);
 		break;
 	}
+	}
+}
+
+/* The merge question takes one key: the way to merge, or anything else to
+ * cancel; a key never falls through into a prompt. */
+static void
+merge_key(struct view *v, int c)
+{
+	json_t *s = view_selected(v);
+	const char *how = c == 'm' || c == 'y' || c == '\r' || c == '\n' ||
+	        c == KEY_ENTER
+	    ? ""
+	    : c == 's' ? "--squash"
+	    : c == 'r' ? "--rebase"
+	               : NULL;
+
+	v->mode = M_LIST;
+	if (s == NULL || how == NULL) {
+		set_status(v, "merge cancelled");
+		return;
+	}
+	if (run_galley(v,
+	        (const char *[]){"merge", sstr(s, "id"), *how ? how : NULL,
+	            NULL},
+	        NULL) == 0)
+		set_status(v, "merged %s%s%s", sstr(s, "name"),
+		    *how ? " " : "", how);
 }
 
 static void
@@ -501,11 +526,24 @@ handle_key(struct view *v, int c)
 		v->mode = M_LIST;
 		break;
 	case M_INPUT: {
+		if (v->input_for == 'm') {
+			merge_key(v, c);
+			break;
+		}
 		int r = edit_key(v, c);
+		if (r < 0 && v->input_for == '/') {
+			/* Esc clears the filter it was typing */
+			v->filter[0] = '\0';
+			view_model_rebuild(v);
+		}
 		if (r < 0)
 			v->mode = v->input_for == 's' ? M_SETTINGS : M_LIST;
 		else if (r > 0)
 			input_done(v);
+		else if (v->input_for == '/') { /* the filter applies as typed */
+			snprintf(v->filter, sizeof v->filter, "%s", v->input);
+			view_model_rebuild(v);
+		}
 		break;
 	}
 	case M_PEEK: {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "state.h"
@@ -22,6 +23,45 @@ wait_reached(const char *want, const char *state)
 	if (strcmp(want, "blocked") == 0)
 		return st == SESSION_BLOCKED ? 1 : term ? -1 : 0;
 	return term || (st >= 0 && state_table[st].attention);
+}
+
+/* On a terminal, say what is waited for, and say again when a session
+ * turns blocked: under --state done it will not end until someone
+ * answers, and a silent wait would look hung. */
+static void
+say_waiting(json_t *sessions, const char *want, const char *only)
+{
+	const char *id;
+	json_t *s;
+	int pending = 0;
+
+	json_object_foreach(sessions, id, s)
+	{
+		if (only || wait_reached(want, session_str(s, "state")) != 0)
+			continue;
+		fprintf(stderr, "%s %s (%s)",
+		    pending++                       ? ","
+		        : strcmp(want, "done") == 0 ? "galley: waiting to end:"
+		        : strcmp(want, "blocked") == 0
+		        ? "galley: waiting to block:"
+		        : "galley: waiting to end or need you:",
+		    session_str(s, "name"), session_str(s, "state"));
+	}
+	if (pending)
+		fputc('\n', stderr);
+	if (strcmp(want, "done") != 0)
+		return;
+	json_object_foreach(sessions, id, s)
+	{
+		if ((only && strcmp(id, only)) ||
+		    strcmp(session_str(s, "state"), "blocked") != 0)
+			continue;
+		fprintf(stderr,
+		    "galley: %s is blocked (%s): it will not end until "
+		    "answered: galley send %s TEXT\n",
+		    session_str(s, "name"), session_str(s, "waiting_for"),
+		    session_str(s, "name"));
+	}
 }
 
 static int
@@ -76,6 +116,9 @@ wait_run(struct cmd_ctx *ctx)
 		json_object_set(sessions, session_str(s, "id"), s);
 		json_decref(s);
 	}
+	int tty = isatty(2);
+	if (tty)
+		say_waiting(sessions, want, NULL);
 	uint64_t deadline =
 	    timeout < 0 ? 0 : now_ms() + (uint64_t)(timeout * 1000);
 	for (;;) {
@@ -128,8 +171,15 @@ wait_run(struct cmd_ctx *ctx)
 			json_decref(ev);
 			goto fail;
 		}
-		if (*nid && json_object_get(sessions, nid))
+		json_t *was = *nid ? json_object_get(sessions, nid) : NULL;
+		if (was) {
+			int newly =
+			    strcmp(session_str(ns, "state"), "blocked") == 0 &&
+			    strcmp(session_str(was, "state"), "blocked") != 0;
 			json_object_set(sessions, nid, ns);
+			if (tty && newly)
+				say_waiting(sessions, want, nid);
+		}
 		json_decref(ev);
 	}
 	{
@@ -179,13 +229,14 @@ fail:
 const struct cmd_entry cmd_wait_entry = {
     .name = "wait",
     .usage = "ID... [--state done|blocked|any] [--timeout S]",
-    .summary = "wait until sessions end, block, or need you",
-    .help = "  -s, --state W       done (default): ended (exit 1 if one did "
-            "not\n"
-            "                      end in done); blocked: needs input (exit "
-            "1\n"
-            "                      if it ends first); any: blocked, idle\n"
-            "                      (ready) or ended\n"
+    .summary = "wait until sessions end (--state: block, or need you)",
+    .help = "  -s, --state W       done (default): ended, however long a\n"
+            "                      blocked one waits for its answer (exit 1\n"
+            "                      if one did not end in done); blocked:\n"
+            "                      needs input (exit 1 if it ends first);\n"
+            "                      any: blocked, idle (ready) or ended\n"
+            "  On a terminal it says what it waits for, and when a session\n"
+            "  blocks.\n"
             "  -t, --timeout S     give up after S seconds (exit 1)\n",
     .run = wait_run,
 };

@@ -32,6 +32,12 @@ cmd_opt_start(struct cmd_ctx *ctx, int c, struct start_opts *o)
 		o->pin = 1;
 		return -1;
 	case 'w':
+		if (optarg != NULL && worktree_name_check(optarg, NULL) < 0)
+			return cmd_usage_error(ctx,
+			    "invalid worktree name '%s': use [A-Za-z0-9._/-], "
+			    "no '..'; for an automatic name put -w last or "
+			    "before --",
+			    optarg);
 		o->use_wt = 1;
 		o->wt_name = optarg;
 		return -1;
@@ -67,19 +73,21 @@ cmd_opt_start(struct cmd_ctx *ctx, int c, struct start_opts *o)
 }
 
 /* `-w NAME` with NAME as its own word: getopt's optional arguments only
- * take `-wNAME`/`--worktree=NAME`, so fold the word in before parsing when
- * it is a valid name and something (the prompt or command) follows it. */
+ * take `-wNAME`/`--worktree=NAME`, so fold the word in before parsing. The
+ * rule has no guessing in it: the word after -w is the worktree's name
+ * unless it is an option or `--` (checked in cmd_opt_start); -w last, or
+ * followed by an option or `--`, asks for an automatic name. */
 void
 cmd_fold_worktree_arg(struct cmd_ctx *ctx)
 {
-	for (int i = 1; i + 2 < ctx->argc; i++) {
+	for (int i = 1; i + 1 < ctx->argc; i++) {
 		const char *a = ctx->argv[i];
 		if (strcmp(a, "--") == 0)
 			break;
 		if (strcmp(a, "-w") != 0 && strcmp(a, "--worktree") != 0)
 			continue;
 		const char *next = ctx->argv[i + 1];
-		if (next[0] == '-' || worktree_name_check(next, NULL) < 0)
+		if (next[0] == '-' && next[1] != '\0')
 			continue;
 		char *merged;
 		xasprintf(&merged, "--worktree=%s", next);

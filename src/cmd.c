@@ -20,57 +20,22 @@ cmd_print_usage(const struct cmd_entry *e, FILE *f)
 		fprintf(f, "\n%s\n", e->summary);
 	if (e->help)
 		fprintf(f, "\n%s", e->help);
+	if (e->help_more)
+		e->help_more(f);
 	if (!(e->flags & CMD_NOJSON))
 		fprintf(f, "%s  --json            print JSON\n",
 		    e->help ? "" : "\n");
 }
 
-int
-cmd_usage_error(struct cmd_ctx *ctx, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("galley: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, ": see 'galley %s --help'\n", ctx->entry->name);
-	return EXIT_USAGE;
-}
-
-int
-cmd_opt_common(struct cmd_ctx *ctx, int c)
-{
-	switch (c) {
-	case 'J':
-		if (ctx->entry->flags & CMD_NOJSON)
-			return cmd_usage_error(ctx, "--json is not supported");
-		ctx->json = 1;
-		return -1;
-	case 'h':
-		cmd_print_usage(ctx->entry, stdout);
-		return EXIT_OK;
-	case ':':
-		return cmd_usage_error(
-		    ctx, "option '%s' needs a value", ctx->argv[optind - 1]);
-	default:
-		return cmd_usage_error(
-		    ctx, "unknown option '%s'", ctx->argv[optind - 1]);
-	}
-}
-
 #define CMD_FAIL_MAX 600
 
-int
-cmd_fail(struct cmd_ctx *ctx)
+/* Messages quote what the user typed (names, paths): one line, no terminal
+ * escapes, and not kilobytes of it. */
+static void
+print_error(const char *msg, const char *verb)
 {
-	enum err_code code = ctx->err.code ? ctx->err.code : ERR_FAILED;
-	const char *msg =
-	    ctx->err.msg.len ? ctx->err.msg.data : "operation failed";
 	struct buf line = BUF_INIT;
 
-	/* messages quote what the user typed (names, paths): one line, no
-	 * terminal escapes, and not kilobytes of it */
 	for (const char *p = msg; *p && line.len < CMD_FAIL_MAX; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c < 0x20 || c == 0x7f)
@@ -88,10 +53,83 @@ cmd_fail(struct cmd_ctx *ctx)
 			line.len--;
 		buf_adds(&line, "...");
 	}
+	if (verb)
+		buf_addf(&line, ": see 'galley %s --help'", verb);
 	buf_addc(&line, '\0');
 	fprintf(stderr, "galley: %s\n", line.data);
 	buf_release(&line);
+}
+
+int
+cmd_usage_error(struct cmd_ctx *ctx, const char *fmt, ...)
+{
+	struct buf msg = BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	buf_addc(&msg, '\0');
+	print_error(msg.data, ctx->entry->name);
+	buf_release(&msg);
+	return EXIT_USAGE;
+}
+
+/* The option getopt stopped at: optopt for a short one (argv[optind - 1]
+ * may still be the verb when it sits inside a cluster like -abc), the
+ * word itself for a long one. */
+static const char *
+bad_option(struct cmd_ctx *ctx, char *out, size_t size)
+{
+	const char *w = optind > 0 ? ctx->argv[optind - 1] : "";
+
+	if (strncmp(w, "--", 2) != 0 && optopt > ' ' && optopt < 0x7f) {
+		snprintf(out, size, "-%c", optopt);
+		return out;
+	}
+	return w;
+}
+
+int
+cmd_opt_common(struct cmd_ctx *ctx, int c)
+{
+	char o[8];
+
+	switch (c) {
+	case 'J':
+		if (ctx->entry->flags & CMD_NOJSON)
+			return cmd_usage_error(ctx, "--json is not supported");
+		ctx->json = 1;
+		return -1;
+	case 'h':
+		cmd_print_usage(ctx->entry, stdout);
+		return EXIT_OK;
+	case ':':
+		return cmd_usage_error(ctx, "option '%s' needs a value",
+		    bad_option(ctx, o, sizeof o));
+	default:
+		return cmd_usage_error(
+		    ctx, "unknown option '%s'", bad_option(ctx, o, sizeof o));
+	}
+}
+
+int
+cmd_fail(struct cmd_ctx *ctx)
+{
+	enum err_code code = ctx->err.code ? ctx->err.code : ERR_FAILED;
+
+	print_error(
+	    ctx->err.msg.len ? ctx->err.msg.data : "operation failed", NULL);
 	return err_exit_code(code);
+}
+
+int
+cmd_report(struct cmd_ctx *ctx, int worst)
+{
+	int rc = cmd_fail(ctx);
+
+	err_release(&ctx->err);
+	return rc > worst ? rc : worst;
 }
 
 json_t *
@@ -121,7 +159,7 @@ cmd_get_session(struct cmd_ctx *ctx, const char *ref)
 void
 cmd_print_json(json_t *v)
 {
-	char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY | PROTO_REALS);
 
 	if (s != NULL) {
 		puts(s);

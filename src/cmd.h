@@ -28,9 +28,10 @@ struct cmd_ctx {
 
 struct cmd_entry {
 	const char *name;
-	const char *usage;   /* after "galley <name> " */
-	const char *summary; /* one line for `galley --help` */
-	const char *help;    /* options, for `galley <name> --help` */
+	const char *usage;         /* after "galley <name> " */
+	const char *summary;       /* one line for `galley --help` */
+	const char *help;          /* options, for `galley <name> --help` */
+	void (*help_more)(FILE *); /* after help: what only runtime knows */
 	int flags;
 #define CMD_INTERNAL 0x1     /* hidden from help: host, hook, fake-agent */
 #define CMD_NOJSON 0x2       /* takes no --json (attach, daemon run) */
@@ -65,6 +66,9 @@ int cmd_usage_error(struct cmd_ctx *, const char *fmt, ...) printflike(2, 3);
 
 /* Print ctx->err as "galley: <message>" and return its exit code. */
 int cmd_fail(struct cmd_ctx *);
+/* For verbs that act on several sessions: print the error, clear it, and
+ * return the worse of worst and its exit code (as kill and rm do). */
+int cmd_report(struct cmd_ctx *, int worst);
 /* Connect (starting the daemon) and call; NULL + ctx->err on failure. */
 json_t *cmd_call(struct cmd_ctx *, json_t *req);
 /* Resolve an id, id prefix or name to a session object (caller owns). */

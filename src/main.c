@@ -28,6 +28,21 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
+		if (argc > 2) { /* galley help VERB: that verb's help */
+			e = cmd_find(argv[2], &ctx.err);
+			if (e == NULL || (e->flags & CMD_INTERNAL)) {
+				if (e != NULL)
+					err_set(&ctx.err, ERR_USAGE,
+					    "unknown command '%.64s': see "
+					    "'galley --help'",
+					    argv[2]);
+				rc = cmd_fail(&ctx);
+				err_release(&ctx.err);
+				return rc;
+			}
+			cmd_print_usage(e, stdout);
+			return 0;
+		}
 		cmd_print_help(stdout);
 		return 0;
 	}

@@ -83,7 +83,7 @@ proto_next_raw(struct proto_reader *r, struct buf *out, struct err *err)
 int
 proto_encode(struct buf *b, json_t *obj, struct err *err)
 {
-	char *s = json_dumps(obj, JSON_COMPACT);
+	char *s = json_dumps(obj, JSON_COMPACT | PROTO_REALS);
 	unsigned char hdr[4];
 	size_t len;
 

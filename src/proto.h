@@ -10,6 +10,10 @@
 #define PROTO_H
 
 #include <jansson.h>
+
+/* Reals on the wire and in --json: 12 significant digits, so a price reads
+ * 0.07005 and not 0.070050000000000001 (doubles cannot hold 0.07005). */
+#define PROTO_REALS JSON_REAL_PRECISION(12)
 #include <stdint.h>
 
 #include "buf.h"

@@ -351,6 +351,7 @@ const struct runtime runtime_claude = {
     .provider = "anthropic",
     .request = claude_request,
     .named_agents = 1,
+    .interactive = 1,
     .dialogs = claude_dialogs,
     .retrying = claude_retrying,
     .sandbox_paths = claude_sandbox_paths,

@@ -35,6 +35,7 @@ struct runtime {
 	int (*request)(struct settings *, json_t *req, const char *effort,
 	    const char *permission_mode, struct err *);
 	int named_agents; /* runs named agents itself (--agents, --agent) */
+	int interactive;  /* starts with no prompt, for a person to type in */
 	const char *api_default;
 	/* the command line; *session_id is the conversation's id when the
 	 * driver makes one (caller frees) */

@@ -150,7 +150,7 @@ server_client_send(struct server_client *c, json_t *obj)
 
 	if (!client_writable(c))
 		return;
-	text = json_dumps(obj, JSON_COMPACT);
+	text = json_dumps(obj, JSON_COMPACT | PROTO_REALS);
 	if (text == NULL) {
 		log_error("reply not sent: cannot encode");
 		return;

@@ -94,13 +94,19 @@ name_for(const struct session_spec *sp, json_t *argv)
 		for (size_t i = 1; i < json_array_size(argv) && i < 3; i++)
 			buf_addf(&b, " %s",
 			    json_string_value(json_array_get(argv, i)));
-		base = name_from_text(b.data, 24);
+		base = name_from_text(b.data, NAME_AUTO_MAX);
 		buf_release(&b);
-	} else
-		base = name_from_text(sp->prompt && *sp->prompt ? sp->prompt
-		        : a0                                    ? a0
-		                                                : sp->runtime,
-		    24);
+	} else /* an agent with no prompt is named after its runtime, not
+	          after its program's path */
+		base = name_from_text(
+		    sp->prompt && *sp->prompt ? sp->prompt : sp->runtime,
+		    NAME_AUTO_MAX);
+	if (id_valid(base)) { /* a prompt "cafebabe" must not pass for an id */
+		char *b2;
+		xasprintf(&b2, "%s-s", base);
+		free(base);
+		base = b2;
+	}
 	name = session_unique_name(base);
 	free(base);
 	return name;

@@ -45,21 +45,12 @@ int_setting(struct settings *set, const char *key)
 	    : 0;
 }
 
-/* Agents mostly wait on the network, so memory bounds them, not CPUs: a
- * claude session holds about 260 MB. One per 512 MiB, 4 to 64. */
 static int
 limit_running(void)
 {
-	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-	long long n;
 	int max = int_setting(settings_user(), "limits.maxRunning");
 
-	if (max > 0)
-		return max;
-	n = pages > 0 && size > 0
-	    ? (long long)pages * size / (512LL * 1024 * 1024)
-	    : 4;
-	return n < 4 ? 4 : n > 64 ? 64 : (int)n;
+	return max > 0 ? max : settings_max_running_default();
 }
 
 /* The repo a session belongs to, whose settings govern it: a worktree

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "names.h"
+#include "proto.h"
 #include "session.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -120,8 +121,29 @@ session_find_id(const char *id)
 	return NULL;
 }
 
+/* The one session whose name starts with ref: a live one, else any. */
+static struct session *
+name_prefix(const char *ref, size_t n, struct buf *cands, int *count)
+{
+	struct session *s, *found = NULL;
+
+	for (int pass = 0; pass < 2 && *count == 0; pass++) {
+		TAILQ_FOREACH(s, &session_table, entry) {
+			if (strncmp(s->name, ref, n) != 0 ||
+			    (pass == 0 && !session_live(s)))
+				continue;
+			found = s;
+			if (*count < 8)
+				buf_addf(cands, "%s%s (%s)", *count ? ", " : "",
+				    s->id, s->name);
+			(*count)++;
+		}
+	}
+	return found;
+}
+
 /* An exact id, else a name (a live session first, else the newest), else a
- * unique id prefix. */
+ * unique id prefix, else a unique name prefix. */
 struct session *
 session_resolve(const char *ref, struct err *err)
 {
@@ -158,6 +180,8 @@ session_resolve(const char *ref, struct err *err)
 			    s->name);
 		count++;
 	}
+	if (count == 0) /* a unique name prefix: what ls showed before a '~' */
+		found = name_prefix(ref, n, &cands, &count);
 	if (count == 1) {
 		buf_release(&cands);
 		return found;
@@ -389,12 +413,46 @@ session_json_text(struct session *s, size_t *len)
 {
 	if (s->json_text == NULL) {
 		json_t *o = session_to_json(s);
-		s->json_text = json_dumps(o, JSON_COMPACT);
+		s->json_text = json_dumps(o, JSON_COMPACT | PROTO_REALS);
 		s->json_len = strlen(s->json_text);
 		json_decref(o);
 	}
 	*len = s->json_len;
 	return s->json_text;
+}
+
+/* A job's command line as a shell would take it back: words with
+ * anything but [A-Za-z0-9._/=:,+@%-] are single-quoted (caller frees). */
+static char *
+argv_line(json_t *argv)
+{
+	struct buf b = BUF_INIT;
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(argv, i, v)
+	{
+		const char *a = json_string_value(v);
+		if (a == NULL)
+			continue;
+		if (i > 0)
+			buf_addc(&b, ' ');
+		if (*a &&
+		    strspn(a,
+		        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+		        "qrstuvwxyz0123456789._/=:,+@%-") == strlen(a)) {
+			buf_adds(&b, a);
+			continue;
+		}
+		buf_addc(&b, '\'');
+		for (; *a; a++) {
+			if (*a == '\'')
+				buf_adds(&b, "'\\'");
+			buf_addc(&b, *a);
+		}
+		buf_addc(&b, '\'');
+	}
+	return b.len ? buf_detach(&b, NULL) : (buf_release(&b), NULL);
 }
 
 /* The table's row: [id, name, state, updated_ms, runtime, detail, pinned],
@@ -415,8 +473,10 @@ session_row_text(struct session *s, size_t *len)
 		snprintf(queued, sizeof queued, "#%d %s", s->queue_pos, detail);
 		detail = queued;
 	}
+	/* why it ended (a hard cap, a stop, a crash) says more than its
+	 * prompt */
 	if (detail == NULL && s->reason != NULL &&
-	    (s->state == SESSION_FAILED || s->state == SESSION_INTERRUPTED))
+	    (session_terminal(s) || s->state == SESSION_INTERRUPTED))
 		detail = s->reason;
 	char review[64];
 	if (detail == NULL && s->changed_files > 1 &&
@@ -429,10 +489,7 @@ session_row_text(struct session *s, size_t *len)
 		detail = s->prompt;
 	if (detail == NULL && s->spec != NULL) {
 		json_t *sp = json_loads(s->spec, 0, NULL);
-		json_t *argv = json_object_get(sp, "argv");
-		const char *last = json_string_value(
-		    json_array_get(argv, json_array_size(argv) - 1));
-		cmd = last ? xstrdup(last) : NULL;
+		cmd = argv_line(json_object_get(sp, "argv"));
 		json_decref(sp);
 		detail = cmd;
 	}

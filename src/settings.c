@@ -20,41 +20,42 @@ static const struct skey {
 	const char *choices; /* T_ENUM: '|'-separated */
 	const char *dflt;    /* JSON text, or NULL for none */
 	int prefix;          /* key is a prefix: "limits.group." + name */
+	int min;             /* T_INT: the least value that makes sense */
 } skeys[] = {
-    /* no default: claude when it is on PATH, else fake */
-    {"defaultRuntime", T_ENUM, "claude|codex|exec|fake", NULL, 0},
-    {"defaultAgent", T_STR, NULL, NULL, 0},
-    {"model", T_STR, NULL, NULL, 0},
-    {"effort", T_ENUM, "low|medium|high|xhigh|max", NULL, 0},
+    /* the fake agent only when asked for: cmd-new.c */
+    {"defaultRuntime", T_ENUM, "claude|codex|exec|fake", "\"claude\"", 0, 0},
+    {"defaultAgent", T_STR, NULL, NULL, 0, 0},
+    {"model", T_STR, NULL, NULL, 0, 0},
+    {"effort", T_ENUM, "low|medium|high|xhigh|max", NULL, 0, 0},
     {"permissionMode", T_ENUM,
-        "acceptEdits|auto|bypassPermissions|default|dontAsk|plan", NULL, 0},
-    {"teammateModel", T_STR, NULL, NULL, 0},
-    {"isolation", T_ENUM, "none|worktree", "\"none\"", 0},
-    {"worktree.baseRef", T_ENUM, "default|head", "\"default\"", 0},
-    {"worktree.symlinkDirectories", T_STRV, NULL, "[]", 0},
-    {"worktree.pool", T_INT, NULL, "0", 0},
-    /* no default: one per 512 MiB of memory (session-queue.c) */
-    {"limits.maxRunning", T_INT, NULL, NULL, 0},
-    {"limits.group.", T_INT, NULL, NULL, 1},
+        "acceptEdits|auto|bypassPermissions|default|dontAsk|plan", NULL, 0, 0},
+    {"teammateModel", T_STR, NULL, NULL, 0, 0},
+    {"isolation", T_ENUM, "none|worktree", "\"none\"", 0, 0},
+    {"worktree.baseRef", T_ENUM, "default|head", "\"default\"", 0, 0},
+    {"worktree.symlinkDirectories", T_STRV, NULL, "[]", 0, 0},
+    {"worktree.pool", T_INT, NULL, "0", 0, 0},
+    /* no default: one per 512 MiB of memory (settings_max_running) */
+    {"limits.maxRunning", T_INT, NULL, NULL, 0, 1},
+    {"limits.group.", T_INT, NULL, NULL, 1, 1},
     /* budgets per day (UTC); a session's own with --budget-usd */
-    {"budget.usd", T_NUM, NULL, NULL, 0},
-    {"budget.tokens", T_INT, NULL, NULL, 0},
-    {"budget.group.", T_NUM, NULL, NULL, 1},
-    {"budget.groupTokens.", T_INT, NULL, NULL, 1},
-    {"budget.warnPercent", T_INT, NULL, "80", 0},
-    {"budget.hardCapPercent", T_INT, NULL, "150", 0},
-    {"runaway.repeat", T_INT, NULL, "5", 0},
-    {"runaway.maxTurns", T_INT, NULL, "500", 0},
-    {"runaway.noProgressMinutes", T_NUM, NULL, "20", 0},
-    {"rateLimit.backoffSeconds", T_NUM, NULL, "30", 0},
-    {"rateLimit.staggerSeconds", T_NUM, NULL, "2", 0},
-    {"detachKey", T_KEY, NULL, "\"C-\\\\\"", 0},
-    {"idleStopMinutes", T_INT, NULL, NULL, 0},
-    {"notify", T_ENUM, "bell|title|none", "\"bell\"", 0},
-    {"notifyCommand", T_STR, NULL, NULL, 0},
-    {"scrollback", T_INT, NULL, "2000", 0},
-    {"claude.path", T_STR, NULL, NULL, 0},
-    {"claude.preAccept", T_BOOL, NULL, "false", 0},
+    {"budget.usd", T_NUM, NULL, NULL, 0, 0},
+    {"budget.tokens", T_INT, NULL, NULL, 0, 0},
+    {"budget.group.", T_NUM, NULL, NULL, 1, 0},
+    {"budget.groupTokens.", T_INT, NULL, NULL, 1, 0},
+    {"budget.warnPercent", T_INT, NULL, "80", 0, 0},
+    {"budget.hardCapPercent", T_INT, NULL, "150", 0, 0},
+    {"runaway.repeat", T_INT, NULL, "5", 0, 1},
+    {"runaway.maxTurns", T_INT, NULL, "500", 0, 1},
+    {"runaway.noProgressMinutes", T_NUM, NULL, "20", 0, 0},
+    {"rateLimit.backoffSeconds", T_NUM, NULL, "30", 0, 0},
+    {"rateLimit.staggerSeconds", T_NUM, NULL, "2", 0, 0},
+    {"detachKey", T_KEY, NULL, "\"C-\\\\\"", 0, 0},
+    {"idleStopMinutes", T_INT, NULL, NULL, 0, 0},
+    {"notify", T_ENUM, "bell|title|none", "\"bell\"", 0, 0},
+    {"notifyCommand", T_STR, NULL, NULL, 0, 0},
+    {"scrollback", T_INT, NULL, "2000", 0, 0},
+    {"claude.path", T_STR, NULL, NULL, 0, 0},
+    {"claude.preAccept", T_BOOL, NULL, "false", 0, 0},
 };
 
 static const char *const scope_names[] = {
@@ -393,10 +394,10 @@ settings_check(const char *key, json_t *v, struct err *err)
 			    k->choices);
 		return 0;
 	case T_INT:
-		if (!json_is_integer(v) || json_integer_value(v) < 0)
+		if (!json_is_integer(v) || json_integer_value(v) < k->min)
 			return err_set(err, ERR_USAGE,
-			    "invalid value for '%s': use a whole number >= 0",
-			    key);
+			    "invalid value for '%s': use a whole number >= %d",
+			    key, k->min);
 		return 0;
 	case T_NUM:
 		if (!json_is_number(v) || json_number_value(v) < 0)
@@ -535,4 +536,17 @@ fail:
 	free(text);
 	free(path);
 	return rc;
+}
+
+/* Agents mostly wait on the network, so memory bounds them, not CPUs: a
+ * claude session holds about 260 MB. One per 512 MiB, 4 to 64. */
+int
+settings_max_running_default(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	long long n = pages > 0 && size > 0
+	    ? (long long)pages * size / (512LL * 1024 * 1024)
+	    : 4;
+
+	return n < 4 ? 4 : n > 64 ? 64 : (int)n;
 }

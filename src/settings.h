@@ -42,6 +42,8 @@ int settings_check(const char *key, json_t *value, struct err *);
 int settings_write(struct settings *, enum settings_scope, const char *key,
     json_t *value, struct err *);
 char *settings_path(struct settings *, enum settings_scope);
+/* limits.maxRunning when no file sets it: from the machine's memory */
+int settings_max_running_default(void);
 const char *settings_scope_name(enum settings_scope);
 /* Every known key, NULL-terminated, for `config ls`. */
 const char *const *settings_keys(void);

@@ -161,6 +161,8 @@ check_value(
 		return 0;
 	case F_NAME:
 		s = *(char *const *)p;
+		if (s && strcmp(f->name, "name") == 0)
+			return session_name_check(s, err);
 		return s ? name_check(s, f->name, err) : 0;
 	case F_INT:
 		n = f->wide ? *(const long long *)p : *(const int *)p;

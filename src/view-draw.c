@@ -11,6 +11,7 @@
 
 #include "state.h"
 #include "util.h"
+#include "names.h"
 #include "view.h"
 
 enum { C_HEAD = 1, C_GROUP, C_BLOCKED, C_REVIEW, C_WORK, C_FAIL, C_DIM };
@@ -163,7 +164,8 @@ draw_row(struct view *v, int y, json_t *s, int selected)
 	if (selected)
 		attron(A_REVERSE);
 	x += put(y, x, 2, selected ? "> " : "  ");
-	x += put(y, x, 21, str(s, "name"));
+	char nm[24];
+	x += put(y, x, 21, name_fit(str(s, "name"), 20, nm, sizeof nm));
 	attron(color(v, state_pair(st)));
 	x += put(y, x, 9, st);
 	attroff(color(v, state_pair(st)));

@@ -49,7 +49,7 @@ struct view {
 	/* M_INPUT: a one-line editor; what it is for */
 	char input[1024];
 	size_t input_len;
-	char input_label[64];
+	char input_label[128];
 	int input_for; /* 'n' new, 'r' rename, '/' filter, 's' setting, 'y' */
 	char *peek_text;
 	int64_t peek_at;

@@ -240,9 +240,8 @@ def test_claude_missing_and_bad_options(galley, tmp_path):
                 code=2)
     galley.fail("new", "--runtime", "claude", "--agent", "nosuch", "hi",
                 code=3, match="no agent 'nosuch'")
-    # without claude on PATH the default runtime is the fake agent
-    s = galley.json("new", "exit 0")
-    assert s["runtime"] == "fake"
+    # without claude on PATH there is no silent fake agent
+    galley.fail("new", "exit 0", code=1, match="claude is not on PATH")
 
 
 def test_named_agent_definition_reaches_claude(claude, fake, tmp_path):
