@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "server.h"
+#include "session-overlap.h"
+#include "session.h"
 #include "git.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -61,6 +64,50 @@ commit_pending(const char *wt, const char *name, struct err *err)
 out:
 	git_result_release(&r);
 	return rc;
+}
+
+/* What to do after a conflict: the sessions it clashes with first, then
+ * this one rebased, or by hand in its worktree (caller frees). */
+static char *
+next_steps(json_t *s, const char *base)
+{
+	const char *name = session_str(s, "name");
+	json_t *with = json_object_get(s, "conflicts_with"), *v;
+	struct buf others = BUF_INIT;
+	size_t i;
+	char *out;
+
+	json_array_foreach(with, i, v)
+	{
+		const char *o = json_string_value(v);
+		if (o && strcmp(o, "base") != 0)
+			buf_addf(&others, "%sgalley merge %s",
+			    others.len ? ", " : "", o);
+	}
+	xasprintf(&out,
+	    "next: %s%sgalley merge %s --rebase, or galley attach %s and "
+	    "resolve it in its worktree (git rebase %s)",
+	    others.len ? others.data : "", others.len ? " first, then " : "",
+	    name, name, base);
+	buf_release(&others);
+	return out;
+}
+
+/* The daemon keeps where the work went: a merged session is reviewed. */
+static void
+record_merge(struct cmd_ctx *ctx, const char *id, const char *base)
+{
+	json_t *reply = cmd_call(ctx,
+	    json_pack(
+	        "{s:s, s:s, s:s}", "cmd", "merge", "ref", id, "into", base));
+
+	if (reply == NULL) {
+		fprintf(stderr,
+		    "galley: merged, but the daemon did not record it: %s\n",
+		    ctx->err.msg.len ? ctx->err.msg.data : "no reason");
+		err_release(&ctx->err);
+	}
+	json_decref(reply);
 }
 
 static int
@@ -146,10 +193,12 @@ merge_run(struct cmd_ctx *ctx)
 			git_result_release(&r);
 			git_run(wt, &r,
 			    (const char *[]){"rebase", "--abort", NULL});
+			char *next = next_steps(s, base);
 			err_set(&ctx->err, ERR_FAILED,
 			    "rebase of %s onto %s conflicts in: %s; nothing "
-			    "changed",
-			    branch, base, paths.len ? paths.data : "?");
+			    "changed; %s",
+			    branch, base, paths.len ? paths.data : "?", next);
+			free(next);
 			goto fail;
 		}
 		git_result_release(&r);
@@ -173,11 +222,12 @@ merge_run(struct cmd_ctx *ctx)
 			        ? (const char *[]){"reset", "-q", "--merge",
 			              NULL}
 			        : (const char *[]){"merge", "--abort", NULL});
+			char *next = next_steps(s, base);
 			if (paths.len)
 				err_set(&ctx->err, ERR_FAILED,
 				    "merging %s into %s conflicts in: %s; the "
-				    "main checkout is unchanged",
-				    branch, base, paths.data);
+				    "main checkout is unchanged; %s",
+				    branch, base, paths.data, next);
 			else /* no conflict: git said why (no identity...) */
 				err_set(&ctx->err, ERR_FAILED,
 				    "merging %s into %s failed: %s; the main "
@@ -185,6 +235,7 @@ merge_run(struct cmd_ctx *ctx)
 				    branch, base,
 				    *why ? why : "git gave no reason");
 			free(why);
+			free(next);
 			goto fail;
 		}
 		git_result_release(&r);
@@ -195,6 +246,7 @@ merge_run(struct cmd_ctx *ctx)
 	}
 	git_result_release(&r);
 	char *tip = git_line(repo, (const char *[]){"rev-parse", "HEAD", NULL});
+	record_merge(ctx, session_str(s, "id"), base);
 	if (ctx->json) {
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "id",
 		    session_str(s, "id"), "branch", branch, "into", base,
@@ -223,6 +275,24 @@ fail:
 	return cmd_fail(ctx);
 }
 
+/* The CLI merged with git; the daemon records where the work went. */
+static int
+merge_serve(struct server_client *c, struct session *s, json_t *req,
+    json_t *reply, struct err *err)
+{
+	const char *into = NULL;
+
+	if (proto_get_str(req, "into", &into, err) < 0)
+		return -1;
+	/* only where it can go: its own base branch */
+	if (into == NULL || s->base_ref == NULL || strcmp(into, s->base_ref))
+		return err_set(err, ERR_USAGE,
+		    "field 'into' must be the session's base branch (%.64s)",
+		    s->base_ref ? s->base_ref : "none");
+	session_set_merged(s, into);
+	return 0;
+}
+
 const struct cmd_entry cmd_merge_entry = {
     .name = "merge",
     .usage = "ID [--squash|--rebase]",
@@ -230,5 +300,7 @@ const struct cmd_entry cmd_merge_entry = {
     .help = "      --squash        one commit on the base branch\n"
             "      --rebase        rebase the session's branch, then "
             "fast-forward\n",
+    .flags = CMD_FIND_SESSION,
     .run = merge_run,
+    .serve_session = merge_serve,
 };

@@ -443,8 +443,8 @@ static void
 merge_key(struct view *v, int c)
 {
 	json_t *s = view_selected(v);
-	const char *how = c == 'm' || c == 'y' || c == '\r' || c == '\n' ||
-	        c == KEY_ENTER
+	const char *how =
+	    c == 'm' || c == 'y' || c == '\r' || c == '\n' || c == KEY_ENTER
 	    ? ""
 	    : c == 's' ? "--squash"
 	    : c == 'r' ? "--rebase"
@@ -456,11 +456,11 @@ merge_key(struct view *v, int c)
 		return;
 	}
 	if (run_galley(v,
-	        (const char *[]){"merge", sstr(s, "id"), *how ? how : NULL,
-	            NULL},
+	        (const char *[]){
+	            "merge", sstr(s, "id"), *how ? how : NULL, NULL},
 	        NULL) == 0)
-		set_status(v, "merged %s%s%s", sstr(s, "name"),
-		    *how ? " " : "", how);
+		set_status(
+		    v, "merged %s%s%s", sstr(s, "name"), *how ? " " : "", how);
 }
 
 static void
@@ -540,7 +540,8 @@ handle_key(struct view *v, int c)
 			v->mode = v->input_for == 's' ? M_SETTINGS : M_LIST;
 		else if (r > 0)
 			input_done(v);
-		else if (v->input_for == '/') { /* the filter applies as typed */
+		else if (v->input_for ==
+		    '/') { /* the filter applies as typed */
 			snprintf(v->filter, sizeof v->filter, "%s", v->input);
 			view_model_rebuild(v);
 		}

@@ -139,6 +139,20 @@ session_set_conflicts(struct session *s, json_t *list)
 	session_changed(s, "overlap", list);
 }
 
+void
+session_set_merged(struct session *s, const char *into)
+{
+	json_t *data = json_pack("{s:s}", "into", into);
+
+	free(s->merged_into);
+	s->merged_into = xstrdup(into);
+	session_changed(s, "merged", data);
+	json_decref(data);
+	/* its files now match the base's: the others may clash anew */
+	if (s->repo)
+		overlap_check(s->repo);
+}
+
 /* A running session's worktree is locked, so `git worktree remove` or
  * prune by hand cannot take it from under the agent; the reason names the
  * session. Asynchronous: the daemon never waits on git. */

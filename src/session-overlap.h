@@ -14,5 +14,8 @@ void session_overlap_init(void);
 void session_overlap_done(const char *repo);
 void session_set_conflicts(struct session *, json_t *list);
 void session_set_changed(struct session *, int files);
+/* `galley merge` took its work into branch `into`: out of review until
+ * its next turn (session_set_state clears the mark) */
+void session_set_merged(struct session *, const char *into);
 
 #endif

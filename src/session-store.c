@@ -20,12 +20,13 @@ col_str(sqlite3_stmt *st, int i)
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
-#define SESSION_COLS                                                           \
-	"id, name, kind, runtime, state, waiting_for, reason, prompt, cwd, "   \
-	"worktree, branch, pinned, grp, executor, host_pid, pid, exit_code, "  \
-	"exit_signal, model, runtime_session_id, team, workflow, parent, "     \
-	"boot_id, hook_token, spec, created_at, updated_at, ended_at, repo, "  \
-	"base, base_ref, result, transcript_path, after_ids, priority, policy"
+#define SESSION_COLS                                                             \
+	"id, name, kind, runtime, state, waiting_for, reason, prompt, cwd, "     \
+	"worktree, branch, pinned, grp, executor, host_pid, pid, exit_code, "    \
+	"exit_signal, model, runtime_session_id, team, workflow, parent, "       \
+	"boot_id, hook_token, spec, created_at, updated_at, ended_at, repo, "    \
+	"base, base_ref, result, transcript_path, after_ids, priority, policy, " \
+	"merged_into"
 
 /* One row of SESSION_COLS, in that order; NULL for a row missing a NOT
  * NULL column (which cannot happen). */
@@ -81,6 +82,7 @@ session_from_row(sqlite3_stmt *st)
 	s->priority = sqlite3_column_int(st, i++);
 	const unsigned char *pol = sqlite3_column_text(st, i++);
 	s->policy = pol ? json_loads((const char *)pol, 0, NULL) : NULL;
+	s->merged_into = col_str(st, i++);
 	if (s->name == NULL || s->cwd == NULL || s->kind == NULL ||
 	    s->runtime == NULL) {
 		session_free(s);
@@ -139,7 +141,7 @@ session_touch(struct session *s)
 	static const char sql[] =
 	    "INSERT OR REPLACE INTO sessions (" SESSION_COLS ") VALUES "
 	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	    "?,?)";
+	    "?,?,?)";
 	sqlite3_stmt *st = store_stmt(&galley_db, sql);
 	int i = 1;
 
@@ -198,6 +200,7 @@ session_touch(struct session *s)
 	char *pol = s->policy ? json_dumps(s->policy, JSON_COMPACT) : NULL;
 	bind_str(st, i++, pol);
 	free(pol);
+	bind_str(st, i++, s->merged_into);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		log_error(
 		    "save session %s: %s", s->id, sqlite3_errmsg(galley_db.db));

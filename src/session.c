@@ -35,7 +35,7 @@ session_free(struct session *s)
 	    &s->workflow, &s->parent, &s->boot_id, &s->hook_token, &s->spec,
 	    &s->transcript_path, &s->last_tool, &s->repo, &s->base,
 	    &s->base_ref, &s->result, &s->first_block, &s->held_wait,
-	    &s->repeat_key, &s->stop_reason, &s->project};
+	    &s->repeat_key, &s->stop_reason, &s->project, &s->merged_into};
 	for (size_t i = 0; i < nitems(strs); i++)
 		free(*strs[i]);
 	session_uncache(s);
@@ -248,8 +248,10 @@ review_json(struct session *s, json_t *o)
 	json_object_set_new(
 	    o, "changed_files", files >= 0 ? json_integer(files) : json_null());
 	json_object_set_new(o, "review",
-	    json_boolean(files > 0 &&
+	    json_boolean(files > 0 && s->merged_into == NULL &&
 	        (s->state == SESSION_IDLE || s->state == SESSION_DONE)));
+	json_object_set_new(o, "merged_into",
+	    s->merged_into ? json_string(s->merged_into) : json_null());
 	json_object_set_new(o, "conflicts",
 	    s->conflicts ? json_incref(s->conflicts) : json_array());
 }
@@ -478,7 +480,12 @@ session_row_text(struct session *s, size_t *len)
 	if (detail == NULL && s->reason != NULL &&
 	    (session_terminal(s) || s->state == SESSION_INTERRUPTED))
 		detail = s->reason;
-	char review[64];
+	char review[160];
+	if (detail == NULL && s->merged_into != NULL) {
+		snprintf(review, sizeof review, "merged into %.100s",
+		    s->merged_into);
+		detail = review;
+	}
 	if (detail == NULL && s->changed_files > 1 &&
 	    (s->state == SESSION_IDLE || s->state == SESSION_DONE)) {
 		snprintf(review, sizeof review, "ready for review: %d file%s",
@@ -571,6 +578,10 @@ session_set_state(struct session *s, enum session_state state,
 	    state_name(state));
 	int old = s->state;
 	s->state = state;
+	if (state == SESSION_WORKING && s->merged_into) {
+		free(s->merged_into); /* new work: to be reviewed again */
+		s->merged_into = NULL;
+	}
 	set_text(&s->waiting_for, waiting_for);
 	set_text(&s->reason, reason);
 	session_touch(s);

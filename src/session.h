@@ -54,6 +54,8 @@ struct session {
 	int64_t created_at, updated_at, ended_at;
 	struct usage_sum usage;
 	char *transcript_path;
+	char *merged_into; /* `galley merge` took its work there; cleared by new
+	                      work */
 	long long transcript_off;
 	int recheck;       /* transcript re-reads still due (session-hook.c) */
 	char *last_tool;   /* "Bash(rm -rf build)" from the latest PreToolUse */

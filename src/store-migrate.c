@@ -97,6 +97,10 @@ const struct migration store_migrations[] = {
         " tokens INTEGER NOT NULL DEFAULT 0,"
         " PRIMARY KEY (scope, day)"
         ") STRICT;"},
+    {5,
+        /* issue 14: where `galley merge` took a session's work, so a
+         * merged session leaves Ready for review */
+        "ALTER TABLE sessions ADD COLUMN merged_into TEXT;"},
 };
 
 const int store_nmigrations =

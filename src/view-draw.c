@@ -226,9 +226,12 @@ draw_header(struct view *v)
 
 	n += snprintf(buf + n, sizeof buf - (size_t)n, " galley · %zu sessions",
 	    json_object_size(v->sessions));
+	/* a pinned session that needs an answer still needs one: the input
+	 * count says so, though its row stays with the pinned */
 	for (int g = 0; g < G_COUNT; g++)
 		n += snprintf(buf + n, sizeof buf - (size_t)n, " · %s %d",
-		    short_names[g], v->counts[g]);
+		    short_names[g],
+		    v->counts[g] + (g == G_INPUT ? v->pinned_input : 0));
 	if (v->filter[0])
 		snprintf(buf + n, sizeof buf - (size_t)n, " · filter: %s",
 		    v->filter);
@@ -369,8 +372,9 @@ static const char *const help_lines[] = {
     "  Ctrl+X         stop; again       delete (refused if work would be "
     "lost)",
     "  r              restart           d       diff (pager)",
-    "  m              merge (asks)      /       filter: s:STATE a:AGENT "
-    "r:RUNTIME text",
+    "  m              merge: one key, m merge, s squash, r rebase",
+    "  /              filter: s:STATE a:AGENT r:RUNTIME text; applies as "
+    "you type, Esc clears it",
     "  g              grouping on/off   S       settings for new sessions",
     "  q              quit (sessions keep running)",
     "",

@@ -35,6 +35,11 @@ view_group_of(json_t *s)
 		return G_PINNED;
 	if (st == SESSION_BLOCKED)
 		return G_INPUT;
+	/* merged: reviewed, and its work is in; new work clears the mark */
+	if (!json_is_null(json_object_get(s, "merged_into")) &&
+	    json_object_get(s, "merged_into") &&
+	    (st == SESSION_IDLE || (st >= 0 && state_table[st].terminal)))
+		return G_ENDED;
 	if (st == SESSION_IDLE ||
 	    (st == SESSION_DONE && json_is_true(json_object_get(s, "review"))))
 		return G_REVIEW;
@@ -178,6 +183,7 @@ view_model_rebuild(struct view *v)
 
 	v->nrows = 0;
 	memset(v->counts, 0, sizeof v->counts);
+	v->pinned_input = 0;
 	json_object_foreach(v->sessions, id, s)
 	{
 		if (v->filter[0] && !filter_match(v->filter, s))
@@ -190,6 +196,8 @@ view_model_rebuild(struct view *v)
 		r->s = s;
 		r->group = view_group_of(s);
 		v->counts[r->group]++;
+		v->pinned_input += r->group == G_PINNED &&
+		    state_from_name(str(s, "state")) == SESSION_BLOCKED;
 		if (!v->grouping)
 			r->group = 0;
 	}

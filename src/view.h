@@ -40,6 +40,7 @@ struct view {
 	struct vrow *rows; /* visible, in display order */
 	size_t nrows, cap;
 	int counts[G_COUNT];
+	int pinned_input; /* pinned and blocked: shown pinned, counted input */
 	char sel_id[16];
 	int sel, top;
 	int grouping;

@@ -303,3 +303,54 @@ def test_budget_in_the_footer_and_on_the_status_line(galley, tmux,
                cwd=tmp_path, extra=("--budget-usd", "1"))
     tmux.wait_for("at 90%")
     tmux.wait_for("$0.90 of $2.00 (45%)")
+
+
+def test_merge_takes_one_key_and_the_merged_session_moves_on(
+        galley, tmux, repo):
+    """Issue 14 (13, 14): `m` then one key; no Enter, nothing left over."""
+    for k, v in (("user.email", "t@example.com"), ("user.name", "t")):
+        subprocess.run(["git", "config", k, v], cwd=repo, check=True)
+    galley.json("new", "--runtime", "fake", "-w", "vm",
+                "write vm.txt from-view", cwd=repo)
+    galley.wait_state("vm", "idle")
+    poll(lambda: galley.get("vm")["review"], 20, what="vm ready for review")
+    tmux.start(repo)
+    tmux.wait_for("Ready for review (1)")
+    tmux.keys("m")
+    tmux.wait_for("s squash")
+    tmux.keys("s")  # one key: squash; no Enter
+    poll(lambda: galley.get("vm")["merged_into"] == "main", 20,
+         what="the merge from the view")
+    assert (repo / "vm.txt").read_text() == "from-view\n"
+    s = tmux.wait_for("Completed / Failed / Stopped (1)")
+    assert "Ready for review" not in s, s
+    assert "merged vm --squash" in s, s
+    # any other key cancels, and does not land anywhere
+    tmux.keys("m")
+    tmux.wait_for("s squash")
+    tmux.keys("x")
+    tmux.wait_for("merge cancelled")
+
+
+def test_filter_applies_as_typed_and_esc_clears_it(galley, tmux, tmp_path):
+    sessions(galley, tmp_path)
+    tmux.start(tmp_path)
+    tmux.wait_for("Completed / Failed / Stopped (2)")
+    tmux.keys("/")
+    tmux.text("s:failed")
+    s = tmux.wait_for(lambda s: "asker" not in s and "failer" in s)
+    assert "filter>" in s
+    tmux.keys("Escape")
+    s = tmux.wait_for(lambda s: "asker" in s and "failer" in s)
+    assert "filter:" not in s.splitlines()[0]
+    tmux.keys("?")
+    tmux.wait_for("Esc clears it")
+
+
+def test_a_pinned_blocked_session_counts_as_input(galley, tmux, tmp_path):
+    galley.new("ask which one?", name="pq", cwd=tmp_path)
+    galley.wait_state("pq", "blocked")
+    galley.ok("pin", "pq")
+    tmux.start(tmp_path)
+    s = tmux.wait_for("Pinned (1)")
+    assert "pinned 1 · input 1" in s.splitlines()[0], s

@@ -396,3 +396,39 @@ def test_finished_turn_with_changes_is_ready_for_review(galley, repo):
          what="nochange checked")
     assert galley.get("nochange")["review"] is False
     assert "ready for review: 1 file" in galley.ok("ls", cwd=repo).stdout
+
+
+def test_a_merged_session_leaves_review_until_its_next_turn(galley, repo):
+    """Issue 14 (14): once merged it is reviewed."""
+    from conftest import poll
+    ident(repo)
+    agent_edit(galley, repo, "mg", "mg.txt", "m")
+    poll(lambda: galley.get("mg")["review"], 20, what="mg ready for review")
+    galley.ok("merge", "mg", cwd=repo)
+    s = galley.get("mg")
+    assert s["merged_into"] == "main" and s["review"] is False, s
+    row = [l for l in galley.ok("ls", cwd=repo).stdout.splitlines()
+           if "mg" in l][0]
+    assert "merged into main" in row and "ready for review" not in row
+    events = galley.json("events", "mg")
+    assert any(e["kind"] == "merged" for e in events), events
+    # kept across a daemon restart
+    galley.ok("daemon", "stop")
+    assert galley.get("mg")["merged_into"] == "main"
+    # new work is to be reviewed again
+    galley.ok("send", "mg", "write more.txt again")
+    galley.wait_state("mg", "idle")
+    poll(lambda: galley.get("mg")["merged_into"] is None, 10,
+         what="the merged mark cleared by a new turn")
+    # the daemon records a merge only into the session's base
+    galley.fail("merge", "--json", "nosuch", code=3)
+
+
+def test_a_merge_conflict_says_what_to_do_next(galley, repo):
+    ident(repo)
+    commit_file(repo, "a.txt", "one\n", "a")
+    agent_edit(galley, repo, "c1", "a.txt", "agent")
+    commit_file(repo, "a.txt", "main\n", "main edit")
+    p = galley.fail("merge", "c1", code=1, match="conflicts in: a.txt")
+    assert "galley merge c1 --rebase" in p.stderr, p.stderr
+    assert "galley attach c1" in p.stderr
