@@ -44,6 +44,9 @@ daemon_status(struct cmd_ctx *ctx)
 		    json_integer_value(json_object_get(reply, "sessions")),
 		    json_integer_value(json_object_get(reply, "uptime_s")),
 		    path_socket());
+	if (!ctx->json && *session_str(reply, "store_error"))
+		printf("store: %s: changes are kept in memory only\n",
+		    session_str(reply, "store_error"));
 	json_decref(reply);
 	return 0;
 }
@@ -133,6 +136,9 @@ daemon_serve(
 		    json_integer((wall_ms() - server_started_ms()) / 1000));
 		json_object_set_new(reply, "schema_version",
 		    json_integer(store_version(&galley_db)));
+		if (store_last_error()) /* a full disk: kept in memory */
+			json_object_set_new(reply, "store_error",
+			    json_string(store_last_error()));
 		return 0;
 	}
 	if (op && strcmp(op, "stop") == 0) {

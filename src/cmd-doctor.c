@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <uv.h>
 #include <vterm.h>
@@ -14,6 +15,7 @@
 #include "sandbox.h"
 #include "server.h"
 #include "session.h"
+#include "store.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -133,7 +135,10 @@ check_sandbox(struct check *ck)
 	return json_pack("{s:i, s:s?}", "landlock_abi", abi, "bwrap", bwrap);
 }
 
-/* The socket dir must be ours and 0700; the state dir writable. */
+#define DOCTOR_MIN_FREE (100ULL * 1024 * 1024)
+
+/* The socket dir must be ours and 0700; the state dir writable, with
+ * room. */
 static void
 check_dirs(struct check *ck)
 {
@@ -159,6 +164,18 @@ check_dirs(struct check *ck)
 		    strerror(errno));
 		report(ck, "state-dir", 0, detail,
 		    "fix its permissions or set GALLEY_HOME");
+	}
+	/* every session's log, screen and the store live there: a full
+	 * disk is lost output (issue 14) */
+	struct statvfs vfs;
+	if (statvfs(state, &vfs) == 0) {
+		unsigned long long avail =
+		    (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+		snprintf(detail, sizeof detail, "%.1f MiB free under %s",
+		    (double)avail / (1024 * 1024), state);
+		report(ck, "disk", avail >= DOCTOR_MIN_FREE, detail,
+		    "free some space there, or set GALLEY_HOME on a disk "
+		    "with room: output that cannot be written is lost");
 	}
 }
 
@@ -190,6 +207,11 @@ check_daemon(struct cmd_ctx *ctx, struct check *ck)
 		    integrity);
 		report(ck, "store", strcmp(integrity, "ok") == 0, detail,
 		    "back up galley.db and remove it; sessions keep running");
+		const char *serr = session_str(reply, "store_error");
+		if (*serr)
+			report(ck, "store-write", 0, serr,
+			    "free space under the state dir: until then "
+			    "changes are kept in memory only");
 		json_int_t lost = json_integer_value(
 		    json_object_get(reply, "unreachable_hosts"));
 		snprintf(detail, sizeof detail,
@@ -289,6 +311,9 @@ doctor_serve(
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		res = (const char *)sqlite3_column_text(st, 0);
 	json_object_set_new(reply, "integrity", json_string(res ? res : "?"));
+	if (store_last_error())
+		json_object_set_new(
+		    reply, "store_error", json_string(store_last_error()));
 	if (st)
 		sqlite3_reset(st);
 	TAILQ_FOREACH(s, &session_table, entry) {

@@ -95,6 +95,9 @@ peek_run(struct cmd_ctx *ctx)
 		fputs(scr, stdout);
 		if (*scr && scr[strlen(scr) - 1] != '\n')
 			putchar('\n');
+		const char *lost = session_str(s, "output_error");
+		if (*lost) /* the screen is whole; its record is not */
+			printf("── %s ──\n", lost);
 	}
 	json_decref(reply);
 	json_decref(s);

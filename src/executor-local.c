@@ -127,6 +127,9 @@ on_status(struct session *s, json_t *ev)
 	json_int_t pid = 0, code = 0, sig = 0;
 
 	proto_get_int(ev, "pid", &pid, NULL);
+	const char *lost = json_string_value(json_object_get(ev, "log_error"));
+	if (lost)
+		sink->output_lost(s, lost);
 	if (json_is_true(json_object_get(ev, "exited"))) {
 		if (pid > 0)
 			s->pid = (long)pid;
@@ -260,6 +263,10 @@ read_exit_file(struct session *s, int *code, int *sig)
 
 	free(path);
 	if (json_is_object(o)) {
+		const char *lost =
+		    json_string_value(json_object_get(o, "log_error"));
+		if (lost)
+			sink->output_lost(s, lost);
 		*code = (int)json_integer_value(json_object_get(o, "code"));
 		*sig = (int)json_integer_value(json_object_get(o, "signal"));
 		rc = 0;

@@ -31,6 +31,9 @@ struct executor_sink {
 	void (*lost)(struct session *, enum executor_lost);
 	/* the answer to peek */
 	void (*screen)(struct session *, const char *screen);
+	/* its output could not all be kept (a full disk): why, and from
+	 * which byte; said once per session, again after a daemon restart */
+	void (*output_lost)(struct session *, const char *why);
 };
 
 struct executor {

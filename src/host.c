@@ -3,8 +3,9 @@
  * forks the agent onto a PTY, appends every byte it prints to output.log
  * before anything else sees it (so a slow or absent reader never loses a
  * byte), keeps a libvterm screen for peek and attach, and makes the exit
- * status durable (exit.tmp, fsync, rename) the moment the child exits, so
- * nothing is lost while the daemon is down.
+ * status durable (host-record.c: into space reserved at start, fsync,
+ * rename) the moment the child exits, so nothing is lost while the daemon
+ * is down, nor on a full disk.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -108,8 +109,7 @@ on_output(const char *data, size_t len)
 	int attached = 0;
 
 	/* the log first: it is the record nobody may lose */
-	if (host.logfd >= 0 && write_all(host.logfd, data, len) < 0)
-		log_error("output.log: %s", strerror(errno));
+	host_record_output(data, len);
 	screen_feed(host.screen, data, len);
 	track_modes(data, len);
 	TAILQ_FOREACH(c, &host.clients, entry) {
@@ -163,43 +163,17 @@ pty_poll_cb(uv_poll_t *p, int status, int events)
 		flush_pty_in();
 }
 
-static void
-write_exit_file(void)
-{
-	char *path, *text;
-	json_t *o;
-
-	o = json_pack("{s:i, s:i, s:I}", "code", host.exit_code, "signal",
-	    host.exit_signal, "at", (json_int_t)wall_ms());
-	text = json_dumps(o, JSON_COMPACT);
-	xasprintf(&path, "%s/exit", host.dir);
-	if (write_file_atomic(path, text, strlen(text), 0600, NULL) < 0)
-		log_error("cannot write exit file");
-	free(path);
-	free(text);
-	json_decref(o);
-}
-
-static void
-write_screen_file(void)
-{
-	struct buf b = BUF_INIT;
-	char *path;
-
-	screen_text(host.screen, 0, &b);
-	xasprintf(&path, "%s/screen.txt", host.dir);
-	write_file_atomic(path, b.data, b.len, 0600, NULL);
-	free(path);
-	buf_release(&b);
-}
-
 json_t *
 host_status(void)
 {
-	return json_pack("{s:s, s:I, s:b, s:i, s:i}", "event",
+	json_t *o = json_pack("{s:s, s:I, s:b, s:i, s:i}", "event",
 	    host.exited ? "exit" : "status", "pid", (json_int_t)host.child,
 	    "exited", host.exited, "code", host.exit_code, "signal",
 	    host.exit_signal);
+
+	if (host.log_lost) /* host-record.c: the disk refused the log */
+		json_object_set_new(o, "log_error", json_string(host.log_lost));
+	return o;
 }
 
 /* The child is gone: record everything durable, tell the watchers, and
@@ -215,13 +189,9 @@ finish(void)
 		return;
 	host.finishing = 1;
 	drain_pty(64);
-	if (host.logfd >= 0) {
-		fsync(host.logfd);
-		close(host.logfd);
-		host.logfd = -1;
-	}
-	write_screen_file();
-	write_exit_file();
+	host_records_close();
+	host_record_screen();
+	host_record_exit();
 	ev = host_status();
 	TAILQ_FOREACH_SAFE(c, &host.clients, entry, tc) {
 		if (c->watch)
@@ -395,14 +365,8 @@ host_main(const char *id)
 		argv = wrapped;
 	}
 
-	xasprintf(&path, "%s/output.log", host.dir);
-	host.logfd =
-	    open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	free(path);
-	if (host.logfd < 0) {
-		log_error("cannot open output.log: %s", strerror(errno));
+	if (host_records_open() < 0)
 		goto fail;
-	}
 	host.screen = screen_new((int)rows, (int)cols, (int)sb);
 	host.loop = uv_default_loop();
 
@@ -465,7 +429,7 @@ fail:
 	if (rc != 0) {
 		/* tell the daemon through the exit file: nothing ran */
 		host.exit_code = 127;
-		write_exit_file();
+		host_record_exit();
 	}
 	strv_free(argv);
 	strv_free(envp);
@@ -477,6 +441,7 @@ fail:
 	if (host.loop)
 		uv_loop_close(host.loop);
 	free(host.dir);
+	free(host.log_lost);
 	err_release(&err);
 	return rc;
 }

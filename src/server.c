@@ -243,6 +243,7 @@ server_main(int foreground, const struct cmd_entry *const *table)
 	xasprintf(&dbpath, "%s/galley.db", path_state_dir());
 	if (store_open(&galley_db, dbpath, &err) < 0)
 		goto fail;
+	galley_db.on_lost = session_save_all;
 	srv.started_ms = wall_ms();
 	if (session_load_all(&err) < 0)
 		goto fail;

@@ -227,6 +227,24 @@ on_lost(struct session *s, enum executor_lost why)
 	}
 }
 
+/* The host could not keep all of the output: flagged in ls, peek and the
+ * view (output_error), and an event; not a state, since the session may
+ * well go on working. */
+static void
+on_output_lost(struct session *s, const char *why)
+{
+	json_t *data;
+
+	if (s->output_error && strcmp(s->output_error, why) == 0)
+		return;
+	free(s->output_error);
+	s->output_error = xstrdup(why);
+	log_error("session %s: %s", s->id, why);
+	data = json_pack("{s:s}", "why", why);
+	session_changed(s, "output.lost", data);
+	json_decref(data);
+}
+
 /* What executors report, as the life of a session sees it; the daemon
  * adds the screen's reader and hands the sink to every executor. */
 void
@@ -235,6 +253,7 @@ session_life_sink(struct executor_sink *sink)
 	sink->status = on_status;
 	sink->exited = on_exited;
 	sink->lost = on_lost;
+	sink->output_lost = on_output_lost;
 }
 
 /* ---- stop, restart, remove ---------------------------------------------- */

@@ -26,7 +26,7 @@ col_str(sqlite3_stmt *st, int i)
 	"exit_signal, model, runtime_session_id, team, workflow, parent, "       \
 	"boot_id, hook_token, spec, created_at, updated_at, ended_at, repo, "    \
 	"base, base_ref, result, transcript_path, after_ids, priority, policy, " \
-	"merged_into"
+	"merged_into, output_error"
 
 /* One row of SESSION_COLS, in that order; NULL for a row missing a NOT
  * NULL column (which cannot happen). */
@@ -83,6 +83,7 @@ session_from_row(sqlite3_stmt *st)
 	const unsigned char *pol = sqlite3_column_text(st, i++);
 	s->policy = pol ? json_loads((const char *)pol, 0, NULL) : NULL;
 	s->merged_into = col_str(st, i++);
+	s->output_error = col_str(st, i++);
 	if (s->name == NULL || s->cwd == NULL || s->kind == NULL ||
 	    s->runtime == NULL) {
 		session_free(s);
@@ -141,7 +142,7 @@ session_touch(struct session *s)
 	static const char sql[] =
 	    "INSERT OR REPLACE INTO sessions (" SESSION_COLS ") VALUES "
 	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	    "?,?,?)";
+	    "?,?,?,?)";
 	sqlite3_stmt *st = store_stmt(&galley_db, sql);
 	int i = 1;
 
@@ -201,10 +202,25 @@ session_touch(struct session *s)
 	bind_str(st, i++, pol);
 	free(pol);
 	bind_str(st, i++, s->merged_into);
+	bind_str(st, i++, s->output_error);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		log_error(
 		    "save session %s: %s", s->id, sqlite3_errmsg(galley_db.db));
 	sqlite3_reset(st);
+}
+
+/* Every session as the daemon knows it, written again: a transaction the
+ * disk refused is not left behind (store.c's reserve made room). */
+void
+session_save_all(void)
+{
+	struct session *s;
+
+	store_begin(&galley_db);
+	TAILQ_FOREACH(s, &session_table, entry)
+		session_touch(s);
+	store_commit(&galley_db);
+	log_warn("every session written again after a full disk");
 }
 
 void

@@ -35,7 +35,7 @@ session_free(struct session *s)
 	    &s->workflow, &s->parent, &s->boot_id, &s->hook_token, &s->spec,
 	    &s->transcript_path, &s->last_tool, &s->repo, &s->base,
 	    &s->base_ref, &s->result, &s->first_block, &s->held_wait,
-	    &s->repeat_key, &s->stop_reason, &s->project, &s->merged_into};
+	    &s->repeat_key, &s->stop_reason, &s->project, &s->merged_into, &s->output_error};
 	for (size_t i = 0; i < nitems(strs); i++)
 		free(*strs[i]);
 	session_uncache(s);
@@ -250,6 +250,8 @@ review_json(struct session *s, json_t *o)
 	json_object_set_new(o, "review",
 	    json_boolean(files > 0 && s->merged_into == NULL &&
 	        (s->state == SESSION_IDLE || s->state == SESSION_DONE)));
+	json_object_set_new(o, "output_error",
+	    s->output_error ? json_string(s->output_error) : json_null());
 	json_object_set_new(o, "merged_into",
 	    s->merged_into ? json_string(s->merged_into) : json_null());
 	json_object_set_new(o, "conflicts",
@@ -470,6 +472,8 @@ session_row_text(struct session *s, size_t *len)
 		*len = s->row_len;
 		return s->row_text;
 	}
+	if (detail == NULL && s->output_error) /* its record is not whole */
+		detail = s->output_error;
 	char queued[600];
 	if (s->queue_pos > 0 && detail) { /* its place in line first */
 		snprintf(queued, sizeof queued, "#%d %s", s->queue_pos, detail);

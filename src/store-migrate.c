@@ -99,8 +99,10 @@ const struct migration store_migrations[] = {
         ") STRICT;"},
     {5,
         /* issue 14: where `galley merge` took a session's work, so a
-         * merged session leaves Ready for review */
-        "ALTER TABLE sessions ADD COLUMN merged_into TEXT;"},
+         * merged session leaves Ready for review; why its output was not
+         * all kept (a full disk) */
+        "ALTER TABLE sessions ADD COLUMN merged_into TEXT;"
+        "ALTER TABLE sessions ADD COLUMN output_error TEXT;"},
 };
 
 const int store_nmigrations =

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "store.h"
+#include "util.h"
 #include "xmalloc.h"
 
 /* A small statement cache keyed by the SQL text's address: callers pass
@@ -62,6 +64,8 @@ private_file(const char *path, struct err *err)
 	return 0;
 }
 
+static int reserve_make(struct store *);
+
 int
 store_open(struct store *s, const char *path, struct err *err)
 {
@@ -89,6 +93,10 @@ store_open(struct store *s, const char *path, struct err *err)
 		store_close(s);
 		return -1;
 	}
+	xasprintf(&s->reserve, "%s.reserve", path);
+	if (reserve_make(s) < 0)
+		log_warn("%s: cannot reserve room for the store: %s",
+		    s->reserve, strerror(errno));
 	return 0;
 }
 
@@ -104,6 +112,8 @@ store_close(struct store *s)
 	if (s->db)
 		sqlite3_close(s->db);
 	s->db = NULL;
+	free(s->reserve);
+	s->reserve = NULL;
 }
 
 int
@@ -177,12 +187,98 @@ store_begin(struct store *s)
 	return store_exec(s, "BEGIN IMMEDIATE", NULL);
 }
 
+/* A full disk must not leave the store behind what the daemon knows (a
+ * session that ended, the event saying its output was lost): STORE_RESERVE
+ * bytes of ballast are allocated next to the database, and given up when
+ * a commit fails for want of space, so that commit and the next ones go
+ * through; it is made again once there is room. store_error says so
+ * meanwhile (daemon status, doctor). */
+#define STORE_RESERVE (1024 * 1024)
+#define STORE_RESERVE_RETRY_MS 30000
+static char store_error[256];
+
+const char *
+store_last_error(void)
+{
+	return store_error[0] ? store_error : NULL;
+}
+
+static int
+reserve_make(struct store *s)
+{
+	int fd, rc;
+
+	s->reserve_tried = (long long)wall_ms();
+	fd = open(s->reserve, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	rc = posix_fallocate(fd, 0, STORE_RESERVE);
+	close(fd);
+	if (rc != 0) {
+		unlink(s->reserve);
+		return -1;
+	}
+	return 0;
+}
+
+/* Give the ballast up; 1 if there was some to give. */
+static int
+reserve_release(struct store *s)
+{
+	if (s->reserve == NULL || unlink(s->reserve) != 0)
+		return 0;
+	log_error("%s: the disk is full; the store's reserve is in use",
+	    s->reserve);
+	return 1;
+}
+
 int
 store_commit(struct store *s)
 {
+	struct err err = ERR_INIT;
+	int rc;
+
 	if (tx_depth == 0 || --tx_depth > 0)
 		return 0;
-	return store_exec(s, "COMMIT", NULL);
+	rc = store_exec(s, "COMMIT", &err);
+	/* out of space: release the reserve; the same commit again if its
+	 * transaction is still open, else the owner writes its state anew */
+	if (rc < 0 && sqlite3_errcode(s->db) == SQLITE_FULL &&
+	    reserve_release(s)) {
+		if (!sqlite3_get_autocommit(s->db)) {
+			err_release(&err);
+			rc = store_exec(s, "COMMIT", &err);
+		} else if (s->on_lost) {
+			static int again;
+			if (!again++) {
+				s->on_lost();
+				rc = 0; /* written anew; the events are gone */
+			}
+			again = 0;
+		}
+	}
+	if (rc == 0) {
+		if (s->reserve && access(s->reserve, F_OK) != 0 &&
+		    wall_ms() - s->reserve_tried > STORE_RESERVE_RETRY_MS &&
+		    reserve_make(s) == 0)
+			store_error[0] = '\0'; /* room again */
+		else if (s->reserve && access(s->reserve, F_OK) != 0)
+			snprintf(store_error, sizeof store_error,
+			    "the disk under %s is full: the store is using "
+			    "its reserve",
+			    s->reserve);
+		return 0;
+	}
+	if (strcmp(store_error, err.msg.data) != 0) /* once, not per write */
+		log_error("%s: the change is kept in memory only",
+		    err.msg.data);
+	snprintf(store_error, sizeof store_error, "%s", err.msg.data);
+	err_release(&err);
+	/* a failed COMMIT may leave the transaction open: end it, or the
+	 * next BEGIN fails too */
+	if (!sqlite3_get_autocommit(s->db))
+		store_exec(s, "ROLLBACK", NULL);
+	return -1;
 }
 
 void

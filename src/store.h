@@ -11,10 +11,14 @@
 
 struct store {
 	sqlite3 *db;
+	char *reserve; /* <db>.reserve: room to commit on a full disk */
+	long long reserve_tried; /* when it was last made again (ms) */
+	/* a transaction lost to a full disk: write what is in memory again */
+	void (*on_lost)(void);
 };
 #define STORE_INIT                                                             \
 	{                                                                      \
-		NULL                                                           \
+		NULL, NULL, 0, NULL                                            \
 	}
 
 struct migration {
@@ -31,6 +35,8 @@ int store_migrate(struct store *, struct err *);
 int store_version(struct store *);
 int store_begin(struct store *);
 int store_commit(struct store *);
+/* why the last commit failed (NULL: it did not) */
+const char *store_last_error(void);
 void store_rollback(struct store *);
 /* A cached prepared statement, reset and with bindings cleared. */
 sqlite3_stmt *store_stmt(struct store *, const char *sql);

@@ -183,6 +183,7 @@ draw_row(struct view *v, int y, json_t *s, int selected)
 	/* what it needs, why it ended, or what it was asked */
 	const char *detail = state_name_is(st, SESSION_BLOCKED)
 	    ? str(s, "waiting_for")
+	    : *str(s, "output_error")           ? str(s, "output_error")
 	    : state_name_is(st, SESSION_FAILED) ? str(s, "reason")
 	                                        : str(s, "prompt");
 	if (!*detail) {

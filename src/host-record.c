@@ -1,0 +1,210 @@
+/*
+ * What a host keeps on disk: output.log, and the exit and screen records
+ * written when the child ends. A full disk must not turn into a silent
+ * loss: a failed log write is reported (host.log, the daemon through the
+ * status event, the exit record) with the byte the log stops at, and the
+ * exit and screen records are written into space reserved when the host
+ * started (fallocate), so the one record the daemon cannot do without, how
+ * the session ended, still reaches the disk when nothing else does.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "log.h"
+#include "screen.h"
+#include "util.h"
+#include "xmalloc.h"
+
+/* the exit record is ~80 bytes; a screen of 200x60 wide characters fits */
+#define EXIT_RESERVE 4096
+#define SCREEN_RESERVE (64 * 1024)
+/* Output stops being written when less than this is free on its disk:
+ * the last MiB is left to what must not be lost (the store's state, exit
+ * records, logs). Free space is looked at every FREE_CHECK_BYTES written,
+ * and on every write once it is under FREE_WATCH. */
+#define HOST_MIN_FREE (1024ULL * 1024)
+#define FREE_CHECK_BYTES (256 * 1024)
+#define FREE_WATCH (16ULL * 1024 * 1024)
+
+static int exit_fd = -1, screen_fd = -1;
+
+/* An empty file of size bytes whose blocks are already allocated: writing
+ * up to size into it needs no free space. -1 if even that failed. */
+static int
+reserve(const char *name, off_t size)
+{
+	char *path;
+	int fd, e;
+
+	xasprintf(&path, "%s/%s.reserve", host.dir, name);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd >= 0 && (e = posix_fallocate(fd, 0, size)) != 0) {
+		log_warn("cannot reserve %s: %s", path, strerror(e));
+		close(fd);
+		unlink(path);
+		fd = -1;
+	}
+	free(path);
+	return fd;
+}
+
+/* name's content, durably: into its reserved file, then renamed; without
+ * a reservation the usual temp-and-rename. */
+static int
+write_record(int *fd, const char *name, const char *data, size_t len)
+{
+	char *path, *from;
+	int rc = 0;
+
+	xasprintf(&path, "%s/%s", host.dir, name);
+	if (*fd < 0) {
+		rc = write_file_atomic(path, data, len, 0600, NULL);
+		free(path);
+		return rc;
+	}
+	xasprintf(&from, "%s.reserve", path);
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = pwrite(*fd, data + done, len - done, (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = -1;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (rc == 0 && (ftruncate(*fd, (off_t)len) != 0 || fsync(*fd) != 0 ||
+	                   rename(from, path) != 0))
+		rc = -1;
+	if (rc < 0)
+		log_error("cannot write %s: %s", path, strerror(errno));
+	close(*fd);
+	*fd = -1;
+	free(from);
+	free(path);
+	return rc;
+}
+
+int
+host_records_open(void)
+{
+	char *path;
+	struct stat st;
+
+	xasprintf(&path, "%s/output.log", host.dir);
+	host.logfd =
+	    open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	free(path);
+	if (host.logfd < 0) {
+		log_error("cannot open output.log: %s", strerror(errno));
+		return -1;
+	}
+	host.log_bytes = fstat(host.logfd, &st) == 0 ? (long long)st.st_size : 0;
+	exit_fd = reserve("exit", EXIT_RESERVE);
+	screen_fd = reserve("screen.txt", SCREEN_RESERVE);
+	return 0;
+}
+
+/* The log could not take a write: keep running, stop writing (so "from
+ * byte N" stays true), and say so everywhere it can be seen. */
+static void
+output_lost(int e, const char *more)
+{
+	struct stat st;
+	struct host_client *c;
+
+	if (fstat(host.logfd, &st) == 0)
+		host.log_bytes = (long long)st.st_size;
+	xasprintf(&host.log_lost,
+	    "output.log: %s%s; output from byte %lld not kept", strerror(e),
+	    more, host.log_bytes);
+	log_error("%s", host.log_lost);
+	json_t *ev = host_status();
+	TAILQ_FOREACH(c, &host.clients, entry) {
+		if (c->watch && !c->closing)
+			host_client_send(c, ev);
+	}
+	json_decref(ev);
+}
+
+/* Under HOST_MIN_FREE left on the log's disk? */
+static int
+disk_low(size_t len)
+{
+	static long long since = FREE_CHECK_BYTES;
+	static unsigned long long free_bytes = ~0ULL;
+	struct statvfs vfs;
+
+	since += (long long)len;
+	if (since < FREE_CHECK_BYTES && free_bytes > FREE_WATCH)
+		return 0;
+	since = 0;
+	if (fstatvfs(host.logfd, &vfs) != 0)
+		return 0;
+	free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+	return free_bytes < HOST_MIN_FREE + len;
+}
+
+void
+host_record_output(const char *data, size_t len)
+{
+	if (host.logfd < 0 || host.log_lost != NULL)
+		return;
+	if (disk_low(len)) {
+		output_lost(ENOSPC, " (under 1 MiB free, kept for galley's "
+		                    "records)");
+		return;
+	}
+	if (write_all(host.logfd, data, len) < 0) {
+		output_lost(errno, "");
+		return;
+	}
+	host.log_bytes += (long long)len;
+}
+
+void
+host_records_close(void)
+{
+	if (host.logfd < 0)
+		return;
+	if (fsync(host.logfd) != 0 && host.log_lost == NULL && errno != EINVAL)
+		output_lost(errno, "");
+	close(host.logfd);
+	host.logfd = -1;
+}
+
+void
+host_record_exit(void)
+{
+	json_t *o;
+	char *text;
+
+	o = json_pack("{s:i, s:i, s:I}", "code", host.exit_code, "signal",
+	    host.exit_signal, "at", (json_int_t)wall_ms());
+	if (host.log_lost)
+		json_object_set_new(o, "log_error", json_string(host.log_lost));
+	text = json_dumps(o, JSON_COMPACT);
+	if (write_record(&exit_fd, "exit", text, strlen(text)) < 0)
+		log_error("cannot write the exit file");
+	free(text);
+	json_decref(o);
+}
+
+void
+host_record_screen(void)
+{
+	struct buf b = BUF_INIT;
+
+	screen_text(host.screen, 0, &b);
+	write_record(&screen_fd, "screen.txt", b.data ? b.data : "", b.len);
+	buf_release(&b);
+}
