@@ -2,6 +2,8 @@
  * [--tokens N]: the budgets sessions are under, how much of each is
  * spent, who is held; raising one releases what it held (DESIGN §8). */
 #include <getopt.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -190,10 +192,13 @@ budget_serve(
 	if (proto_get_str(req, "op", &op, err) < 0 ||
 	    proto_get_str(req, "scope", &scope, err) < 0 ||
 	    proto_get_str(req, "session", &sid, err) < 0 ||
-	    proto_get_int(req, "tokens", &tokens, err) < 0)
+	    proto_get_int_in(req, "tokens", &tokens, 0, INT64_MAX / 2, err) < 0)
 		return -1;
-	if (u && !json_is_number(u))
-		return err_set(err, ERR_USAGE, "field 'usd' must be a number");
+	if (u &&
+	    (!json_is_number(u) || json_number_value(u) < 0 ||
+	        !isfinite(json_number_value(u))))
+		return err_set(
+		    err, ERR_USAGE, "field 'usd' must be a number >= 0");
 	usd = json_number_value(u);
 	session_policy_refresh();
 	if (op && strcmp(op, "reply") == 0) {

@@ -120,7 +120,7 @@ group_serve(
 	(void)c;
 	if (proto_get_str(req, "op", &op, err) < 0 ||
 	    proto_get_str(req, "name", &name, err) < 0 ||
-	    proto_get_int(req, "parallel", &parallel, err) < 0)
+	    proto_get_int_in(req, "parallel", &parallel, 0, 100000, err) < 0)
 		return -1;
 	if (op && strcmp(op, "set") == 0) {
 		if (name == NULL || name_check(name, "group", err) < 0)

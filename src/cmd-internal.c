@@ -116,7 +116,7 @@ events_serve(
 	json_t *list;
 
 	if (proto_get_str(req, "ref", &ref, err) < 0 ||
-	    proto_get_int(req, "limit", &limit, err) < 0)
+	    proto_get_int_in(req, "limit", &limit, 1, 100000, err) < 0)
 		return -1;
 	if (ref && (s = session_resolve(ref, err)) == NULL)
 		return -1;

@@ -127,10 +127,8 @@ stop_serve(struct server_client *c, struct session *s, json_t *req,
 {
 	json_int_t grace = 5000;
 
-	if (proto_get_int(req, "grace_ms", &grace, err) < 0)
+	if (proto_get_int_in(req, "grace_ms", &grace, 0, 3600 * 1000, err) < 0)
 		return -1;
-	if (grace < 0 || grace > 3600 * 1000)
-		return err_set(err, ERR_USAGE, "grace_ms out of range");
 	return session_stop(s, (int)grace, err);
 }
 

@@ -200,7 +200,8 @@ do_peek(struct host_client *c, json_int_t id, json_t *req)
 	json_int_t history = 0;
 	int row, col, rows, cols;
 
-	proto_get_int(req, "history", &history, NULL);
+	if (proto_get_int_in(req, "history", &history, 0, 1000000, NULL) < 0)
+		history = 0;
 	screen_text(host.screen, (int)history, &b);
 	screen_cursor(host.screen, &row, &col);
 	screen_size(host.screen, &rows, &cols);

@@ -44,8 +44,8 @@ reserve(const char *name, off_t size)
 	int fd, e;
 
 	xasprintf(&path, "%s/%s.reserve", host.dir, name);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
+	fd = open(
+	    path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd >= 0 && (e = posix_fallocate(fd, 0, size)) != 0) {
 		log_warn("cannot reserve %s: %s", path, strerror(e));
 		close(fd);
@@ -82,8 +82,9 @@ write_record(int *fd, const char *name, const char *data, size_t len)
 		}
 		done += (size_t)n;
 	}
-	if (rc == 0 && (ftruncate(*fd, (off_t)len) != 0 || fsync(*fd) != 0 ||
-	                   rename(from, path) != 0))
+	if (rc == 0 &&
+	    (ftruncate(*fd, (off_t)len) != 0 || fsync(*fd) != 0 ||
+	        rename(from, path) != 0))
 		rc = -1;
 	if (rc < 0)
 		log_error("cannot write %s: %s", path, strerror(errno));
@@ -108,7 +109,8 @@ host_records_open(void)
 		log_error("cannot open output.log: %s", strerror(errno));
 		return -1;
 	}
-	host.log_bytes = fstat(host.logfd, &st) == 0 ? (long long)st.st_size : 0;
+	host.log_bytes =
+	    fstat(host.logfd, &st) == 0 ? (long long)st.st_size : 0;
 	exit_fd = reserve("exit", EXIT_RESERVE);
 	screen_fd = reserve("screen.txt", SCREEN_RESERVE);
 	return 0;
@@ -160,8 +162,9 @@ host_record_output(const char *data, size_t len)
 	if (host.logfd < 0 || host.log_lost != NULL)
 		return;
 	if (disk_low(len)) {
-		output_lost(ENOSPC, " (under 1 MiB free, kept for galley's "
-		                    "records)");
+		output_lost(ENOSPC,
+		    " (under 1 MiB free, kept for galley's "
+		    "records)");
 		return;
 	}
 	if (write_all(host.logfd, data, len) < 0) {

@@ -174,6 +174,22 @@ proto_get_int(json_t *obj, const char *key, json_int_t *out, struct err *err)
 }
 
 int
+proto_get_int_in(json_t *obj, const char *key, json_int_t *out, json_int_t min,
+    json_int_t max, struct err *err)
+{
+	json_int_t v = *out;
+
+	if (proto_get_int(obj, key, &v, err) < 0)
+		return -1;
+	if (v < min || v > max)
+		return err_set(err, ERR_USAGE,
+		    "field '%s' must be from %lld to %lld", key, (long long)min,
+		    (long long)max);
+	*out = v;
+	return 0;
+}
+
+int
 proto_get_bool(json_t *obj, const char *key, int *out, struct err *err)
 {
 	json_t *v = json_object_get(obj, key);

@@ -53,6 +53,9 @@ json_t *proto_error(json_int_t id, enum err_code, const char *msg);
 /* Typed field access: -1 + err on a wrong type; absent is fine (0). */
 int proto_get_str(json_t *, const char *key, const char **out, struct err *);
 int proto_get_int(json_t *, const char *key, json_int_t *out, struct err *);
+/* proto_get_int, and min <= value <= max */
+int proto_get_int_in(json_t *, const char *key, json_int_t *out, json_int_t min,
+    json_int_t max, struct err *);
 int proto_get_bool(json_t *, const char *key, int *out, struct err *);
 int proto_get_strv(json_t *, const char *key, json_t **out, struct err *);
 

@@ -9,9 +9,14 @@
 #include "log.h"
 #include "server.h"
 #include "sock.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define CLIENT_QUEUE_MAX (64u * 1024 * 1024)
+/* A connection that has not said hello, or stopped halfway through a
+ * frame, for this long is dropped: a local client sends a whole frame in
+ * microseconds, and each held connection costs a descriptor. */
+#define CLIENT_STALL_MS 5000
 /* after a reply this large, give the heap it needed back to the system */
 #define TRIM_AFTER_BYTES (1u * 1024 * 1024)
 
@@ -231,6 +236,54 @@ out:
 	err_release(&err);
 }
 
+static uv_timer_t stall_timer;
+static int stall_timer_ready;
+
+static void
+stall_tick(uv_timer_t *t)
+{
+	struct server_client *c, *tc;
+	int64_t now = (int64_t)now_ms(); /* monotonic */
+	int stalled = 0;
+
+	TAILQ_FOREACH_SAFE(c, &clients, entry, tc) {
+		if (c->stalled_since == 0 || c->closing)
+			continue;
+		if (now - c->stalled_since < CLIENT_STALL_MS) {
+			stalled = 1;
+			continue;
+		}
+		server_client_error(c, 0, ERR_PROTOCOL,
+		    c->greeted ? "timed out in the middle of a frame"
+		               : "timed out waiting for hello");
+		server_client_close(c);
+	}
+	if (!stalled)
+		uv_timer_stop(t);
+}
+
+/* Note whether c owes us something, and watch the clock while any does
+ * (no wakeups while every client is idle between frames). */
+static void
+stall_note(struct server_client *c)
+{
+	int owes = !c->greeted || c->rd.in.len > 0;
+
+	if (!owes)
+		c->stalled_since = 0;
+	else if (c->stalled_since == 0)
+		c->stalled_since = (int64_t)now_ms();
+	if (!owes)
+		return;
+	if (!stall_timer_ready) {
+		uv_timer_init(uv_default_loop(), &stall_timer);
+		uv_unref((uv_handle_t *)&stall_timer);
+		stall_timer_ready = 1;
+	}
+	if (!uv_is_active((uv_handle_t *)&stall_timer))
+		uv_timer_start(&stall_timer, stall_tick, 1000, 1000);
+}
+
 static void
 alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
@@ -269,6 +322,8 @@ read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		dispatch(c, req);
 		json_decref(req);
 	}
+	if (!c->closing)
+		stall_note(c);
 	err_release(&err);
 }
 
@@ -292,6 +347,7 @@ server_client_accept(uv_stream_t *listener, server_handler_fn *handler)
 		return;
 	}
 	uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
+	stall_note(c);
 }
 
 void

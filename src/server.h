@@ -36,6 +36,9 @@ struct server_client {
 	int greeted;
 	int subscribed; /* topics: bit 0 session */
 	int closing;
+	/* since when it owes the daemon a hello or the rest of a frame (ms);
+	 * 0: it owes nothing (server-client.c drops it after a while) */
+	int64_t stalled_since;
 	TAILQ_ENTRY(server_client) entry;
 };
 

@@ -35,7 +35,8 @@ session_free(struct session *s)
 	    &s->workflow, &s->parent, &s->boot_id, &s->hook_token, &s->spec,
 	    &s->transcript_path, &s->last_tool, &s->repo, &s->base,
 	    &s->base_ref, &s->result, &s->first_block, &s->held_wait,
-	    &s->repeat_key, &s->stop_reason, &s->project, &s->merged_into, &s->output_error};
+	    &s->repeat_key, &s->stop_reason, &s->project, &s->merged_into,
+	    &s->output_error};
 	for (size_t i = 0; i < nitems(strs); i++)
 		free(*strs[i]);
 	session_uncache(s);

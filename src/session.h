@@ -54,7 +54,8 @@ struct session {
 	int64_t created_at, updated_at, ended_at;
 	struct usage_sum usage;
 	char *transcript_path;
-	char *output_error; /* the host could not keep its output (a full disk) */
+	char *
+	    output_error; /* the host could not keep its output (a full disk) */
 	char *merged_into; /* `galley merge` took its work there; cleared by new
 	                      work */
 	long long transcript_off;
@@ -106,7 +107,7 @@ void session_set_state(struct session *, enum session_state,
 int session_on_hook(struct session *, const char *event, json_t *payload,
     json_t *reply, struct err *);
 void session_touch(struct session *); /* persist non-state fields */
-void session_save_all(void); /* every session again (a full disk) */
+void session_save_all(void);          /* every session again (a full disk) */
 
 /* Observers of every session's changes (session.c): STATE after a state
  * change (old is the state it left), UPDATE after any other change

@@ -227,8 +227,8 @@ reserve_release(struct store *s)
 {
 	if (s->reserve == NULL || unlink(s->reserve) != 0)
 		return 0;
-	log_error("%s: the disk is full; the store's reserve is in use",
-	    s->reserve);
+	log_error(
+	    "%s: the disk is full; the store's reserve is in use", s->reserve);
 	return 1;
 }
 
@@ -270,8 +270,8 @@ store_commit(struct store *s)
 		return 0;
 	}
 	if (strcmp(store_error, err.msg.data) != 0) /* once, not per write */
-		log_error("%s: the change is kept in memory only",
-		    err.msg.data);
+		log_error(
+		    "%s: the change is kept in memory only", err.msg.data);
 	snprintf(store_error, sizeof store_error, "%s", err.msg.data);
 	err_release(&err);
 	/* a failed COMMIT may leave the transaction open: end it, or the

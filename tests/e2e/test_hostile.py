@@ -267,3 +267,44 @@ def test_error_messages_escape_control_characters(galley):
     p = galley.run("exec", "-n", "x" * 4096, "--", "true")
     assert p.returncode == 2
     assert len(p.stderr) < 1000, len(p.stderr)
+
+
+def ask(sock, req):
+    sock.sendall(frame(req))
+    return read_frame(sock)
+
+
+@pytest.mark.parametrize("req", [
+    {"cmd": "events", "limit": -1},
+    {"cmd": "events", "limit": 0},
+    {"cmd": "events", "limit": 1.5},
+    {"cmd": "group", "op": "set", "name": "g", "parallel": -1},
+    {"cmd": "group", "op": "set", "name": "g", "parallel": "s"},
+    {"cmd": "group", "op": "set", "name": "g", "parallel": True},
+    {"cmd": "group", "op": "set", "name": "g", "parallel": []},
+    {"cmd": "budget", "op": "raise", "scope": "global", "usd": -5},
+    {"cmd": "budget", "op": "raise", "scope": "global", "tokens": -5},
+])
+def test_out_of_range_and_mistyped_fields_are_usage_errors(daemon, req):
+    """Issue 14 (5): types and ranges as docs/protocol.md says."""
+    s = greeted(daemon)
+    r = ask(s, dict(req, id=7))
+    assert r["ok"] is False and r["error"]["code"] == "usage", r
+    s.close()
+
+
+def test_a_client_that_never_finishes_is_dropped(daemon):
+    """Issue 14 (5): no hello, or half a frame, does not hold a
+    connection forever; one that is merely idle between frames stays."""
+    silent = connect(daemon)
+    half = greeted(daemon)
+    half.sendall(frame({"id": 1, "cmd": "ls"})[:9])
+    idle = greeted(daemon)
+    for sock, why in ((silent, "hello"), (half, "middle of a frame")):
+        sock.settimeout(scaled(15))
+        r = read_frame(sock)  # it says why, then hangs up
+        assert r and why in r["error"]["message"], r
+        assert read_frame(sock) is None
+    # the daemon's stall limit is 5 s; the idle one outlived both
+    idle.settimeout(scaled(5))
+    assert ask(idle, {"id": 2, "cmd": "ls"})["ok"] is True
