@@ -51,8 +51,9 @@ broadcast_observe(struct session *s, const struct session_change *ch, void *arg)
 {
 	json_t *ev;
 
-	if (ch->kind == SESSION_CHANGE_CREATED)
-		return; /* its first state says it */
+	if (ch->kind == SESSION_CHANGE_CREATED ||
+	    ch->kind == SESSION_CHANGE_EDIT)
+		return; /* its first state says it; an edit shows nothing */
 	if (ch->kind == SESSION_CHANGE_REMOVED)
 		ev = json_pack("{s:s, s:s, s:s}", "event", "session.removed",
 		    "id", s->id, "name", s->name);

@@ -304,6 +304,23 @@ on_stop_failure(struct session *s, json_t *payload)
 	free(wait);
 }
 
+/* The tools that change files (claude's names; the fake agent uses the
+ * same): after one, a worktree may clash with another (session-overlap.c).
+ * Bash is among them: it may do anything. */
+static int
+tool_edits(json_t *payload)
+{
+	static const char *const editing[] = {
+	    "Edit", "Write", "MultiEdit", "NotebookEdit", "Bash"};
+	const char *t =
+	    json_string_value(json_object_get(payload, "tool_name"));
+
+	for (size_t i = 0; t && i < nitems(editing); i++)
+		if (strcmp(t, editing[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int
 session_on_hook(struct session *s, const char *event, json_t *payload,
     json_t *reply, struct err *err)
@@ -333,6 +350,8 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 
 	if (session_policy_hook(s, event, payload, reply))
 		return 0; /* held: the hook was denied, the state stays */
+	if (strcmp(event, "PostToolUse") == 0 && tool_edits(payload))
+		session_notify(s, SESSION_CHANGE_EDIT);
 	if (strcmp(event, "SessionStart") == 0 ||
 	    strcmp(event, "UserPromptSubmit") == 0 ||
 	    strcmp(event, "PostToolUse") == 0 ||

@@ -1,8 +1,9 @@
 /* Worktree sessions and the repos they share (an observer of session
  * states, registered by session_overlap_init): a running session's
- * worktree is locked; a turn that ends, or a session that ends, asks for an
- * overlap check of its repo (`galley overlap REPO`, cmd-overlap.c, which
- * reports back with the conflicts and changed files of each session). */
+ * worktree is locked; a tool call that changes files, a turn that ends, or
+ * a session that ends, asks for an overlap check of its repo (jobs, which
+ * report no tool calls, on a slow timer) (`galley overlap REPO`, cmd-overlap.c,
+ * which reports back with the conflicts and changed files of each session). */
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "git.h"
 #include "log.h"
+#include "runtime.h"
 #include "server.h"
 #include "session-overlap.h"
 #include "session.h"
@@ -173,14 +175,67 @@ worktree_lock(struct session *s, int lock)
 	free(reason);
 }
 
+/* Sessions that report no tool calls (jobs; a runtime without hooks) are
+ * checked on a slow timer while any runs in a worktree. */
+#define OVERLAP_POLL_MS 10000
+static uv_timer_t poll_timer;
+static int poll_timer_init;
+
+static int
+needs_poll(struct session *s)
+{
+	const char *kind = runtime_kind(s->runtime);
+
+	return s->worktree && s->repo && session_live(s) && kind &&
+	    strcmp(kind, "job") == 0;
+}
+
+static void
+poll_tick(uv_timer_t *t)
+{
+	struct session *s;
+	int any = 0;
+
+	TAILQ_FOREACH(s, &session_table, entry) {
+		if (!needs_poll(s))
+			continue;
+		any = 1;
+		overlap_check(s->repo); /* once per repo: the asks fold */
+	}
+	if (!any)
+		uv_timer_stop(t);
+}
+
+static void
+poll_start(void)
+{
+	if (!poll_timer_init) {
+		uv_timer_init(uv_default_loop(), &poll_timer);
+		uv_unref((uv_handle_t *)&poll_timer);
+		poll_timer_init = 1;
+	}
+	if (!uv_is_active((uv_handle_t *)&poll_timer))
+		uv_timer_start(
+		    &poll_timer, poll_tick, OVERLAP_POLL_MS, OVERLAP_POLL_MS);
+}
+
 static void
 overlap_observe(struct session *s, const struct session_change *ch, void *arg)
 {
 	int now, was = ch->old;
 
-	if (ch->kind != SESSION_CHANGE_STATE || s->worktree == NULL ||
-	    s->repo == NULL)
+	if (s->worktree == NULL || s->repo == NULL)
 		return;
+	/* a tool that changes files ran: check now, not when the turn ends
+	 * (a 30-minute turn would warn after the damage) */
+	if (ch->kind == SESSION_CHANGE_EDIT) {
+		overlap_check(s->repo);
+		return;
+	}
+	if (ch->kind != SESSION_CHANGE_STATE)
+		return;
+	if (needs_poll(s))
+		poll_start();
 	now = s->state;
 	if (now == SESSION_STARTING && was != SESSION_STARTING)
 		worktree_lock(s, 1);
@@ -206,7 +261,10 @@ session_overlap_init(void)
 	session_observe(overlap_observe, NULL);
 	/* conflicts are worked out, not stored: a new daemon asks again for
 	 * each repo with live worktree sessions */
-	TAILQ_FOREACH(s, &session_table, entry)
+	TAILQ_FOREACH(s, &session_table, entry) {
 		if (session_live(s) && s->repo && s->worktree)
 			overlap_check(s->repo);
+		if (needs_poll(s))
+			poll_start();
+	}
 }

@@ -460,6 +460,41 @@ argv_line(json_t *argv)
 	return b.len ? buf_detach(&b, NULL) : (buf_release(&b), NULL);
 }
 
+/* "conflict: NAME (a.c, b.c); base (c.c)": who its work clashes with,
+ * by name, and where (caller frees). */
+static char *
+conflict_line(struct session *s)
+{
+	struct buf b = BUF_INIT;
+	json_t *c;
+	size_t i;
+
+	buf_adds(&b, "conflict: ");
+	json_array_foreach(s->conflicts, i, c)
+	{
+		const char *with =
+		    json_string_value(json_object_get(c, "with"));
+		struct session *o = with ? session_find_id(with) : NULL;
+		json_t *p;
+		size_t j;
+		buf_addf(&b, "%s%s (", i ? "; " : "",
+		    o          ? o->name
+		        : with ? with
+		               : "?");
+		json_array_foreach(json_object_get(c, "paths"), j, p)
+		{
+			if (j == 3) {
+				buf_adds(&b, ", ...");
+				break;
+			}
+			buf_addf(&b, "%s%s", j ? ", " : "",
+			    json_string_value(p) ? json_string_value(p) : "");
+		}
+		buf_addc(&b, ')');
+	}
+	return buf_detach(&b, NULL);
+}
+
 /* The table's row: [id, name, state, updated_ms, runtime, detail, pinned],
  * detail being what a person needs to see (the question, the failure, the
  * prompt or command), one line, at most 160 characters. */
@@ -475,6 +510,9 @@ session_row_text(struct session *s, size_t *len)
 	}
 	if (detail == NULL && s->output_error) /* its record is not whole */
 		detail = s->output_error;
+	char *clash = NULL;
+	if (detail == NULL && json_array_size(s->conflicts))
+		detail = clash = conflict_line(s);
 	char queued[600];
 	if (s->queue_pos > 0 && detail) { /* its place in line first */
 		snprintf(queued, sizeof queued, "#%d %s", s->queue_pos, detail);
@@ -533,6 +571,7 @@ session_row_text(struct session *s, size_t *len)
 	json_decref(row);
 	buf_release(&one);
 	free(cmd);
+	free(clash);
 	*len = s->row_len;
 	return s->row_text;
 }

@@ -118,6 +118,9 @@ enum session_change_kind {
 	SESSION_CHANGE_UPDATE,
 	SESSION_CHANGE_CREATED,
 	SESSION_CHANGE_REMOVED,
+	/* its program ran a tool that may have changed files (a hook's
+	 * PostToolUse of Edit, Write, Bash...): nothing stored or shown */
+	SESSION_CHANGE_EDIT,
 };
 struct session_change {
 	enum session_change_kind kind;

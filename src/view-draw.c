@@ -152,6 +152,39 @@ state_pair(const char *name)
 	}
 }
 
+/* "conflict: NAME (a.c, b.c); ..." for a session whose work clashes with
+ * another's, by name, or "" (the names from the view's own list). */
+static const char *
+conflict_text(struct view *v, json_t *s, char *out, size_t size)
+{
+	json_t *c;
+	size_t i, n = 0;
+
+	out[0] = '\0';
+	json_array_foreach(json_object_get(s, "conflicts"), i, c)
+	{
+		const char *with = str(c, "with");
+		json_t *o = json_object_get(v->sessions, with);
+		json_t *p;
+		size_t j;
+		n += (size_t)snprintf(out + n, size - n, "%s%s (",
+		    i ? "; " : "conflict: ", o ? str(o, "name") : with);
+		json_array_foreach(json_object_get(c, "paths"), j, p)
+		{
+			if (n < size)
+				n += (size_t)snprintf(out + n, size - n, "%s%s",
+				    j ? ", " : "",
+				    json_string_value(p) ? json_string_value(p)
+				                         : "");
+		}
+		if (n < size)
+			n += (size_t)snprintf(out + n, size - n, ")");
+		if (n >= size)
+			break;
+	}
+	return out;
+}
+
 static void
 draw_row(struct view *v, int y, json_t *s, int selected)
 {
@@ -163,7 +196,11 @@ draw_row(struct view *v, int y, json_t *s, int selected)
 
 	if (selected)
 		attron(A_REVERSE);
-	x += put(y, x, 2, selected ? "> " : "  ");
+	char clash[256];
+	conflict_text(v, s, clash, sizeof clash);
+	/* "!": its work would clash with another's if both were merged */
+	x += put(y, x, 2,
+	    selected ? (*clash ? ">!" : "> ") : (*clash ? " !" : "  "));
 	char nm[24];
 	x += put(y, x, 21, name_fit(str(s, "name"), 20, nm, sizeof nm));
 	attron(color(v, state_pair(st)));
@@ -184,6 +221,7 @@ draw_row(struct view *v, int y, json_t *s, int selected)
 	const char *detail = state_name_is(st, SESSION_BLOCKED)
 	    ? str(s, "waiting_for")
 	    : *str(s, "output_error")           ? str(s, "output_error")
+	    : *clash                            ? clash
 	    : state_name_is(st, SESSION_FAILED) ? str(s, "reason")
 	                                        : str(s, "prompt");
 	if (!*detail) {
@@ -332,6 +370,12 @@ draw_peek(struct view *v, int top)
 	attron(color(v, C_GROUP) | A_BOLD);
 	put(y++, 0, COLS, title);
 	attroff(color(v, C_GROUP) | A_BOLD);
+	char clash[512];
+	if (s && *conflict_text(v, s, clash, sizeof clash)) {
+		attron(color(v, C_BLOCKED));
+		put(y++, 0, COLS, clash);
+		attroff(color(v, C_BLOCKED));
+	}
 	/* the bottom of the screen text: where a prompt is */
 	const char *t = v->peek_text ? v->peek_text : "";
 	int avail = LINES - 3 - y;

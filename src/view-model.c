@@ -107,6 +107,12 @@ view_model_event(struct view *v, json_t *ev, json_t **note)
 	int st = state_from_name(now);
 	if (strcmp(was, now) != 0 && st >= 0 && state_table[st].attention)
 		*note = s;
+	/* and when it starts to clash with another session's work */
+	if (json_array_size(json_object_get(s, "conflicts_with")) &&
+	    (old == NULL ||
+	        !json_equal(json_object_get(old, "conflicts_with"),
+	            json_object_get(s, "conflicts_with"))))
+		*note = s;
 	json_object_set(v->sessions, str(s, "id"), s);
 	return 1;
 }

@@ -354,3 +354,30 @@ def test_a_pinned_blocked_session_counts_as_input(galley, tmux, tmp_path):
     tmux.start(tmp_path)
     s = tmux.wait_for("Pinned (1)")
     assert "pinned 1 · input 1" in s.splitlines()[0], s
+
+
+def test_a_conflict_shows_in_the_row_and_in_peek_and_notifies(
+        galley, tmux, repo, tmp_path):
+    """Issue 14 (22): the view marks a clash, names the other session,
+    shows the paths when peeking, and notifies (notifyCommand)."""
+    for k, v in (("user.email", "t@example.com"), ("user.name", "t")):
+        subprocess.run(["git", "config", k, v], cwd=repo, check=True)
+    (repo / "a.txt").write_text("one\n")
+    subprocess.run(["git", "add", "a.txt"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "a"], cwd=repo, check=True)
+    heard = tmp_path / "heard"
+    galley.ok("config", "set", "notifyCommand",
+              f"echo $GALLEY_NOTIFY_NAME >> {heard}")
+    tmux.start(repo)
+    for n, text in (("va", "from-a"), ("vb", "from-b")):
+        galley.json("new", "--runtime", "fake", "-w", n,
+                    f"write a.txt {text}", cwd=repo)
+    s = tmux.wait_for("conflict: vb (a.txt)", timeout=30)
+    assert re.search(r"!\s*va\b", s) or " !va" in s or ">!va" in s, s
+    poll(lambda: heard.exists() and "va" in heard.read_text(), 10,
+         what="the notify command for the conflict")
+    # peek the selected one: the paths are shown
+    tmux.keys("Space")
+    tmux.wait_for("── peek")
+    s = tmux.wait_for(lambda s: re.search(r"conflict: v[ab] \(a\.txt\)",
+                                          s.split("── peek")[1]))

@@ -432,3 +432,38 @@ def test_a_merge_conflict_says_what_to_do_next(galley, repo):
     p = galley.fail("merge", "c1", code=1, match="conflicts in: a.txt")
     assert "galley merge c1 --rebase" in p.stderr, p.stderr
     assert "galley attach c1" in p.stderr
+
+
+def test_a_conflict_is_seen_while_both_agents_still_work(galley, repo):
+    """Issue 14 (21, 22): checked after each file-changing tool call, not
+    when the turn ends; shown in ls with the other's name and the path."""
+    from conftest import poll
+    ident(repo)
+    commit_file(repo, "a.txt", "one\n", "a")
+    for n, text in (("ca", "from-a"), ("cb", "from-b")):
+        galley.json("new", "--runtime", "fake", "-w", n,
+                    f"write a.txt {text}; think 600", cwd=repo)
+    # both stay working (think 600): the turn-end check could not see it
+    poll(lambda: galley.get("ca")["conflicts_with"] and
+         galley.get("cb")["conflicts_with"], 20,
+         what="conflicts seen mid-turn")
+    a, b = galley.get("ca"), galley.get("cb")
+    assert a["state"] == "working" and b["state"] == "working"
+    assert a["conflicts_with"] == [b["id"]]
+    rows = {l.split()[1]: l for l in
+            galley.ok("ls", cwd=repo).stdout.splitlines()[1:]}
+    assert "conflict: cb (a.txt)" in rows["ca"], rows
+    assert "conflict: ca (a.txt)" in rows["cb"], rows
+
+
+def test_jobs_in_worktrees_are_checked_on_a_timer(galley, repo):
+    """Jobs report no tool calls: a slow timer (10 s) checks them."""
+    from conftest import poll
+    ident(repo)
+    commit_file(repo, "a.txt", "one\n", "a")
+    for n, text in (("ja", "A"), ("jb", "B")):
+        galley.json("exec", "-w", n, "--", "sh", "-c",
+                    f"echo {text} > a.txt; exec sleep 600", cwd=repo)
+    poll(lambda: galley.get("ja")["conflicts_with"], 40,
+         what="the timer's check of two jobs")
+    assert galley.get("ja")["state"] == "working"
