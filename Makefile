@@ -25,6 +25,7 @@ bench: deps all
 	$(PY) bench/worktree.py
 	$(PY) bench/view.py
 	$(PY) bench/drain.py
+	$(PY) bench/conflict.py
 	sh scripts/claude-install.sh >/dev/null && $(PY) bench/claude.py
 
 install: all
