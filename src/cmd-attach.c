@@ -143,6 +143,11 @@ attach_run(struct cmd_ctx *ctx)
 		return cmd_fail(ctx);
 	}
 	json_decref(reply);
+	/* one line before the session's screen takes over: where you are
+	 * and the way out */
+	printf("attached to %s · %s detaches\n", session_str(s, "name"),
+	    keyshow);
+	fflush(stdout);
 	signal(SIGWINCH, winch_handler);
 	term_raw(0, &saved);
 	ended = attach_loop(fd, key, &rd);

@@ -99,6 +99,36 @@ tree_print(json_t *nodes, int depth)
 	}
 }
 
+/* The state in the view's colours on a terminal; plain for a pipe, a
+ * dumb terminal or NO_COLOR (https://no-color.org). */
+static int
+ls_colour(void)
+{
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	return isatty(1) && !(nc && *nc) && term && strcmp(term, "dumb") != 0;
+}
+
+static const char *
+state_sgr(const char *state)
+{
+	switch (state_from_name(state)) {
+	case SESSION_BLOCKED:
+		return "\033[33m";
+	case SESSION_IDLE:
+	case SESSION_DONE:
+		return "\033[32m";
+	case SESSION_WORKING:
+	case SESSION_STARTING:
+		return "\033[34m";
+	case SESSION_FAILED:
+	case SESSION_INTERRUPTED:
+		return "\033[31m";
+	default:
+		return "\033[2m";
+	}
+}
+
 static int
 ls_tree(struct cmd_ctx *ctx, json_t *req)
 {
@@ -221,6 +251,7 @@ ls_run(struct cmd_ctx *ctx)
 	printf("%-8s  %-20s  %-11s  %4s  %-7s  %s\n", "ID", "NAME", "STATE",
 	    "AGE", "RUNTIME", "DETAIL");
 	int64_t now = wall_ms();
+	int colour = ls_colour();
 	int room = width - (8 + 2 + 20 + 2 + 11 + 2 + 4 + 2 + 7 + 2);
 	if (room < 10)
 		room = 10;
@@ -240,10 +271,11 @@ ls_run(struct cmd_ctx *ctx)
 			    chars++ == room)
 				break;
 		}
-		printf("%-8s  %-20s  %-11s  %4s  %-7s  %.*s\n",
+		const char *st = json_string_value(json_array_get(s, 2));
+		printf("%-8s  %-20s  %s%-11s%s  %4s  %-7s  %.*s\n",
 		    json_string_value(json_array_get(s, 0)),
-		    name_fit(name, 20, nm, sizeof nm),
-		    json_string_value(json_array_get(s, 2)), age,
+		    name_fit(name, 20, nm, sizeof nm), colour ? state_sgr(st) : "",
+		    st, colour ? "\033[0m" : "", age,
 		    json_string_value(json_array_get(s, 4)), cut,
 		    detail ? detail : "");
 	}

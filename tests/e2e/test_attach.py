@@ -109,3 +109,22 @@ def test_attach_needs_a_terminal(galley):
     galley.exec("sleep", "30", name="nt")
     galley.wait_state("nt", "working")
     galley.fail("attach", "nt", code=2, match="needs a terminal")
+
+
+def test_attach_says_where_and_how_to_leave_first(galley):
+    """Issue 14: one line before the session's screen takes over (read
+    from the terminal's byte stream: the repaint then clears it)."""
+    import pexpect
+    galley.new("ask ready?", name="hello-att")
+    galley.wait_state("hello-att", "blocked")
+    child = pexpect.spawn(galley.bin, ["attach", "hello-att"],
+                          env=galley.env, timeout=scaled(10))
+    try:
+        child.expect("ready")
+        first = child.before.split(b"\r\n")[0]
+        assert first == "attached to hello-att · C-\\ detaches".encode(), \
+            child.before
+        child.send("\x1c")
+        child.expect(r"\[detached from hello-att\]")
+    finally:
+        child.close(force=True)

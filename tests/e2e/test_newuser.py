@@ -217,3 +217,32 @@ def test_without_claude_new_fails_and_says_how_to_install(galley):
     assert galley.ls("--all") == []
     galley.ok("config", "set", "defaultRuntime", "fake")
     assert galley.json("new", "exit 0", env=env)["runtime"] == "fake"
+
+
+# -- conveniences -------------------------------------------------------
+def ls_on_a_terminal(galley, env=None):
+    e = dict(galley.env, **(env or {}))
+    master, slave = pty.openpty()
+    p = subprocess.Popen([galley.bin, "ls"], stdin=subprocess.DEVNULL,
+                         stdout=slave, stderr=subprocess.PIPE, env=e)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the other side closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    p.wait(timeout=scaled(10))
+    os.close(master)
+    return out.decode()
+
+
+def test_ls_has_colour_on_a_terminal_only(galley):
+    galley.new("ask which?", name="col")
+    galley.wait_state("col", "blocked")
+    assert "\033[33mblocked" in ls_on_a_terminal(galley)
+    assert "\033[" not in ls_on_a_terminal(galley, {"NO_COLOR": "1"})
+    assert "\033[" not in galley.ok("ls").stdout
