@@ -145,8 +145,8 @@ attach_run(struct cmd_ctx *ctx)
 	json_decref(reply);
 	/* one line before the session's screen takes over: where you are
 	 * and the way out */
-	printf("attached to %s · %s detaches\n", session_str(s, "name"),
-	    keyshow);
+	printf(
+	    "attached to %s · %s detaches\n", session_str(s, "name"), keyshow);
 	fflush(stdout);
 	signal(SIGWINCH, winch_handler);
 	term_raw(0, &saved);

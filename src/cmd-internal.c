@@ -48,19 +48,86 @@ const struct cmd_entry cmd_get_entry = {
     .serve_session = get_serve,
 };
 
+static void
+events_print(struct cmd_ctx *ctx, json_t *events, json_int_t *last)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(events, i, e)
+	{
+		json_int_t seq = json_integer_value(json_object_get(e, "seq"));
+		if (seq > *last)
+			*last = seq;
+		if (ctx->json) { /* one object a line: a stream to follow */
+			char *t = json_dumps(e, JSON_COMPACT | PROTO_REALS);
+			printf("%s\n", t ? t : "{}");
+			free(t);
+			continue;
+		}
+		char at[32];
+		iso_time(json_integer_value(json_object_get(e, "at")), at,
+		    sizeof at);
+		char *d = json_dumps(
+		    json_object_get(e, "data"), JSON_COMPACT | JSON_ENCODE_ANY);
+		printf("%s  %s  %-22s %s\n", at, session_str(e, "session"),
+		    session_str(e, "kind"), d && strcmp(d, "null") ? d : "");
+		free(d);
+	}
+	fflush(stdout);
+}
+
+static json_t *
+events_fetch(struct cmd_ctx *ctx, const char *ref, long limit, json_int_t after)
+{
+	json_t *req = json_pack("{s:s, s:i, s:I}", "cmd", "events", "limit",
+	    (int)limit, "after", after);
+
+	if (ref)
+		json_object_set_new(req, "ref", json_string(ref));
+	return cmd_call(ctx, req);
+}
+
+/* -f: a change pushed by the daemon, or a second gone by, and the events
+ * after the last one seen are fetched (hook events of a session whose
+ * state stays the same push nothing). */
+static int
+events_follow(struct cmd_ctx *ctx, const char *ref, json_int_t last)
+{
+	json_t *reply, *ev;
+
+	reply = cmd_call(ctx, json_pack("{s:s}", "cmd", "subscribe"));
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	json_decref(reply);
+	for (;;) {
+		ev = NULL;
+		int rc = client_event(&ctx->cl, &ev, 1000, &ctx->err);
+		if (rc < 0)
+			return cmd_fail(ctx);
+		json_decref(ev);
+		reply = events_fetch(ctx, ref, 100000, last);
+		if (reply == NULL)
+			return cmd_fail(ctx);
+		events_print(ctx, json_object_get(reply, "events"), &last);
+		json_decref(reply);
+	}
+}
+
 static int
 events_run(struct cmd_ctx *ctx)
 {
 	static const struct option opts[] = {
-	    {"limit", required_argument, NULL, 'l'}, CMD_LONGOPTS_COMMON,
+	    {"limit", required_argument, NULL, 'l'},
+	    {"follow", no_argument, NULL, 'f'}, CMD_LONGOPTS_COMMON,
 	    {NULL, 0, NULL, 0}};
-	json_t *req, *reply, *e;
+	json_t *reply;
 	long limit = 100;
-	int c, rc;
-	size_t i;
+	int c, rc, follow = 0;
+	json_int_t last = 0;
 
-	while (
-	    (c = getopt_long(ctx->argc, ctx->argv, ":l:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(ctx->argc, ctx->argv, ":l:fh", opts, NULL)) !=
+	    -1) {
 		if (c == 'l') {
 			char *end;
 			limit = strtol(optarg, &end, 10);
@@ -69,34 +136,25 @@ events_run(struct cmd_ctx *ctx)
 				    ctx, "--limit takes 1 to 100000");
 			continue;
 		}
+		if (c == 'f') {
+			follow = 1;
+			continue;
+		}
 		if ((rc = cmd_opt_common(ctx, c)) >= 0)
 			return rc;
 	}
 	if (optind + 1 < ctx->argc)
 		return cmd_usage_error(ctx, "expected at most one session ID");
-	req = json_pack("{s:s, s:i}", "cmd", "events", "limit", (int)limit);
-	if (optind < ctx->argc)
-		json_object_set_new(req, "ref", json_string(ctx->argv[optind]));
-	reply = cmd_call(ctx, req);
+	const char *ref = optind < ctx->argc ? ctx->argv[optind] : NULL;
+	reply = events_fetch(ctx, ref, limit, 0);
 	if (reply == NULL)
 		return cmd_fail(ctx);
-	if (ctx->json)
+	if (ctx->json && !follow)
 		cmd_print_json(json_object_get(reply, "events"));
 	else
-		json_array_foreach(json_object_get(reply, "events"), i, e)
-		{
-			char at[32];
-			iso_time(json_integer_value(json_object_get(e, "at")),
-			    at, sizeof at);
-			char *d = json_dumps(json_object_get(e, "data"),
-			    JSON_COMPACT | JSON_ENCODE_ANY);
-			printf("%s  %s  %-22s %s\n", at,
-			    session_str(e, "session"), session_str(e, "kind"),
-			    d && strcmp(d, "null") ? d : "");
-			free(d);
-		}
+		events_print(ctx, json_object_get(reply, "events"), &last);
 	json_decref(reply);
-	return 0;
+	return follow ? events_follow(ctx, ref, last) : 0;
 }
 
 static int
@@ -105,29 +163,31 @@ events_serve(
 {
 	static const char all_sql[] =
 	    "SELECT seq, session, at, kind, data FROM (SELECT * FROM events "
-	    "ORDER BY seq DESC LIMIT ?) ORDER BY seq";
+	    "WHERE seq > ? ORDER BY seq DESC LIMIT ?) ORDER BY seq";
 	static const char one_sql[] =
 	    "SELECT seq, session, at, kind, data FROM (SELECT * FROM events "
-	    "WHERE session = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq";
+	    "WHERE session = ? AND seq > ? ORDER BY seq DESC LIMIT ?) ORDER "
+	    "BY seq";
 	const char *ref = NULL;
-	json_int_t limit = 100;
+	json_int_t limit = 100, after = 0;
 	sqlite3_stmt *st;
 	struct session *s = NULL;
 	json_t *list;
 
 	if (proto_get_str(req, "ref", &ref, err) < 0 ||
-	    proto_get_int_in(req, "limit", &limit, 1, 100000, err) < 0)
+	    proto_get_int_in(req, "limit", &limit, 1, 100000, err) < 0 ||
+	    proto_get_int_in(req, "after", &after, 0, INT64_MAX, err) < 0)
 		return -1;
 	if (ref && (s = session_resolve(ref, err)) == NULL)
 		return -1;
 	st = store_stmt(&galley_db, s ? one_sql : all_sql);
 	if (st == NULL)
 		return store_sqlerr(&galley_db, err, "events");
-	if (s) {
-		sqlite3_bind_text(st, 1, s->id, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, limit);
-	} else
-		sqlite3_bind_int64(st, 1, limit);
+	int i = 1;
+	if (s)
+		sqlite3_bind_text(st, i++, s->id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, i++, after);
+	sqlite3_bind_int64(st, i++, limit);
 	list = json_array();
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *data = (const char *)sqlite3_column_text(st, 4);
@@ -148,9 +208,11 @@ events_serve(
 
 const struct cmd_entry cmd_events_entry = {
     .name = "events",
-    .usage = "[ID] [--limit N]",
+    .usage = "[ID] [--limit N] [-f]",
     .summary = "show the event log (state changes, hook payloads)",
-    .help = "  -l, --limit N       the last N events (default 100)\n",
+    .help = "  -l, --limit N       the last N events (default 100)\n"
+            "  -f, --follow        then print new events as they come, until\n"
+            "                      interrupted (--json: one object a line)\n",
     .run = events_run,
     .serve = events_serve,
 };

@@ -274,9 +274,9 @@ ls_run(struct cmd_ctx *ctx)
 		const char *st = json_string_value(json_array_get(s, 2));
 		printf("%-8s  %-20s  %s%-11s%s  %4s  %-7s  %.*s\n",
 		    json_string_value(json_array_get(s, 0)),
-		    name_fit(name, 20, nm, sizeof nm), colour ? state_sgr(st) : "",
-		    st, colour ? "\033[0m" : "", age,
-		    json_string_value(json_array_get(s, 4)), cut,
+		    name_fit(name, 20, nm, sizeof nm),
+		    colour ? state_sgr(st) : "", st, colour ? "\033[0m" : "",
+		    age, json_string_value(json_array_get(s, 4)), cut,
 		    detail ? detail : "");
 	}
 	json_decref(reply);

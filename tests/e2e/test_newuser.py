@@ -246,3 +246,47 @@ def test_ls_has_colour_on_a_terminal_only(galley):
     assert "\033[33mblocked" in ls_on_a_terminal(galley)
     assert "\033[" not in ls_on_a_terminal(galley, {"NO_COLOR": "1"})
     assert "\033[" not in galley.ok("ls").stdout
+
+
+def test_events_follow_prints_new_events_as_they_come(galley):
+    galley.new("exit 0", name="before")
+    galley.wait_state("before", "done")
+    p = subprocess.Popen([galley.bin, "events", "-f", "--json"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=galley.env)
+    galley.pids.add(p.pid)
+    buf = b""
+    deadline = time.monotonic() + scaled(20)
+
+    def line():
+        nonlocal buf
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            assert left > 0, buf
+            r, _, _ = select.select([p.stdout], [], [], left)
+            if r:
+                chunk = os.read(p.stdout.fileno(), 4096)
+                assert chunk, "events -f ended"
+                buf += chunk
+        one, buf = buf.split(b"\n", 1)
+        return json.loads(one)
+
+    try:
+        seen = []
+        # the old ones first
+        while not (seen and seen[-1]["kind"] == "state" and
+                   seen[-1]["data"]["state"] == "done"):
+            seen.append(line())
+        # then what happens after, hook events included
+        later = galley.new("say hi; exit 0", name="later")
+        kinds = set()
+        while not {"created", "hook.SessionStart"} <= kinds:
+            e = line()
+            seen.append(e)
+            if e["session"] == later["id"]:
+                kinds.add(e["kind"])
+        seqs = [e["seq"] for e in seen]
+        assert seqs == sorted(set(seqs)), seqs
+    finally:
+        p.kill()
+        p.wait()
