@@ -467,3 +467,26 @@ def test_jobs_in_worktrees_are_checked_on_a_timer(galley, repo):
     poll(lambda: galley.get("ja")["conflicts_with"], 40,
          what="the timer's check of two jobs")
     assert galley.get("ja")["state"] == "working"
+
+
+def test_rm_ended_sweeps_only_what_loses_nothing(galley, repo):
+    """Issue 14: rm --ended (and --older-than) under the worktree rule."""
+    ident(repo)
+    galley.new("exit 0", name="gone", cwd=repo)
+    galley.wait_state("gone", "done")
+    agent_edit(galley, repo, "holds", "h.txt", "precious")
+    galley.ok("stop", "holds")
+    galley.new("exit 0", name="pinned", cwd=repo, extra=("--pin",))
+    galley.wait_state("pinned", "done")
+    live = galley.exec("sleep", "300", name="live", cwd=repo)
+    galley.ok("rm", "--ended", "--older-than", "1d")
+    assert {s["name"] for s in galley.ls("--all")} == {
+        "gone", "holds", "pinned", "live"}
+    p = galley.ok("rm", "--ended")
+    assert "kept: session 'holds'" in p.stderr and "h.txt" in p.stderr
+    assert {s["name"] for s in galley.ls("--all")} == {
+        "holds", "pinned", "live"}
+    assert (repo / ".galley/worktrees/holds/h.txt").exists()
+    galley.fail("rm", "--ended", "x", code=2)
+    galley.fail("rm", "--older-than", "1d", "x", code=2)
+    galley.fail("rm", "--ended", "--older-than", "soon", code=2)
