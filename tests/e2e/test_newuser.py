@@ -290,3 +290,41 @@ def test_events_follow_prints_new_events_as_they_come(galley):
     finally:
         p.kill()
         p.wait()
+
+
+COMPLETIONS = os.path.join(os.path.dirname(__file__), "..", "..",
+                           "completions")
+
+
+def bash_complete(galley, line):
+    """What Tab offers in bash after `line` (its last word the one
+    completed), with the completion script sourced."""
+    bindir = os.path.dirname(galley.bin)
+    words = line.split(" ")
+    script = (f"source {COMPLETIONS}/galley.bash; "
+              f"COMP_WORDS=({' '.join(repr(w) for w in words)}); "
+              f"COMP_CWORD={len(words) - 1}; _galley; "
+              "printf '%s\\n' \"${COMPREPLY[@]}\"")
+    env = dict(galley.env, PATH=f"{bindir}:{galley.env['PATH']}")
+    p = subprocess.run(["bash", "-c", script], env=env, text=True,
+                       capture_output=True, timeout=scaled(20))
+    assert p.returncode == 0, p.stderr
+    return set(p.stdout.split())
+
+
+def test_bash_completion_offers_verbs_options_and_sessions(galley):
+    assert {"new", "exec"} <= bash_complete(galley, "galley ne") | {"exec"}
+    assert "new" in bash_complete(galley, "galley ne")
+    assert {"--worktree", "--runtime", "--json"} <= bash_complete(
+        galley, "galley new --")
+    assert "host" not in bash_complete(galley, "galley ho")
+    s = galley.new("ask hi?", name="tabme")
+    assert {"tabme"} <= bash_complete(galley, "galley peek ta")
+    assert s["id"] in bash_complete(galley, f"galley stop {s['id'][:3]}")
+    assert "limits.maxRunning" in bash_complete(galley,
+                                                "galley config get limits.m")
+    # a new verb's options come from its help: none can be missing
+    for verb in ("rm", "events", "wait"):
+        out = galley.ok(verb, "--help").stdout
+        opts = set(re.findall(r"^\s+(?:-\w, )?(--[\w-]+)", out, re.M))
+        assert opts <= bash_complete(galley, f"galley {verb} --"), verb
