@@ -64,17 +64,19 @@ complete_run(struct cmd_ctx *ctx)
 	struct err ignore = ERR_INIT;
 
 	if (ctx->argc < 2 || ctx->argc > 3)
-		return cmd_usage_error(ctx, "expected verbs, options VERB or "
-		                            "args VERB");
+		return cmd_usage_error(ctx,
+		    "expected verbs, options VERB or "
+		    "args VERB");
 	const char *what = ctx->argv[1];
-	if (ctx->argc == 3 && (e = cmd_find(ctx->argv[2], &ignore)) == NULL) {
+	if (ctx->argc == 3 &&
+	    (e = cmd_lookup(ctx->table, ctx->argv[2], &ignore)) == NULL) {
 		err_release(&ignore);
 		return 0; /* nothing to offer after an unknown verb */
 	}
 	if (strcmp(what, "verbs") == 0) {
-		for (int i = 0; cmd_table[i]; i++)
-			if (!(cmd_table[i]->flags & CMD_INTERNAL))
-				printf("%s\n", cmd_table[i]->name);
+		for (int i = 0; ctx->table[i]; i++)
+			if (!(ctx->table[i]->flags & CMD_INTERNAL))
+				printf("%s\n", ctx->table[i]->name);
 		printf("help\n");
 	} else if (strcmp(what, "options") == 0 && e) {
 		print_options(e);
@@ -89,8 +91,9 @@ complete_run(struct cmd_ctx *ctx)
 		    strncmp(e->usage, "[ID", 3) == 0)
 			print_sessions(ctx); /* "ID..." in its usage */
 	} else
-		return cmd_usage_error(ctx, "expected verbs, options VERB or "
-		                            "args VERB");
+		return cmd_usage_error(ctx,
+		    "expected verbs, options VERB or "
+		    "args VERB");
 	err_release(&ctx->err);
 	return 0;
 }

@@ -98,7 +98,7 @@ daemon_run(struct cmd_ctx *ctx)
 		return cmd_usage_error(ctx, "expected run, status or stop");
 	sub = ctx->argv[optind];
 	if (strcmp(sub, "run") == 0)
-		return server_main(fg, cmd_table) == 0 ? 0 : EXIT_FAILED;
+		return server_main(fg, ctx->table) == 0 ? 0 : EXIT_FAILED;
 	if (strcmp(sub, "status") == 0)
 		return daemon_status(ctx);
 	if (strcmp(sub, "stop") == 0)

@@ -227,8 +227,6 @@ new_run(struct cmd_ctx *ctx)
 		json_decref(req);
 		goto early_fail;
 	}
-	if (runtime == NULL)
-		runtime = settings_get_str(&set, "defaultRuntime");
 	/* claude by default (setting defaultRuntime); never the fake agent
 	 * unasked: its echo reads like an agent that did the work */
 	if (runtime == NULL)

@@ -31,8 +31,8 @@ duration_ms(const char *s)
 /* One session: the worktree rule, the removal, the worktree. *refused
  * is set when the rule kept it (its work would be lost). */
 static int
-rm_one(struct cmd_ctx *ctx, const char *ref, int force, json_t *out,
-    int *refused)
+rm_one(
+    struct cmd_ctx *ctx, const char *ref, int force, json_t *out, int *refused)
 {
 	json_t *pre = cmd_get_session(ctx, ref), *reply;
 	int kept = 0;
@@ -71,7 +71,8 @@ static json_t *
 ended_ids(struct cmd_ctx *ctx, long long older_ms)
 {
 	json_t *reply = cmd_call(
-	    ctx, json_pack("{s:s, s:b}", "cmd", "ls", "all", 1)), *s, *ids;
+	           ctx, json_pack("{s:s, s:b}", "cmd", "ls", "all", 1)),
+	       *s, *ids;
 	int64_t now = wall_ms();
 	size_t i;
 
@@ -102,8 +103,8 @@ rm_run(struct cmd_ctx *ctx)
 	int c, rc, force = 0, ended = 0, refused, have_older = 0;
 	long long older = 0;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":fh", opts, NULL)) !=
-	    -1) {
+	while (
+	    (c = getopt_long(ctx->argc, ctx->argv, ":fh", opts, NULL)) != -1) {
 		if (c == 'f')
 			force = 1;
 		else if (c == 'E')
@@ -146,7 +147,8 @@ rm_run(struct cmd_ctx *ctx)
 			continue;
 		if (ended && refused) {
 			/* a sweep keeps what holds work, and says so */
-			fprintf(stderr, "galley: kept: %s\n", ctx->err.msg.data);
+			fprintf(
+			    stderr, "galley: kept: %s\n", ctx->err.msg.data);
 			err_release(&ctx->err);
 			continue;
 		}

@@ -56,38 +56,10 @@ const struct cmd_entry *const cmd_table[] = {
     NULL,
 };
 
-/* Exact name, else a unique prefix of a visible verb (tmux's cmd_find). */
 const struct cmd_entry *
 cmd_find(const char *name, struct err *err)
 {
-	const struct cmd_entry *found = NULL;
-	struct buf cands = BUF_INIT;
-	size_t n = strlen(name);
-	int count = 0;
-
-	for (int i = 0; cmd_table[i]; i++)
-		if (strcmp(cmd_table[i]->name, name) == 0)
-			return cmd_table[i];
-	for (int i = 0; cmd_table[i]; i++) {
-		if ((cmd_table[i]->flags & CMD_INTERNAL) ||
-		    strncmp(cmd_table[i]->name, name, n) != 0 || n == 0)
-			continue;
-		found = cmd_table[i];
-		buf_addf(&cands, "%s%s", count ? ", " : "", found->name);
-		count++;
-	}
-	if (count == 1) {
-		buf_release(&cands);
-		return found;
-	}
-	if (count > 1)
-		err_set(err, ERR_USAGE, "ambiguous command '%s', could be: %s",
-		    name, cands.data);
-	else
-		err_set(err, ERR_USAGE,
-		    "unknown command '%.64s': see 'galley --help'", name);
-	buf_release(&cands);
-	return NULL;
+	return cmd_lookup(cmd_table, name, err);
 }
 
 void

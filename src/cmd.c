@@ -60,6 +60,41 @@ print_error(const char *msg, const char *verb)
 	buf_release(&line);
 }
 
+/* Exact name, else a unique prefix of a visible verb (tmux's cmd_find). */
+const struct cmd_entry *
+cmd_lookup(
+    const struct cmd_entry *const *table, const char *name, struct err *err)
+{
+	const struct cmd_entry *found = NULL;
+	struct buf cands = BUF_INIT;
+	size_t n = strlen(name);
+	int count = 0;
+
+	for (int i = 0; table[i]; i++)
+		if (strcmp(table[i]->name, name) == 0)
+			return table[i];
+	for (int i = 0; table[i]; i++) {
+		if ((table[i]->flags & CMD_INTERNAL) ||
+		    strncmp(table[i]->name, name, n) != 0 || n == 0)
+			continue;
+		found = table[i];
+		buf_addf(&cands, "%s%s", count ? ", " : "", found->name);
+		count++;
+	}
+	if (count == 1) {
+		buf_release(&cands);
+		return found;
+	}
+	if (count > 1)
+		err_set(err, ERR_USAGE, "ambiguous command '%s', could be: %s",
+		    name, cands.data);
+	else
+		err_set(err, ERR_USAGE,
+		    "unknown command '%.64s': see 'galley --help'", name);
+	buf_release(&cands);
+	return NULL;
+}
+
 int
 cmd_usage_error(struct cmd_ctx *ctx, const char *fmt, ...)
 {

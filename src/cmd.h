@@ -24,6 +24,10 @@ struct cmd_ctx {
 	struct client cl;
 	struct err err;
 	const struct cmd_entry *entry;
+	/* every verb (main.c gives cmd_table): a verb that walks the table
+	 * takes it from here, so no verb's file and the table's refer to
+	 * each other */
+	const struct cmd_entry *const *table;
 };
 
 struct cmd_entry {
@@ -51,6 +55,9 @@ struct cmd_entry {
 extern const struct cmd_entry *const cmd_table[];
 
 const struct cmd_entry *cmd_find(const char *name, struct err *);
+/* cmd_find in a given table (cmd.c) */
+const struct cmd_entry *cmd_lookup(
+    const struct cmd_entry *const *table, const char *name, struct err *);
 void cmd_print_usage(const struct cmd_entry *, FILE *);
 void cmd_print_help(FILE *);
 

@@ -33,7 +33,13 @@
 #define FREE_CHECK_BYTES (256 * 1024)
 #define FREE_WATCH (16ULL * 1024 * 1024)
 
-static int exit_fd = -1, screen_fd = -1;
+/* what this file owns: the log and the two reservations */
+static struct {
+	char *dir;
+	int logfd, exit_fd, screen_fd;
+	long long bytes; /* in output.log */
+	char *lost;      /* why output.log stopped taking output */
+} rec = {NULL, -1, -1, -1, 0, NULL};
 
 /* An empty file of size bytes whose blocks are already allocated: writing
  * up to size into it needs no free space. -1 if even that failed. */
@@ -43,7 +49,7 @@ reserve(const char *name, off_t size)
 	char *path;
 	int fd, e;
 
-	xasprintf(&path, "%s/%s.reserve", host.dir, name);
+	xasprintf(&path, "%s/%s.reserve", rec.dir, name);
 	fd = open(
 	    path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd >= 0 && (e = posix_fallocate(fd, 0, size)) != 0) {
@@ -64,7 +70,7 @@ write_record(int *fd, const char *name, const char *data, size_t len)
 	char *path, *from;
 	int rc = 0;
 
-	xasprintf(&path, "%s/%s", host.dir, name);
+	xasprintf(&path, "%s/%s", rec.dir, name);
 	if (*fd < 0) {
 		rc = write_file_atomic(path, data, len, 0600, NULL);
 		free(path);
@@ -96,23 +102,23 @@ write_record(int *fd, const char *name, const char *data, size_t len)
 }
 
 int
-host_records_open(void)
+host_records_open(const char *dir)
 {
 	char *path;
 	struct stat st;
 
-	xasprintf(&path, "%s/output.log", host.dir);
-	host.logfd =
-	    open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	free(rec.dir);
+	rec.dir = xstrdup(dir);
+	xasprintf(&path, "%s/output.log", rec.dir);
+	rec.logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	free(path);
-	if (host.logfd < 0) {
+	if (rec.logfd < 0) {
 		log_error("cannot open output.log: %s", strerror(errno));
 		return -1;
 	}
-	host.log_bytes =
-	    fstat(host.logfd, &st) == 0 ? (long long)st.st_size : 0;
-	exit_fd = reserve("exit", EXIT_RESERVE);
-	screen_fd = reserve("screen.txt", SCREEN_RESERVE);
+	rec.bytes = fstat(rec.logfd, &st) == 0 ? (long long)st.st_size : 0;
+	rec.exit_fd = reserve("exit", EXIT_RESERVE);
+	rec.screen_fd = reserve("screen.txt", SCREEN_RESERVE);
 	return 0;
 }
 
@@ -122,20 +128,12 @@ static void
 output_lost(int e, const char *more)
 {
 	struct stat st;
-	struct host_client *c;
 
-	if (fstat(host.logfd, &st) == 0)
-		host.log_bytes = (long long)st.st_size;
-	xasprintf(&host.log_lost,
-	    "output.log: %s%s; output from byte %lld not kept", strerror(e),
-	    more, host.log_bytes);
-	log_error("%s", host.log_lost);
-	json_t *ev = host_status();
-	TAILQ_FOREACH(c, &host.clients, entry) {
-		if (c->watch && !c->closing)
-			host_client_send(c, ev);
-	}
-	json_decref(ev);
+	if (fstat(rec.logfd, &st) == 0)
+		rec.bytes = (long long)st.st_size;
+	xasprintf(&rec.lost, "output.log: %s%s; output from byte %lld not kept",
+	    strerror(e), more, rec.bytes);
+	log_error("%s", rec.lost);
 }
 
 /* Under HOST_MIN_FREE left on the log's disk? */
@@ -150,64 +148,79 @@ disk_low(size_t len)
 	if (since < FREE_CHECK_BYTES && free_bytes > FREE_WATCH)
 		return 0;
 	since = 0;
-	if (fstatvfs(host.logfd, &vfs) != 0)
+	if (fstatvfs(rec.logfd, &vfs) != 0)
 		return 0;
 	free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
 	return free_bytes < HOST_MIN_FREE + len;
 }
 
-void
+int
 host_record_output(const char *data, size_t len)
 {
-	if (host.logfd < 0 || host.log_lost != NULL)
-		return;
+	if (rec.logfd < 0 || rec.lost != NULL)
+		return 0;
 	if (disk_low(len)) {
 		output_lost(ENOSPC,
 		    " (under 1 MiB free, kept for galley's "
 		    "records)");
-		return;
+		return 1;
 	}
-	if (write_all(host.logfd, data, len) < 0) {
+	if (write_all(rec.logfd, data, len) < 0) {
 		output_lost(errno, "");
-		return;
+		return 1;
 	}
-	host.log_bytes += (long long)len;
+	rec.bytes += (long long)len;
+	return 0;
 }
 
 void
 host_records_close(void)
 {
-	if (host.logfd < 0)
+	if (rec.logfd < 0)
 		return;
-	if (fsync(host.logfd) != 0 && host.log_lost == NULL && errno != EINVAL)
+	if (fsync(rec.logfd) != 0 && rec.lost == NULL && errno != EINVAL)
 		output_lost(errno, "");
-	close(host.logfd);
-	host.logfd = -1;
+	close(rec.logfd);
+	rec.logfd = -1;
+}
+
+const char *
+host_records_lost(void)
+{
+	return rec.lost;
 }
 
 void
-host_record_exit(void)
+host_record_exit(int code, int sig)
 {
 	json_t *o;
 	char *text;
 
-	o = json_pack("{s:i, s:i, s:I}", "code", host.exit_code, "signal",
-	    host.exit_signal, "at", (json_int_t)wall_ms());
-	if (host.log_lost)
-		json_object_set_new(o, "log_error", json_string(host.log_lost));
+	o = json_pack("{s:i, s:i, s:I}", "code", code, "signal", sig, "at",
+	    (json_int_t)wall_ms());
+	if (rec.lost)
+		json_object_set_new(o, "log_error", json_string(rec.lost));
 	text = json_dumps(o, JSON_COMPACT);
-	if (write_record(&exit_fd, "exit", text, strlen(text)) < 0)
+	if (write_record(&rec.exit_fd, "exit", text, strlen(text)) < 0)
 		log_error("cannot write the exit file");
 	free(text);
 	json_decref(o);
 }
 
 void
-host_record_screen(void)
+host_record_screen(struct screen *screen)
 {
 	struct buf b = BUF_INIT;
 
-	screen_text(host.screen, 0, &b);
-	write_record(&screen_fd, "screen.txt", b.data ? b.data : "", b.len);
+	screen_text(screen, 0, &b);
+	write_record(&rec.screen_fd, "screen.txt", b.data ? b.data : "", b.len);
 	buf_release(&b);
+}
+
+void
+host_records_free(void)
+{
+	free(rec.dir);
+	free(rec.lost);
+	rec.dir = rec.lost = NULL;
 }

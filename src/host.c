@@ -108,8 +108,16 @@ on_output(const char *data, size_t len)
 	struct host_client *c;
 	int attached = 0;
 
-	/* the log first: it is the record nobody may lose */
-	host_record_output(data, len);
+	/* the log first: it is the record nobody may lose; if it cannot be
+	 * kept, the watchers (the daemon) hear it at once */
+	if (host_record_output(data, len)) {
+		json_t *ev = host_status();
+		TAILQ_FOREACH(c, &host.clients, entry) {
+			if (c->watch && !c->closing)
+				host_client_send(c, ev);
+		}
+		json_decref(ev);
+	}
 	screen_feed(host.screen, data, len);
 	track_modes(data, len);
 	TAILQ_FOREACH(c, &host.clients, entry) {
@@ -171,8 +179,9 @@ host_status(void)
 	    "exited", host.exited, "code", host.exit_code, "signal",
 	    host.exit_signal);
 
-	if (host.log_lost) /* host-record.c: the disk refused the log */
-		json_object_set_new(o, "log_error", json_string(host.log_lost));
+	if (host_records_lost()) /* host-record.c: the disk refused it */
+		json_object_set_new(
+		    o, "log_error", json_string(host_records_lost()));
 	return o;
 }
 
@@ -190,8 +199,8 @@ finish(void)
 	host.finishing = 1;
 	drain_pty(64);
 	host_records_close();
-	host_record_screen();
-	host_record_exit();
+	host_record_screen(host.screen);
+	host_record_exit(host.exit_code, host.exit_signal);
 	ev = host_status();
 	TAILQ_FOREACH_SAFE(c, &host.clients, entry, tc) {
 		if (c->watch)
@@ -333,7 +342,6 @@ host_main(const char *id)
 
 	memset(&host, 0, sizeof host);
 	host.master = -1;
-	host.logfd = -1;
 	TAILQ_INIT(&host.clients);
 	snprintf(host.id, sizeof host.id, "%s", id);
 	host.dir = path_session_dir(id);
@@ -365,7 +373,7 @@ host_main(const char *id)
 		argv = wrapped;
 	}
 
-	if (host_records_open() < 0)
+	if (host_records_open(host.dir) < 0)
 		goto fail;
 	host.screen = screen_new((int)rows, (int)cols, (int)sb);
 	host.loop = uv_default_loop();
@@ -429,7 +437,7 @@ fail:
 	if (rc != 0) {
 		/* tell the daemon through the exit file: nothing ran */
 		host.exit_code = 127;
-		host_record_exit();
+		host_record_exit(host.exit_code, 0);
 	}
 	strv_free(argv);
 	strv_free(envp);
@@ -441,7 +449,7 @@ fail:
 	if (host.loop)
 		uv_loop_close(host.loop);
 	free(host.dir);
-	free(host.log_lost);
+	host_records_free();
 	err_release(&err);
 	return rc;
 }

@@ -39,9 +39,6 @@ struct host {
 	uv_timer_t kill_timer;
 	uv_timer_t trim_timer;  /* trims again once start-up is over */
 	uv_timer_t enter_timer; /* Enter after a paste (host-client.c) */
-	int logfd;
-	long long log_bytes; /* in output.log */
-	char *log_lost;      /* why output.log stopped taking output */
 	struct screen *screen;
 	struct buf pty_in; /* input not yet taken by the PTY */
 	TAILQ_HEAD(, host_client) clients;
@@ -61,12 +58,15 @@ void host_resize(int rows, int cols);
 void host_signal(int sig, int grace_ms);
 json_t *host_status(void);
 
-/* host-record.c: output.log, and the exit and screen records */
-int host_records_open(void);
-void host_record_output(const char *, size_t);
+/* host-record.c: output.log, and the exit and screen records, in dir */
+int host_records_open(const char *dir);
+/* 1 when the log has just stopped taking output (host_records_lost) */
+int host_record_output(const char *, size_t);
+const char *host_records_lost(void); /* why, and from which byte */
 void host_records_close(void);
-void host_record_exit(void);
-void host_record_screen(void);
+void host_record_exit(int code, int sig);
+void host_record_screen(struct screen *);
+void host_records_free(void);
 
 void host_client_accept(uv_stream_t *);
 void host_client_send(struct host_client *, json_t *);

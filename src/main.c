@@ -60,6 +60,7 @@ main(int argc, char **argv)
 		return rc;
 	}
 	ctx.entry = e;
+	ctx.table = cmd_table;
 	ctx.argc = argc - 1;
 	ctx.argv = argv + 1;
 	rc = e->run(&ctx);

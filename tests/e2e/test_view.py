@@ -381,3 +381,13 @@ def test_a_conflict_shows_in_the_row_and_in_peek_and_notifies(
     tmux.wait_for("── peek")
     s = tmux.wait_for(lambda s: re.search(r"conflict: v[ab] \(a\.txt\)",
                                           s.split("── peek")[1]))
+
+
+def test_a_long_name_is_cut_with_a_marker_before_the_state(galley, tmux,
+                                                           tmp_path):
+    """Issue 14 (12): 21+ characters never run into the state column."""
+    galley.new("ask ok?", name="a-name-of-exactly-twenty-five", cwd=tmp_path)
+    galley.wait_state("a-name-of-exactly-twenty-five", "blocked")
+    tmux.start(tmp_path)
+    s = tmux.wait_for("a-name-of-exactly-")
+    assert re.search(r"a-name-of-exactly-t~ +blocked", s), s
