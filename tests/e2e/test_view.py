@@ -159,7 +159,9 @@ def test_pin_rename_stop_delete(galley, tmux, tmp_path):
     s = tmux.screen()
     first = "alpha" if line_of(s, "alpha") < line_of(s, "beta") else "beta"
     tmux.keys("C-t")
-    s = tmux.wait_for("Pinned (1)")
+    # a capture can fall between two lines of a repaint: wait for all
+    s = tmux.wait_for(lambda s: "Pinned (1)" in s and "Working (1)" in s
+                      and "alpha" in s and "beta" in s)
     assert line_of(s, first) == line_of(s, "Pinned (1)") + 1
     assert galley.get(first)["pinned"] is True
     tmux.keys("C-r")
