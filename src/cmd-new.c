@@ -62,6 +62,15 @@ cmd_send_new(struct cmd_ctx *ctx, json_t *req, int made_worktree)
 	json_t *reply;
 	int rc;
 
+	/* a team's member: its team, name in it and lead (cmd-team.c); the
+	 * model the team resolved wins, a name given with -n stays */
+	if (ctx->extra) {
+		json_t *name = json_object_get(ctx->extra, "name");
+		if (name && json_object_get(req, "name") == NULL)
+			json_object_set(req, "name", name);
+		json_object_del(ctx->extra, "name");
+		json_object_update(req, ctx->extra);
+	}
 	json_incref(req);
 	reply = cmd_call(ctx, req);
 	if (reply == NULL) {

@@ -28,6 +28,9 @@ struct cmd_ctx {
 	 * takes it from here, so no verb's file and the table's refer to
 	 * each other */
 	const struct cmd_entry *const *table;
+	/* fields a verb that starts sessions through `new` adds to its
+	 * request (cmd-team.c); NULL for none */
+	json_t *extra;
 };
 
 struct cmd_entry {
@@ -76,6 +79,10 @@ int cmd_fail(struct cmd_ctx *);
 /* For verbs that act on several sessions: print the error, clear it, and
  * return the worse of worst and its exit code (as kill and rm do). */
 int cmd_report(struct cmd_ctx *, int worst);
+/* A team request (cmd-team.c): the caller's directory, and inside a
+ * member's session its id and hook token. */
+json_t *cmd_team_request(const char *cmd, const char *op, const char *team,
+    const char *as);
 /* Connect (starting the daemon) and call; NULL + ctx->err on failure. */
 json_t *cmd_call(struct cmd_ctx *, json_t *req);
 /* Resolve an id, id prefix or name to a session object (caller owns). */

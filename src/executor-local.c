@@ -494,6 +494,18 @@ local_peek(struct session *s)
 	return 0;
 }
 
+static int
+local_input(struct session *s, const char *text)
+{
+	if (s->link == NULL)
+		return -1;
+	json_t *m = json_pack("{s:s, s:i, s:s, s:b}", "cmd", "send", "id", 2,
+	    "text", text, "submit", 1);
+	host_link_send(s->link, m);
+	json_decref(m);
+	return 0;
+}
+
 /* A killed host is dead within milliseconds; REMOVE_POLL_MAX bounds the
  * wait for one that is not (stopped, or in uninterruptible sleep), after
  * which removal goes on: its files were renamed aside already. */
@@ -595,6 +607,7 @@ const struct executor executor_local = {
     .orphan = local_orphan,
     .adopt = local_adopt,
     .peek = local_peek,
+    .input = local_input,
     .kill = local_kill,
     .detach = local_detach,
     .shutdown = local_shutdown,

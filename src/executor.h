@@ -51,6 +51,8 @@ struct executor {
 	void (*adopt)(struct session *);
 	/* ask for the screen (sink->screen answers); -1 if unreachable */
 	int (*peek)(struct session *);
+	/* type text and Enter into it (a team's message); -1 if unreachable */
+	int (*input)(struct session *, const char *text);
 	/* rm --force: kill everything at once; done(arg) runs once nothing
 	 * of the session can write its files any more. Never waits. */
 	void (*kill)(struct session *, void (*done)(void *), void *arg);

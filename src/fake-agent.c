@@ -459,7 +459,11 @@ fake_agent_run(struct cmd_ctx *ctx)
 	char *prompt = xstrdup(script);
 	for (;;) {
 		int rc = 0;
-		if (*prompt != '\0') {
+		if (strncmp(prompt, "[galley] ", 9) == 0) {
+			/* a team's message: read, not run as a script */
+			if (prompt_allowed(prompt))
+				say("%s", prompt);
+		} else if (*prompt != '\0') {
 			rc = prompt_allowed(prompt) ? run_script(prompt) : 1;
 			if (rc < 0)
 				break;

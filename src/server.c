@@ -15,6 +15,7 @@
 #include "executor.h"
 #include "log.h"
 #include "server.h"
+#include "team.h"
 #include "session-life.h"
 #include "session-overlap.h"
 #include "session-hook.h"
@@ -73,6 +74,7 @@ observers_init(void)
 	session_hook_observe();   /* usage first: the end is counted */
 	session_policy_observe(); /* a rate-limited end holds new starts */
 	session_overlap_init();
+	team_init(); /* links members, delivers messages, gates tools */
 	session_screen_init();
 	session_observe(broadcast_observe, NULL);
 	session_queue_observe(); /* last: a start is news after the end */

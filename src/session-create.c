@@ -54,7 +54,9 @@ check_against_daemon(
 	if (stat(sp->cwd, &st) != 0 || !S_ISDIR(st.st_mode))
 		return err_set(
 		    err, ERR_NOT_FOUND, "no directory '%s'", sp->cwd);
-	if (sp->name && session_name_taken(sp->name, NULL))
+	/* a member's name (TEAM.MEMBER) may be another repo's team's too:
+	 * made unique, as an automatic name is (fill) */
+	if (sp->name && sp->team == NULL && session_name_taken(sp->name, NULL))
 		return err_set(err, ERR_EXISTS,
 		    "a live session is already named '%s': pick another -n "
 		    "NAME",
@@ -125,7 +127,9 @@ fill(struct session *s, const struct session_spec *sp, json_t *argv,
 	do
 		random_hex(s->id, GALLEY_ID_LEN);
 	while (session_find_id(s->id) != NULL);
-	s->name = sp->name ? xstrdup(sp->name) : name_for(sp, argv);
+	s->name = sp->name && sp->team ? session_unique_name(sp->name)
+	    : sp->name                 ? xstrdup(sp->name)
+	                               : name_for(sp, argv);
 	s->runtime = xstrdup(sp->runtime);
 	s->kind = xstrdup(runtime_kind(sp->runtime));
 	s->state = SESSION_QUEUED;
@@ -138,6 +142,9 @@ fill(struct session *s, const struct session_spec *sp, json_t *argv,
 	s->repo = dup_or_null(sp->repo);
 	s->base = dup_or_null(sp->base);
 	s->base_ref = dup_or_null(sp->base_ref);
+	s->team = dup_or_null(sp->team);
+	s->member = dup_or_null(sp->member);
+	s->parent = dup_or_null(sp->parent);
 	s->pinned = sp->pin;
 	s->priority = sp->priority;
 	s->grp = xstrdup(sp->group ? sp->group : "default");

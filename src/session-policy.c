@@ -108,6 +108,10 @@ prompt_hook(struct session *s, json_t *reply)
 	return 1;
 }
 
+/* Gates other modules add (team.c: plan approval, file ownership). */
+static session_gate_fn *gates[4];
+static size_t ngates;
+
 /* --deny, then the agent's own tools: denied with galley's reason. */
 static int
 tool_denied(struct session *s, const char *tool, json_t *input, json_t *reply)
@@ -168,7 +172,22 @@ session_policy_hook(
 		free(why);
 		return 1;
 	}
+	for (size_t i = 0; i < ngates; i++)
+		if ((why = gates[i](s, tool, input)) != NULL) {
+			deny_tool(reply, why);
+			session_event_take(s, "policy.deny",
+			    json_pack("{s:s, s:s}", "tool", tool, "rule", why));
+			free(why);
+			return 0; /* denied, not held: the state goes on */
+		}
 	return 0;
+}
+
+void
+session_policy_gate(session_gate_fn *fn)
+{
+	if (ngates < nitems(gates))
+		gates[ngates++] = fn;
 }
 
 /* After new transcript messages: turns and budgets. */

@@ -36,7 +36,7 @@ session_free(struct session *s)
 	    &s->transcript_path, &s->last_tool, &s->repo, &s->base,
 	    &s->base_ref, &s->result, &s->first_block, &s->held_wait,
 	    &s->repeat_key, &s->stop_reason, &s->project, &s->merged_into,
-	    &s->output_error};
+	    &s->output_error, &s->member};
 	for (size_t i = 0; i < nitems(strs); i++)
 		free(*strs[i]);
 	session_uncache(s);

@@ -54,8 +54,9 @@ struct session {
 	int64_t created_at, updated_at, ended_at;
 	struct usage_sum usage;
 	char *transcript_path;
-	char *
-	    output_error; /* the host could not keep its output (a full disk) */
+	/* the host could not keep its output (a full disk) */
+	char *output_error;
+	char *member; /* its name in its team, at creation (team.c links it) */
 	char *merged_into; /* `galley merge` took its work there; cleared by new
 	                      work */
 	long long transcript_off;

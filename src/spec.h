@@ -40,6 +40,8 @@ struct session_spec {
 
 	/* who it is, and its place in line */
 	char *name;
+	char *team, *member; /* a team member: the team's id, its name there */
+	char *parent;        /* the session that started it (a team's lead) */
 	int pin;
 	char *group;
 	int priority;

@@ -103,6 +103,57 @@ const struct migration store_migrations[] = {
          * all kept (a full disk) */
         "ALTER TABLE sessions ADD COLUMN merged_into TEXT;"
         "ALTER TABLE sessions ADD COLUMN output_error TEXT;"},
+    {6,
+        /* issue 15: teams. A team is named per repo (the store is the
+         * user's); members are sessions, named within their team; tasks
+         * are numbered per team; messages are kept, delivered or not */
+        "CREATE TABLE teams ("
+        " id TEXT PRIMARY KEY,"
+        " name TEXT NOT NULL,"
+        " repo TEXT NOT NULL,"
+        " goal TEXT,"
+        " plan_approval INTEGER NOT NULL DEFAULT 0,"
+        " isolation TEXT NOT NULL DEFAULT 'shared',"
+        " teammate_model TEXT,"
+        " allow_overlap INTEGER NOT NULL DEFAULT 0,"
+        " created_at INTEGER NOT NULL,"
+        " UNIQUE (repo, name)"
+        ") STRICT;"
+        "CREATE TABLE members ("
+        " team TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,"
+        " name TEXT NOT NULL,"
+        " session TEXT,"
+        " lens TEXT,"
+        " own TEXT,"
+        " plan TEXT NOT NULL DEFAULT 'none',"
+        " plan_text TEXT,"
+        " created_at INTEGER NOT NULL,"
+        " PRIMARY KEY (team, name)"
+        ") STRICT;"
+        "CREATE INDEX members_session ON members(session);"
+        "CREATE TABLE tasks ("
+        " team TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,"
+        " id INTEGER NOT NULL,"
+        " title TEXT NOT NULL,"
+        " status TEXT NOT NULL DEFAULT 'pending',"
+        " owner TEXT,"
+        " owner_session TEXT,"
+        " blocked_by TEXT NOT NULL DEFAULT '[]',"
+        " created_at INTEGER NOT NULL,"
+        " updated_at INTEGER NOT NULL,"
+        " PRIMARY KEY (team, id)"
+        ") STRICT;"
+        "CREATE TABLE messages ("
+        " seq INTEGER PRIMARY KEY,"
+        " team TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,"
+        " sender TEXT NOT NULL,"
+        " recipient TEXT NOT NULL,"
+        " text TEXT NOT NULL,"
+        " created_at INTEGER NOT NULL,"
+        " delivered_at INTEGER"
+        ") STRICT;"
+        "CREATE INDEX messages_waiting ON messages(team, recipient, "
+        "delivered_at);"},
 };
 
 const int store_nmigrations =

@@ -1,0 +1,212 @@
+/* A team's mailboxes: every message is kept in the store; the daemon types
+ * it into the recipient's terminal only while the recipient is idle, one
+ * at a time (the turn it starts ends idle again, and the next follows),
+ * so no message lands mid-turn, and no TUI has to be open to poll. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "executor.h"
+#include "log.h"
+#include "session.h"
+#include "state.h"
+#include "store.h"
+#include "team.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define MSG_MAX 16384
+
+static void
+bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int
+insert(const char *team, const char *from, const char *to, const char *text)
+{
+	static const char sql[] =
+	    "INSERT INTO messages (team, sender, recipient, text, created_at) "
+	    "VALUES (?,?,?,?,?)";
+	sqlite3_stmt *st = store_stmt(&galley_db, sql);
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, team);
+	bind_text(st, 2, from);
+	bind_text(st, 3, to);
+	bind_text(st, 4, text);
+	sqlite3_bind_int64(st, 5, wall_ms());
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Every member's name but one. */
+static json_t *
+others(const char *team, const char *but)
+{
+	static const char sql[] =
+	    "SELECT name FROM members WHERE team = ? AND name != ?";
+	sqlite3_stmt *st = store_stmt(&galley_db, sql);
+	json_t *out = json_array();
+
+	if (st == NULL)
+		return out;
+	bind_text(st, 1, team);
+	bind_text(st, 2, but);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(out,
+		    json_string((const char *)sqlite3_column_text(st, 0)));
+	sqlite3_reset(st);
+	return out;
+}
+
+int
+team_msg_send(const char *team, const char *from, const char *to,
+    const char *text, struct err *err)
+{
+	char sid[16];
+
+	if (text == NULL || *text == '\0' || strlen(text) > MSG_MAX)
+		return err_set(err, ERR_USAGE,
+		    "a message is 1 to %d bytes of text", MSG_MAX);
+	if (strcmp(to, "team") == 0) {
+		json_t *all = others(team, from), *v;
+		size_t i;
+		json_array_foreach(all, i, v)
+			team_msg_send(team, from, json_string_value(v), text,
+			    NULL);
+		json_decref(all);
+		return 0;
+	}
+	if (strcmp(to, "user") != 0 &&
+	    !team_member_session(team, to, sid, sizeof sid) &&
+	    strcmp(to, "lead") != 0) {
+		/* a member not started has no session yet: known names only */
+		json_t *all = others(team, ""), *v;
+		size_t i;
+		int known = 0;
+		json_array_foreach(all, i, v)
+			known |= strcmp(json_string_value(v), to) == 0;
+		json_decref(all);
+		if (!known)
+			return err_set(err, ERR_NOT_FOUND,
+			    "no member '%s' in this team: see 'galley team "
+			    "status'",
+			    to);
+	}
+	if (insert(team, from, to, text) < 0)
+		return err_set(err, ERR_FAILED, "cannot store the message: %s",
+		    sqlite3_errmsg(galley_db.db));
+	team_msg_deliver(team, to);
+	return 0;
+}
+
+/* The oldest message waiting for member, typed into its terminal if it is
+ * idle now. */
+void
+team_msg_deliver(const char *team, const char *member)
+{
+	static const char sql[] =
+	    "SELECT seq, sender, text FROM messages WHERE team = ? AND "
+	    "recipient = ? AND delivered_at IS NULL ORDER BY seq LIMIT 1";
+	static const char done_sql[] =
+	    "UPDATE messages SET delivered_at = ? WHERE seq = ?";
+	char sid[16];
+	struct session *s;
+	sqlite3_stmt *st;
+
+	if (!team_member_session(team, member, sid, sizeof sid) ||
+	    (s = session_find_id(sid)) == NULL || s->state != SESSION_IDLE)
+		return;
+	const struct executor *ex = executor_find(s->executor);
+	if (ex == NULL || ex->input == NULL ||
+	    (st = store_stmt(&galley_db, sql)) == NULL)
+		return;
+	bind_text(st, 1, team);
+	bind_text(st, 2, member);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return;
+	}
+	long long seq = sqlite3_column_int64(st, 0);
+	char *line;
+	/* one line: a newline would be typed as Enter mid-message */
+	xasprintf(&line, "[galley] message from %s: %s",
+	    (const char *)sqlite3_column_text(st, 1),
+	    (const char *)sqlite3_column_text(st, 2));
+	sqlite3_reset(st);
+	for (char *p = line; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	if (ex->input(s, line) == 0 &&
+	    (st = store_stmt(&galley_db, done_sql)) != NULL) {
+		sqlite3_bind_int64(st, 1, wall_ms());
+		sqlite3_bind_int64(st, 2, seq);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			log_error("team %s: message %lld: %s", team, seq,
+			    sqlite3_errmsg(galley_db.db));
+		sqlite3_reset(st);
+	}
+	free(line);
+}
+
+json_t *
+team_msg_list(const char *team, const char *member)
+{
+	static const char all_sql[] =
+	    "SELECT seq, sender, recipient, text, created_at, delivered_at "
+	    "FROM messages WHERE team = ? ORDER BY seq";
+	static const char one_sql[] =
+	    "SELECT seq, sender, recipient, text, created_at, delivered_at "
+	    "FROM messages WHERE team = ? AND (recipient = ? OR sender = ?) "
+	    "ORDER BY seq";
+	sqlite3_stmt *st = store_stmt(&galley_db, member ? one_sql : all_sql);
+	json_t *out = json_array();
+
+	if (st == NULL)
+		return out;
+	bind_text(st, 1, team);
+	if (member) {
+		bind_text(st, 2, member);
+		bind_text(st, 3, member);
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		json_t *m = json_pack("{s:I, s:s, s:s, s:s, s:I}", "seq",
+		    (json_int_t)sqlite3_column_int64(st, 0), "from",
+		    (const char *)sqlite3_column_text(st, 1), "to",
+		    (const char *)sqlite3_column_text(st, 2), "text",
+		    (const char *)sqlite3_column_text(st, 3), "at",
+		    (json_int_t)sqlite3_column_int64(st, 4));
+		json_object_set_new(m, "delivered",
+		    json_boolean(sqlite3_column_type(st, 5) != SQLITE_NULL));
+		json_array_append_new(out, m);
+	}
+	sqlite3_reset(st);
+	return out;
+}
+
+int
+team_msg_waiting(const char *team)
+{
+	static const char sql[] =
+	    "SELECT count(*) FROM messages WHERE team = ? AND delivered_at IS "
+	    "NULL AND recipient != 'user'";
+	sqlite3_stmt *st = store_stmt(&galley_db, sql);
+	int n = 0;
+
+	if (st == NULL)
+		return 0;
+	bind_text(st, 1, team);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return n;
+}

@@ -1,0 +1,53 @@
+/* Teams (issue 15), daemon side: a lead and members that are ordinary
+ * sessions, a task list, mailboxes, and the gates on members' tool calls
+ * (plan approval, file ownership). The store holds all of it (migration
+ * 6); team.c the model and its observers, team-task.c the task list,
+ * team-msg.c the mailboxes. The verbs (cmd-team.c, cmd-task.c,
+ * cmd-msg.c) call in here. */
+#ifndef TEAM_H
+#define TEAM_H
+
+#include <jansson.h>
+
+#include "err.h"
+
+struct session;
+
+/* Who asks, and in which team: a member (its session proved by its hook
+ * token), or the user, who may act --as a member. */
+struct team_actor {
+	char team[16];   /* the team's id */
+	char name[72];   /* the team's name */
+	char member[72]; /* a member's name, "user" for the user */
+	int is_user;
+	struct session *s; /* the member's session, if it asked */
+};
+
+/* Observers and the tool gate (server.c, at start). */
+void team_init(void);
+
+/* The team a request means: "team" by name in the repo of "cwd", or the
+ * asking member's own; "as" for the user. */
+int team_actor(json_t *req, struct team_actor *, struct err *);
+/* A team's member names and sessions, tasks, messages waiting, cost. */
+json_t *team_status_json(const char *team_id);
+int team_member_session(const char *team_id, const char *member, char *out,
+    size_t size);
+/* The team's event (team.task_created, ...): in the event log of the
+ * actor's session (the lead's for the user), and to subscribers. */
+void team_event(const struct team_actor *, const char *kind, json_t *data);
+
+/* team-msg.c: mailboxes. to: a member, "lead", "user" or "team" (all but
+ * the sender). Delivered into the recipient's terminal when it is idle. */
+int team_msg_send(const char *team_id, const char *from, const char *to,
+    const char *text, struct err *);
+void team_msg_deliver(const char *team_id, const char *member);
+json_t *team_msg_list(const char *team_id, const char *member);
+int team_msg_waiting(const char *team_id);
+
+/* team-task.c: the task list. */
+int team_task_serve(const struct team_actor *, const char *op, json_t *req,
+    json_t *reply, struct err *);
+json_t *team_task_list(const char *team_id);
+
+#endif

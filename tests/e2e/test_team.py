@@ -1,0 +1,211 @@
+"""Agent teams (issue 15) with fake-runtime members: a lead and members as
+ordinary sessions, a task list with atomic claims and dependencies,
+messages delivered only to idle members, the plan-approval and
+file-ownership gates, and a team's end."""
+import os
+import subprocess
+
+import pytest
+
+from conftest import pid_alive, poll
+
+
+@pytest.fixture
+def team_env(galley, repo):
+    """galley on the members' PATH (their scripts call it), in a repo."""
+    bindir = os.path.dirname(galley.bin)
+    galley.env["PATH"] = f"{bindir}:{galley.env['PATH']}"
+    return repo
+
+
+def create(galley, repo, name="review", *extra, prompt="say leading"):
+    return galley.json("team", "create", name, "-r", "fake", *extra, prompt,
+                       cwd=repo)
+
+
+def add(galley, repo, member, script, *extra, team="review"):
+    return galley.json("team", "add", team, member, "--lens", member,
+                       *extra, "-r", "fake", script, cwd=repo)
+
+
+def status(galley, repo, team="review"):
+    return galley.json("team", "status", team, cwd=repo)
+
+
+def tasks(galley, repo, team="review"):
+    return galley.json("task", "ls", "--team", team, cwd=repo)
+
+
+def test_members_are_sessions_under_their_lead(galley, team_env):
+    repo = team_env
+    lead = create(galley, repo)
+    sec = add(galley, repo, "sec", "say ready")
+    assert lead["name"] == "review.lead" and sec["name"] == "review.sec"
+    assert sec["team"] and sec["parent"] == lead["id"]
+    st = status(galley, repo)
+    assert st["lead"]["session"] == lead["id"]
+    assert [m["name"] for m in st["members"]] == ["sec"]
+    tree = galley.json("ls", "--tree")
+    assert [c["id"] for c in tree[0]["children"]] == [sec["id"]]
+    galley.fail("team", "add", "review", "sec", "--lens", "x", "-r", "fake",
+                "say again", cwd=repo, code=1, match="has a member 'sec'")
+    galley.fail("team", "create", "review", "-r", "fake", "say x", cwd=repo,
+                code=1, match="exists")
+    galley.fail("team", "add", "review", "lead", "-r", "fake", "x",
+                cwd=repo, code=2, match="reserved")
+
+
+def test_ten_members_race_for_five_tasks(galley, team_env):
+    repo = team_env
+    create(galley, repo)
+    for i in range(5):
+        galley.ok("task", "add", f"task {i}", "--team", "review", cwd=repo)
+    for i in range(10):
+        add(galley, repo, f"m{i}", "run galley task claim")
+    poll(lambda: all(s["state"] == "idle" for s in galley.ls()), 30,
+         what="every member done claiming")
+    ts = tasks(galley, repo)
+    owners = [t["owner"] for t in ts]
+    assert all(owners) and len(set(owners)) == 5, ts
+    assert all(t["status"] == "in_progress" for t in ts)
+
+
+def test_dependencies_unblock(galley, team_env):
+    repo = team_env
+    create(galley, repo)
+    add(galley, repo, "a", "say a")
+    galley.ok("task", "add", "first", "--team", "review", cwd=repo)
+    galley.ok("task", "add", "second", "--blocked-by", "1", "--team",
+              "review", cwd=repo)
+    t2 = tasks(galley, repo)[1]
+    assert t2["blocked"] is True and t2["blocked_by"] == [1]
+    galley.fail("task", "claim", "2", "--team", "review", "--as", "a",
+                cwd=repo, code=4, match="blocked")
+    galley.ok("task", "claim", "1", "--team", "review", "--as", "a",
+              cwd=repo)
+    galley.ok("task", "done", "1", "--team", "review", "--as", "a", cwd=repo)
+    assert tasks(galley, repo)[1]["blocked"] is False
+    galley.ok("task", "claim", "--team", "review", "--as", "a", cwd=repo)
+    assert tasks(galley, repo)[1]["owner"] == "a"
+    kinds = [e["kind"] for e in galley.json("events", "--limit", "1000")]
+    assert "team.task_created" in kinds and "team.task_completed" in kinds
+
+
+def test_a_message_waits_for_an_idle_member(galley, team_env):
+    repo = team_env
+    create(galley, repo)
+    add(galley, repo, "busy", "think 3; say turn over")
+    galley.wait_state("review.busy", "working")
+    galley.ok("team", "talk", "busy", "please look at auth", "--team",
+              "review", cwd=repo)
+    # mid-turn: kept, not typed into its terminal
+    assert status(galley, repo)["messages_waiting"] == 1
+    assert "please look" not in galley.ok("peek", "review.busy").stdout
+    poll(lambda: "message from user: please look at auth" in
+         galley.ok("peek", "review.busy").stdout, 20,
+         what="the message delivered once idle")
+    log = galley.json("team", "log", "review", cwd=repo)
+    assert log[-1]["delivered"] is True and log[-1]["to"] == "busy"
+
+
+def test_plan_approval_gates_edits(galley, team_env):
+    repo = team_env
+    (repo / "src").mkdir()
+    create(galley, repo, "review", "--plan-approval")
+    add(galley, repo, "dev", "write src/a.txt early")
+    galley.wait_state("review.dev", "idle")
+    screen = galley.ok("peek", "review.dev").stdout
+    assert "plan is not approved" in screen
+    assert not (repo / "src/a.txt").exists()
+    galley.fail("team", "approve", "dev", cwd=repo, code=2,
+                match="which team")
+    galley.ok("team", "reject", "dev", "--why", "too broad", "--team",
+              "review", cwd=repo)
+    poll(lambda: "your plan is rejected: too broad" in
+         galley.ok("peek", "review.dev").stdout, 20,
+         what="the rejection's reason delivered")
+    galley.ok("team", "approve", "dev", "--team", "review", cwd=repo)
+    galley.wait_state("review.dev", "idle")
+    galley.ok("send", "review.dev", "write src/a.txt approved")
+    poll(lambda: (repo / "src/a.txt").exists(), 20, what="the write")
+
+
+def test_file_ownership_is_enforced(galley, team_env):
+    repo = team_env
+    (repo / "src").mkdir()
+    (repo / "docs").mkdir()
+    create(galley, repo)
+    add(galley, repo, "api", "write src/ok.txt mine; write docs/no.txt x",
+        "--own", "src/**")
+    galley.wait_state("review.api", "idle")
+    assert (repo / "src/ok.txt").exists()
+    assert not (repo / "docs/no.txt").exists()
+    assert "owns only" in galley.ok("peek", "review.api").stdout
+    galley.fail("team", "add", "review", "web", "--lens", "w", "--own",
+                "src/web/*", "-r", "fake", "say x", cwd=repo, code=4,
+                match="overlaps")
+    add(galley, repo, "docs", "say docs", "--own", "docs/**")
+
+
+def test_stop_leaves_no_process(galley, team_env):
+    repo = team_env
+    create(galley, repo, prompt="think 600")
+    for m in ("a", "b", "c"):
+        add(galley, repo, m, "think 600")
+    poll(lambda: all(s["pid"] for s in galley.ls()), 20, what="pids")
+    pids = [p for s in galley.ls() for p in (s["pid"], s["host_pid"])]
+    galley.ok("team", "stop", "review", cwd=repo)
+    poll(lambda: all(s["state"] == "stopped" for s in galley.ls()), 20,
+         what="every member stopped")
+    poll(lambda: not any(pid_alive(p) for p in pids), 20,
+         what="no process of the team left")
+
+
+def test_a_member_that_dies_is_reported_to_the_lead(galley, team_env):
+    repo = team_env
+    create(galley, repo)
+    add(galley, repo, "crash", "exit 3")
+    galley.wait_state("review.crash", "failed")
+    poll(lambda: "member crash failed" in
+         galley.ok("peek", "review.lead").stdout, 20,
+         what="the lead told")
+
+
+def test_teams_of_two_repos_never_meet(galley, team_env, tmp_path):
+    a = team_env
+    b = tmp_path / "other"
+    b.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=b, check=True)
+    create(galley, a)
+    galley.json("team", "create", "review", "-r", "fake", "say b", cwd=b)
+    galley.ok("task", "add", "only in a", "--team", "review", cwd=a)
+    assert [t["title"] for t in tasks(galley, a)] == ["only in a"]
+    assert tasks(galley, b) == []
+    assert status(galley, a)["repo"] != status(galley, b)["repo"]
+
+
+def test_the_teammate_model_resolves_in_order(galley, team_env):
+    repo = team_env
+    galley.json("team", "create", "review", "-r", "fake", "-m", "leadm",
+                "say lead", cwd=repo)
+    assert add(galley, repo, "own", "say x", "-m", "mine")["model"] == "mine"
+    assert add(galley, repo, "dflt", "say x")["model"] == "leadm"
+    galley.ok("config", "set", "teammateModel", "fromsetting")
+    assert add(galley, repo, "set", "say x")["model"] == "fromsetting"
+    galley.json("team", "create", "t2", "--teammate-model", "teamm", "-r",
+                "fake", "-m", "leadm", "say lead", cwd=repo)
+    assert add(galley, repo, "x", "say x", team="t2")["model"] == "teamm"
+
+
+def test_a_member_acts_only_as_itself(galley, team_env):
+    repo = team_env
+    create(galley, repo)
+    galley.ok("task", "add", "t", "--team", "review", cwd=repo)
+    add(galley, repo, "honest", "run galley task claim --as other; "
+        "run galley msg send lead hi-from-honest")
+    galley.wait_state("review.honest", "idle")
+    assert "cannot act as other" in galley.ok("peek",
+                                              "review.honest").stdout
+    log = galley.json("team", "log", "review", cwd=repo)
+    assert any(m["from"] == "honest" and m["text"] == "hi-from-honest"
+               for m in log), log
