@@ -11,7 +11,8 @@
 static int
 msg_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = {{"team", required_argument, NULL, 't'},
+	static const struct option opts[] = {
+	    {"team", required_argument, NULL, 't'},
 	    {"as", required_argument, NULL, 'A'}, CMD_LONGOPTS_COMMON,
 	    {NULL, 0, NULL, 0}};
 	const char *team = NULL, *as = NULL;
@@ -29,9 +30,9 @@ msg_run(struct cmd_ctx *ctx)
 	}
 	const char *op = optind < ctx->argc ? ctx->argv[optind++] : "read";
 	int nargs = ctx->argc - optind;
-	if (strcmp(op, "send") == 0 ? nargs != 2
-	    : strcmp(op, "read") == 0 ? nargs != 0
-	                              : 1)
+	if (strcmp(op, "send") == 0       ? nargs != 2
+	        : strcmp(op, "read") == 0 ? nargs != 0
+	                                  : 1)
 		return cmd_usage_error(ctx, "msg send TO TEXT | msg read");
 	req = cmd_team_request("msg", op, team, as);
 	if (strcmp(op, "send") == 0) {
@@ -51,8 +52,8 @@ msg_run(struct cmd_ctx *ctx)
 		cmd_print_json(list ? list : json_object_get(reply, "sent"));
 	else if (list)
 		json_array_foreach(list, i, m)
-			printf("%s -> %s: %s\n", session_str(m, "from"),
-			    session_str(m, "to"), session_str(m, "text"));
+		    printf("%s -> %s: %s\n", session_str(m, "from"),
+		        session_str(m, "to"), session_str(m, "text"));
 	else
 		printf("sent\n");
 	json_decref(reply);
@@ -71,8 +72,9 @@ msg_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 	    team_actor(req, &a, err) < 0)
 		return -1;
 	if (op && strcmp(op, "send") == 0) {
-		if (to == NULL || (strcmp(to, "team") && strcmp(to, "user") &&
-		                      name_check(to, "recipient", err) < 0))
+		if (to == NULL ||
+		    (strcmp(to, "team") && strcmp(to, "user") &&
+		        name_check(to, "recipient", err) < 0))
 			return to ? -1 : err_set(err, ERR_USAGE, "to whom?");
 		if (team_msg_send(a.team, a.member, to, text, err) < 0)
 			return -1;

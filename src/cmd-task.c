@@ -40,7 +40,8 @@ task_number(struct cmd_ctx *ctx, const char *s, json_int_t *out)
 static int
 task_run(struct cmd_ctx *ctx)
 {
-	static const struct option opts[] = {{"team", required_argument, NULL, 't'},
+	static const struct option opts[] = {
+	    {"team", required_argument, NULL, 't'},
 	    {"as", required_argument, NULL, 'A'},
 	    {"status", required_argument, NULL, 's'},
 	    {"blocked-by", required_argument, NULL, 'b'},
@@ -51,8 +52,8 @@ task_run(struct cmd_ctx *ctx)
 	json_int_t n;
 	int c, rc;
 
-	while ((c = getopt_long(ctx->argc, ctx->argv, ":t:A:s:b:h", opts,
-	            NULL)) != -1) {
+	while ((c = getopt_long(
+	            ctx->argc, ctx->argv, ":t:A:s:b:h", opts, NULL)) != -1) {
 		if (c == 't')
 			team = optarg;
 		else if (c == 'A')
@@ -72,10 +73,12 @@ task_run(struct cmd_ctx *ctx)
 	if (strcmp(op, "add") == 0) {
 		if (nargs != 1) {
 			json_decref(req);
-			rc = cmd_usage_error(ctx, "task add TITLE [--blocked-by N]");
+			rc = cmd_usage_error(
+			    ctx, "task add TITLE [--blocked-by N]");
 			goto out;
 		}
-		json_object_set_new(req, "title", json_string(ctx->argv[optind]));
+		json_object_set_new(
+		    req, "title", json_string(ctx->argv[optind]));
 		json_object_set(req, "blocked_by", by);
 	} else if (strcmp(op, "claim") == 0 || strcmp(op, "done") == 0 ||
 	    strcmp(op, "update") == 0 || strcmp(op, "block") == 0) {
@@ -87,7 +90,8 @@ task_run(struct cmd_ctx *ctx)
 			goto out;
 		}
 		if (nargs == 1) {
-			if ((rc = task_number(ctx, ctx->argv[optind], &n)) >= 0) {
+			if ((rc = task_number(ctx, ctx->argv[optind], &n)) >=
+			    0) {
 				json_decref(req);
 				goto out;
 			}
@@ -113,8 +117,7 @@ task_run(struct cmd_ctx *ctx)
 	else if (tasks) {
 		json_t *t;
 		size_t i;
-		json_array_foreach(tasks, i, t)
-			print_task(t);
+		json_array_foreach(tasks, i, t) print_task(t);
 	} else if (one)
 		print_task(one);
 	json_decref(reply);

@@ -27,8 +27,8 @@ extern const struct cmd_entry cmd_new_entry;
 /* Who asks: the caller's directory (the team's repo), and inside a
  * member's session its id and hook token, which prove it is that member. */
 json_t *
-cmd_team_request(const char *cmd, const char *op, const char *team,
-    const char *as)
+cmd_team_request(
+    const char *cmd, const char *op, const char *team, const char *as)
 {
 	char cwd[PATH_MAX];
 	json_t *req = json_pack("{s:s, s:s}", "cmd", cmd, "op", op);
@@ -107,11 +107,11 @@ take_team_opts(struct cmd_ctx *ctx, struct team_opts *o)
 			took = 1;
 			*(const char **)((char *)o + valued[k].off) = v;
 		}
-		if (!took && (strcmp(a, "--own") == 0 ||
-		                 strncmp(a, "--own=", 6) == 0)) {
+		if (!took &&
+		    (strcmp(a, "--own") == 0 || strncmp(a, "--own=", 6) == 0)) {
 			const char *v = a[5] == '=' ? a + 6
-			    : i + 1 < ctx->argc   ? ctx->argv[++i]
-			                          : NULL;
+			    : i + 1 < ctx->argc     ? ctx->argv[++i]
+			                            : NULL;
 			if (v == NULL || *v == '\0' || strlen(v) > 256)
 				return cmd_usage_error(
 				    ctx, "--own takes a path glob");
@@ -155,14 +155,16 @@ static int
 team_create(struct cmd_ctx *ctx, struct team_opts *o)
 {
 	if (ctx->argc < 3)
-		return cmd_usage_error(ctx, "team create NAME [options] [PROMPT]");
+		return cmd_usage_error(
+		    ctx, "team create NAME [options] [PROMPT]");
 	const char *name = ctx->argv[2];
 	json_t *req = cmd_team_request("team", "create", NULL, NULL), *reply;
 	json_object_set_new(req, "name", json_string(name));
 	if (o->goal)
 		json_object_set_new(req, "goal", json_string(o->goal));
 	if (o->isolation)
-		json_object_set_new(req, "isolation", json_string(o->isolation));
+		json_object_set_new(
+		    req, "isolation", json_string(o->isolation));
 	if (o->teammate_model)
 		json_object_set_new(
 		    req, "teammate_model", json_string(o->teammate_model));
@@ -175,8 +177,8 @@ team_create(struct cmd_ctx *ctx, struct team_opts *o)
 	const char *id = session_str(json_object_get(reply, "team"), "id");
 	char *sname;
 	xasprintf(&sname, "%s.lead", name);
-	json_t *extra = json_pack("{s:s, s:s, s:s}", "team", id, "member",
-	    "lead", "name", sname);
+	json_t *extra = json_pack(
+	    "{s:s, s:s, s:s}", "team", id, "member", "lead", "name", sname);
 	free(sname);
 	shift_to_new(ctx, 3);
 	/* the lead's prompt: PROMPT, else the goal */
@@ -226,8 +228,8 @@ team_add(struct cmd_ctx *ctx, struct team_opts *o)
 		json_object_set_new(req, "lens", json_string(o->lens));
 	if (model)
 		json_object_set_new(req, "model", json_string(model));
-	if (settings_load(&set, getcwd(cwd, sizeof cwd) ? cwd : "/",
-	        &ctx->err) == 0) {
+	if (settings_load(
+	        &set, getcwd(cwd, sizeof cwd) ? cwd : "/", &ctx->err) == 0) {
 		const char *tm = settings_get_str(&set, "teammateModel");
 		if (tm)
 			json_object_set_new(
@@ -263,7 +265,8 @@ print_status(json_t *t)
 	json_t *m, *task;
 	size_t i;
 
-	printf("team %s · %s\n", session_str(t, "name"), session_str(t, "repo"));
+	printf(
+	    "team %s · %s\n", session_str(t, "name"), session_str(t, "repo"));
 	if (*session_str(t, "goal"))
 		printf("goal: %s\n", session_str(t, "goal"));
 	json_t *lead = json_object_get(t, "lead");
@@ -285,16 +288,17 @@ print_status(json_t *t)
 		    (long long)json_integer_value(json_object_get(task, "id")),
 		    session_str(task, "status"),
 		    *session_str(task, "owner") ? session_str(task, "owner")
-		                                 : "-",
+		                                : "-",
 		    session_str(task, "title"),
-		    json_is_true(json_object_get(task, "blocked")) ? " (blocked)"
-		                                                    : "");
+		    json_is_true(json_object_get(task, "blocked"))
+		        ? " (blocked)"
+		        : "");
 	}
 	printf("messages waiting: %lld · cost $%.2f\n",
 	    (long long)json_integer_value(
 	        json_object_get(t, "messages_waiting")),
-	    json_number_value(json_object_get(
-	        json_object_get(t, "usage"), "cost_usd")));
+	    json_number_value(
+	        json_object_get(json_object_get(t, "usage"), "cost_usd")));
 }
 
 static int
@@ -316,14 +320,15 @@ team_simple(struct cmd_ctx *ctx, const char *op, struct team_opts *o)
 	if (strcmp(op, "plan") == 0 || strcmp(op, "talk") == 0 ||
 	    strcmp(op, "approve") == 0 || strcmp(op, "reject") == 0) {
 		int need = strcmp(op, "plan") == 0 ? 1
-		    : strcmp(op, "talk") == 0       ? 2
-		                                    : 1;
+		    : strcmp(op, "talk") == 0      ? 2
+		                                   : 1;
 		if (ctx->argc - pos != need) {
 			json_decref(req);
 			return cmd_usage_error(ctx, "team %s %s", op,
 			    need == 2 ? "MEMBER TEXT"
-			    : strcmp(op, "plan") == 0 ? "TEXT"
-			                               : "MEMBER [--why TEXT]");
+			        : strcmp(op, "plan") == 0
+			        ? "TEXT"
+			        : "MEMBER [--why TEXT]");
 		}
 		if (strcmp(op, "plan") == 0)
 			json_object_set_new(
@@ -355,11 +360,10 @@ team_simple(struct cmd_ctx *ctx, const char *op, struct team_opts *o)
 		json_t *t;
 		size_t i;
 		json_array_foreach(json_object_get(reply, "teams"), i, t)
-			printf("%-16s %2lld members  %s\n",
-			    session_str(t, "name"),
-			    (long long)json_integer_value(
-			        json_object_get(t, "members")),
-			    session_str(t, "repo"));
+		    printf("%-16s %2lld members  %s\n", session_str(t, "name"),
+		        (long long)json_integer_value(
+		            json_object_get(t, "members")),
+		        session_str(t, "repo"));
 	} else if (strcmp(op, "log") == 0) {
 		json_t *m;
 		size_t i;
@@ -387,8 +391,9 @@ team_run(struct cmd_ctx *ctx)
 	struct team_opts o = {0};
 	int rc;
 
-	if (ctx->argc >= 2 && (strcmp(ctx->argv[1], "--help") == 0 ||
-	                          strcmp(ctx->argv[1], "-h") == 0)) {
+	if (ctx->argc >= 2 &&
+	    (strcmp(ctx->argv[1], "--help") == 0 ||
+	        strcmp(ctx->argv[1], "-h") == 0)) {
 		cmd_print_usage(ctx->entry, stdout);
 		return 0;
 	}
@@ -400,8 +405,9 @@ team_run(struct cmd_ctx *ctx)
 	/* --json anywhere, as every verb takes it */
 	for (int i = 1; i < ctx->argc; i++)
 		if (strcmp(ctx->argv[i], "--json") == 0 &&
-		    (ctx->argc < 2 || (strcmp(ctx->argv[1], "create") &&
-		                          strcmp(ctx->argv[1], "add")))) {
+		    (ctx->argc < 2 ||
+		        (strcmp(ctx->argv[1], "create") &&
+		            strcmp(ctx->argv[1], "add")))) {
 			ctx->json = 1;
 			memmove(ctx->argv + i, ctx->argv + i + 1,
 			    (size_t)(ctx->argc - i) * sizeof *ctx->argv);
@@ -411,7 +417,8 @@ team_run(struct cmd_ctx *ctx)
 	const char *op = ctx->argc >= 2 ? ctx->argv[1] : "ls";
 	if (o.isolation && strcmp(o.isolation, "shared") &&
 	    strcmp(o.isolation, "worktree"))
-		rc = cmd_usage_error(ctx, "--isolation takes shared or worktree");
+		rc = cmd_usage_error(
+		    ctx, "--isolation takes shared or worktree");
 	else if (strcmp(op, "create") == 0)
 		rc = team_create(ctx, &o);
 	else if (strcmp(op, "add") == 0)
@@ -479,8 +486,8 @@ serve_create(json_t *req, json_t *reply, struct err *err)
 		    "field 'isolation' must be shared or worktree");
 	char *repo = repo_root(cwd);
 	random_hex(id, 8);
-	const char *args[] = {id, name, repo ? repo : cwd, goal,
-	    iso ? iso : "shared", tm};
+	const char *args[] = {
+	    id, name, repo ? repo : cwd, goal, iso ? iso : "shared", tm};
 	char sql[256];
 	snprintf(sql, sizeof sql,
 	    "INSERT INTO teams (id, name, repo, goal, isolation, "
@@ -581,7 +588,8 @@ team_flag(const char *team, const char *col_name)
 	sqlite3_stmt *st;
 	int v = 0;
 
-	snprintf(sql, sizeof sql, "SELECT %s FROM teams WHERE id = ?", col_name);
+	snprintf(
+	    sql, sizeof sql, "SELECT %s FROM teams WHERE id = ?", col_name);
 	if (sqlite3_prepare_v2(galley_db.db, sql, -1, &st, NULL) != SQLITE_OK)
 		return 0;
 	sqlite3_bind_text(st, 1, team, -1, SQLITE_TRANSIENT);
@@ -592,8 +600,8 @@ team_flag(const char *team, const char *col_name)
 }
 
 static int
-serve_add(const struct team_actor *a, json_t *req, json_t *reply,
-    struct err *err)
+serve_add(
+    const struct team_actor *a, json_t *req, json_t *reply, struct err *err)
 {
 	const char *member = NULL, *lens = NULL, *model = NULL, *smodel = NULL;
 	json_t *own = json_object_get(req, "own"), *v;
@@ -606,8 +614,8 @@ serve_add(const struct team_actor *a, json_t *req, json_t *reply,
 	    proto_get_str(req, "setting_model", &smodel, err) < 0)
 		return -1;
 	if (!a->is_user && strcmp(a->member, "lead") != 0)
-		return err_set(err, ERR_REFUSED,
-		    "only the user or the lead adds members");
+		return err_set(
+		    err, ERR_REFUSED, "only the user or the lead adds members");
 	if (member == NULL || name_check(member, "member", err) < 0)
 		return member ? -1 : err_set(err, ERR_USAGE, "which MEMBER?");
 	if (!strcmp(member, "lead") || !strcmp(member, "user") ||
@@ -626,8 +634,8 @@ serve_add(const struct team_actor *a, json_t *req, json_t *reply,
 	if (json_array_size(own) && !team_flag(a->team, "allow_overlap") &&
 	    own_conflict(a->team, own, err) < 0)
 		return -1;
-	char *owntext = json_array_size(own) ? json_dumps(own, JSON_COMPACT)
-	                                     : NULL;
+	char *owntext =
+	    json_array_size(own) ? json_dumps(own, JSON_COMPACT) : NULL;
 	const char *args[] = {a->team, member, lens, owntext};
 	int rc = exec_sql("INSERT INTO members (team, name, lens, own, "
 	                  "created_at) VALUES (?,?,?,?,?)",
@@ -643,16 +651,18 @@ serve_add(const struct team_actor *a, json_t *req, json_t *reply,
 		return -1;
 	}
 	/* the model: the member's own, the team's, the setting, the lead's */
-	struct session *ls = team_member_session(a->team, "lead", lead,
-	                         sizeof lead)
+	struct session *ls =
+	    team_member_session(a->team, "lead", lead, sizeof lead)
 	    ? session_find_id(lead)
 	    : NULL;
-	static const char tsql[] = "SELECT teammate_model FROM teams WHERE id = ?";
+	static const char tsql[] =
+	    "SELECT teammate_model FROM teams WHERE id = ?";
 	sqlite3_stmt *st = store_stmt(&galley_db, tsql);
 	char *tm = NULL;
 	if (st) {
 		sqlite3_bind_text(st, 1, a->team, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    sqlite3_column_text(st, 0))
 			tm = xstrdup((const char *)sqlite3_column_text(st, 0));
 		sqlite3_reset(st);
 	}
@@ -684,8 +694,8 @@ serve_drop(const struct team_actor *a, json_t *req, struct err *err)
 		                "? AND session IS NULL",
 		    args, 2, -1, err);
 	}
-	if (member == NULL && !team_member_session(a->team, "lead", sid,
-	                          sizeof sid)) {
+	if (member == NULL &&
+	    !team_member_session(a->team, "lead", sid, sizeof sid)) {
 		const char *args[] = {a->team};
 		return exec_sql(
 		    "DELETE FROM teams WHERE id = ?", args, 1, -1, err);
@@ -750,8 +760,8 @@ serve_stop(const struct team_actor *a, json_t *reply, struct err *err)
 
 /* plan (a member), approve and reject (the user or the lead). */
 static int
-serve_plan(const struct team_actor *a, const char *op, json_t *req,
-    struct err *err)
+serve_plan(
+    const struct team_actor *a, const char *op, json_t *req, struct err *err)
 {
 	const char *member = NULL, *why = NULL, *text = NULL;
 	char *msg = NULL;

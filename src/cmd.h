@@ -81,8 +81,8 @@ int cmd_fail(struct cmd_ctx *);
 int cmd_report(struct cmd_ctx *, int worst);
 /* A team request (cmd-team.c): the caller's directory, and inside a
  * member's session its id and hook token. */
-json_t *cmd_team_request(const char *cmd, const char *op, const char *team,
-    const char *as);
+json_t *cmd_team_request(
+    const char *cmd, const char *op, const char *team, const char *as);
 /* Connect (starting the daemon) and call; NULL + ctx->err on failure. */
 json_t *cmd_call(struct cmd_ctx *, json_t *req);
 /* Resolve an id, id prefix or name to a session object (caller owns). */

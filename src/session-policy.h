@@ -28,7 +28,8 @@ void session_policy_rate_limited(struct session *, const char *kind);
 int session_policy_reply(struct session *, struct err *);
 /* A gate on a session's tool calls: NULL lets the call through, else why
  * it is denied (caller frees), as the model will read it. */
-typedef char *session_gate_fn(struct session *, const char *tool, json_t *input);
+typedef char *session_gate_fn(
+    struct session *, const char *tool, json_t *input);
 void session_policy_gate(session_gate_fn *);
 
 #endif

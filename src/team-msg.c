@@ -62,8 +62,8 @@ others(const char *team, const char *but)
 	bind_text(st, 1, team);
 	bind_text(st, 2, but);
 	while (sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(out,
-		    json_string((const char *)sqlite3_column_text(st, 0)));
+		json_array_append_new(
+		    out, json_string((const char *)sqlite3_column_text(st, 0)));
 	sqlite3_reset(st);
 	return out;
 }
@@ -81,8 +81,7 @@ team_msg_send(const char *team, const char *from, const char *to,
 		json_t *all = others(team, from), *v;
 		size_t i;
 		json_array_foreach(all, i, v)
-			team_msg_send(team, from, json_string_value(v), text,
-			    NULL);
+		    team_msg_send(team, from, json_string_value(v), text, NULL);
 		json_decref(all);
 		return 0;
 	}
@@ -93,8 +92,8 @@ team_msg_send(const char *team, const char *from, const char *to,
 		json_t *all = others(team, ""), *v;
 		size_t i;
 		int known = 0;
-		json_array_foreach(all, i, v)
-			known |= strcmp(json_string_value(v), to) == 0;
+		json_array_foreach(all, i, v) known |=
+		    strcmp(json_string_value(v), to) == 0;
 		json_decref(all);
 		if (!known)
 			return err_set(err, ERR_NOT_FOUND,

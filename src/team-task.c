@@ -74,8 +74,9 @@ team_task_list(const char *team)
 	sqlite3_stmt *st;
 	json_t *out = json_array();
 
-	snprintf(sql, sizeof sql, "SELECT %s FROM tasks WHERE team = ? ORDER "
-	                          "BY id",
+	snprintf(sql, sizeof sql,
+	    "SELECT %s FROM tasks WHERE team = ? ORDER "
+	    "BY id",
 	    task_cols);
 	/* prepared each time: the cache keys on the text's address */
 	if (sqlite3_prepare_v2(galley_db.db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -128,8 +129,8 @@ deps_check(const char *team, json_t *by, struct err *err)
 }
 
 static int
-task_add(const struct team_actor *a, json_t *req, json_t *reply,
-    struct err *err)
+task_add(
+    const struct team_actor *a, json_t *req, json_t *reply, struct err *err)
 {
 	static const char sql[] =
 	    "INSERT INTO tasks (team, id, title, blocked_by, created_at, "
@@ -195,8 +196,8 @@ claimable(const char *team, json_int_t want)
 }
 
 static int
-task_claim(const struct team_actor *a, json_t *req, json_t *reply,
-    struct err *err)
+task_claim(
+    const struct team_actor *a, json_t *req, json_t *reply, struct err *err)
 {
 	static const char sql[] =
 	    "UPDATE tasks SET owner = ?, owner_session = ?, status = "
@@ -243,8 +244,8 @@ task_claim(const struct team_actor *a, json_t *req, json_t *reply,
 	    sqlite3_changes(galley_db.db) == 1;
 	sqlite3_reset(st);
 	if (!ok)
-		return err_set(err, ERR_REFUSED, "task #%lld was taken",
-		    (long long)id);
+		return err_set(
+		    err, ERR_REFUSED, "task #%lld was taken", (long long)id);
 	json_object_set_new(reply, "task", task_get(a->team, id));
 	return 0;
 }
@@ -259,15 +260,16 @@ task_set_status(const struct team_actor *a, json_int_t id, const char *status,
 	json_t *t = task_get(a->team, id);
 
 	if (t == NULL)
-		return err_set(err, ERR_NOT_FOUND, "no task #%lld", (long long)id);
+		return err_set(
+		    err, ERR_NOT_FOUND, "no task #%lld", (long long)id);
 	const char *owner = json_string_value(json_object_get(t, "owner"));
 	/* a member changes its own tasks; the user and the lead any */
 	if (!a->is_user && strcmp(a->member, "lead") != 0 &&
 	    (owner == NULL || strcmp(owner, a->member) != 0)) {
 		json_decref(t);
 		return err_set(err, ERR_REFUSED,
-		    "task #%lld is %s's, not %s's: claim it first", (long long)id,
-		    owner ? owner : "nobody", a->member);
+		    "task #%lld is %s's, not %s's: claim it first",
+		    (long long)id, owner ? owner : "nobody", a->member);
 	}
 	json_decref(t);
 	sqlite3_stmt *st = store_stmt(&galley_db, sql);
@@ -307,11 +309,12 @@ task_block(const struct team_actor *a, json_int_t id, json_t *req,
 	json_array_foreach(by, i, v)
 	{
 		if (json_integer_value(v) == id)
-			return err_set(err, ERR_USAGE,
-			    "a task cannot wait on itself");
+			return err_set(
+			    err, ERR_USAGE, "a task cannot wait on itself");
 	}
 	if ((t = task_get(a->team, id)) == NULL)
-		return err_set(err, ERR_NOT_FOUND, "no task #%lld", (long long)id);
+		return err_set(
+		    err, ERR_NOT_FOUND, "no task #%lld", (long long)id);
 	json_t *all = json_copy(json_object_get(t, "blocked_by"));
 	json_decref(t);
 	json_array_extend(all, by);
@@ -357,9 +360,10 @@ team_task_serve(const struct team_actor *a, const char *op, json_t *req,
 	if (strcmp(op, "done") == 0)
 		return task_set_status(a, id, "completed", reply, err);
 	if (strcmp(op, "update") == 0) {
-		if (status == NULL || (strcmp(status, "pending") &&
-		                          strcmp(status, "in_progress") &&
-		                          strcmp(status, "completed")))
+		if (status == NULL ||
+		    (strcmp(status, "pending") &&
+		        strcmp(status, "in_progress") &&
+		        strcmp(status, "completed")))
 			return err_set(err, ERR_USAGE,
 			    "--status takes pending, in_progress or completed");
 		return task_set_status(a, id, status, reply, err);

@@ -237,8 +237,8 @@ team_status_json(const char *team_id)
 	json_object_set_new(
 	    o, "messages_waiting", json_integer(team_msg_waiting(team_id)));
 	json_object_set_new(o, "usage",
-	    json_pack("{s:f, s:I}", "cost_usd", cost, "tokens",
-	        (json_int_t)tokens));
+	    json_pack(
+	        "{s:f, s:I}", "cost_usd", cost, "tokens", (json_int_t)tokens));
 	return o;
 }
 
@@ -248,9 +248,9 @@ team_event(const struct team_actor *a, const char *kind, json_t *data)
 	char sid[16] = "";
 	struct session *s = a->s;
 
-	if (s == NULL && team_member_session(a->team, a->is_user ? "lead"
-	                                                        : a->member,
-	                     sid, sizeof sid))
+	if (s == NULL &&
+	    team_member_session(
+	        a->team, a->is_user ? "lead" : a->member, sid, sizeof sid))
 		s = session_find_id(sid);
 	json_object_set_new(data, "team", json_string(a->name));
 	json_object_set_new(data, "member", json_string(a->member));
@@ -334,9 +334,9 @@ edits_files(const char *tool)
 static int
 bash_reads_only(json_t *input)
 {
-	static const char *const readers[] = {"cat", "ls", "grep", "rg",
-	    "head", "tail", "wc", "find", "pwd", "echo", "true", "galley",
-	    "git", "stat", "file", "tree", "diff", "sed"};
+	static const char *const readers[] = {"cat", "ls", "grep", "rg", "head",
+	    "tail", "wc", "find", "pwd", "echo", "true", "galley", "git",
+	    "stat", "file", "tree", "diff", "sed"};
 	const char *cmd = json_string_value(json_object_get(input, "command"));
 	char word[32];
 
@@ -372,8 +372,7 @@ team_gate(struct session *s, const char *tool, json_t *input)
 	sqlite3_stmt *st;
 	char *why = NULL;
 
-	if (s->team == NULL ||
-	    (st = store_stmt(&galley_db, sql)) == NULL)
+	if (s->team == NULL || (st = store_stmt(&galley_db, sql)) == NULL)
 		return NULL;
 	bind_text(st, 1, s->id);
 	if (sqlite3_step(st) != SQLITE_ROW) {

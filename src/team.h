@@ -31,8 +31,8 @@ void team_init(void);
 int team_actor(json_t *req, struct team_actor *, struct err *);
 /* A team's member names and sessions, tasks, messages waiting, cost. */
 json_t *team_status_json(const char *team_id);
-int team_member_session(const char *team_id, const char *member, char *out,
-    size_t size);
+int team_member_session(
+    const char *team_id, const char *member, char *out, size_t size);
 /* The team's event (team.task_created, ...): in the event log of the
  * actor's session (the lead's for the user), and to subscribers. */
 void team_event(const struct team_actor *, const char *kind, json_t *data);
