@@ -127,6 +127,38 @@ add_list(json_t *argv, const char *flag, const struct strv *list)
 		json_array_append_new(argv, json_string(list->v[i]));
 }
 
+/* A team's member talks to the team through `galley mcp` (its tools are
+ * mcp__galley__*, allowed without a prompt); the lead is told how to
+ * coordinate. The MCP server inherits the session's environment, whose
+ * GALLEY_SESSION and GALLEY_HOOK_TOKEN say who asks. */
+static void
+team_args(json_t *out, const struct session_spec *sp)
+{
+	json_t *cfg = json_pack("{s:{s:{s:s, s:s, s:[s]}}}", "mcpServers",
+	    "galley", "type", "stdio", "command", self_exe(), "args", "mcp");
+	char *text = json_dumps(cfg, JSON_COMPACT);
+
+	add_opt(out, "--mcp-config", text);
+	add_opt(out, "--allowedTools", "mcp__galley");
+	if (sp->member && strcmp(sp->member, "lead") == 0)
+		add_opt(out, "--append-system-prompt",
+		    "You lead a team of agents run by galley. Split the goal "
+		    "into tasks (mcp__galley__task_create, with blocked_by for "
+		    "order), let members claim them, answer their messages "
+		    "and plan requests (approve_plan, reject_plan), and check "
+		    "team_status before you report. Members own separate "
+		    "files: give each its own part.");
+	else
+		add_opt(out, "--append-system-prompt",
+		    "You are a member of a team of agents run by galley. Claim "
+		    "a task (mcp__galley__task_claim), work on it within the "
+		    "files you own, mark it completed (task_update), and tell "
+		    "the lead (send_message). Messages from the team arrive as "
+		    "lines starting [galley].");
+	free(text);
+	json_decref(cfg);
+}
+
 static int
 claude_argv(const struct session_spec *sp, json_t **out, char **session_id,
     struct err *err)
@@ -161,6 +193,8 @@ claude_argv(const struct session_spec *sp, json_t **out, char **session_id,
 		free(a);
 	}
 	add_opt(*out, "--agent", sp->agent);
+	if (sp->team)
+		team_args(*out, sp);
 	add_list(*out, "--allowedTools", &sp->allow);
 	add_list(*out, "--disallowedTools", &sp->deny);
 	for (size_t i = 0; i < sp->args.n; i++)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uv.h>
+
 #include "executor.h"
 #include "log.h"
 #include "session.h"
@@ -17,6 +19,49 @@
 #include "xmalloc.h"
 
 #define MSG_MAX 16384
+/* A message is typed this long after its recipient went idle: claude's
+ * prompt takes an Enter again only once its Stop hook has run, a moment
+ * after the hook tells galley the turn is over. */
+#define DELIVER_SETTLE_MS 400
+
+/* Recipients to try when their settle time is up: {"key": "TEAMID/MEMBER",
+ * "at": ms}; looked at every 100 ms while there are any. */
+static json_t *pending;
+static uv_timer_t settle_timer;
+static int settle_ready;
+
+static void deliver_now(const char *team, const char *member);
+
+static void
+settle_cb(uv_timer_t *t)
+{
+	json_t *due = json_array(), *keep = json_array(), *v;
+	int64_t now = (int64_t)now_ms();
+	size_t i;
+
+	json_array_foreach(pending, i, v) json_array_append(
+	    now - json_integer_value(json_object_get(v, "at")) >=
+	            DELIVER_SETTLE_MS
+	        ? due
+	        : keep,
+	    v);
+	json_decref(pending);
+	pending = keep;
+	json_array_foreach(due, i, v)
+	{
+		char *key =
+		    xstrdup(json_string_value(json_object_get(v, "key")));
+		char *slash = strchr(key, '/');
+		if (slash) {
+			*slash = '\0';
+			deliver_now(key, slash + 1);
+		}
+		free(key);
+	}
+	json_decref(due);
+	if (json_array_size(pending) == 0)
+		uv_timer_stop(t);
+}
 
 static void
 bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -108,10 +153,30 @@ team_msg_send(const char *team, const char *from, const char *to,
 	return 0;
 }
 
-/* The oldest message waiting for member, typed into its terminal if it is
- * idle now. */
 void
 team_msg_deliver(const char *team, const char *member)
+{
+	char *key;
+
+	if (!settle_ready) {
+		uv_timer_init(uv_default_loop(), &settle_timer);
+		uv_unref((uv_handle_t *)&settle_timer);
+		settle_ready = 1;
+	}
+	if (pending == NULL)
+		pending = json_array();
+	xasprintf(&key, "%s/%s", team, member);
+	json_array_append_new(pending,
+	    json_pack("{s:s, s:I}", "key", key, "at", (json_int_t)now_ms()));
+	free(key);
+	if (!uv_is_active((uv_handle_t *)&settle_timer))
+		uv_timer_start(&settle_timer, settle_cb, 100, 100);
+}
+
+/* The oldest message waiting for member, typed into its terminal if it is
+ * idle now. */
+static void
+deliver_now(const char *team, const char *member)
 {
 	static const char sql[] =
 	    "SELECT seq, sender, text FROM messages WHERE team = ? AND "

@@ -6,6 +6,7 @@ of the current turn (see docs in /work/shared/notes/claude-cli.md, section 2):
 
   WRITE <relpath> <content...>   Write tool_use for <cwd>/<relpath>
   RUNBASH <cmd...>               Bash tool_use
+  CALLTOOL <name> <json>         a tool_use of any tool (MCP: mcp__s__t)
   TOKENS <in> <out> [cache_read] [cache_write]   usage of every answer
   FAIL <status> [count]          answer HTTP <status> (first count times)
   SLOW <seconds>                 sleep before answering
@@ -107,6 +108,10 @@ def parse_keywords(prompt):
                 s["actions"].append(("Write", path, content + "\n"))
             elif word == "RUNBASH" and rest.strip():
                 s["actions"].append(("Bash", rest.strip()))
+            elif word == "CALLTOOL" and args:
+                name = args[0]
+                raw = rest.strip()[len(name):].strip() or "{}"
+                s["actions"].append(("Call", name, json.loads(raw)))
             elif word == "TOKENS" and len(args) >= 2:
                 n = [int(a) for a in args[:4]] + [0, 0]
                 s["tokens"] = dict(zip(
@@ -350,13 +355,16 @@ class FakeAPI:
                                    else "ok."))
                 cwd = cwd_of(body) if s["actions"] else ""
                 for a in s["actions"]:
+                    name = a[0]
                     if a[0] == "Write":
                         inp = {"file_path": os.path.join(cwd, a[1]),
                                "content": a[2]}
+                    elif a[0] == "Call":
+                        name, inp = a[1], a[2]
                     else:
                         inp = {"command": a[1], "description": "run it"}
                     blocks.append(("tool_use", f"toolu_{self._next_id()}",
-                                   a[0], inp))
+                                   name, inp))
         stop = "tool_use" if any(b[0] == "tool_use" for b in blocks) \
             else "end_turn"
         payload = sse_message(f"msg_{self._next_id()}", model, blocks, stop,

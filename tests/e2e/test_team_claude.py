@@ -1,0 +1,65 @@
+"""A team member run by the real claude CLI against the fake API (issue
+15): the fake model calls galley's MCP tools, and the effects appear in
+the store and in the recipient's terminal."""
+import json
+
+import pytest
+
+from conftest import CLAUDE, claude_env, poll
+from conftest import claude_seed as seed
+from fakeapi import FakeAPI
+
+if not CLAUDE.exists():
+    pytest.skip(f"claude CLI not installed at {CLAUDE}",
+                allow_module_level=True)
+
+
+@pytest.fixture
+def fake():
+    f = FakeAPI().start()
+    yield f
+    f.stop()
+
+
+def call(tool, args):
+    return f"CALLTOOL mcp__galley__{tool} {json.dumps(args)}"
+
+
+def test_a_claude_member_claims_reports_and_completes(galley, fake, repo):
+    claude_env(galley, fake.url)
+    seed(galley, [repo])
+    galley.json("team", "create", "review", "-r", "fake", "say leading",
+                cwd=repo)
+    galley.ok("task", "add", "audit auth", "--team", "review", cwd=repo)
+    galley.wait_state("review.lead", "idle")
+    prompt = "\n".join([call("task_claim", {}),
+                        call("send_message",
+                             {"to": "lead", "text": "claimed it"})])
+    dev = galley.json("team", "add", "review", "dev", "--lens", "auth",
+                      "-r", "claude", "--permission-mode", "acceptEdits",
+                      "SAY ready", cwd=repo)
+    # the MCP server connects while the first turn runs: tools from the
+    # second on
+    galley.wait_state("review.dev", "idle", timeout=60)
+    galley.ok("send", "review.dev", prompt)
+
+    def task():
+        return galley.json("task", "ls", "--team", "review", cwd=repo)[0]
+    poll(lambda: task()["owner"] == "dev", 90, what="the claim via MCP")
+    assert task()["owner_session"] == dev["id"]
+    poll(lambda: "[galley] message from dev: claimed it" in
+         galley.ok("peek", "review.lead").stdout, 60,
+         what="the message in the lead's terminal")
+    # the model saw galley's tools
+    tools = {t["name"] for r in fake.requests_for(dev["runtime_session_id"])
+             for t in r["body"].get("tools", [])}
+    assert {"mcp__galley__task_claim", "mcp__galley__send_message",
+            "mcp__galley__task_update"} <= tools, sorted(tools)[:50]
+    galley.wait_state("review.dev", "idle", timeout=60)
+    # two lines: a paste, whose Enter follows it (a CR typed in the same
+    # write while claude still runs its Stop hook can be lost)
+    galley.ok("send", "review.dev",
+              call("task_update", {"task": 1, "status": "completed"}) +
+              "\nSAY updating")
+    poll(lambda: task()["status"] == "completed", 60,
+         what="the update via MCP")
