@@ -37,6 +37,45 @@ task_number(struct cmd_ctx *ctx, const char *s, json_int_t *out)
 	return -1;
 }
 
+/* The request's fields for op, from what follows it; -1, or the exit code
+ * of a usage error. */
+static int
+task_fields(struct cmd_ctx *ctx, json_t *req, const char *op,
+    const char *status, json_t *by)
+{
+	int nargs = ctx->argc - optind, rc;
+	json_int_t n;
+
+	if (strcmp(op, "add") == 0) {
+		if (nargs != 1)
+			return cmd_usage_error(
+			    ctx, "task add TITLE [--blocked-by N]");
+		json_object_set_new(
+		    req, "title", json_string(ctx->argv[optind]));
+		json_object_set(req, "blocked_by", by);
+		return -1;
+	}
+	if (strcmp(op, "ls") == 0)
+		return nargs ? cmd_usage_error(ctx, "task ls takes no argument")
+		             : -1;
+	if (strcmp(op, "claim") && strcmp(op, "done") && strcmp(op, "update") &&
+	    strcmp(op, "block"))
+		return cmd_usage_error(ctx, "unknown task command '%s'", op);
+	if (strcmp(op, "claim") == 0 ? nargs > 1 : nargs != 1)
+		return cmd_usage_error(ctx, "task %s %s", op,
+		    strcmp(op, "claim") == 0 ? "[N]" : "N");
+	if (nargs == 1) {
+		if ((rc = task_number(ctx, ctx->argv[optind], &n)) >= 0)
+			return rc;
+		json_object_set_new(req, "task", json_integer(n));
+	}
+	if (status)
+		json_object_set_new(req, "status", json_string(status));
+	if (strcmp(op, "block") == 0)
+		json_object_set(req, "blocked_by", by);
+	return -1;
+}
+
 static int
 task_run(struct cmd_ctx *ctx)
 {
@@ -68,42 +107,9 @@ task_run(struct cmd_ctx *ctx)
 			goto out;
 	}
 	const char *op = optind < ctx->argc ? ctx->argv[optind++] : "ls";
-	int nargs = ctx->argc - optind;
 	req = cmd_team_request("task", op, team, as);
-	if (strcmp(op, "add") == 0) {
-		if (nargs != 1) {
-			json_decref(req);
-			rc = cmd_usage_error(
-			    ctx, "task add TITLE [--blocked-by N]");
-			goto out;
-		}
-		json_object_set_new(
-		    req, "title", json_string(ctx->argv[optind]));
-		json_object_set(req, "blocked_by", by);
-	} else if (strcmp(op, "claim") == 0 || strcmp(op, "done") == 0 ||
-	    strcmp(op, "update") == 0 || strcmp(op, "block") == 0) {
-		int need = strcmp(op, "claim") == 0 ? nargs <= 1 : nargs == 1;
-		if (!need) {
-			json_decref(req);
-			rc = cmd_usage_error(ctx, "task %s %s", op,
-			    strcmp(op, "claim") == 0 ? "[N]" : "N");
-			goto out;
-		}
-		if (nargs == 1) {
-			if ((rc = task_number(ctx, ctx->argv[optind], &n)) >=
-			    0) {
-				json_decref(req);
-				goto out;
-			}
-			json_object_set_new(req, "task", json_integer(n));
-		}
-		if (status)
-			json_object_set_new(req, "status", json_string(status));
-		if (strcmp(op, "block") == 0)
-			json_object_set(req, "blocked_by", by);
-	} else if (strcmp(op, "ls") != 0) {
+	if ((rc = task_fields(ctx, req, op, status, by)) >= 0) {
 		json_decref(req);
-		rc = cmd_usage_error(ctx, "unknown task command '%s'", op);
 		goto out;
 	}
 	if ((reply = cmd_call(ctx, req)) == NULL) {

@@ -63,15 +63,6 @@ settle_cb(uv_timer_t *t)
 		uv_timer_stop(t);
 }
 
-static void
-bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
 static int
 insert(const char *team, const char *from, const char *to, const char *text)
 {
@@ -83,10 +74,10 @@ insert(const char *team, const char *from, const char *to, const char *text)
 
 	if (st == NULL)
 		return -1;
-	bind_text(st, 1, team);
-	bind_text(st, 2, from);
-	bind_text(st, 3, to);
-	bind_text(st, 4, text);
+	team_bind(st, 1, team);
+	team_bind(st, 2, from);
+	team_bind(st, 3, to);
+	team_bind(st, 4, text);
 	sqlite3_bind_int64(st, 5, wall_ms());
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 	sqlite3_reset(st);
@@ -104,8 +95,8 @@ others(const char *team, const char *but)
 
 	if (st == NULL)
 		return out;
-	bind_text(st, 1, team);
-	bind_text(st, 2, but);
+	team_bind(st, 1, team);
+	team_bind(st, 2, but);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(
 		    out, json_string((const char *)sqlite3_column_text(st, 0)));
@@ -194,8 +185,8 @@ deliver_now(const char *team, const char *member)
 	if (ex == NULL || ex->input == NULL ||
 	    (st = store_stmt(&galley_db, sql)) == NULL)
 		return;
-	bind_text(st, 1, team);
-	bind_text(st, 2, member);
+	team_bind(st, 1, team);
+	team_bind(st, 2, member);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return;
@@ -237,10 +228,10 @@ team_msg_list(const char *team, const char *member)
 
 	if (st == NULL)
 		return out;
-	bind_text(st, 1, team);
+	team_bind(st, 1, team);
 	if (member) {
-		bind_text(st, 2, member);
-		bind_text(st, 3, member);
+		team_bind(st, 2, member);
+		team_bind(st, 3, member);
 	}
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		json_t *m = json_pack("{s:I, s:s, s:s, s:s, s:I}", "seq",
@@ -268,7 +259,7 @@ team_msg_waiting(const char *team)
 
 	if (st == NULL)
 		return 0;
-	bind_text(st, 1, team);
+	team_bind(st, 1, team);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
 	sqlite3_reset(st);

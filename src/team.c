@@ -19,44 +19,6 @@
 #include "util.h"
 #include "xmalloc.h"
 
-static void
-bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-static const char *
-col(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? (const char *)t : NULL;
-}
-
-int
-team_member_session(
-    const char *team_id, const char *member, char *out, size_t size)
-{
-	static const char sql[] =
-	    "SELECT session FROM members WHERE team = ? AND name = ?";
-	sqlite3_stmt *st = store_stmt(&galley_db, sql);
-	int found = 0;
-
-	if (st == NULL)
-		return 0;
-	bind_text(st, 1, team_id);
-	bind_text(st, 2, member);
-	if (sqlite3_step(st) == SQLITE_ROW && col(st, 0)) {
-		snprintf(out, size, "%s", col(st, 0));
-		found = 1;
-	}
-	sqlite3_reset(st);
-	return found;
-}
-
 /* The member a session is, if any: its team's id and name, its own. */
 static int
 member_of(const char *sid, struct team_actor *a)
@@ -69,11 +31,11 @@ member_of(const char *sid, struct team_actor *a)
 
 	if (st == NULL)
 		return 0;
-	bind_text(st, 1, sid);
+	team_bind(st, 1, sid);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(a->team, sizeof a->team, "%s", col(st, 0));
-		snprintf(a->name, sizeof a->name, "%s", col(st, 1));
-		snprintf(a->member, sizeof a->member, "%s", col(st, 2));
+		snprintf(a->team, sizeof a->team, "%s", team_col(st, 0));
+		snprintf(a->name, sizeof a->name, "%s", team_col(st, 1));
+		snprintf(a->member, sizeof a->member, "%s", team_col(st, 2));
 		found = 1;
 	}
 	sqlite3_reset(st);
@@ -90,10 +52,10 @@ team_by_name(const char *repo, const char *name, struct team_actor *a)
 
 	if (st == NULL)
 		return 0;
-	bind_text(st, 1, repo);
-	bind_text(st, 2, name);
+	team_bind(st, 1, repo);
+	team_bind(st, 2, name);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(a->team, sizeof a->team, "%s", col(st, 0));
+		snprintf(a->team, sizeof a->team, "%s", team_col(st, 0));
 		snprintf(a->name, sizeof a->name, "%s", name);
 		found = 1;
 	}
@@ -111,8 +73,8 @@ is_member(const char *team_id, const char *name)
 
 	if (st == NULL)
 		return 0;
-	bind_text(st, 1, team_id);
-	bind_text(st, 2, name);
+	team_bind(st, 1, team_id);
+	team_bind(st, 2, name);
 	found = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_reset(st);
 	return found;
@@ -175,15 +137,16 @@ team_actor(json_t *req, struct team_actor *a, struct err *err)
 static json_t *
 member_json(sqlite3_stmt *st)
 {
-	const char *sid = col(st, 1);
+	const char *sid = team_col(st, 1);
 	struct session *s = sid ? session_find_id(sid) : NULL;
-	json_t *own = col(st, 3) ? json_loads(col(st, 3), 0, NULL) : NULL;
+	json_t *own =
+	    team_col(st, 3) ? json_loads(team_col(st, 3), 0, NULL) : NULL;
 
 	return json_pack("{s:s, s:s?, s:s, s:s?, s:s?, s:o, s:s}", "name",
-	    col(st, 0), "session", sid, "state",
+	    team_col(st, 0), "session", sid, "state",
 	    s ? state_name(s->state) : "not started", "model",
-	    s ? s->model : NULL, "lens", col(st, 2), "own",
-	    own ? own : json_array(), "plan", col(st, 4));
+	    s ? s->model : NULL, "lens", team_col(st, 2), "own",
+	    own ? own : json_array(), "plan", team_col(st, 4));
 }
 
 json_t *
@@ -202,28 +165,29 @@ team_status_json(const char *team_id)
 
 	if (st == NULL)
 		return NULL;
-	bind_text(st, 1, team_id);
+	team_bind(st, 1, team_id);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		o = json_pack("{s:s, s:s, s:s, s:s?, s:b, s:s, s:s?}", "id",
-		    team_id, "name", col(st, 0), "repo", col(st, 1), "goal",
-		    col(st, 2), "plan_approval", sqlite3_column_int(st, 3),
-		    "isolation", col(st, 4), "teammate_model", col(st, 5));
+		    team_id, "name", team_col(st, 0), "repo", team_col(st, 1),
+		    "goal", team_col(st, 2), "plan_approval",
+		    sqlite3_column_int(st, 3), "isolation", team_col(st, 4),
+		    "teammate_model", team_col(st, 5));
 	sqlite3_reset(st);
 	if (o == NULL)
 		return NULL;
 	members = json_array();
 	st = store_stmt(&galley_db, msql);
-	bind_text(st, 1, team_id);
+	team_bind(st, 1, team_id);
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
 		json_t *m = member_json(st);
 		struct session *s =
-		    col(st, 1) ? session_find_id(col(st, 1)) : NULL;
+		    team_col(st, 1) ? session_find_id(team_col(st, 1)) : NULL;
 		if (s) {
 			cost += s->usage.cost;
 			tokens += s->usage.input + s->usage.output +
 			    s->usage.cache_read + s->usage.cache_write;
 		}
-		if (strcmp(col(st, 0), "lead") == 0) {
+		if (strcmp(team_col(st, 0), "lead") == 0) {
 			json_decref(lead);
 			lead = m;
 		} else
@@ -242,29 +206,6 @@ team_status_json(const char *team_id)
 	return o;
 }
 
-void
-team_event(const struct team_actor *a, const char *kind, json_t *data)
-{
-	char sid[16] = "";
-	struct session *s = a->s;
-
-	if (s == NULL &&
-	    team_member_session(
-	        a->team, a->is_user ? "lead" : a->member, sid, sizeof sid))
-		s = session_find_id(sid);
-	json_object_set_new(data, "team", json_string(a->name));
-	json_object_set_new(data, "member", json_string(a->member));
-	if (s) {
-		json_object_set_new(data, "session", json_string(s->id));
-		session_event(s, kind, data);
-	}
-	json_t *ev = json_deep_copy(data);
-	json_object_set_new(ev, "event", json_string(kind));
-	server_broadcast("team", ev);
-	json_decref(ev);
-	json_decref(data);
-}
-
 /* ---- observers ---------------------------------------------------------- */
 
 static void
@@ -276,9 +217,9 @@ link_member(struct session *s)
 
 	if (st == NULL)
 		return;
-	bind_text(st, 1, s->id);
-	bind_text(st, 2, s->team);
-	bind_text(st, 3, s->member);
+	team_bind(st, 1, s->id);
+	team_bind(st, 2, s->team);
+	team_bind(st, 3, s->member);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		log_error("team %s: cannot link member %s: %s", s->team,
 		    s->member, sqlite3_errmsg(galley_db.db));
@@ -374,14 +315,14 @@ team_gate(struct session *s, const char *tool, json_t *input)
 
 	if (s->team == NULL || (st = store_stmt(&galley_db, sql)) == NULL)
 		return NULL;
-	bind_text(st, 1, s->id);
+	team_bind(st, 1, s->id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return NULL;
 	}
 	int gated = sqlite3_column_int(st, 0) &&
-	    strcmp(col(st, 3), "lead") != 0 &&
-	    strcmp(col(st, 1), "approved") != 0;
+	    strcmp(team_col(st, 3), "lead") != 0 &&
+	    strcmp(team_col(st, 1), "approved") != 0;
 	int mutating = edits_files(tool) ||
 	    (strcmp(tool, "Bash") == 0 && !bash_reads_only(input));
 	if (gated && mutating)
@@ -391,10 +332,11 @@ team_gate(struct session *s, const char *tool, json_t *input)
 		    "request_plan_approval tool) and wait for the lead's "
 		    "answer%s",
 		    tool,
-		    strcmp(col(st, 1), "rejected") == 0
+		    strcmp(team_col(st, 1), "rejected") == 0
 		        ? " (your last plan was rejected: see your messages)"
 		        : "");
-	json_t *own = col(st, 2) ? json_loads(col(st, 2), 0, NULL) : NULL;
+	json_t *own =
+	    team_col(st, 2) ? json_loads(team_col(st, 2), 0, NULL) : NULL;
 	if (why == NULL && json_array_size(own) && edits_files(tool)) {
 		json_t *g;
 		size_t i;
@@ -412,7 +354,7 @@ team_gate(struct session *s, const char *tool, json_t *input)
 			    "galley: member %s owns only %s: this %s is "
 			    "outside its files; ask the owner (galley msg "
 			    "send) or the lead",
-			    col(st, 3), list, tool);
+			    team_col(st, 3), list, tool);
 			free(list);
 		}
 	}

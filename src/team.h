@@ -23,6 +23,11 @@ struct team_actor {
 	struct session *s; /* the member's session, if it asked */
 };
 
+/* team-store.c: what the parts share */
+struct sqlite3_stmt;
+void team_bind(struct sqlite3_stmt *, int i, const char *v);
+const char *team_col(struct sqlite3_stmt *, int i);
+
 /* Observers and the tool gate (server.c, at start). */
 void team_init(void);
 
@@ -44,6 +49,9 @@ int team_msg_send(const char *team_id, const char *from, const char *to,
 void team_msg_deliver(const char *team_id, const char *member);
 json_t *team_msg_list(const char *team_id, const char *member);
 int team_msg_waiting(const char *team_id);
+
+/* team-admin.c: the `team` verb's requests */
+int team_admin_serve(json_t *req, json_t *reply, struct err *);
 
 /* team-task.c: the task list. */
 int team_task_serve(const struct team_actor *, const char *op, json_t *req,

@@ -1,0 +1,72 @@
+/* What every part of a team's daemon side shares: binding and reading
+ * text columns, a member's session, and the team's events. It calls
+ * nothing of theirs (team.c, team-task.c, team-msg.c call in here). */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server.h"
+#include "session.h"
+#include "store.h"
+#include "team.h"
+
+void
+team_bind(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+const char *
+team_col(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? (const char *)t : NULL;
+}
+
+int
+team_member_session(
+    const char *team_id, const char *member, char *out, size_t size)
+{
+	static const char sql[] =
+	    "SELECT session FROM members WHERE team = ? AND name = ?";
+	sqlite3_stmt *st = store_stmt(&galley_db, sql);
+	int found = 0;
+
+	if (st == NULL)
+		return 0;
+	team_bind(st, 1, team_id);
+	team_bind(st, 2, member);
+	if (sqlite3_step(st) == SQLITE_ROW && team_col(st, 0)) {
+		snprintf(out, size, "%s", team_col(st, 0));
+		found = 1;
+	}
+	sqlite3_reset(st);
+	return found;
+}
+
+void
+team_event(const struct team_actor *a, const char *kind, json_t *data)
+{
+	char sid[16] = "";
+	struct session *s = a->s;
+
+	if (s == NULL &&
+	    team_member_session(
+	        a->team, a->is_user ? "lead" : a->member, sid, sizeof sid))
+		s = session_find_id(sid);
+	json_object_set_new(data, "team", json_string(a->name));
+	json_object_set_new(data, "member", json_string(a->member));
+	if (s) {
+		json_object_set_new(data, "session", json_string(s->id));
+		session_event(s, kind, data);
+	}
+	json_t *ev = json_deep_copy(data);
+	json_object_set_new(ev, "event", json_string(kind));
+	server_broadcast("team", ev);
+	json_decref(ev);
+	json_decref(data);
+}
