@@ -51,7 +51,7 @@ cmd_team_request(
  * --name VALUE and --name=VALUE, and the flags. */
 struct team_opts {
 	const char *goal, *isolation, *teammate_model, *lead_agent, *lens;
-	const char *why, *team, *as;
+	const char *why, *team, *as, *teammates;
 	json_t *own;
 	int plan_approval, allow_overlap;
 };
@@ -71,6 +71,7 @@ take_team_opts(struct cmd_ctx *ctx, struct team_opts *o)
 	    {"--why", offsetof(struct team_opts, why)},
 	    {"--team", offsetof(struct team_opts, team)},
 	    {"--as", offsetof(struct team_opts, as)},
+	    {"--teammates", offsetof(struct team_opts, teammates)},
 	};
 	int out = 1;
 
@@ -246,7 +247,26 @@ team_add(struct cmd_ctx *ctx, struct team_opts *o)
 	    "model", json_string_value(json_object_get(reply, "model")));
 	free(sname);
 	shift_to_new(ctx, 4);
+	char *wt = NULL;
+	int named = 0;
+	for (int i = 1; i < ctx->argc; i++)
+		named |= !strcmp(ctx->argv[i], "-n") ||
+		    !strncmp(ctx->argv[i], "--name", 6);
+	if (json_is_true(json_object_get(reply, "worktree")) && named)
+		json_object_del(extra, "name");
+	else if (json_is_true(json_object_get(reply, "worktree")))
+		json_object_set_new(extra, "force_name", json_true());
+	if (json_is_true(json_object_get(reply, "worktree"))) {
+		/* --isolation worktree: a worktree of its own, TEAM-MEMBER */
+		/* named TEAM.MEMBER, not after the worktree, unless -n */
+		xasprintf(&wt, "--worktree=%s-%s", team, member);
+		memmove(ctx->argv + 2, ctx->argv + 1,
+		    (size_t)ctx->argc * sizeof *ctx->argv);
+		ctx->argv[1] = wt;
+		ctx->argc++;
+	}
 	int rc = start_member(ctx, extra);
+	free(wt);
 	json_decref(extra);
 	if (rc != 0) {
 		json_t *drop = cmd_team_request("team", "drop", team, NULL);
@@ -255,6 +275,56 @@ team_add(struct cmd_ctx *ctx, struct team_opts *o)
 		err_release(&ctx->err);
 	}
 	json_decref(reply);
+	return rc;
+}
+
+/* team start NAME GOAL --teammates a,b,c: the team, its lead with the goal
+ * and the members' names, and one member a name, each with that name as
+ * its lens; the lead splits the goal into tasks. */
+static int
+team_start(struct cmd_ctx *ctx, struct team_opts *o)
+{
+	if (ctx->argc < 4 || o->teammates == NULL)
+		return cmd_usage_error(
+		    ctx, "team start NAME GOAL --teammates a,b,c [options]");
+	char *name = ctx->argv[2], *goal = ctx->argv[3];
+	int nopts = ctx->argc - 4, rc;
+	char **opts = xcalloc((size_t)nopts + 1, sizeof *opts);
+	char *list = xstrdup(o->teammates), *lead_prompt;
+
+	for (int i = 0; i < nopts; i++)
+		opts[i] = ctx->argv[4 + i];
+	xasprintf(&lead_prompt,
+	    "Goal: %s. Your teammates: %s. Split the goal into tasks for them "
+	    "(one file area each), then coordinate.",
+	    goal, o->teammates);
+	o->goal = goal;
+	/* argv arrays live as long as the process: getopt keeps pointers */
+	char **v = xcalloc((size_t)nopts + 5, sizeof *v);
+	v[0] = "team";
+	v[1] = "create";
+	v[2] = name;
+	memcpy(v + 3, opts, (size_t)nopts * sizeof *v);
+	v[nopts + 3] = lead_prompt;
+	ctx->argv = v;
+	ctx->argc = nopts + 4;
+	rc = team_create(ctx, o);
+	for (char *m = strtok(list, ","); rc == 0 && m; m = strtok(NULL, ",")) {
+		char *prompt;
+		xasprintf(&prompt, "Lens: %s. Team goal: %s.", m, goal);
+		char **w = xcalloc((size_t)nopts + 6, sizeof *w);
+		w[0] = "team";
+		w[1] = "add";
+		w[2] = name;
+		w[3] = m;
+		memcpy(w + 4, opts, (size_t)nopts * sizeof *w);
+		w[nopts + 4] = prompt;
+		ctx->argv = w;
+		ctx->argc = nopts + 5;
+		o->lens = m;
+		rc = team_add(ctx, o);
+	}
+	free(list);
 	return rc;
 }
 
@@ -412,7 +482,8 @@ team_run(struct cmd_ctx *ctx)
 		if (strcmp(ctx->argv[i], "--json") == 0 &&
 		    (ctx->argc < 2 ||
 		        (strcmp(ctx->argv[1], "create") &&
-		            strcmp(ctx->argv[1], "add")))) {
+		            strcmp(ctx->argv[1], "add") &&
+		            strcmp(ctx->argv[1], "start")))) {
 			ctx->json = 1;
 			memmove(ctx->argv + i, ctx->argv + i + 1,
 			    (size_t)(ctx->argc - i) * sizeof *ctx->argv);
@@ -428,6 +499,8 @@ team_run(struct cmd_ctx *ctx)
 		rc = team_create(ctx, &o);
 	else if (strcmp(op, "add") == 0)
 		rc = team_add(ctx, &o);
+	else if (strcmp(op, "start") == 0)
+		rc = team_start(ctx, &o);
 	else if (strcmp(op, "status") == 0 || strcmp(op, "ls") == 0 ||
 	    strcmp(op, "stop") == 0 || strcmp(op, "log") == 0 ||
 	    strcmp(op, "plan") == 0 || strcmp(op, "approve") == 0 ||
@@ -453,6 +526,8 @@ const struct cmd_entry cmd_team_entry = {
              "[PROMPT]\n"
              "       galley team add TEAM MEMBER --lens TEXT [--own GLOB]... "
              "[new options] [PROMPT]\n"
+             "       galley team start NAME GOAL --teammates a,b,c [new "
+             "options]\n"
              "       galley team status|stop|log TEAM | ls\n"
              "       galley team plan TEXT | approve|reject MEMBER [--why T] "
              "| talk MEMBER TEXT",
@@ -461,6 +536,10 @@ const struct cmd_entry cmd_team_entry = {
             "                      the goal); the team is NAME in this repo\n"
             "  add TEAM MEMBER     start a member (session TEAM.MEMBER)\n"
             "      --lens TEXT     what it looks at (security, tests...)\n"
+            "  start NAME GOAL --teammates a,b,c  the lead with the goal\n"
+            "                      and one member each, its name its lens\n"
+            "      --isolation worktree  each member in a worktree of its\n"
+            "                      own (TEAM-MEMBER); default shared\n"
             "      --own GLOB      the files it may write (repeatable);\n"
             "                      others' globs may not overlap\n"
             "      --plan-approval members edit only once their plan is\n"

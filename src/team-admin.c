@@ -253,6 +253,8 @@ serve_add(
 	    : ls              ? ls->model
 	                      : NULL;
 	json_object_set_new(reply, "team_id", json_string(a->team));
+	json_object_set_new(reply, "worktree",
+	    json_boolean(team_flag(a->team, "isolation = 'worktree'")));
 	if (*lead)
 		json_object_set_new(reply, "parent", json_string(lead));
 	if (m)

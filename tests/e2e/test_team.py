@@ -209,3 +209,50 @@ def test_a_member_acts_only_as_itself(galley, team_env):
     log = galley.json("team", "log", "review", cwd=repo)
     assert any(m["from"] == "honest" and m["text"] == "hi-from-honest"
                for m in log), log
+
+
+def test_team_start_makes_the_lead_and_a_member_per_lens(galley, team_env):
+    repo = team_env
+    galley.ok("team", "start", "audit", "audit the login flow",
+              "--teammates", "security,perf,tests", "-r", "fake", cwd=repo)
+    st = status(galley, repo, "audit")
+    assert [(m["name"], m["lens"]) for m in st["members"]] == [
+        ("security", "security"), ("perf", "perf"), ("tests", "tests")]
+    assert st["goal"] == "audit the login flow"
+    lead = galley.get(st["lead"]["session"])
+    assert "security,perf,tests" in lead["prompt"]
+
+
+def test_worktree_isolation_gives_each_member_its_own(galley, team_env):
+    repo = team_env
+    subprocess.run(["git", "-c", "user.email=t@e", "-c", "user.name=t",
+                    "commit", "-q", "--allow-empty", "-m", "x"], cwd=repo,
+                   check=True)
+    create(galley, repo, "iso", "--isolation", "worktree")
+    a = add(galley, repo, "a", "write a.txt A", team="iso")
+    b = add(galley, repo, "b", "write a.txt B", team="iso")
+    assert a["branch"] == "galley/iso-a" and b["branch"] == "galley/iso-b"
+    assert a["worktree"] != b["worktree"]
+    galley.wait_state("iso.a", "idle")
+    galley.wait_state("iso.b", "idle")
+    # the same file in two worktrees: the overlap check warns of it
+    poll(lambda: galley.get("iso.a")["conflicts_with"] == [b["id"]], 20,
+         what="the members' overlap")
+
+
+def test_a_team_outlives_a_daemon_kill(galley, team_env):
+    import signal
+    repo = team_env
+    create(galley, repo)
+    add(galley, repo, "m", "say up")
+    galley.wait_state("review.m", "idle")
+    galley.ok("task", "add", "after", "--team", "review", cwd=repo)
+    os.kill(galley.daemon_pid(), signal.SIGKILL)
+    st = status(galley, repo)  # a new daemon, from the store
+    assert st["members"][0]["state"] == "idle"
+    assert [t["title"] for t in st["tasks"]] == ["after"]
+    galley.ok("team", "talk", "m", "still there?", "--team", "review",
+              cwd=repo)
+    poll(lambda: "message from user: still there?" in
+         galley.ok("peek", "review.m").stdout, 20,
+         what="delivery after the kill")
