@@ -26,6 +26,7 @@ bench: deps all
 	$(PY) bench/view.py
 	$(PY) bench/drain.py
 	$(PY) bench/conflict.py
+	$(PY) bench/team.py
 	sh scripts/claude-install.sh >/dev/null && $(PY) bench/claude.py
 
 install: all
