@@ -67,9 +67,10 @@ cmd_send_new(struct cmd_ctx *ctx, json_t *req, int made_worktree)
 	if (ctx->extra) {
 		json_t *name = json_object_get(ctx->extra, "name");
 		/* force_name: the worktree's name is not the member's */
-		if (name && (json_object_get(req, "name") == NULL ||
-		                json_is_true(json_object_get(
-		                    ctx->extra, "force_name"))))
+		if (name &&
+		    (json_object_get(req, "name") == NULL ||
+		        json_is_true(
+		            json_object_get(ctx->extra, "force_name"))))
 			json_object_set(req, "name", name);
 		json_object_del(ctx->extra, "name");
 		json_object_del(ctx->extra, "force_name");

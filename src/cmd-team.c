@@ -417,7 +417,7 @@ team_simple(struct cmd_ctx *ctx, const char *op, struct team_opts *o)
 	/* status, stop and log name the team; plan, approve, reject and
 	 * talk take it from --team or the member's own */
 	int named = strcmp(op, "status") == 0 || strcmp(op, "stop") == 0 ||
-	    strcmp(op, "log") == 0;
+	    strcmp(op, "log") == 0 || strcmp(op, "resume") == 0;
 	if (named) {
 		if (ctx->argc < 3)
 			return cmd_usage_error(ctx, "team %s NAME", op);
@@ -425,16 +425,18 @@ team_simple(struct cmd_ctx *ctx, const char *op, struct team_opts *o)
 	}
 	json_t *req = cmd_team_request("team", op, team, o->as), *reply;
 	if (strcmp(op, "plan") == 0 || strcmp(op, "talk") == 0 ||
-	    strcmp(op, "approve") == 0 || strcmp(op, "reject") == 0) {
+	    strcmp(op, "approve") == 0 || strcmp(op, "reject") == 0 ||
+	    strcmp(op, "restart") == 0) {
 		int need = strcmp(op, "plan") == 0 ? 1
 		    : strcmp(op, "talk") == 0      ? 2
 		                                   : 1;
 		if (ctx->argc - pos != need) {
 			json_decref(req);
 			return cmd_usage_error(ctx, "team %s %s", op,
-			    need == 2 ? "MEMBER TEXT"
-			        : strcmp(op, "plan") == 0
-			        ? "TEXT"
+			    need == 2                     ? "MEMBER TEXT"
+			        : strcmp(op, "plan") == 0 ? "TEXT"
+			        : strcmp(op, "restart") == 0
+			        ? "MEMBER"
 			        : "MEMBER [--why TEXT]");
 		}
 		if (strcmp(op, "plan") == 0)
@@ -504,7 +506,8 @@ team_run(struct cmd_ctx *ctx)
 	else if (strcmp(op, "status") == 0 || strcmp(op, "ls") == 0 ||
 	    strcmp(op, "stop") == 0 || strcmp(op, "log") == 0 ||
 	    strcmp(op, "plan") == 0 || strcmp(op, "approve") == 0 ||
-	    strcmp(op, "reject") == 0 || strcmp(op, "talk") == 0)
+	    strcmp(op, "reject") == 0 || strcmp(op, "talk") == 0 ||
+	    strcmp(op, "restart") == 0 || strcmp(op, "resume") == 0)
 		rc = team_simple(ctx, op, &o);
 	else
 		rc = cmd_usage_error(ctx, "unknown team command '%s'", op);
@@ -528,7 +531,8 @@ const struct cmd_entry cmd_team_entry = {
              "[new options] [PROMPT]\n"
              "       galley team start NAME GOAL --teammates a,b,c [new "
              "options]\n"
-             "       galley team status|stop|log TEAM | ls\n"
+             "       galley team status|stop|log|resume TEAM | ls | "
+             "restart MEMBER\n"
              "       galley team plan TEXT | approve|reject MEMBER [--why T] "
              "| talk MEMBER TEXT",
     .summary = "a lead and teammates with a task list and messages",

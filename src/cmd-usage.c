@@ -148,9 +148,10 @@ usage_serve(
 	    "usage_daily u LEFT JOIN sessions s ON s.id = u.session WHERE "
 	    "u.day >= ? GROUP BY 1 ORDER BY sum(u.cost_usd) DESC, 1",
 	    /* sessions outside a team or workflow count under "-" */
-	    "SELECT coalesce(s.team, '-'), NULL, " SUMS " FROM "
-	    "usage_daily u LEFT JOIN sessions s ON s.id = u.session WHERE "
-	    "u.day >= ? GROUP BY 1 ORDER BY sum(u.cost_usd) DESC, 1",
+	    "SELECT coalesce(s.team, '-'), t.name || ' (' || t.repo || ')', " SUMS
+	    " FROM usage_daily u LEFT JOIN sessions s ON s.id = "
+	    "u.session LEFT JOIN teams t ON t.id = s.team WHERE u.day >= ? "
+	    "GROUP BY 1 ORDER BY sum(u.cost_usd) DESC, 1",
 	    "SELECT coalesce(s.workflow, '-'), NULL, " SUMS " FROM "
 	    "usage_daily u LEFT JOIN sessions s ON s.id = u.session WHERE "
 	    "u.day >= ? GROUP BY 1 ORDER BY sum(u.cost_usd) DESC, 1",

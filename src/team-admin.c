@@ -341,6 +341,57 @@ serve_stop(const struct team_actor *a, json_t *reply, struct err *err)
 	return 0;
 }
 
+/* restart MEMBER, or resume: every member that ended starts again (a
+ * claude member continues its conversation: session_restart). */
+static int
+serve_restart(const struct team_actor *a, const char *op, json_t *req,
+    json_t *reply, struct err *err)
+{
+	static const char sql[] =
+	    "SELECT name, session FROM members WHERE team = ? AND session IS "
+	    "NOT NULL ORDER BY created_at";
+	const char *member = NULL;
+	json_t *done = json_array();
+	sqlite3_stmt *st;
+
+	if (proto_get_str(req, "member", &member, err) < 0 ||
+	    (st = store_stmt(&galley_db, sql)) == NULL) {
+		json_decref(done);
+		return err->code ? -1 : store_sqlerr(&galley_db, err, "team");
+	}
+	json_t *ids = json_array();
+	sqlite3_bind_text(st, 1, a->team, -1, SQLITE_TRANSIENT);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (member == NULL ||
+		    strcmp(member, (const char *)sqlite3_column_text(st, 0)) ==
+		        0)
+			json_array_append_new(ids,
+			    json_string(
+			        (const char *)sqlite3_column_text(st, 1)));
+	sqlite3_reset(st);
+	size_t i;
+	json_t *v;
+	int rc = 0;
+	if (member && json_array_size(ids) == 0)
+		rc = err_set(err, ERR_NOT_FOUND,
+		    "team %s has no started member '%s'", a->name, member);
+	json_array_foreach(ids, i, v)
+	{
+		struct session *s = session_find_id(json_string_value(v));
+		if (rc < 0 || s == NULL ||
+		    (strcmp(op, "resume") == 0 && session_live(s)))
+			continue;
+		if (session_restart(s, err) < 0) {
+			rc = -1;
+			break;
+		}
+		json_array_append_new(done, json_string(s->id));
+	}
+	json_decref(ids);
+	json_object_set_new(reply, "sessions", done);
+	return rc;
+}
+
 /* plan (a member), approve and reject (the user or the lead). */
 static int
 serve_plan(
@@ -433,6 +484,8 @@ team_admin_serve(json_t *req, json_t *reply, struct err *err)
 			return -1;
 		return team_msg_send(a.team, "user", member, text, err);
 	}
+	if (strcmp(op, "restart") == 0 || strcmp(op, "resume") == 0)
+		return serve_restart(&a, op, req, reply, err);
 	if (strcmp(op, "plan") == 0 || strcmp(op, "approve") == 0 ||
 	    strcmp(op, "reject") == 0)
 		return serve_plan(&a, op, req, err);

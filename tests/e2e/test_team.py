@@ -256,3 +256,22 @@ def test_a_team_outlives_a_daemon_kill(galley, team_env):
     poll(lambda: "message from user: still there?" in
          galley.ok("peek", "review.m").stdout, 20,
          what="delivery after the kill")
+
+
+def test_resume_starts_every_member_that_ended(galley, team_env):
+    repo = team_env
+    create(galley, repo, prompt="think 600")
+    add(galley, repo, "a", "think 600")
+    add(galley, repo, "b", "think 600")
+    galley.ok("team", "stop", "review", cwd=repo)
+    poll(lambda: all(s["state"] == "stopped" for s in galley.ls()), 20,
+         what="stopped")
+    galley.ok("team", "restart", "a", "--team", "review", cwd=repo)
+    galley.wait_state("review.a", "working")
+    assert galley.get("review.b")["state"] == "stopped"
+    out = galley.json("team", "resume", "review", cwd=repo)
+    assert len(out) == 2  # the lead and b; a runs already
+    poll(lambda: all(s["state"] == "working" for s in galley.ls()), 20,
+         what="all working again")
+    galley.fail("team", "restart", "nosuch", "--team", "review", cwd=repo,
+                code=3)
