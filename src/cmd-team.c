@@ -323,7 +323,12 @@ team_start(struct cmd_ctx *ctx, struct team_opts *o)
 		ctx->argc = nopts + 5;
 		o->lens = m;
 		rc = team_add(ctx, o);
+		free(w); /* getopt is done with it */
+		free(prompt);
 	}
+	free(v);
+	free(opts);
+	free(lead_prompt);
 	free(list);
 	return rc;
 }

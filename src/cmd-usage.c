@@ -128,6 +128,7 @@ row(sqlite3_stmt *st, int first)
 	    sqlite3_column_double(st, first + 4));
 }
 
+/* Sessions outside a team or workflow count under "-". */
 static int
 usage_serve(
     struct server_client *c, json_t *req, json_t *reply, struct err *err)
@@ -147,7 +148,6 @@ usage_serve(
 	    "SELECT coalesce(s.grp, 'default'), NULL, " SUMS " FROM "
 	    "usage_daily u LEFT JOIN sessions s ON s.id = u.session WHERE "
 	    "u.day >= ? GROUP BY 1 ORDER BY sum(u.cost_usd) DESC, 1",
-	    /* sessions outside a team or workflow count under "-" */
 	    "SELECT coalesce(s.team, '-'), t.name || ' (' || t.repo || ')', " SUMS
 	    " FROM usage_daily u LEFT JOIN sessions s ON s.id = "
 	    "u.session LEFT JOIN teams t ON t.id = s.team WHERE u.day >= ? "

@@ -328,6 +328,16 @@ input_done(struct view *v)
 			set_status(v, "started: %s", v->input);
 		break;
 	}
+	case 't':
+		if (s && *line &&
+		    run_galley(v,
+		        (const char *[]){
+		            "team", "talk", sstr(s, "id"), line, NULL},
+		        NULL) == 0)
+			set_status(v,
+			    "message for %s: delivered when it is idle",
+			    sstr(s, "name"));
+		break;
 	case 's': {
 		const char *key = view_setting_keys[v->settings_sel];
 		if (*line)
@@ -425,6 +435,17 @@ session_key(struct view *v, json_t *s, const char *id, int c)
 		        "/bin/sh", "-c", cmd, self_exe(), id, NULL});
 		break;
 	}
+	case 't':
+		/* talk: a message, typed in when the member is idle */
+		if (json_is_string(json_object_get(s, "team"))) {
+			char label[128];
+			snprintf(label, sizeof label, "talk to %.60s> ",
+			    sstr(s, "name"));
+			input_start(v, 't', label, NULL);
+		} else
+			set_status(v, "%s is in no team: Space replies to it",
+			    sstr(s, "name"));
+		break;
 	case 'm': {
 		char label[128];
 		snprintf(label, sizeof label,

@@ -180,13 +180,44 @@ team_flag(const char *team, const char *col_name)
 	return v;
 }
 
+/* A member's model: its own, the team's --teammate-model, the
+ * teammateModel setting (the caller's), the lead's. lead: its session. */
+static char *
+member_model(const struct team_actor *a, const char *own, const char *setting,
+    char *lead, size_t size)
+{
+	static const char tsql[] =
+	    "SELECT teammate_model FROM teams WHERE id = ?";
+	struct session *ls = team_member_session(a->team, "lead", lead, size)
+	    ? session_find_id(lead)
+	    : NULL;
+	sqlite3_stmt *st = store_stmt(&galley_db, tsql);
+	char *tm = NULL;
+
+	if (st) {
+		sqlite3_bind_text(st, 1, a->team, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    sqlite3_column_text(st, 0))
+			tm = xstrdup((const char *)sqlite3_column_text(st, 0));
+		sqlite3_reset(st);
+	}
+	if (own || tm == NULL) {
+		free(tm);
+		const char *m = own ? own
+		    : setting       ? setting
+		    : ls            ? ls->model
+		                    : NULL;
+		return m ? xstrdup(m) : NULL;
+	}
+	return tm;
+}
+
 static int
 serve_add(
     const struct team_actor *a, json_t *req, json_t *reply, struct err *err)
 {
 	const char *member = NULL, *lens = NULL, *model = NULL, *smodel = NULL;
 	json_t *own = json_object_get(req, "own"), *v;
-	char lead[16] = "";
 	size_t i;
 
 	if (proto_get_str(req, "member", &member, err) < 0 ||
@@ -231,27 +262,8 @@ serve_add(
 		}
 		return -1;
 	}
-	/* the model: the member's own, the team's, the setting, the lead's */
-	struct session *ls =
-	    team_member_session(a->team, "lead", lead, sizeof lead)
-	    ? session_find_id(lead)
-	    : NULL;
-	static const char tsql[] =
-	    "SELECT teammate_model FROM teams WHERE id = ?";
-	sqlite3_stmt *st = store_stmt(&galley_db, tsql);
-	char *tm = NULL;
-	if (st) {
-		sqlite3_bind_text(st, 1, a->team, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) == SQLITE_ROW &&
-		    sqlite3_column_text(st, 0))
-			tm = xstrdup((const char *)sqlite3_column_text(st, 0));
-		sqlite3_reset(st);
-	}
-	const char *m = model ? model
-	    : tm              ? tm
-	    : smodel          ? smodel
-	    : ls              ? ls->model
-	                      : NULL;
+	char lead[16] = "";
+	char *m = member_model(a, model, smodel, lead, sizeof lead);
 	json_object_set_new(reply, "team_id", json_string(a->team));
 	json_object_set_new(reply, "worktree",
 	    json_boolean(team_flag(a->team, "isolation = 'worktree'")));
@@ -259,7 +271,7 @@ serve_add(
 		json_object_set_new(reply, "parent", json_string(lead));
 	if (m)
 		json_object_set_new(reply, "model", json_string(m));
-	free(tm);
+	free(m);
 	return 0;
 }
 
@@ -339,6 +351,30 @@ serve_stop(const struct team_actor *a, json_t *reply, struct err *err)
 	}
 	json_object_set_new(reply, "sessions", ids);
 	return 0;
+}
+
+/* The user talks to a member named by its session (the view's `t`, or
+ * `team talk REVIEW.DEV TEXT` with no --team). */
+static int
+talk_to_session(json_t *req, struct err *err)
+{
+	const char *ref = NULL, *text = NULL;
+	struct team_actor a;
+	struct session *s;
+
+	if (proto_get_str(req, "member", &ref, err) < 0 ||
+	    proto_get_str(req, "text", &text, err) < 0)
+		return -1;
+	if (ref == NULL)
+		return err_set(err, ERR_USAGE, "to whom?");
+	if ((s = session_resolve(ref, err)) == NULL)
+		return err_set(err, ERR_USAGE,
+		    "which team? give --team NAME, or name the member's "
+		    "session (TEAM.MEMBER)");
+	if (!team_member_of(s->id, &a))
+		return err_set(err, ERR_USAGE,
+		    "session '%s' is in no team: use galley send", s->name);
+	return team_msg_send(a.team, "user", a.member, text, err);
 }
 
 /* restart MEMBER, or resume: every member that ended starts again (a
@@ -458,6 +494,9 @@ team_admin_serve(json_t *req, json_t *reply, struct err *err)
 		return serve_create(req, reply, err);
 	if (strcmp(op, "ls") == 0)
 		return serve_ls(req, reply, err);
+	if (strcmp(op, "talk") == 0 && json_object_get(req, "team") == NULL &&
+	    json_object_get(req, "session") == NULL)
+		return talk_to_session(req, err);
 	if (team_actor(req, &a, err) < 0)
 		return -1;
 	if (strcmp(op, "add") == 0)

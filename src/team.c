@@ -20,8 +20,8 @@
 #include "xmalloc.h"
 
 /* The member a session is, if any: its team's id and name, its own. */
-static int
-member_of(const char *sid, struct team_actor *a)
+int
+team_member_of(const char *sid, struct team_actor *a)
 {
 	static const char sql[] =
 	    "SELECT m.team, t.name, m.name FROM members m JOIN teams t ON "
@@ -100,7 +100,7 @@ team_actor(json_t *req, struct team_actor *a, struct err *err)
 	/* a member proves it is one with its session's hook token */
 	struct session *s = sid ? session_find_id(sid) : NULL;
 	if (s && token && s->hook_token && strcmp(s->hook_token, token) == 0 &&
-	    member_of(s->id, a)) {
+	    team_member_of(s->id, a)) {
 		a->s = s;
 		if (team && strcmp(team, a->name) != 0)
 			return err_set(err, ERR_REFUSED,
@@ -236,7 +236,7 @@ team_observe(struct session *s, const struct session_change *ch, void *arg)
 		return;
 	}
 	if (ch->kind != SESSION_CHANGE_STATE || s->team == NULL ||
-	    ch->old == (int)s->state || !member_of(s->id, &a))
+	    ch->old == (int)s->state || !team_member_of(s->id, &a))
 		return;
 	a.s = s;
 	if (s->state == SESSION_IDLE) {

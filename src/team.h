@@ -31,6 +31,8 @@ const char *team_col(struct sqlite3_stmt *, int i);
 /* Observers and the tool gate (server.c, at start). */
 void team_init(void);
 
+/* The member session sid is (0: none), with its team. */
+int team_member_of(const char *sid, struct team_actor *);
 /* The team a request means: "team" by name in the repo of "cwd", or the
  * asking member's own; "as" for the user. */
 int team_actor(json_t *req, struct team_actor *, struct err *);

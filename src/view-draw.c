@@ -186,7 +186,7 @@ conflict_text(struct view *v, json_t *s, char *out, size_t size)
 }
 
 static void
-draw_row(struct view *v, int y, json_t *s, int selected)
+draw_row(struct view *v, int y, json_t *s, int selected, int member)
 {
 	int W = COLS, x = 0;
 	char buf[512], a[16];
@@ -202,7 +202,11 @@ draw_row(struct view *v, int y, json_t *s, int selected)
 	x += put(y, x, 2,
 	    selected ? (*clash ? ">!" : "> ") : (*clash ? " !" : "  "));
 	char nm[24];
-	x += put(y, x, 21, name_fit(str(s, "name"), 20, nm, sizeof nm));
+	/* a team's member, under its lead */
+	char named[32];
+	snprintf(named, sizeof named, "%s%s", member ? "\u2514 " : "",
+	    name_fit(str(s, "name"), member ? 18 : 20, nm, sizeof nm));
+	x += put(y, x, 21, named);
 	attron(color(v, state_pair(st)));
 	x += put(y, x, 9, st);
 	attroff(color(v, state_pair(st)));
@@ -349,7 +353,8 @@ draw_list(struct view *v, int top_y, int bottom_y)
 			if (y >= bottom_y)
 				break;
 		}
-		draw_row(v, y++, v->rows[i].s, i == v->sel);
+		draw_row(
+		    v, y++, v->rows[i].s, i == v->sel, v->rows[i].lead != NULL);
 	}
 	while (y < bottom_y)
 		put(y++, 0, COLS, "");
@@ -421,6 +426,8 @@ static const char *const help_lines[] = {
     "  /              filter: s:STATE a:AGENT r:RUNTIME text; applies as "
     "you type, Esc clears it",
     "  g              grouping on/off   S       settings for new sessions",
+    "  t              talk to a team member (a message, typed in when "
+    "it is idle)",
     "  q              quit (sessions keep running)",
     "",
     "Any key closes this help.",

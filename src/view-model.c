@@ -169,16 +169,23 @@ static int
 row_cmp(const void *pa, const void *pb)
 {
 	const struct vrow *a = pa, *b = pb;
+	/* a member sorts as its lead, right after it, members by name */
+	json_t *sa = a->lead ? a->lead : a->s, *sb = b->lead ? b->lead : b->s;
 	json_int_t ua, ub;
 
 	if (a->group != b->group)
 		return a->group - b->group;
-	ua = json_integer_value(json_object_get(a->s, "updated_ms"));
-	ub = json_integer_value(json_object_get(b->s, "updated_ms"));
-	if (ua != ub) /* who waits longest first; else the latest first */
-		return a->group == G_INPUT ? (ua < ub ? -1 : 1)
-		                           : (ua > ub ? -1 : 1);
-	return strcmp(str(a->s, "id"), str(b->s, "id"));
+	if (sa != sb) {
+		ua = json_integer_value(json_object_get(sa, "updated_ms"));
+		ub = json_integer_value(json_object_get(sb, "updated_ms"));
+		if (ua != ub) /* who waits longest first; else the latest */
+			return a->group == G_INPUT ? (ua < ub ? -1 : 1)
+			                           : (ua > ub ? -1 : 1);
+		return strcmp(str(sa, "id"), str(sb, "id"));
+	}
+	if ((a->lead != NULL) != (b->lead != NULL))
+		return a->lead ? 1 : -1;
+	return strcmp(str(a->s, "name"), str(b->s, "name"));
 }
 
 void
@@ -201,6 +208,17 @@ view_model_rebuild(struct view *v)
 		struct vrow *r = &v->rows[v->nrows++];
 		r->s = s;
 		r->group = view_group_of(s);
+		/* a team's member stays with its lead, unless it needs an
+		 * answer: then it is with the others that do */
+		json_t *lead = json_is_string(json_object_get(s, "team"))
+		    ? json_object_get(v->sessions, str(s, "parent"))
+		    : NULL;
+		r->lead = lead && r->group != G_INPUT &&
+		        (!v->filter[0] || filter_match(v->filter, lead))
+		    ? lead
+		    : NULL;
+		if (r->lead)
+			r->group = view_group_of(lead);
 		v->counts[r->group]++;
 		v->pinned_input += r->group == G_PINNED &&
 		    state_from_name(str(s, "state")) == SESSION_BLOCKED;

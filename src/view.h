@@ -26,7 +26,8 @@ enum vgroup {
 };
 
 struct vrow {
-	json_t *s; /* borrowed from view.sessions */
+	json_t *s;    /* borrowed from view.sessions */
+	json_t *lead; /* a team member's lead, shown above it; or NULL */
 	int group;
 };
 

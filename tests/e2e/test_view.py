@@ -393,3 +393,30 @@ def test_a_long_name_is_cut_with_a_marker_before_the_state(galley, tmux,
     tmux.start(tmp_path)
     s = tmux.wait_for("a-name-of-exactly-")
     assert re.search(r"a-name-of-exactly-t~ +blocked", s), s
+
+
+def test_a_team_shows_under_its_lead_and_t_talks(galley, tmux, repo):
+    """Issue 15: members indented under their lead; t sends a message."""
+    galley.json("team", "create", "crew", "-r", "fake", "say lead",
+                cwd=repo)
+    galley.json("team", "add", "crew", "dev", "--lens", "d", "-r", "fake",
+                "say dev", cwd=repo)
+    galley.json("new", "-r", "fake", "-n", "loner", "say alone", cwd=repo)
+    for n in ("crew.lead", "crew.dev", "loner"):
+        galley.wait_state(n, "idle")
+    tmux.start(repo)
+    s = tmux.wait_for("crew.dev")
+    lines = s.splitlines()
+    lead = line_of(s, "crew.lead")
+    assert "\u2514 crew.dev" in lines[lead + 1], s
+    # select the member and talk to it
+    while "> \u2514 crew.dev" not in tmux.screen():
+        tmux.keys("j")
+        tmux.wait_for(lambda s: True)
+    tmux.keys("t")
+    tmux.wait_for("talk to crew.dev>")
+    tmux.text("hello from the view")
+    tmux.keys("Enter")
+    poll(lambda: "message from user: hello from the view" in
+         galley.ok("peek", "crew.dev").stdout, 20,
+         what="the message delivered")
