@@ -50,12 +50,15 @@ print_budgets(json_t *list)
 	json_array_foreach(list, i, b)
 	{
 		const char *scope = session_str(b, "scope");
-		int sess = strncmp(scope, "session:", 8) == 0;
+		/* a team's budget is for the team's life, not per day */
+		int sess = strncmp(scope, "session:", 8) == 0 ||
+		    strncmp(scope, "team:", 5) == 0;
 		json_t *lu = json_object_get(b, "limit_usd");
 		json_t *lt = json_object_get(b, "limit_tokens");
 		char what[96], spent[64], limit[64], pct[16] = "-";
 		snprintf(what, sizeof what, "%s%s%s",
-		    sess                                   ? "session "
+		    strncmp(scope, "team:", 5) == 0        ? ""
+		        : sess                             ? "session "
 		        : strncmp(scope, "group:", 6) == 0 ? "group "
 		                                           : "",
 		    session_str(b, "name"), sess ? "" : " (today)");

@@ -52,6 +52,7 @@ cmd_team_request(
 struct team_opts {
 	const char *goal, *isolation, *teammate_model, *lead_agent, *lens;
 	const char *why, *team, *as, *teammates;
+	const char *budget_usd, *budget_tokens, *usd, *tokens;
 	json_t *own;
 	int plan_approval, allow_overlap;
 };
@@ -72,11 +73,33 @@ take_team_opts(struct cmd_ctx *ctx, struct team_opts *o)
 	    {"--team", offsetof(struct team_opts, team)},
 	    {"--as", offsetof(struct team_opts, as)},
 	    {"--teammates", offsetof(struct team_opts, teammates)},
+	    {"--usd", offsetof(struct team_opts, usd)},
+	    {"--tokens", offsetof(struct team_opts, tokens)},
 	};
 	int out = 1;
+	/* --budget-usd of create and start is the team's; of add, the
+	 * member's own (new's option) */
+	const char *sub = NULL;
+	for (int i = 1; i < ctx->argc && sub == NULL; i++)
+		if (ctx->argv[i][0] != '-')
+			sub = ctx->argv[i];
+	int team_budget =
+	    sub && (!strcmp(sub, "create") || !strcmp(sub, "start"));
 
 	for (int i = 1; i < ctx->argc; i++) {
 		char *a = ctx->argv[i];
+		if (team_budget &&
+		    (!strcmp(a, "--budget-usd") ||
+		        !strcmp(a, "--budget-tokens"))) {
+			if (i + 1 >= ctx->argc)
+				return cmd_usage_error(
+				    ctx, "option '%s' needs a value", a);
+			if (a[9] == 'u')
+				o->budget_usd = ctx->argv[++i];
+			else
+				o->budget_tokens = ctx->argv[++i];
+			continue;
+		}
 		if (strcmp(a, "--") == 0) {
 			while (i < ctx->argc)
 				ctx->argv[out++] = ctx->argv[i++];
@@ -172,6 +195,25 @@ team_create(struct cmd_ctx *ctx, struct team_opts *o)
 	    req, "plan_approval", json_boolean(o->plan_approval));
 	json_object_set_new(
 	    req, "allow_overlap", json_boolean(o->allow_overlap));
+	char *end;
+	if (o->budget_usd) {
+		double u = strtod(o->budget_usd, &end);
+		if (*end || !(u > 0) || u > 1e6) {
+			json_decref(req);
+			return cmd_usage_error(
+			    ctx, "--budget-usd takes dollars above 0");
+		}
+		json_object_set_new(req, "budget_usd", json_real(u));
+	}
+	if (o->budget_tokens) {
+		long long t = strtoll(o->budget_tokens, &end, 10);
+		if (*end || t <= 0) {
+			json_decref(req);
+			return cmd_usage_error(
+			    ctx, "--budget-tokens takes a number above 0");
+		}
+		json_object_set_new(req, "budget_tokens", json_integer(t));
+	}
 	if ((reply = cmd_call(ctx, req)) == NULL)
 		return cmd_fail(ctx);
 	const char *id = session_str(json_object_get(reply, "team"), "id");
@@ -422,13 +464,26 @@ team_simple(struct cmd_ctx *ctx, const char *op, struct team_opts *o)
 	/* status, stop and log name the team; plan, approve, reject and
 	 * talk take it from --team or the member's own */
 	int named = strcmp(op, "status") == 0 || strcmp(op, "stop") == 0 ||
-	    strcmp(op, "log") == 0 || strcmp(op, "resume") == 0;
+	    strcmp(op, "log") == 0 || strcmp(op, "resume") == 0 ||
+	    strcmp(op, "budget") == 0;
 	if (named) {
 		if (ctx->argc < 3)
 			return cmd_usage_error(ctx, "team %s NAME", op);
 		team = ctx->argv[pos++];
 	}
 	json_t *req = cmd_team_request("team", op, team, o->as), *reply;
+	if (strcmp(op, "budget") == 0) {
+		char *e1 = "", *e2 = "";
+		double u = o->usd ? strtod(o->usd, &e1) : 0;
+		long long t = o->tokens ? strtoll(o->tokens, &e2, 10) : 0;
+		if (*e1 || *e2 || u < 0 || t < 0 || (u <= 0 && t <= 0)) {
+			json_decref(req);
+			return cmd_usage_error(
+			    ctx, "team budget TEAM --usd X and/or --tokens N");
+		}
+		json_object_set_new(req, "usd", json_real(u));
+		json_object_set_new(req, "tokens", json_integer(t));
+	}
 	if (strcmp(op, "plan") == 0 || strcmp(op, "talk") == 0 ||
 	    strcmp(op, "approve") == 0 || strcmp(op, "reject") == 0 ||
 	    strcmp(op, "restart") == 0) {
@@ -512,7 +567,8 @@ team_run(struct cmd_ctx *ctx)
 	    strcmp(op, "stop") == 0 || strcmp(op, "log") == 0 ||
 	    strcmp(op, "plan") == 0 || strcmp(op, "approve") == 0 ||
 	    strcmp(op, "reject") == 0 || strcmp(op, "talk") == 0 ||
-	    strcmp(op, "restart") == 0 || strcmp(op, "resume") == 0)
+	    strcmp(op, "restart") == 0 || strcmp(op, "resume") == 0 ||
+	    strcmp(op, "budget") == 0)
 		rc = team_simple(ctx, op, &o);
 	else
 		rc = cmd_usage_error(ctx, "unknown team command '%s'", op);
@@ -538,6 +594,7 @@ const struct cmd_entry cmd_team_entry = {
              "options]\n"
              "       galley team status|stop|log|resume TEAM | ls | "
              "restart MEMBER\n"
+             "       galley team budget TEAM --usd X|--tokens N\n"
              "       galley team plan TEXT | approve|reject MEMBER [--why T] "
              "| talk MEMBER TEXT",
     .summary = "a lead and teammates with a task list and messages",
@@ -554,6 +611,9 @@ const struct cmd_entry cmd_team_entry = {
             "      --plan-approval members edit only once their plan is\n"
             "                      approved (team plan, team approve)\n"
             "      --teammate-model M  members' model unless their own\n"
+            "      --budget-usd X, --budget-tokens N  (create, start) the\n"
+            "                      team's budget over all members: at 100%\n"
+            "                      they are held; team budget raises it\n"
             "      --team NAME     for plan, approve, reject, talk (inside a\n"
             "                      member's session: its own team)\n"
             "      --as MEMBER     act as a member (the user only)\n"

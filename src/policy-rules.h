@@ -37,8 +37,9 @@ int line_decide(const struct line_facts *, char *why, size_t size);
 
 /* ---- budgets ---- */
 struct budget {
-	char scope[96]; /* "session:ID", "group:G", "global" */
+	char scope[96]; /* "session:ID", "group:G", "global", "team:ID" */
 	char label[128];
+	char raise[160]; /* the command that raises it, if not galley budget */
 	double usd, lim_usd; /* lim 0: none */
 	long long tokens, lim_tokens;
 };

@@ -183,9 +183,20 @@ daily_budget(struct budget *b, const char *scope, double usd, long long tokens,
 	return 1;
 }
 
-/* The budgets over a session; returns how many (at most 3). */
+/* A session's own, its group's, everyone's, and one other module's (a
+ * team's: session_budget_source). */
+#define BUDGETS_MAX 4
+static budget_source_fn *source;
+
+void
+session_budget_source(budget_source_fn *fn)
+{
+	source = fn;
+}
+
+/* The budgets over a session; returns how many (at most BUDGETS_MAX). */
 static int
-budgets_of(struct session *s, struct budget out[3])
+budgets_of(struct session *s, struct budget out[BUDGETS_MAX])
 {
 	const char *g = s->grp ? s->grp : "default";
 	int n = 0;
@@ -216,6 +227,10 @@ budgets_of(struct session *s, struct budget out[3])
 	    json_integer_value(json_array_get(p, 1)), label);
 	n += daily_budget(&out[n], "global", today.usd, today.tokens,
 	    "the global daily budget");
+	if (source) {
+		memset(&out[n], 0, sizeof out[n]);
+		n += source(s, &out[n]) > 0;
+	}
 	return n;
 }
 
@@ -237,7 +252,7 @@ budget_json(const struct budget *b)
 void
 session_budget_check(struct session *s)
 {
-	struct budget bs[3];
+	struct budget bs[BUDGETS_MAX];
 	int n = budgets_of(s, bs), worst = -1;
 	double warn = settings_user_num("budget.warnPercent", 80) / 100;
 	double cap = settings_user_num("budget.hardCapPercent", 150) / 100;
@@ -286,18 +301,26 @@ session_budget_check(struct session *s)
 	if ((s->hold == HOLD_BUDGET && s->pass) || s->hold == HOLD_RUNAWAY)
 		return; /* a reply let this turn through; a runaway stays one
 		         * (any hold denies its tools) */
-	snprintf(reason, sizeof reason,
-	    "%s is spent (%s): galley budget raise %s%s %s, or reply "
-	    "with galley send to allow one more turn",
-	    bs[worst].label, used,
-	    strcmp(bs[worst].scope, "global") == 0           ? "--global"
-	        : strncmp(bs[worst].scope, "group:", 6) == 0 ? "--group "
-	                                                     : "--session ",
-	    strcmp(bs[worst].scope, "global") == 0 ? ""
-	        : strncmp(bs[worst].scope, "group:", 6) == 0
-	        ? bs[worst].scope + 6
-	        : s->name,
-	    budget_usd_fuller(&bs[worst]) ? "--usd N" : "--tokens N");
+	if (bs[worst].raise[0])
+		snprintf(reason, sizeof reason,
+		    "%s is spent (%s): %s %s, or reply with galley send to "
+		    "allow one more turn",
+		    bs[worst].label, used, bs[worst].raise,
+		    budget_usd_fuller(&bs[worst]) ? "--usd N" : "--tokens N");
+	else
+		snprintf(reason, sizeof reason,
+		    "%s is spent (%s): galley budget raise %s%s %s, or reply "
+		    "with galley send to allow one more turn",
+		    bs[worst].label, used,
+		    strcmp(bs[worst].scope, "global") == 0 ? "--global"
+		        : strncmp(bs[worst].scope, "group:", 6) == 0
+		        ? "--group "
+		        : "--session ",
+		    strcmp(bs[worst].scope, "global") == 0 ? ""
+		        : strncmp(bs[worst].scope, "group:", 6) == 0
+		        ? bs[worst].scope + 6
+		        : s->name,
+		    budget_usd_fuller(&bs[worst]) ? "--usd N" : "--tokens N");
 	session_hold(s, HOLD_BUDGET, "budget", reason);
 }
 
@@ -335,7 +358,7 @@ session_budget_count(struct session *s, double usd, long long tokens)
 int
 session_budget_blocks(struct session *s, char *why, size_t size)
 {
-	struct budget bs[3];
+	struct budget bs[BUDGETS_MAX];
 	int n;
 
 	if (today.groups == NULL)
@@ -364,7 +387,7 @@ session_budget_status(void)
 
 	/* every budget some session is under, once */
 	TAILQ_FOREACH(s, &session_table, entry) {
-		struct budget bs[3];
+		struct budget bs[BUDGETS_MAX];
 		int n = budgets_of(s, bs);
 		for (int i = 0; i < n; i++) {
 			int session_scope =
@@ -375,17 +398,19 @@ session_budget_status(void)
 			json_t *b = budget_json(&bs[i]);
 			json_object_set_new(
 			    b, "label", json_string(bs[i].label));
+			/* a source's budget is named by its label */
 			json_object_set_new(b, "name",
 			    json_string(session_scope ? s->name
 			            : strcmp(bs[i].scope, "global") == 0
 			            ? "global"
-			            : bs[i].scope + 6));
+			            : bs[i].raise[0] ? bs[i].label
+			                             : bs[i].scope + 6));
 			json_t *held = json_array();
 			struct session *o;
 			TAILQ_FOREACH(o, &session_table, entry) {
 				if (o->hold != HOLD_BUDGET)
 					continue;
-				struct budget ob[3];
+				struct budget ob[BUDGETS_MAX];
 				int on = budgets_of(o, ob);
 				for (int k = 0; k < on; k++)
 					if (strcmp(ob[k].scope, bs[i].scope) ==

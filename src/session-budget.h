@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "policy-rules.h"
 
 struct session;
 
@@ -20,6 +21,10 @@ void session_budget_count(struct session *, double usd, long long tokens);
 /* Warn, hold, stop or release by its budgets. */
 void session_budget_check(struct session *);
 void session_budget_check_all(void);
+/* One more budget over a session, from another module (team.c: its
+ * team's, over all its members): fill *b and return 1, or 0 for none. */
+typedef int budget_source_fn(struct session *, struct budget *b);
+void session_budget_source(budget_source_fn *);
 /* 1 when a spent daily budget keeps it in line (why says which). */
 int session_budget_blocks(struct session *, char *why, size_t size);
 /* galley budget */

@@ -116,6 +116,8 @@ const struct migration store_migrations[] = {
         " isolation TEXT NOT NULL DEFAULT 'shared',"
         " teammate_model TEXT,"
         " allow_overlap INTEGER NOT NULL DEFAULT 0,"
+        " budget_usd REAL NOT NULL DEFAULT 0,"
+        " budget_tokens INTEGER NOT NULL DEFAULT 0,"
         " created_at INTEGER NOT NULL,"
         " UNIQUE (repo, name)"
         ") STRICT;"

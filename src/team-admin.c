@@ -9,6 +9,7 @@
 
 #include "names.h"
 #include "proto.h"
+#include "session-budget.h"
 #include "session-life.h"
 #include "session.h"
 #include "settings.h"
@@ -48,6 +49,9 @@ serve_create(json_t *req, json_t *reply, struct err *err)
 	const char *name = NULL, *cwd = NULL, *goal = NULL, *iso = NULL;
 	const char *tm = NULL;
 	int pa = 0, ao = 0;
+	double busd = 0;
+	json_int_t btok = 0;
+	json_t *bu = json_object_get(req, "budget_usd");
 	char id[16];
 
 	if (proto_get_str(req, "name", &name, err) < 0 ||
@@ -56,8 +60,16 @@ serve_create(json_t *req, json_t *reply, struct err *err)
 	    proto_get_str(req, "isolation", &iso, err) < 0 ||
 	    proto_get_str(req, "teammate_model", &tm, err) < 0 ||
 	    proto_get_bool(req, "plan_approval", &pa, err) < 0 ||
-	    proto_get_bool(req, "allow_overlap", &ao, err) < 0)
+	    proto_get_bool(req, "allow_overlap", &ao, err) < 0 ||
+	    proto_get_int_in(
+	        req, "budget_tokens", &btok, 0, INT64_MAX / 2, err) < 0)
 		return -1;
+	if (bu &&
+	    (!json_is_number(bu) || !(json_number_value(bu) >= 0) ||
+	        json_number_value(bu) > 1e6))
+		return err_set(err, ERR_USAGE,
+		    "field 'budget_usd' must be a number of dollars");
+	busd = json_number_value(bu);
 	if (name == NULL || name_check(name, "team", err) < 0 || cwd == NULL ||
 	    cwd[0] != '/')
 		return name ? -1
@@ -72,8 +84,8 @@ serve_create(json_t *req, json_t *reply, struct err *err)
 	char sql[256];
 	snprintf(sql, sizeof sql,
 	    "INSERT INTO teams (id, name, repo, goal, isolation, "
-	    "teammate_model, plan_approval, allow_overlap, created_at) VALUES "
-	    "(?,?,?,?,?,?,%d,%d,?)",
+	    "teammate_model, plan_approval, allow_overlap, budget_usd, "
+	    "budget_tokens, created_at) VALUES (?,?,?,?,?,?,%d,%d,?,?,?)",
 	    pa, ao);
 	/* not the statement cache: the text is built here */
 	sqlite3_stmt *st;
@@ -83,7 +95,9 @@ serve_create(json_t *req, json_t *reply, struct err *err)
 			if (args[i])
 				sqlite3_bind_text(
 				    st, i + 1, args[i], -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 7, wall_ms());
+		sqlite3_bind_double(st, 7, busd);
+		sqlite3_bind_int64(st, 8, btok);
+		sqlite3_bind_int64(st, 9, wall_ms());
 		int r = sqlite3_step(st);
 		sqlite3_finalize(st);
 		if (r == SQLITE_CONSTRAINT)
@@ -353,6 +367,46 @@ serve_stop(const struct team_actor *a, json_t *reply, struct err *err)
 	return 0;
 }
 
+/* team budget TEAM --usd X --tokens N: the team's budget grows by that
+ * much (a team's budget is for its life, not per day); its held members
+ * are released at once if it is no longer spent. */
+static int
+serve_budget(
+    const struct team_actor *a, json_t *req, json_t *reply, struct err *err)
+{
+	json_t *u = json_object_get(req, "usd");
+	json_int_t tokens = 0;
+
+	if (proto_get_int_in(req, "tokens", &tokens, 0, INT64_MAX / 4, err) < 0)
+		return -1;
+	if (u &&
+	    (!json_is_number(u) || !(json_number_value(u) >= 0) ||
+	        json_number_value(u) > 1e6))
+		return err_set(err, ERR_USAGE, "field 'usd' must be dollars");
+	if (!a->is_user && strcmp(a->member, "lead") != 0)
+		return err_set(err, ERR_REFUSED,
+		    "only the user or the lead "
+		    "raises the team's budget");
+	if (json_number_value(u) <= 0 && tokens <= 0)
+		return err_set(
+		    err, ERR_USAGE, "raise by --usd X or --tokens N");
+	sqlite3_stmt *st = store_stmt(&galley_db,
+	    "UPDATE teams SET budget_usd = budget_usd + ?, budget_tokens = "
+	    "budget_tokens + ? WHERE id = ?");
+	if (st == NULL)
+		return store_sqlerr(&galley_db, err, "team budget");
+	sqlite3_bind_double(st, 1, json_number_value(u));
+	sqlite3_bind_int64(st, 2, tokens);
+	sqlite3_bind_text(st, 3, a->team, -1, SQLITE_TRANSIENT);
+	int ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_reset(st);
+	if (!ok)
+		return store_sqlerr(&galley_db, err, "team budget");
+	session_budget_check_all();
+	json_object_set_new(reply, "team", team_status_json(a->team));
+	return 0;
+}
+
 /* The user talks to a member named by its session (the view's `t`, or
  * `team talk REVIEW.DEV TEXT` with no --team). */
 static int
@@ -523,6 +577,8 @@ team_admin_serve(json_t *req, json_t *reply, struct err *err)
 			return -1;
 		return team_msg_send(a.team, "user", member, text, err);
 	}
+	if (strcmp(op, "budget") == 0)
+		return serve_budget(&a, req, reply, err);
 	if (strcmp(op, "restart") == 0 || strcmp(op, "resume") == 0)
 		return serve_restart(&a, op, req, reply, err);
 	if (strcmp(op, "plan") == 0 || strcmp(op, "approve") == 0 ||

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "names.h"
 #include "server.h"
+#include "session-budget.h"
 #include "session-policy.h"
 #include "session.h"
 #include "settings.h"
@@ -154,7 +155,7 @@ team_status_json(const char *team_id)
 {
 	static const char tsql[] =
 	    "SELECT name, repo, goal, plan_approval, isolation, "
-	    "teammate_model FROM teams WHERE id = ?";
+	    "teammate_model, budget_usd, budget_tokens FROM teams WHERE id = ?";
 	static const char msql[] =
 	    "SELECT name, session, lens, own, plan FROM members WHERE team = "
 	    "? ORDER BY created_at, name";
@@ -172,6 +173,12 @@ team_status_json(const char *team_id)
 		    "goal", team_col(st, 2), "plan_approval",
 		    sqlite3_column_int(st, 3), "isolation", team_col(st, 4),
 		    "teammate_model", team_col(st, 5));
+	if (o &&
+	    (sqlite3_column_double(st, 6) > 0 ||
+	        sqlite3_column_int64(st, 7) > 0))
+		json_object_set_new(o, "budget",
+		    json_pack("{s:f, s:I}", "usd", sqlite3_column_double(st, 6),
+		        "tokens", (json_int_t)sqlite3_column_int64(st, 7)));
 	sqlite3_reset(st);
 	if (o == NULL)
 		return NULL;
@@ -363,9 +370,56 @@ team_gate(struct session *s, const char *tool, json_t *input)
 	return why;
 }
 
+/* ---- the team's budget ------------------------------------------------- */
+
+/* Over every member: its limit, and what all of them spent together. */
+static int
+team_budget(struct session *s, struct budget *b)
+{
+	static const char sql[] =
+	    "SELECT t.id, t.name, t.budget_usd, t.budget_tokens FROM members "
+	    "m JOIN teams t ON t.id = m.team WHERE m.session = ?";
+	static const char msql[] =
+	    "SELECT session FROM members WHERE team = ? AND session IS NOT NULL";
+	sqlite3_stmt *st;
+
+	if (s->team == NULL || (st = store_stmt(&galley_db, sql)) == NULL)
+		return 0;
+	team_bind(st, 1, s->id);
+	int found = sqlite3_step(st) == SQLITE_ROW &&
+	    (sqlite3_column_double(st, 2) > 0 ||
+	        sqlite3_column_int64(st, 3) > 0);
+	if (found) {
+		snprintf(b->scope, sizeof b->scope, "team:%s", team_col(st, 0));
+		snprintf(b->label, sizeof b->label, "team %s's budget",
+		    team_col(st, 1));
+		snprintf(b->raise, sizeof b->raise, "galley team budget %s",
+		    team_col(st, 1));
+		b->lim_usd = sqlite3_column_double(st, 2);
+		b->lim_tokens = sqlite3_column_int64(st, 3);
+	}
+	char team[16];
+	snprintf(team, sizeof team, "%s", found ? team_col(st, 0) : "");
+	sqlite3_reset(st);
+	if (!found || (st = store_stmt(&galley_db, msql)) == NULL)
+		return 0;
+	team_bind(st, 1, team);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct session *m = session_find_id(team_col(st, 0));
+		if (m == NULL)
+			continue;
+		b->usd += m->usage.cost;
+		b->tokens += m->usage.input + m->usage.output +
+		    m->usage.cache_read + m->usage.cache_write;
+	}
+	sqlite3_reset(st);
+	return 1;
+}
+
 void
 team_init(void)
 {
 	session_observe(team_observe, NULL);
 	session_policy_gate(team_gate);
+	session_budget_source(team_budget);
 }

@@ -275,3 +275,27 @@ def test_resume_starts_every_member_that_ended(galley, team_env):
          what="all working again")
     galley.fail("team", "restart", "nosuch", "--team", "review", cwd=repo,
                 code=3)
+
+
+def test_the_team_budget_holds_every_member(galley, team_env):
+    repo = team_env
+    # 0.45 dollars against 0.40: held (the hard cap, 150%, would stop)
+    create(galley, repo, "review", "--budget-usd", "0.40")
+    add(galley, repo, "other", "say waiting")
+    galley.wait_state("review.other", "idle")
+    galley.wait_state("review.lead", "idle")
+    add(galley, repo, "spender", "usage 100000 10000 claude-sonnet-4-5")
+    for n in ("review.spender", "review.other", "review.lead"):
+        s = galley.wait_state(n, "blocked", timeout=20)
+        assert s["waiting_for"] == "budget", s
+        assert "team review's budget is spent" in s["reason"], s
+        assert "galley team budget review" in s["reason"], s
+    assert status(galley, repo)["budget"]["usd"] == 0.4
+    assert "team review's budget" in galley.ok("budget").stdout
+    galley.fail("team", "budget", "review", cwd=repo, code=2)
+    galley.ok("team", "budget", "review", "--usd", "5", cwd=repo)
+    for n in ("review.spender", "review.other", "review.lead"):
+        galley.wait_state(n, "idle", timeout=20)
+    # a session outside the team is not held by it
+    galley.new("say free", name="outsider", cwd=repo)
+    galley.wait_state("outsider", "idle")
