@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "worktree.h"
 #include "names.h"
 #include "server.h"
 #include "session-life.h"
@@ -57,6 +58,44 @@ struct team_opts {
 	int plan_approval, allow_overlap;
 };
 
+/* --budget-usd and --budget-tokens of create and start are the team's;
+ * of add they stay: the member's own, as `new` takes them. -1, or the exit
+ * code of a usage error. */
+static int
+take_budget_opts(struct cmd_ctx *ctx, struct team_opts *o)
+{
+	const char *sub = NULL;
+	int out = 1;
+
+	for (int i = 1; i < ctx->argc && sub == NULL; i++)
+		if (ctx->argv[i][0] != '-')
+			sub = ctx->argv[i];
+	if (sub == NULL || (strcmp(sub, "create") && strcmp(sub, "start")))
+		return -1;
+	for (int i = 1; i < ctx->argc; i++) {
+		char *a = ctx->argv[i];
+		if (strcmp(a, "--") == 0) {
+			while (i < ctx->argc)
+				ctx->argv[out++] = ctx->argv[i++];
+			break;
+		}
+		if (strcmp(a, "--budget-usd") && strcmp(a, "--budget-tokens")) {
+			ctx->argv[out++] = a;
+			continue;
+		}
+		if (i + 1 >= ctx->argc)
+			return cmd_usage_error(
+			    ctx, "option '%s' needs a value", a);
+		if (a[9] == 'u')
+			o->budget_usd = ctx->argv[++i];
+		else
+			o->budget_tokens = ctx->argv[++i];
+	}
+	ctx->argc = out;
+	ctx->argv[out] = NULL;
+	return -1;
+}
+
 static int
 take_team_opts(struct cmd_ctx *ctx, struct team_opts *o)
 {
@@ -77,29 +116,9 @@ take_team_opts(struct cmd_ctx *ctx, struct team_opts *o)
 	    {"--tokens", offsetof(struct team_opts, tokens)},
 	};
 	int out = 1;
-	/* --budget-usd of create and start is the team's; of add, the
-	 * member's own (new's option) */
-	const char *sub = NULL;
-	for (int i = 1; i < ctx->argc && sub == NULL; i++)
-		if (ctx->argv[i][0] != '-')
-			sub = ctx->argv[i];
-	int team_budget =
-	    sub && (!strcmp(sub, "create") || !strcmp(sub, "start"));
 
 	for (int i = 1; i < ctx->argc; i++) {
 		char *a = ctx->argv[i];
-		if (team_budget &&
-		    (!strcmp(a, "--budget-usd") ||
-		        !strcmp(a, "--budget-tokens"))) {
-			if (i + 1 >= ctx->argc)
-				return cmd_usage_error(
-				    ctx, "option '%s' needs a value", a);
-			if (a[9] == 'u')
-				o->budget_usd = ctx->argv[++i];
-			else
-				o->budget_tokens = ctx->argv[++i];
-			continue;
-		}
 		if (strcmp(a, "--") == 0) {
 			while (i < ctx->argc)
 				ctx->argv[out++] = ctx->argv[i++];
@@ -375,6 +394,112 @@ team_start(struct cmd_ctx *ctx, struct team_opts *o)
 	return rc;
 }
 
+/* What a member produced: tasks it completed, and for a worktree member
+ * its commits and diff against its base. */
+static json_t *
+member_summary(struct cmd_ctx *ctx, json_t *t, json_t *m)
+{
+	const char *name = session_str(m, "name");
+	const char *sid = session_str(m, "session");
+	json_t *task, *o = json_pack("{s:s}", "member", name);
+	struct wt_risk risk = WT_RISK_INIT;
+	size_t i;
+	int done = 0;
+
+	json_array_foreach(json_object_get(t, "tasks"), i, task)
+	{
+		done += !strcmp(session_str(task, "owner"), name) &&
+		    !strcmp(session_str(task, "status"), "completed");
+	}
+	json_object_set_new(o, "tasks_done", json_integer(done));
+	json_t *s = *sid ? cmd_get_session(ctx, sid) : NULL;
+	err_release(&ctx->err);
+	const char *wt = session_str(s, "worktree");
+	const char *branch = session_str(s, "branch");
+	/* what removing its worktree would lose: files not committed, and
+	 * commits in no other branch */
+	if (*wt && access(wt, F_OK) == 0 &&
+	    worktree_risk(session_str(s, "repo"), wt, *branch ? branch : NULL,
+	        &risk, &ctx->err) == 0) {
+		json_object_set_new(o, "worktree", json_string(wt));
+		json_object_set_new(o, "files", json_integer(risk.nfiles));
+		json_object_set_new(o, "commits", json_integer(risk.ncommits));
+	}
+	err_release(&ctx->err);
+	wt_risk_release(&risk);
+	json_decref(s);
+	return o;
+}
+
+/* team cleanup TEAM: every member and the lead stop, and a summary says
+ * what each produced; worktrees stay (galley rm --ended sweeps those that
+ * hold nothing). */
+static int
+team_cleanup(struct cmd_ctx *ctx, struct team_opts *o)
+{
+	if (ctx->argc != 3)
+		return cmd_usage_error(ctx, "team cleanup TEAM");
+	json_t *req = cmd_team_request("team", "status", ctx->argv[2], NULL);
+	json_t *reply = cmd_call(ctx, req), *m, *out = json_array();
+	size_t i;
+
+	if (reply == NULL) {
+		json_decref(out);
+		return cmd_fail(ctx);
+	}
+	json_t *t = json_object_get(reply, "team");
+	json_array_append_new(
+	    out, member_summary(ctx, t, json_object_get(t, "lead")));
+	json_array_foreach(json_object_get(t, "members"), i, m)
+	    json_array_append_new(out, member_summary(ctx, t, m));
+	json_t *stop = cmd_team_request("team", "stop", ctx->argv[2], NULL);
+	json_t *sr = cmd_call(ctx, stop);
+	if (sr == NULL) {
+		json_decref(reply);
+		json_decref(out);
+		return cmd_fail(ctx);
+	}
+	/* wait for them to end: cleanup leaves nothing running */
+	size_t k;
+	json_t *id;
+	json_array_foreach(json_object_get(sr, "sessions"), k, id)
+	{
+		for (int tries = 0; tries < 200; tries++) {
+			json_t *s = cmd_get_session(ctx, json_string_value(id));
+			int ended = s == NULL ||
+			    state_is_terminal(session_str(s, "state"));
+			json_decref(s);
+			err_release(&ctx->err);
+			if (ended)
+				break;
+			usleep(50 * 1000);
+		}
+	}
+	if (ctx->json)
+		cmd_print_json(out);
+	else
+		json_array_foreach(out, i, m)
+		{
+			printf("%-14s %lld task(s) done",
+			    session_str(m, "member"),
+			    (long long)json_integer_value(
+			        json_object_get(m, "tasks_done")));
+			if (*session_str(m, "worktree"))
+				printf(" · %lld file(s), %lld commit(s) in its "
+				       "worktree (kept)",
+				    (long long)json_integer_value(
+				        json_object_get(m, "files")),
+				    (long long)json_integer_value(
+				        json_object_get(m, "commits")));
+			putchar('\n');
+		}
+	(void)o;
+	json_decref(sr);
+	json_decref(reply);
+	json_decref(out);
+	return 0;
+}
+
 static void
 print_status(json_t *t)
 {
@@ -535,7 +660,8 @@ team_run(struct cmd_ctx *ctx)
 		return 0;
 	}
 	o.own = json_array();
-	if ((rc = take_team_opts(ctx, &o)) >= 0) {
+	if ((rc = take_budget_opts(ctx, &o)) >= 0 ||
+	    (rc = take_team_opts(ctx, &o)) >= 0) {
 		json_decref(o.own);
 		return rc;
 	}
@@ -563,6 +689,8 @@ team_run(struct cmd_ctx *ctx)
 		rc = team_add(ctx, &o);
 	else if (strcmp(op, "start") == 0)
 		rc = team_start(ctx, &o);
+	else if (strcmp(op, "cleanup") == 0)
+		rc = team_cleanup(ctx, &o);
 	else if (strcmp(op, "status") == 0 || strcmp(op, "ls") == 0 ||
 	    strcmp(op, "stop") == 0 || strcmp(op, "log") == 0 ||
 	    strcmp(op, "plan") == 0 || strcmp(op, "approve") == 0 ||
@@ -594,7 +722,8 @@ const struct cmd_entry cmd_team_entry = {
              "options]\n"
              "       galley team status|stop|log|resume TEAM | ls | "
              "restart MEMBER\n"
-             "       galley team budget TEAM --usd X|--tokens N\n"
+             "       galley team budget TEAM --usd X|--tokens N | cleanup "
+             "TEAM\n"
              "       galley team plan TEXT | approve|reject MEMBER [--why T] "
              "| talk MEMBER TEXT",
     .summary = "a lead and teammates with a task list and messages",

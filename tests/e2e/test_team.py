@@ -299,3 +299,26 @@ def test_the_team_budget_holds_every_member(galley, team_env):
     # a session outside the team is not held by it
     galley.new("say free", name="outsider", cwd=repo)
     galley.wait_state("outsider", "idle")
+
+
+def test_cleanup_stops_everyone_and_says_what_each_produced(galley,
+                                                            team_env):
+    repo = team_env
+    subprocess.run(["git", "-c", "user.email=t@e", "-c", "user.name=t",
+                    "commit", "-q", "--allow-empty", "-m", "x"], cwd=repo,
+                   check=True)
+    create(galley, repo, "iso", "--isolation", "worktree",
+           prompt="think 600")
+    galley.ok("task", "add", "one", "--team", "iso", cwd=repo)
+    add(galley, repo, "w", "run galley task claim; run galley task done 1; "
+        "write w.txt work; think 600", team="iso")
+    poll(lambda: (repo / ".galley/worktrees/iso-w/w.txt").exists(), 20,
+         what="the member's work")
+    pids = [p for s in galley.ls() for p in (s["pid"], s["host_pid"]) if p]
+    out = galley.json("team", "cleanup", "iso", cwd=repo)
+    w = [m for m in out if m["member"] == "w"][0]
+    assert w["tasks_done"] == 1 and w["files"] == 1, out
+    assert (repo / ".galley/worktrees/iso-w/w.txt").exists()
+    assert all(s["state"] == "stopped" for s in galley.ls())
+    poll(lambda: not any(pid_alive(p) for p in pids), 20,
+         what="no process of the team left")

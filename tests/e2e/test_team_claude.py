@@ -56,8 +56,11 @@ def test_a_claude_member_claims_reports_and_completes(galley, fake, repo):
     assert {"mcp__galley__task_claim", "mcp__galley__send_message",
             "mcp__galley__task_update"} <= tools, sorted(tools)[:50]
     galley.wait_state("review.dev", "idle", timeout=60)
-    # two lines: a paste, whose Enter follows it (a CR typed in the same
-    # write while claude still runs its Stop hook can be lost)
+    # claude takes an Enter again only once its Stop hook has run (galley
+    # hears of the idle from that hook): wait until the prompt is back
+    poll(lambda: "stop hook" not in galley.ok("peek", "review.dev").stdout,
+         20, what="claude's prompt back")
+    # two lines: a paste, whose Enter follows it
     galley.ok("send", "review.dev",
               call("task_update", {"task": 1, "status": "completed"}) +
               "\nSAY updating")
