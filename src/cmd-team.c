@@ -193,6 +193,19 @@ shift_to_new(struct cmd_ctx *ctx, int from)
 	ctx->argv[out] = NULL;
 }
 
+/* `new` refused the lead or a member: its row goes (a team without its
+ * lead goes whole); new said why already. */
+static void
+undo(struct cmd_ctx *ctx, const char *team, const char *member)
+{
+	json_t *drop = cmd_team_request("team", "drop", team, NULL);
+
+	if (member)
+		json_object_set_new(drop, "member", json_string(member));
+	json_decref(cmd_call(ctx, drop));
+	err_release(&ctx->err);
+}
+
 static int
 team_create(struct cmd_ctx *ctx, struct team_opts *o)
 {
@@ -256,11 +269,8 @@ team_create(struct cmd_ctx *ctx, struct team_opts *o)
 	}
 	int rc = start_member(ctx, extra);
 	json_decref(extra);
-	if (rc != 0) { /* no lead: no team */
-		json_t *drop = cmd_team_request("team", "drop", name, NULL);
-		json_decref(cmd_call(ctx, drop));
-		err_release(&ctx->err);
-	}
+	if (rc != 0) /* no lead: no team */
+		undo(ctx, name, NULL);
 	json_decref(reply);
 	return rc;
 }
@@ -329,12 +339,8 @@ team_add(struct cmd_ctx *ctx, struct team_opts *o)
 	int rc = start_member(ctx, extra);
 	free(wt);
 	json_decref(extra);
-	if (rc != 0) {
-		json_t *drop = cmd_team_request("team", "drop", team, NULL);
-		json_object_set_new(drop, "member", json_string(member));
-		json_decref(cmd_call(ctx, drop));
-		err_release(&ctx->err);
-	}
+	if (rc != 0)
+		undo(ctx, team, member);
 	json_decref(reply);
 	return rc;
 }

@@ -121,10 +121,12 @@ team_actor(json_t *req, struct team_actor *a, struct err *err)
 	char *repo = cwd ? repo_root(cwd) : NULL;
 	const char *scope = repo ? repo : cwd ? cwd : "/";
 	int found = team_by_name(scope, team, a);
-	free(repo);
 	if (!found)
-		return err_set(err, ERR_NOT_FOUND,
+		err_set(err, ERR_NOT_FOUND,
 		    "no team '%s' in %s: see 'galley team ls'", team, scope);
+	free(repo); /* scope may be it */
+	if (!found)
+		return -1;
 	if (as && strcmp(as, "user") != 0) {
 		if (!is_member(a->team, as))
 			return err_set(err, ERR_NOT_FOUND,

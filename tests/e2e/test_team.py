@@ -322,3 +322,16 @@ def test_cleanup_stops_everyone_and_says_what_each_produced(galley,
     assert all(s["state"] == "stopped" for s in galley.ls())
     poll(lambda: not any(pid_alive(p) for p in pids), 20,
          what="no process of the team left")
+
+
+def test_a_lead_that_cannot_start_leaves_no_team(galley, team_env):
+    repo = team_env
+    galley.fail("team", "create", "ghost", "-r", "fake", cwd=repo, code=2,
+                match="needs a PROMPT")
+    galley.fail("team", "status", "ghost", cwd=repo, code=3)
+    galley.fail("team", "create", "bad name", "-r", "fake", "x", cwd=repo,
+                code=2, match="invalid team")
+    create(galley, repo, "ghost")
+    galley.fail("team", "add", "ghost", "m", "--lens", "x", "-r", "fake",
+                cwd=repo, code=2)
+    assert status(galley, repo, "ghost")["members"] == []
