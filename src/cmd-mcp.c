@@ -146,6 +146,17 @@ tool_call(struct cmd_ctx *ctx, const char *name, json_t *args)
 	return r;
 }
 
+/* The tools are listed: the daemon may type the member's held first
+ * prompt now. Outside a team there is nobody to tell; that is no error. */
+static void
+announce(struct cmd_ctx *ctx)
+{
+	json_decref(
+	    cmd_call(ctx, cmd_team_request("team", "ready", NULL, NULL)));
+	err_release(&ctx->err);
+	client_close(&ctx->cl);
+}
+
 static void
 handle(struct cmd_ctx *ctx, json_t *m)
 {
@@ -168,7 +179,10 @@ handle(struct cmd_ctx *ctx, json_t *m)
 	} else if (strcmp(method, "ping") == 0) {
 		result = json_object();
 	} else if (strcmp(method, "tools/list") == 0) {
-		result = json_pack("{s:o}", "tools", tools_list());
+		send_msg(json_pack("{s:s, s:O, s:{s:o}}", "jsonrpc", "2.0",
+		    "id", id, "result", "tools", tools_list()));
+		announce(ctx);
+		return;
 	} else if (strcmp(method, "tools/call") == 0) {
 		const char *name =
 		    json_string_value(json_object_get(params, "name"));

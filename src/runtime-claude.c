@@ -199,7 +199,9 @@ claude_argv(const struct session_spec *sp, json_t **out, char **session_id,
 	add_list(*out, "--disallowedTools", &sp->deny);
 	for (size_t i = 0; i < sp->args.n; i++)
 		json_array_append_new(*out, json_string(sp->args.v[i]));
-	if (prompt && *prompt) {
+	/* interactive, its MCP tools come after the first turn has begun:
+	 * a member's prompt waits for them (late_tools) */
+	if (prompt && *prompt && !(sp->member && !sp->headless)) {
 		json_array_append_new(*out, json_string("--"));
 		json_array_append_new(*out, json_string(prompt));
 	}
@@ -386,6 +388,7 @@ const struct runtime runtime_claude = {
     .request = claude_request,
     .named_agents = 1,
     .interactive = 1,
+    .late_tools = 1,
     .dialogs = claude_dialogs,
     .retrying = claude_retrying,
     .sandbox_paths = claude_sandbox_paths,

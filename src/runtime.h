@@ -36,6 +36,10 @@ struct runtime {
 	    const char *permission_mode, struct err *);
 	int named_agents; /* runs named agents itself (--agents, --agent) */
 	int interactive;  /* starts with no prompt, for a person to type in */
+	/* connects its MCP servers while its first turn already runs: a
+	 * team member's first prompt is held back from its command line and
+	 * typed once galley's server is up (team-msg.c) */
+	int late_tools;
 	const char *api_default;
 	/* the command line; *session_id is the conversation's id when the
 	 * driver makes one (caller frees) */

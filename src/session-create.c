@@ -239,7 +239,7 @@ session_create(const struct session_spec *sp, struct err *err)
 	json_decref(first);
 	s->first_block = blocked;
 	/* the scheduler starts it now, unless it must wait */
-	session_notify(s, SESSION_CHANGE_CREATED);
+	session_notify_created(s, sp);
 	session_line_result(s, err);
 	json_decref(argv);
 	free(rsid);

@@ -83,7 +83,8 @@ session_add(struct session *s)
 	session_count++;
 }
 
-static void notify(struct session *, enum session_change_kind, int old);
+static void notify(struct session *, enum session_change_kind, int old,
+    const struct session_spec *);
 
 /* Out of the table first, so what waited on it sees it gone; then the
  * observers; then freed. */
@@ -92,7 +93,7 @@ session_drop(struct session *s)
 {
 	TAILQ_REMOVE(&session_table, s, entry);
 	session_count--;
-	notify(s, SESSION_CHANGE_REMOVED, s->state);
+	notify(s, SESSION_CHANGE_REMOVED, s->state, NULL);
 	session_free(s);
 }
 
@@ -368,9 +369,10 @@ session_unobserve(session_observer_fn *fn, void *arg)
 }
 
 static void
-notify(struct session *s, enum session_change_kind kind, int old)
+notify(struct session *s, enum session_change_kind kind, int old,
+    const struct session_spec *sp)
 {
-	struct session_change ch = {kind, old};
+	struct session_change ch = {kind, old, sp};
 
 	/* an observer may unsubscribe itself: walk a copy */
 	size_t n = nobservers;
@@ -385,7 +387,14 @@ void
 session_notify(struct session *s, enum session_change_kind kind)
 {
 	session_uncache(s);
-	notify(s, kind, s->state);
+	notify(s, kind, s->state, NULL);
+}
+
+void
+session_notify_created(struct session *s, const struct session_spec *sp)
+{
+	session_uncache(s);
+	notify(s, SESSION_CHANGE_CREATED, s->state, sp);
 }
 
 static void (*line_moved)(void);
@@ -633,5 +642,5 @@ session_set_state(struct session *s, enum session_state state,
 	    state_name(state), "waiting_for", waiting_for, "reason", reason);
 	session_event(s, "state", data);
 	json_decref(data);
-	notify(s, SESSION_CHANGE_STATE, old);
+	notify(s, SESSION_CHANGE_STATE, old, NULL);
 }

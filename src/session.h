@@ -18,6 +18,7 @@
 #include "store.h"
 
 struct host_link;
+struct session_spec;
 
 struct usage_sum {
 	long long input, output, cache_read, cache_write;
@@ -126,6 +127,8 @@ enum session_change_kind {
 struct session_change {
 	enum session_change_kind kind;
 	int old; /* enum session_state before a STATE change */
+	/* CREATED: what it was made from (the prompt, headless...) */
+	const struct session_spec *spec;
 };
 typedef void session_observer_fn(
     struct session *, const struct session_change *, void *arg);
@@ -134,6 +137,8 @@ void session_unobserve(session_observer_fn *, void *arg);
 /* A change that is not stored (counts worked out): drop the cached
  * JSON and tell the observers. */
 void session_notify(struct session *, enum session_change_kind);
+/* CREATED, with the spec it was made from */
+void session_notify_created(struct session *, const struct session_spec *);
 /* The line may move although no session changed (a limit was raised, a
  * rate-limit hold ended): whoever keeps the line re-reads it. */
 void session_on_line_moved(void (*fn)(void));

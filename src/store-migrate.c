@@ -156,6 +156,10 @@ const struct migration store_migrations[] = {
         ") STRICT;"
         "CREATE INDEX messages_waiting ON messages(team, recipient, "
         "delivered_at);"},
+    {7,
+        /* a member's first prompt, held until its runtime's MCP tools are
+         * there (runtime late_tools), then typed and cleared */
+        "ALTER TABLE members ADD COLUMN brief TEXT;"},
 };
 
 const int store_nmigrations =

@@ -19,31 +19,6 @@
 #include "xmalloc.h"
 
 static int
-exec_sql(const char *sql, const char *const *args, size_t n, long long num,
-    struct err *err)
-{
-	sqlite3_stmt *st = store_stmt(&galley_db, sql);
-
-	if (st == NULL)
-		return store_sqlerr(&galley_db, err, "team");
-	for (size_t i = 0; i < n; i++)
-		if (args[i])
-			sqlite3_bind_text(
-			    st, (int)i + 1, args[i], -1, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_null(st, (int)i + 1);
-	if (num >= 0)
-		sqlite3_bind_int64(st, (int)n + 1, num);
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_CONSTRAINT)
-		return err_set(err, ERR_EXISTS, "it exists already");
-	if (rc != SQLITE_DONE)
-		return store_sqlerr(&galley_db, err, "team");
-	return 0;
-}
-
-static int
 serve_create(json_t *req, json_t *reply, struct err *err)
 {
 	const char *name = NULL, *cwd = NULL, *goal = NULL, *iso = NULL;
@@ -113,8 +88,8 @@ serve_create(json_t *req, json_t *reply, struct err *err)
 	if (rc < 0)
 		return -1;
 	const char *margs[] = {id, "lead"};
-	if (exec_sql("INSERT INTO members (team, name, created_at) VALUES "
-	             "(?,?,?)",
+	if (team_exec("INSERT INTO members (team, name, created_at) VALUES "
+	              "(?,?,?)",
 	        margs, 2, wall_ms(), err) < 0)
 		return -1;
 	json_object_set_new(
@@ -263,8 +238,8 @@ serve_add(
 	char *owntext =
 	    json_array_size(own) ? json_dumps(own, JSON_COMPACT) : NULL;
 	const char *args[] = {a->team, member, lens, owntext};
-	int rc = exec_sql("INSERT INTO members (team, name, lens, own, "
-	                  "created_at) VALUES (?,?,?,?,?)",
+	int rc = team_exec("INSERT INTO members (team, name, lens, own, "
+	                   "created_at) VALUES (?,?,?,?,?)",
 	    args, 4, wall_ms(), err);
 	free(owntext);
 	if (rc < 0) {
@@ -299,14 +274,15 @@ serve_drop(const struct team_actor *a, json_t *req, struct err *err)
 		return -1;
 	if (member && !team_member_session(a->team, member, sid, sizeof sid)) {
 		const char *args[] = {a->team, member};
-		return exec_sql("DELETE FROM members WHERE team = ? AND name = "
-		                "? AND session IS NULL",
+		return team_exec(
+		    "DELETE FROM members WHERE team = ? AND name = "
+		    "? AND session IS NULL",
 		    args, 2, -1, err);
 	}
 	if (member == NULL &&
 	    !team_member_session(a->team, "lead", sid, sizeof sid)) {
 		const char *args[] = {a->team};
-		return exec_sql(
+		return team_exec(
 		    "DELETE FROM teams WHERE id = ?", args, 1, -1, err);
 	}
 	return err_set(err, ERR_REFUSED, "it has started: stop it instead");
@@ -502,8 +478,9 @@ serve_plan(
 		if (text == NULL || *text == '\0')
 			return err_set(err, ERR_USAGE, "the plan is empty");
 		const char *args[] = {text, a->team, a->member};
-		if (exec_sql("UPDATE members SET plan = 'pending', plan_text = "
-		             "? WHERE team = ? AND name = ?",
+		if (team_exec(
+		        "UPDATE members SET plan = 'pending', plan_text = "
+		        "? WHERE team = ? AND name = ?",
 		        args, 3, -1, err) < 0)
 			return -1;
 		xasprintf(&msg,
@@ -521,7 +498,7 @@ serve_plan(
 		return err_set(err, ERR_USAGE, "whose plan?");
 	int ok = strcmp(op, "approve") == 0;
 	const char *args[] = {ok ? "approved" : "rejected", a->team, member};
-	if (exec_sql("UPDATE members SET plan = ? WHERE team = ? AND name = ?",
+	if (team_exec("UPDATE members SET plan = ? WHERE team = ? AND name = ?",
 	        args, 3, -1, err) < 0)
 		return -1;
 	if (sqlite3_changes(galley_db.db) == 0)
@@ -579,6 +556,13 @@ team_admin_serve(json_t *req, json_t *reply, struct err *err)
 	}
 	if (strcmp(op, "budget") == 0)
 		return serve_budget(&a, req, reply, err);
+	if (strcmp(op, "ready") == 0) { /* galley mcp: its tools are listed */
+		if (a.is_user || a.s == NULL)
+			return err_set(err, ERR_REFUSED,
+			    "only a member's own MCP server says it is up");
+		team_msg_ready(a.team, a.member, a.s->id);
+		return 0;
+	}
 	if (strcmp(op, "restart") == 0 || strcmp(op, "resume") == 0)
 		return serve_restart(&a, op, req, reply, err);
 	if (strcmp(op, "plan") == 0 || strcmp(op, "approve") == 0 ||

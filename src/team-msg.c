@@ -23,10 +23,16 @@
  * prompt takes an Enter again only once its Stop hook has run, a moment
  * after the hook tells galley the turn is over. */
 #define DELIVER_SETTLE_MS 400
+/* A brief whose member's MCP server never says it is up (it failed to
+ * start) is typed anyway after this long: the work goes on without
+ * galley's tools rather than not at all. */
+#define BRIEF_WAIT_MS 30000
 
 /* Recipients to try when their settle time is up: {"key": "TEAMID/MEMBER",
  * "at": ms}; looked at every 100 ms while there are any. */
 static json_t *pending;
+/* Sessions whose galley MCP server has listed its tools: {"SID": true} */
+static json_t *tools_up;
 static uv_timer_t settle_timer;
 static int settle_ready;
 
@@ -164,6 +170,73 @@ team_msg_deliver(const char *team, const char *member)
 		uv_timer_start(&settle_timer, settle_cb, 100, 100);
 }
 
+void
+team_msg_brief(const char *team, const char *member, const char *text)
+{
+	const char *args[] = {text, team, member};
+
+	if (team_exec(
+	        "UPDATE members SET brief = ? WHERE team = ? AND name = ?",
+	        args, 3, -1, NULL) < 0)
+		log_error("team %s: cannot keep %s's first prompt: %s", team,
+		    member, sqlite3_errmsg(galley_db.db));
+	team_msg_deliver(team, member);
+	/* the fallback: one more look when the wait is over */
+	json_array_append_new(pending,
+	    json_pack("{s:s++, s:I}", "key", team, "/", member, "at",
+	        (json_int_t)(now_ms() + BRIEF_WAIT_MS)));
+}
+
+void
+team_msg_ready(const char *team, const char *member, const char *sid)
+{
+	if (tools_up == NULL)
+		tools_up = json_object();
+	json_object_set_new(tools_up, sid, json_true());
+	team_msg_deliver(team, member);
+}
+
+/* The member's held first prompt, typed if its tools are up (or the wait
+ * is over) and no dialog is in the way. 1: a brief is still held or was
+ * just typed, so no message goes before it; 0: there is none. */
+static int
+deliver_brief(const char *team, const char *member, struct session *s,
+    const struct executor *ex)
+{
+	static const char sql[] = "SELECT brief FROM members WHERE team = ? "
+	                          "AND name = ? AND brief IS NOT NULL";
+	sqlite3_stmt *st = store_stmt(&galley_db, sql);
+
+	if (st == NULL)
+		return 0;
+	team_bind(st, 1, team);
+	team_bind(st, 2, member);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return 0;
+	}
+	char *brief = xstrdup(team_col(st, 0));
+	sqlite3_reset(st);
+	int up = json_object_get(tools_up, s->id) != NULL;
+	if (s->state == SESSION_BLOCKED || session_terminal(s) ||
+	    (!up && wall_ms() - s->created_at < BRIEF_WAIT_MS))
+		goto out;
+	if (ex->input(s, brief) == 0) {
+		const char *args[] = {team, member};
+		if (!up)
+			log_warn("team %s: %s's first prompt typed without "
+			         "galley's tools: its MCP server never came up",
+			    team, member);
+		json_object_del(tools_up, s->id);
+		team_exec("UPDATE members SET brief = NULL WHERE team = ? AND "
+		          "name = ?",
+		    args, 2, -1, NULL);
+	}
+out:
+	free(brief);
+	return 1;
+}
+
 /* The oldest message waiting for member, typed into its terminal if it is
  * idle now. */
 static void
@@ -179,10 +252,11 @@ deliver_now(const char *team, const char *member)
 	sqlite3_stmt *st;
 
 	if (!team_member_session(team, member, sid, sizeof sid) ||
-	    (s = session_find_id(sid)) == NULL || s->state != SESSION_IDLE)
+	    (s = session_find_id(sid)) == NULL)
 		return;
 	const struct executor *ex = executor_find(s->executor);
 	if (ex == NULL || ex->input == NULL ||
+	    deliver_brief(team, member, s, ex) || s->state != SESSION_IDLE ||
 	    (st = store_stmt(&galley_db, sql)) == NULL)
 		return;
 	team_bind(st, 1, team);

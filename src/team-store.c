@@ -28,6 +28,31 @@ team_col(sqlite3_stmt *st, int i)
 }
 
 int
+team_exec(const char *sql, const char *const *args, size_t n, long long num,
+    struct err *err)
+{
+	sqlite3_stmt *st = store_stmt(&galley_db, sql);
+
+	if (st == NULL)
+		return store_sqlerr(&galley_db, err, "team");
+	for (size_t i = 0; i < n; i++)
+		if (args[i])
+			sqlite3_bind_text(
+			    st, (int)i + 1, args[i], -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, (int)i + 1);
+	if (num >= 0)
+		sqlite3_bind_int64(st, (int)n + 1, num);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return err_set(err, ERR_EXISTS, "it exists already");
+	if (rc != SQLITE_DONE)
+		return store_sqlerr(&galley_db, err, "team");
+	return 0;
+}
+
+int
 team_member_session(
     const char *team_id, const char *member, char *out, size_t size)
 {

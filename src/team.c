@@ -8,11 +8,13 @@
 
 #include "log.h"
 #include "names.h"
+#include "runtime.h"
 #include "server.h"
 #include "session-budget.h"
 #include "session-policy.h"
 #include "session.h"
 #include "settings.h"
+#include "spec.h"
 #include "state.h"
 #include "store.h"
 #include "team.h"
@@ -241,16 +243,24 @@ team_observe(struct session *s, const struct session_change *ch, void *arg)
 	struct team_actor a;
 
 	if (ch->kind == SESSION_CHANGE_CREATED && s->team && s->member) {
+		const struct session_spec *sp = ch->spec;
+		const struct runtime *rt = runtime_find(s->runtime);
 		link_member(s);
+		if (sp && sp->prompt && *sp->prompt && !sp->headless && rt &&
+		    rt->late_tools)
+			team_msg_brief(s->team, s->member, sp->prompt);
 		return;
 	}
 	if (ch->kind != SESSION_CHANGE_STATE || s->team == NULL ||
 	    ch->old == (int)s->state || !team_member_of(s->id, &a))
 		return;
 	a.s = s;
-	if (s->state == SESSION_IDLE) {
+	if (s->state == SESSION_IDLE)
 		team_event(&a, "team.member_idle", json_object());
-		team_msg_deliver(a.team, a.member); /* only when idle */
+	if (!state_table[s->state].terminal) {
+		/* messages only when idle; a held first prompt may go when
+		 * it is past a dialog */
+		team_msg_deliver(a.team, a.member);
 		return;
 	}
 	/* a member that dies is not silent: the lead hears it */

@@ -27,6 +27,10 @@ struct team_actor {
 struct sqlite3_stmt;
 void team_bind(struct sqlite3_stmt *, int i, const char *v);
 const char *team_col(struct sqlite3_stmt *, int i);
+/* One statement with text args (NULL binds NULL) and, if num >= 0, a
+ * number after them; a constraint is ERR_EXISTS. */
+int team_exec(const char *sql, const char *const *args, size_t n, long long num,
+    struct err *);
 
 /* Observers and the tool gate (server.c, at start). */
 void team_init(void);
@@ -49,6 +53,11 @@ void team_event(const struct team_actor *, const char *kind, json_t *data);
 int team_msg_send(const char *team_id, const char *from, const char *to,
     const char *text, struct err *);
 void team_msg_deliver(const char *team_id, const char *member);
+/* A member's first prompt, held back from its command line (runtime
+ * late_tools): typed once its MCP server said it is up (team_msg_ready),
+ * or BRIEF_WAIT_MS after the member was made, before any message. */
+void team_msg_brief(const char *team_id, const char *member, const char *text);
+void team_msg_ready(const char *team_id, const char *member, const char *sid);
 json_t *team_msg_list(const char *team_id, const char *member);
 int team_msg_waiting(const char *team_id);
 

@@ -35,13 +35,14 @@ def test_a_claude_member_claims_reports_and_completes(galley, fake, repo):
     prompt = "\n".join([call("task_claim", {}),
                         call("send_message",
                              {"to": "lead", "text": "claimed it"})])
+    # claude connects MCP servers while its first turn runs: galley holds
+    # a member's first prompt until its server has listed the tools, so
+    # the very first prompt can use them
     dev = galley.json("team", "add", "review", "dev", "--lens", "auth",
                       "-r", "claude", "--permission-mode", "acceptEdits",
-                      "SAY ready", cwd=repo)
-    # the MCP server connects while the first turn runs: tools from the
-    # second on
-    galley.wait_state("review.dev", "idle", timeout=60)
-    galley.ok("send", "review.dev", prompt)
+                      prompt, cwd=repo)
+    assert "--mcp-config" in dev["command"]
+    assert prompt not in dev["command"] and dev["prompt"] == prompt
 
     def task():
         return galley.json("task", "ls", "--team", "review", cwd=repo)[0]
