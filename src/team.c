@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bash-writes.h"
 #include "log.h"
 #include "names.h"
 #include "runtime.h"
@@ -323,6 +324,70 @@ bash_reads_only(json_t *input)
 	return 0;
 }
 
+static int
+owned(json_t *own, const char *tool, json_t *input, const char *cwd)
+{
+	json_t *g;
+	size_t i;
+	int ok = 0;
+
+	json_array_foreach(own, i, g)
+	{
+		char *rule;
+		xasprintf(&rule, "%s(%s)", tool, json_string_value(g));
+		ok |= tool_rule_match(rule, tool, input, cwd);
+		free(rule);
+	}
+	return ok;
+}
+
+/* Why this call writes outside the member's globs, or NULL. Bash: the
+ * paths its words name inside the member's tree (bash-writes.c); a write
+ * outside the tree is no member's file, and what the words do not tell is
+ * left to --sandbox write. */
+static char *
+outside_own(struct session *s, const char *tool, json_t *input, json_t *own,
+    const char *member)
+{
+	const char *cmd = json_string_value(json_object_get(input, "command"));
+	char *why = NULL, *list = json_dumps(own, JSON_COMPACT);
+	size_t cwdlen = strlen(s->cwd);
+
+	if (edits_files(tool) && !owned(own, tool, input, s->cwd))
+		xasprintf(&why,
+		    "galley: member %s owns only %s: this %s is outside its "
+		    "files; ask the owner (galley msg send) or the lead",
+		    member, list, tool);
+	if (strcmp(tool, "Bash") == 0 && cmd) {
+		json_t *paths = json_array(), *p;
+		size_t i;
+		bash_writes(cmd, s->cwd, paths);
+		json_array_foreach(paths, i, p)
+		{
+			const char *path = json_string_value(p);
+			if (strncmp(path, s->cwd, cwdlen) ||
+			    (path[cwdlen] && path[cwdlen] != '/'))
+				continue;
+			json_t *in = json_pack("{s:s}", "file_path", path);
+			int ok = owned(own, "Edit", in, s->cwd);
+			json_decref(in);
+			if (ok)
+				continue;
+			xasprintf(&why,
+			    "galley: member %s owns only %s: this command "
+			    "writes %s, outside its files; ask the owner "
+			    "(galley msg send) or the lead",
+			    member, list,
+			    path[cwdlen] ? path + cwdlen + 1
+			                 : "the whole tree");
+			break;
+		}
+		json_decref(paths);
+	}
+	free(list);
+	return why;
+}
+
 static char *
 team_gate(struct session *s, const char *tool, json_t *input)
 {
@@ -356,27 +421,8 @@ team_gate(struct session *s, const char *tool, json_t *input)
 		        : "");
 	json_t *own =
 	    team_col(st, 2) ? json_loads(team_col(st, 2), 0, NULL) : NULL;
-	if (why == NULL && json_array_size(own) && edits_files(tool)) {
-		json_t *g;
-		size_t i;
-		int ok = 0;
-		json_array_foreach(own, i, g)
-		{
-			char *rule;
-			xasprintf(&rule, "%s(%s)", tool, json_string_value(g));
-			ok |= tool_rule_match(rule, tool, input, s->cwd);
-			free(rule);
-		}
-		if (!ok) {
-			char *list = json_dumps(own, JSON_COMPACT);
-			xasprintf(&why,
-			    "galley: member %s owns only %s: this %s is "
-			    "outside its files; ask the owner (galley msg "
-			    "send) or the lead",
-			    team_col(st, 3), list, tool);
-			free(list);
-		}
-	}
+	if (why == NULL && json_array_size(own))
+		why = outside_own(s, tool, input, own, team_col(st, 3));
 	json_decref(own);
 	sqlite3_reset(st);
 	return why;

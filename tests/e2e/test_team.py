@@ -147,6 +147,29 @@ def test_file_ownership_is_enforced(galley, team_env):
     add(galley, repo, "docs", "say docs", "--own", "docs/**")
 
 
+def test_bash_writes_outside_the_owned_files_are_denied(galley, team_env):
+    repo = team_env
+    (repo / "src").mkdir()
+    (repo / "docs").mkdir()
+    (repo / "docs/keep.txt").write_text("keep\n")
+    create(galley, repo)
+    add(galley, repo, "api",
+        "run echo in > src/in.txt; run echo out > docs/out.txt; "
+        "run cd src && rm -f ../docs/keep.txt; "
+        "run sh -c 'git checkout -- docs'; run echo tmp > /tmp/galley-$$; "
+        "run rm -f /tmp/galley-$$; say done", "--own", "src/**")
+    galley.wait_state("review.api", "idle")
+    denied = [e["data"]["rule"] for e in galley.json("events", "review.api")
+              if e["kind"] == "policy.deny"]
+    assert (repo / "src/in.txt").read_text() == "in\n"
+    assert not (repo / "docs/out.txt").exists()
+    assert (repo / "docs/keep.txt").read_text() == "keep\n"
+    # outside the tree is no member's file: /tmp was written and removed
+    assert [d.split(" writes ")[1].split(",")[0] for d in denied] == \
+        ["docs/out.txt", "docs/keep.txt", "docs"], denied
+    assert "owns only [\"src/**\"]" in denied[0]
+
+
 def test_stop_leaves_no_process(galley, team_env):
     repo = team_env
     create(galley, repo, prompt="think 600")
