@@ -348,6 +348,10 @@ new_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 
 	if (spec_from_json(req, &spec, err) < 0)
 		return -1;
+	if (session_spec_amend(&spec, err) < 0) {
+		spec_release(&spec);
+		return -1;
+	}
 	s = session_create(&spec, err);
 	spec_release(&spec);
 	if (s == NULL)

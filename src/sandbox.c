@@ -399,6 +399,50 @@ out:
 	buf_release(&c);
 }
 
+/* What of cwd may be written: all of it, or, given globs (a team
+ * member's own), the deepest directory each names before its first
+ * wildcard (src/api for "src/api/" and a double star; made if missing, so
+ * the member can write there), a literal path itself, and .git for
+ * commits in a main checkout. A glob with a wildcard in its first part
+ * cannot be narrowed by directory: all of cwd, held by the hook's check
+ * alone. */
+static void
+add_scope(json_t *list, const char *cwd, json_t *only)
+{
+	json_t *g;
+	size_t i;
+	struct stat st;
+	char *path;
+
+	json_array_foreach(only, i, g)
+	{
+		const char *glob = json_string_value(g);
+		size_t lit = strcspn(glob, "*?[{");
+		size_t dir = lit;
+		while (glob[lit] && dir > 0 && glob[dir - 1] != '/')
+			dir--;
+		while (dir > 0 && glob[dir - 1] == '/')
+			dir--;
+		if (dir == 0 || glob[0] == '/' || strstr(glob, "..")) {
+			json_array_clear(list);
+			break; /* not narrowable: all of cwd below */
+		}
+		xasprintf(&path, "%s/%.*s", cwd, (int)dir, glob);
+		if (glob[lit]) /* a directory the member is to write in */
+			mkdir_p(path, 0755, NULL);
+		json_array_append_new(list, json_string(path));
+		free(path);
+	}
+	if (json_array_size(list) == 0) {
+		json_array_append_new(list, json_string(cwd));
+		return;
+	}
+	xasprintf(&path, "%s/.git", cwd);
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		json_array_append_new(list, json_string(path));
+	free(path);
+}
+
 /* The terminal, the sinks and sources, and shared memory: not all of
  * /dev, where a root agent could write a disk. */
 static const char *const dev[] = {"/dev/null", "/dev/zero", "/dev/full",
@@ -429,7 +473,7 @@ sandbox_plan(json_t *want, json_t *applied, const char *runtime,
 		json_array_append_new(env, json_sprintf("TMPDIR=%s", tmp));
 		if (want_flag(applied, "write")) {
 			list = json_array();
-			json_array_append_new(list, json_string(cwd));
+			add_scope(list, cwd, json_object_get(want, "only"));
 			json_array_append_new(list, json_string(tmp));
 			for (i = 0; i < sizeof dev / sizeof dev[0]; i++)
 				json_array_append_new(

@@ -30,7 +30,9 @@ int sandbox_check(json_t *want, json_t **applied, struct err *);
  * With net, a claude agent's API endpoint (ANTHROPIC_BASE_URL in env, else
  * https://api.anthropic.com) gets a relay ({"endpoint":"HOST:PORT",
  * "socket":path, "listen":["ADDR:PORT"...], "proxy":"https"|"http"}) and
- * applied its "endpoint" (or "endpoint_error"). */
+ * applied its "endpoint" (or "endpoint_error"). want's "only" (globs
+ * from cwd) narrows what may be written from cwd to the directories they
+ * name (made if missing), and the repository's .git. */
 json_t *sandbox_plan(json_t *want, json_t *applied, const char *runtime,
     const char *cwd, const char *dir, json_t *env);
 

@@ -34,8 +34,18 @@ policy_of(const struct session_spec *sp)
 	if (sp->budget_tokens > 0)
 		json_object_set_new(
 		    p, "budget_tokens", json_integer(sp->budget_tokens));
-	if (sp->sandbox)
-		json_object_set_new(p, "sandbox", json_deep_copy(sp->sandbox));
+	if (sp->sandbox) {
+		json_t *sb = json_deep_copy(sp->sandbox);
+		if (sp->write_only.n)
+			json_object_set_new(
+			    sb, "only", strv_to_json(&sp->write_only));
+		json_object_set_new(p, "sandbox", sb);
+	}
+	const struct runtime *rt = runtime_find(sp->runtime);
+	if (rt && rt->named_agents) /* Claude Code's permission modes */
+		json_object_set_new(p, "permission_mode",
+		    json_string(
+		        sp->permission_mode ? sp->permission_mode : "default"));
 	if (json_object_size(p) == 0) {
 		json_decref(p);
 		return NULL;
@@ -199,6 +209,25 @@ out:
 	free(path);
 	free(dir);
 	return rc;
+}
+
+static session_spec_filter_fn *filters[4];
+static size_t nfilters;
+
+void
+session_spec_filter(session_spec_filter_fn *fn)
+{
+	if (nfilters < nitems(filters))
+		filters[nfilters++] = fn;
+}
+
+int
+session_spec_amend(struct session_spec *sp, struct err *err)
+{
+	for (size_t i = 0; i < nfilters; i++)
+		if (filters[i](sp, err) < 0)
+			return -1;
+	return 0;
 }
 
 /* Build a session from a checked spec, store it, and put it through the

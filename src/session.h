@@ -137,6 +137,11 @@ void session_unobserve(session_observer_fn *, void *arg);
 /* A change that is not stored (counts worked out): drop the cached
  * JSON and tell the observers. */
 void session_notify(struct session *, enum session_change_kind);
+/* Filters a `new` request's spec goes through before it is made (a team
+ * member takes its lead's rules): -1 refuses it, with err set. */
+typedef int session_spec_filter_fn(struct session_spec *, struct err *);
+void session_spec_filter(session_spec_filter_fn *);
+int session_spec_amend(struct session_spec *, struct err *);
 /* CREATED, with the spec it was made from */
 void session_notify_created(struct session *, const struct session_spec *);
 /* The line may move although no session changed (a limit was raised, a

@@ -127,6 +127,7 @@ spec_release(struct session_spec *sp)
 			break;
 		}
 	}
+	strv_release(&sp->write_only);
 	spec_init(sp);
 }
 

@@ -52,6 +52,10 @@ struct session_spec {
 	double budget_usd;       /* 0: none */
 	long long budget_tokens; /* 0: none */
 	json_t *sandbox;         /* {"write":b,"net":b,"best_effort":b} */
+	/* under --sandbox write, what it may write instead of its whole
+	 * directory: globs from it (a team member's own); set inside the
+	 * daemon only, never from a request */
+	struct strv write_only;
 };
 
 /* Defaults: runtime exec, 80x24, 2000 lines of scrollback. */

@@ -480,4 +480,5 @@ team_init(void)
 	session_observe(team_observe, NULL);
 	session_policy_gate(team_gate);
 	session_budget_source(team_budget);
+	session_spec_filter(team_inherit);
 }

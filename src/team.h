@@ -34,6 +34,9 @@ int team_exec(const char *sql, const char *const *args, size_t n, long long num,
 
 /* Observers and the tool gate (server.c, at start). */
 void team_init(void);
+/* team-inherit.c: a member's spec takes its lead's rules */
+struct session_spec;
+int team_inherit(struct session_spec *, struct err *);
 
 /* The member session sid is (0: none), with its team. */
 int team_member_of(const char *sid, struct team_actor *);

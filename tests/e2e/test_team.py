@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 from conftest import pid_alive, poll
+from test_sandbox import needs_landlock
 
 
 @pytest.fixture
@@ -358,3 +359,42 @@ def test_a_lead_that_cannot_start_leaves_no_team(galley, team_env):
     galley.fail("team", "add", "ghost", "m", "--lens", "x", "-r", "fake",
                 cwd=repo, code=2)
     assert status(galley, repo, "ghost")["members"] == []
+
+
+def test_members_keep_the_leads_rules_never_widened(galley, team_env):
+    repo = team_env
+    create(galley, repo, "review", "--deny", "Bash(rm *)", "--sandbox",
+           "write,best-effort")
+    (repo / "keep.txt").write_text("x")
+    m = add(galley, repo, "a", "run rm -f keep.txt; say done")
+    assert m["policy"]["deny"] == ["Bash(rm *)"]
+    assert m["policy"]["sandbox"]["write"] is True
+    galley.wait_state("review.a", "idle")
+    assert (repo / "keep.txt").exists()
+    # narrowed: its own rules are added to the lead's
+    b = add(galley, repo, "b", "say b", "--deny", "Write")
+    assert b["policy"]["deny"] == ["Write", "Bash(rm *)"]
+    # widened: refused, and no member is left behind
+    galley.fail("team", "add", "review", "c", "--lens", "c", "--allow",
+                "Bash(curl *)", "-r", "fake", "say c", cwd=repo, code=4,
+                match="never widened")
+    assert [x["name"] for x in status(galley, repo)["members"]] == ["a", "b"]
+
+
+@needs_landlock
+def test_a_sandboxed_member_writes_only_its_own_files(galley, team_env):
+    repo = team_env
+    (repo / "src").mkdir()
+    create(galley, repo, "review", "--sandbox", "write")
+    # the hook cannot read $D: Landlock holds the write
+    m = add(galley, repo, "api", "run echo in > src/in.txt; "
+            "run D=docs\\; mkdir -p $D\\; echo out > $D/out.txt; "
+            "say done",
+            "--own", "src/**", "--own", "lib/util/*.c")
+    assert m["policy"]["sandbox"]["only"] == ["src/**", "lib/util/*.c"]
+    galley.wait_state("review.api", "idle")
+    assert (repo / "src/in.txt").read_text() == "in\n"
+    assert not (repo / "docs").exists()
+    assert (repo / "lib/util").is_dir()  # made, so the member can write
+    galley.ok("send", "review.api", "run echo u > lib/util/u.c")
+    poll(lambda: (repo / "lib/util/u.c").exists(), 20, what="the write")

@@ -67,3 +67,25 @@ def test_a_claude_member_claims_reports_and_completes(galley, fake, repo):
               "\nSAY updating")
     poll(lambda: task()["status"] == "completed", 60,
          what="the update via MCP")
+
+
+def test_a_member_keeps_the_leads_permission_mode(galley, fake, repo):
+    claude_env(galley, fake.url)
+    seed(galley, [repo])
+    lead = galley.json("team", "create", "review", "-r", "claude",
+                       "--permission-mode", "acceptEdits", "SAY leading",
+                       cwd=repo)
+    assert lead["policy"]["permission_mode"] == "acceptEdits"
+    galley.fail("team", "add", "review", "wide", "--lens", "x", "-r",
+                "claude", "--permission-mode", "bypassPermissions", "SAY x",
+                cwd=repo, code=4, match="wider than the lead's acceptEdits")
+    same = galley.json("team", "add", "review", "same", "--lens", "x",
+                       "-r", "claude", "SAY x", cwd=repo)
+    i = same["command"].index("--permission-mode")
+    assert same["command"][i + 1] == "acceptEdits"
+    narrow = galley.json("team", "add", "review", "narrow", "--lens", "x",
+                         "-r", "claude", "--permission-mode", "plan",
+                         "SAY x", cwd=repo)
+    assert narrow["policy"]["permission_mode"] == "plan"
+    members = galley.json("team", "status", "review", cwd=repo)["members"]
+    assert [m["name"] for m in members] == ["same", "narrow"]
