@@ -525,6 +525,10 @@ team_admin_serve(json_t *req, json_t *reply, struct err *err)
 		return serve_create(req, reply, err);
 	if (strcmp(op, "ls") == 0)
 		return serve_ls(req, reply, err);
+	if (strcmp(op, "board") == 0) { /* the view's rows */
+		json_object_set_new(reply, "board", team_board());
+		return 0;
+	}
 	if (strcmp(op, "talk") == 0 && json_object_get(req, "team") == NULL &&
 	    json_object_get(req, "session") == NULL)
 		return talk_to_session(req, err);

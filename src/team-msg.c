@@ -146,6 +146,7 @@ team_msg_send(const char *team, const char *from, const char *to,
 	if (insert(team, from, to, text) < 0)
 		return err_set(err, ERR_FAILED, "cannot store the message: %s",
 		    sqlite3_errmsg(galley_db.db));
+	team_changed(team);
 	team_msg_deliver(team, to);
 	return 0;
 }
@@ -283,6 +284,7 @@ deliver_now(const char *team, const char *member)
 			log_error("team %s: message %lld: %s", team, seq,
 			    sqlite3_errmsg(galley_db.db));
 		sqlite3_reset(st);
+		team_changed(team);
 	}
 	free(line);
 }

@@ -95,3 +95,21 @@ team_event(const struct team_actor *a, const char *kind, json_t *data)
 	json_decref(ev);
 	json_decref(data);
 }
+
+void
+team_changed(const char *team_id)
+{
+	static const char sql[] = "SELECT name FROM teams WHERE id = ?";
+	sqlite3_stmt *st = store_stmt(&galley_db, sql);
+
+	if (st == NULL)
+		return;
+	team_bind(st, 1, team_id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		json_t *ev = json_pack("{s:s, s:s}", "event", "team.changed",
+		    "team", team_col(st, 0));
+		server_broadcast("team", ev);
+		json_decref(ev);
+	}
+	sqlite3_reset(st);
+}

@@ -337,8 +337,43 @@ task_block(const struct team_actor *a, json_int_t id, json_t *req,
 	return 0;
 }
 
-int
-team_task_serve(const struct team_actor *a, const char *op, json_t *req,
+/* What the view shows in members' rows, for every team: by session, its
+ * task in progress, the messages waiting for it, and for a lead its team's
+ * tasks done and in all. */
+json_t *
+team_board(void)
+{
+	static const char sql[] =
+	    "SELECT m.session, m.name, (SELECT '#' || t.id || ' ' || t.title "
+	    "FROM tasks t WHERE t.team = m.team AND t.owner = m.name AND "
+	    "t.status = 'in_progress' ORDER BY t.updated_at DESC LIMIT 1), "
+	    "(SELECT count(*) FROM messages g WHERE g.team = m.team AND "
+	    "g.recipient = m.name AND g.delivered_at IS NULL), (SELECT count(*) "
+	    "FROM tasks t WHERE t.team = m.team AND t.status = 'completed'), "
+	    "(SELECT count(*) FROM tasks t WHERE t.team = m.team) FROM members m "
+	    "WHERE m.session IS NOT NULL";
+	sqlite3_stmt *st = store_stmt(&galley_db, sql);
+	json_t *out = json_object();
+
+	if (st == NULL)
+		return out;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		json_t *e = json_pack("{s:s?, s:i}", "task", team_col(st, 2),
+		    "waiting", sqlite3_column_int(st, 3));
+		if (strcmp(team_col(st, 1), "lead") == 0) {
+			json_object_set_new(
+			    e, "done", json_integer(sqlite3_column_int(st, 4)));
+			json_object_set_new(e, "tasks",
+			    json_integer(sqlite3_column_int(st, 5)));
+		}
+		json_object_set_new(out, team_col(st, 0), e);
+	}
+	sqlite3_reset(st);
+	return out;
+}
+
+static int
+task_serve(const struct team_actor *a, const char *op, json_t *req,
     json_t *reply, struct err *err)
 {
 	json_int_t id = 0;
@@ -371,4 +406,15 @@ team_task_serve(const struct team_actor *a, const char *op, json_t *req,
 	if (strcmp(op, "block") == 0)
 		return task_block(a, id, req, reply, err);
 	return err_set(err, ERR_USAGE, "unknown task op '%.32s'", op);
+}
+
+int
+team_task_serve(const struct team_actor *a, const char *op, json_t *req,
+    json_t *reply, struct err *err)
+{
+	int rc = task_serve(a, op, req, reply, err);
+
+	if (rc == 0 && strcmp(op, "ls") != 0)
+		team_changed(a->team);
+	return rc;
 }

@@ -50,6 +50,9 @@ int team_member_session(
 /* The team's event (team.task_created, ...): in the event log of the
  * actor's session (the lead's for the user), and to subscribers. */
 void team_event(const struct team_actor *, const char *kind, json_t *data);
+/* To subscribers: {"event":"team.changed","team":NAME}: its tasks or
+ * messages moved (the view's rows show them). */
+void team_changed(const char *team_id);
 
 /* team-msg.c: mailboxes. to: a member, "lead", "user" or "team" (all but
  * the sender). Delivered into the recipient's terminal when it is idle. */
@@ -71,5 +74,6 @@ int team_admin_serve(json_t *req, json_t *reply, struct err *);
 int team_task_serve(const struct team_actor *, const char *op, json_t *req,
     json_t *reply, struct err *);
 json_t *team_task_list(const char *team_id);
+json_t *team_board(void);
 
 #endif

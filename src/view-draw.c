@@ -185,6 +185,36 @@ conflict_text(struct view *v, json_t *s, char *out, size_t size)
 	return out;
 }
 
+/* A team's row: the lead's tasks done of all, a member's task in
+ * progress, and the messages waiting for either, before its detail. */
+static const char *
+team_tag(struct view *v, json_t *s, const char *detail, char *out, size_t size)
+{
+	json_t *b = json_object_get(v->board, str(s, "id"));
+	char tag[256] = "";
+	size_t n = 0;
+
+	if (b == NULL)
+		return detail;
+	long long tasks = json_integer_value(json_object_get(b, "tasks"));
+	long long waiting = json_integer_value(json_object_get(b, "waiting"));
+	const char *task = json_string_value(json_object_get(b, "task"));
+	if (tasks > 0)
+		n += (size_t)snprintf(tag + n, sizeof tag - n,
+		    "[%lld/%lld done] ",
+		    (long long)json_integer_value(json_object_get(b, "done")),
+		    tasks);
+	if (task && n < sizeof tag)
+		n += (size_t)snprintf(tag + n, sizeof tag - n, "[%s] ", task);
+	if (waiting > 0 && n < sizeof tag)
+		snprintf(tag + n, sizeof tag - n, "[%lld msg%s] ", waiting,
+		    waiting == 1 ? "" : "s");
+	if (tag[0] == '\0')
+		return detail;
+	snprintf(out, size, "%s%s", tag, detail);
+	return out;
+}
+
 static void
 draw_row(struct view *v, int y, json_t *s, int selected, int member)
 {
@@ -233,6 +263,8 @@ draw_row(struct view *v, int y, json_t *s, int selected, int member)
 		detail = json_string_value(json_array_get(cmd, 0));
 		detail = detail ? detail : "";
 	}
+	char tagged[512];
+	detail = team_tag(v, s, detail, tagged, sizeof tagged);
 	int dw = W - x - right - where - 1;
 	if (dw > 0)
 		x += put(y, x, dw, detail);

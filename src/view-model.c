@@ -54,13 +54,35 @@ void
 view_model_init(struct view *v)
 {
 	v->sessions = json_object();
+	v->board = json_object();
 	v->grouping = 1;
+}
+
+/* Teams' tasks and messages for the rows; a daemon that cannot say keeps
+ * the rows as they were. */
+static void
+board_load(struct view *v)
+{
+	struct err err = ERR_INIT;
+	json_t *r = client_call(&v->req,
+	    json_pack("{s:s, s:s}", "cmd", "team", "op", "board"), &err);
+	json_t *b = json_object_get(r, "board");
+
+	if (json_is_object(b)) {
+		json_decref(v->board);
+		v->board = json_incref(b);
+	}
+	json_decref(r);
+	err_release(&err);
+	v->board_stale = 0;
 }
 
 void
 view_model_free(struct view *v)
 {
 	json_decref(v->sessions);
+	json_decref(v->board);
+	v->board = NULL;
 	free(v->rows);
 	v->rows = NULL;
 	v->nrows = v->cap = 0;
@@ -81,6 +103,7 @@ view_model_load(struct view *v, struct err *err)
 	json_array_foreach(list, i, s)
 	    json_object_set(v->sessions, str(s, "id"), s);
 	json_decref(reply);
+	v->board_stale = 1;
 	view_model_rebuild(v);
 	return 0;
 }
@@ -91,6 +114,10 @@ view_model_event(struct view *v, json_t *ev, json_t **note)
 	const char *name = str(ev, "event");
 
 	*note = NULL;
+	if (strncmp(name, "team.", 5) == 0) {
+		v->board_stale = 1;
+		return 1;
+	}
 	if (strcmp(name, "session.removed") == 0) {
 		json_object_del(v->sessions, str(ev, "id"));
 		return 1;
@@ -114,6 +141,9 @@ view_model_event(struct view *v, json_t *ev, json_t **note)
 	            json_object_get(s, "conflicts_with"))))
 		*note = s;
 	json_object_set(v->sessions, str(s, "id"), s);
+	if (json_is_string(json_object_get(s, "team")) &&
+	    json_object_get(v->board, str(s, "id")) == NULL)
+		v->board_stale = 1; /* a new member */
 	return 1;
 }
 
@@ -194,6 +224,8 @@ view_model_rebuild(struct view *v)
 	const char *id;
 	json_t *s;
 
+	if (v->board_stale)
+		board_load(v);
 	v->nrows = 0;
 	memset(v->counts, 0, sizeof v->counts);
 	v->pinned_input = 0;

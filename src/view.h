@@ -37,6 +37,10 @@ struct view {
 	struct client sub; /* the subscribe stream: events only */
 	struct client req; /* requests */
 	json_t *sessions;  /* id -> session object */
+	/* id -> a team member's row extras: its task in progress, messages
+	 * waiting; a lead's tasks done of all (the daemon's team board) */
+	json_t *board;
+	int board_stale; /* a team's tasks or messages moved */
 
 	struct vrow *rows; /* visible, in display order */
 	size_t nrows, cap;

@@ -420,3 +420,27 @@ def test_a_team_shows_under_its_lead_and_t_talks(galley, tmux, repo):
     poll(lambda: "message from user: hello from the view" in
          galley.ok("peek", "crew.dev").stdout, 20,
          what="the message delivered")
+
+
+def test_a_teams_rows_show_tasks_and_waiting_messages(galley, tmux, repo):
+    """Issue 15: the lead's row counts tasks done, a member's shows its task
+    in progress and the messages waiting for it, updated as they move."""
+    galley.json("team", "create", "crew", "-r", "fake", "say lead",
+                cwd=repo)
+    galley.json("team", "add", "crew", "dev", "--lens", "d", "-r", "fake",
+                "think 600", cwd=repo)
+    galley.ok("task", "add", "audit auth", "--team", "crew", cwd=repo)
+    galley.ok("task", "add", "fix login", "--team", "crew", cwd=repo)
+    galley.wait_state("crew.lead", "idle")
+    tmux.start(repo)
+    s = tmux.wait_for("crew.dev")
+    assert "[0/2 done]" in s.splitlines()[line_of(s, "crew.lead")], s
+    # live: a claim and a message to the busy member reach the rows
+    galley.ok("task", "claim", "--team", "crew", "--as", "dev", cwd=repo)
+    galley.ok("team", "talk", "dev", "wait for me", "--team", "crew",
+              cwd=repo)
+    s = tmux.wait_for(lambda s: "[1 msg]" in s and "[#1 audit auth]" in s)
+    assert "[#1 audit auth] [1 msg]" in s.splitlines()[line_of(s, "crew.dev")]
+    galley.ok("task", "done", "1", "--team", "crew", "--as", "dev", cwd=repo)
+    s = tmux.wait_for("[1/2 done]")
+    assert "[#1" not in s.splitlines()[line_of(s, "crew.dev")], s
