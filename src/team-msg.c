@@ -33,6 +33,9 @@
 static json_t *pending;
 /* Sessions whose galley MCP server has listed its tools: {"SID": true} */
 static json_t *tools_up;
+/* When each held brief's wait began (its member made, or started after
+ * waiting in line or a restart): {"SID": wall ms} */
+static json_t *brief_clock;
 static uv_timer_t settle_timer;
 static int settle_ready;
 
@@ -171,8 +174,22 @@ team_msg_deliver(const char *team, const char *member)
 		uv_timer_start(&settle_timer, settle_cb, 100, 100);
 }
 
+/* the brief's wait starts now; one more look when it is over */
+static void
+brief_wait(const char *team, const char *member, const char *sid)
+{
+	if (brief_clock == NULL)
+		brief_clock = json_object();
+	json_object_set_new(brief_clock, sid, json_integer(wall_ms()));
+	team_msg_deliver(team, member);
+	json_array_append_new(pending,
+	    json_pack("{s:s++, s:I}", "key", team, "/", member, "at",
+	        (json_int_t)(now_ms() + BRIEF_WAIT_MS)));
+}
+
 void
-team_msg_brief(const char *team, const char *member, const char *text)
+team_msg_brief(
+    const char *team, const char *member, const char *sid, const char *text)
 {
 	const char *args[] = {text, team, member};
 
@@ -181,11 +198,15 @@ team_msg_brief(const char *team, const char *member, const char *text)
 	        args, 3, -1, NULL) < 0)
 		log_error("team %s: cannot keep %s's first prompt: %s", team,
 		    member, sqlite3_errmsg(galley_db.db));
-	team_msg_deliver(team, member);
-	/* the fallback: one more look when the wait is over */
-	json_array_append_new(pending,
-	    json_pack("{s:s++, s:I}", "key", team, "/", member, "at",
-	        (json_int_t)(now_ms() + BRIEF_WAIT_MS)));
+	brief_wait(team, member, sid);
+}
+
+void
+team_msg_started(const char *team, const char *member, const char *sid)
+{
+	json_object_del(tools_up, sid); /* a new process: a new server */
+	if (json_object_get(brief_clock, sid))
+		brief_wait(team, member, sid);
 }
 
 void
@@ -219,8 +240,10 @@ deliver_brief(const char *team, const char *member, struct session *s,
 	char *brief = xstrdup(team_col(st, 0));
 	sqlite3_reset(st);
 	int up = json_object_get(tools_up, s->id) != NULL;
-	if (s->state == SESSION_BLOCKED || session_terminal(s) ||
-	    (!up && wall_ms() - s->created_at < BRIEF_WAIT_MS))
+	json_t *clock = json_object_get(brief_clock, s->id);
+	int64_t since = clock ? json_integer_value(clock) : s->created_at;
+	if (s->state == SESSION_BLOCKED || s->state == SESSION_QUEUED ||
+	    session_terminal(s) || (!up && wall_ms() - since < BRIEF_WAIT_MS))
 		goto out;
 	if (ex->input(s, brief) == 0) {
 		const char *args[] = {team, member};
@@ -229,6 +252,7 @@ deliver_brief(const char *team, const char *member, struct session *s,
 			         "galley's tools: its MCP server never came up",
 			    team, member);
 		json_object_del(tools_up, s->id);
+		json_object_del(brief_clock, s->id);
 		team_exec("UPDATE members SET brief = NULL WHERE team = ? AND "
 		          "name = ?",
 		    args, 2, -1, NULL);

@@ -249,13 +249,15 @@ team_observe(struct session *s, const struct session_change *ch, void *arg)
 		link_member(s);
 		if (sp && sp->prompt && *sp->prompt && !sp->headless && rt &&
 		    rt->late_tools)
-			team_msg_brief(s->team, s->member, sp->prompt);
+			team_msg_brief(s->team, s->member, s->id, sp->prompt);
 		return;
 	}
 	if (ch->kind != SESSION_CHANGE_STATE || s->team == NULL ||
 	    ch->old == (int)s->state || !team_member_of(s->id, &a))
 		return;
 	a.s = s;
+	if (ch->old == SESSION_QUEUED || state_table[ch->old].terminal)
+		team_msg_started(a.team, a.member, s->id);
 	if (s->state == SESSION_IDLE)
 		team_event(&a, "team.member_idle", json_object());
 	if (!state_table[s->state].terminal) {

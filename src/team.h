@@ -62,7 +62,11 @@ void team_msg_deliver(const char *team_id, const char *member);
 /* A member's first prompt, held back from its command line (runtime
  * late_tools): typed once its MCP server said it is up (team_msg_ready),
  * or BRIEF_WAIT_MS after the member was made, before any message. */
-void team_msg_brief(const char *team_id, const char *member, const char *text);
+void team_msg_brief(
+    const char *team_id, const char *member, const char *sid, const char *text);
+/* Its process starts (out of the line, or restarted): a held brief waits
+ * for the new process's tools. */
+void team_msg_started(const char *team_id, const char *member, const char *sid);
 void team_msg_ready(const char *team_id, const char *member, const char *sid);
 json_t *team_msg_list(const char *team_id, const char *member);
 int team_msg_waiting(const char *team_id);
