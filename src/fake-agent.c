@@ -37,6 +37,8 @@
 
 static const char *fa_model = "fake-1";
 static char *fa_transcript;
+/* --print: the last line it said, its result (a workflow's agent) */
+static char *fa_last;
 static int fa_msgs;
 
 /* Run `galley hook EVENT`; returns its exit code, *out its stdout. */
@@ -103,8 +105,11 @@ say(const char *fmt, ...)
 
 	fputs("\033[1m●\033[0m ", stdout);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	free(fa_last);
+	if (vasprintf(&fa_last, fmt, ap) < 0)
+		fa_last = NULL;
 	va_end(ap);
+	fputs(fa_last ? fa_last : "", stdout);
 	fputs("\n", stdout);
 	fflush(stdout);
 }
@@ -433,13 +438,36 @@ run_script(const char *script)
 }
 
 static int
+print_result(char *prompt, int rc)
+{
+	json_t *r = json_pack("{s:s, s:s, s:b, s:s}", "type", "result",
+	    "subtype", rc == 0 ? "success" : "error", "is_error", rc != 0,
+	    "result", fa_last ? fa_last : "");
+	char *line = json_dumps(r, JSON_COMPACT);
+
+	printf("%s\n", line ? line : "");
+	fflush(stdout);
+	free(line);
+	json_decref(r);
+	emit("SessionEnd", json_pack("{s:s}", "reason", "other"), NULL);
+	free(prompt);
+	free(fa_last);
+	free(fa_transcript);
+	return rc == 0 ? 0 : 1;
+}
+
+static int
 fake_agent_run(struct cmd_ctx *ctx)
 {
 	const char *script = "";
 	const char *sid = getenv("GALLEY_SESSION");
+	int print = 0;
 
 	for (int i = 1; i < ctx->argc; i++) {
-		if (strcmp(ctx->argv[i], "--model") == 0 && i + 1 < ctx->argc)
+		if (strcmp(ctx->argv[i], "--print") == 0)
+			print = 1;
+		else if (strcmp(ctx->argv[i], "--model") == 0 &&
+		    i + 1 < ctx->argc)
 			fa_model = ctx->argv[++i];
 		else if (strcmp(ctx->argv[i], "--") == 0) {
 			if (i + 1 < ctx->argc)
@@ -473,6 +501,8 @@ fake_agent_run(struct cmd_ctx *ctx)
 			    json_pack("{s:b, s:s}", "stop_hook_active", 0,
 			        "last_assistant_message", "done"),
 			    NULL);
+		if (print) /* one run, then its result line, as claude -p */
+			return print_result(prompt, rc);
 		free(prompt);
 		printf("> ");
 		prompt = read_line();
@@ -487,7 +517,7 @@ fake_agent_run(struct cmd_ctx *ctx)
 
 const struct cmd_entry cmd_fake_agent_entry = {
     .name = "fake-agent",
-    .usage = "[--model M] -- SCRIPT",
+    .usage = "[--model M] [--print] -- SCRIPT",
     .summary = "(internal) the built-in scripted agent",
     .flags = CMD_INTERNAL | CMD_NOJSON,
     .run = fake_agent_run,

@@ -224,47 +224,14 @@ claude_prepare(const struct session_spec *sp, char **blocked, struct err *err)
 	return rc;
 }
 
-#define RESULT_SCAN_MAX (1u << 20)
-
-/* A headless run (-p) ends with one {"type":"result",...} line; the
- * last one in the log's tail. An interactive one has no result. */
+/* A headless run (-p) ends with one {"type":"result",...} line. An
+ * interactive one has no result. */
 static json_t *
 claude_result(const char *spec, const char *log)
 {
-	json_t *res = NULL;
-	struct stat st;
-	char *data = NULL;
-	int fd;
-
 	if (spec == NULL || strstr(spec, "\"-p\"") == NULL)
 		return NULL;
-	fd = open(log, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0)
-		goto out;
-	off_t from = st.st_size > (off_t)RESULT_SCAN_MAX
-	    ? st.st_size - (off_t)RESULT_SCAN_MAX
-	    : 0;
-	size_t len = (size_t)(st.st_size - from);
-	data = xmalloc(len + 1);
-	ssize_t n = pread(fd, data, len, from);
-	if (n <= 0)
-		goto out;
-	data[n] = '\0';
-	for (char *p = data; (p = strstr(p, "{\"type\":\"result\"")) != NULL;
-	     p++) {
-		size_t l = strcspn(p, "\r\n");
-		json_t *j = json_loadb(p, l, 0, NULL);
-		if (json_is_object(j)) {
-			json_decref(res);
-			res = j;
-		} else
-			json_decref(j);
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	free(data);
-	return res;
+	return runtime_result_line(log);
 }
 
 /* Restart: the same conversation (--resume) rather than a new one with

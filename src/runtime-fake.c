@@ -2,6 +2,7 @@
  * script. It reports state through `galley hook` exactly as claude does. */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -14,10 +15,28 @@ static int
 fake_argv(const struct session_spec *sp, json_t **out, char **session_id,
     struct err *err)
 {
-	*out = json_pack("[s, s, s, s, s, s]", self_exe(), "fake-agent",
-	    "--model", sp->model ? sp->model : "fake-1", "--",
-	    sp->prompt ? sp->prompt : "");
-	return *out ? 0 : err_set(err, ERR_USAGE, "prompt is not UTF-8");
+	*out = json_pack("[s, s, s, s]", self_exe(), "fake-agent", "--model",
+	    sp->model ? sp->model : "fake-1");
+	if (sp->headless)
+		json_array_append_new(*out, json_string("--print"));
+	json_array_append_new(*out, json_string("--"));
+	json_t *p = json_string(sp->prompt ? sp->prompt : "");
+	if (p == NULL) {
+		json_decref(*out);
+		*out = NULL;
+		return err_set(err, ERR_USAGE, "prompt is not UTF-8");
+	}
+	json_array_append_new(*out, p);
+	return 0;
+}
+
+/* --print (headless): its result line, as claude -p's */
+static json_t *
+fake_result(const char *spec, const char *log)
+{
+	if (spec == NULL || strstr(spec, "\"--print\"") == NULL)
+		return NULL;
+	return runtime_result_line(log);
 }
 
 /* Under --sandbox write: its transcript, and no more of the session's
@@ -41,4 +60,5 @@ const struct runtime runtime_fake = {
     .argv = fake_argv,
     .provider = "fake",
     .sandbox_paths = fake_sandbox_paths,
+    .result = fake_result,
 };

@@ -62,5 +62,8 @@ const struct runtime *runtime_find(const char *name);
 /* The error for a runtime this build does not have. */
 int runtime_unknown(const char *name, struct err *);
 const char *runtime_kind(const char *name);
+/* The last {"type":"result",...} line in the tail of an output.log: how a
+ * headless run (claude -p, fake --print) ends. NULL: none. */
+json_t *runtime_result_line(const char *log);
 
 #endif
