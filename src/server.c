@@ -16,6 +16,7 @@
 #include "log.h"
 #include "server.h"
 #include "team.h"
+#include "workflow.h"
 #include "session-life.h"
 #include "session-overlap.h"
 #include "session-hook.h"
@@ -74,7 +75,8 @@ observers_init(void)
 	session_hook_observe();   /* usage first: the end is counted */
 	session_policy_observe(); /* a rate-limited end holds new starts */
 	session_overlap_init();
-	team_init(); /* links members, delivers messages, gates tools */
+	team_init();     /* links members, delivers messages, gates tools */
+	workflow_init(); /* a workflow agent's end resumes its script */
 	session_screen_init();
 	session_observe(broadcast_observe, NULL);
 	session_queue_observe(); /* last: a start is news after the end */
@@ -262,7 +264,8 @@ server_main(int foreground, const struct cmd_entry *const *table)
 	executor_init(&sink);
 	session_adopt_all();
 	session_policy_init();
-	session_schedule(); /* the line, as the last daemon left it */
+	session_schedule();    /* the line, as the last daemon left it */
+	workflow_resume_all(); /* replayed from their journals */
 	log_info("listening on %s, %d sessions", path_socket(), session_count);
 
 	uv_run(srv.loop, UV_RUN_DEFAULT);

@@ -155,6 +155,7 @@ fill(struct session *s, const struct session_spec *sp, json_t *argv,
 	s->team = dup_or_null(sp->team);
 	s->member = dup_or_null(sp->member);
 	s->parent = dup_or_null(sp->parent);
+	s->workflow = dup_or_null(sp->workflow);
 	s->pinned = sp->pin;
 	s->priority = sp->priority;
 	s->grp = xstrdup(sp->group ? sp->group : "default");

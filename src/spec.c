@@ -128,6 +128,7 @@ spec_release(struct session_spec *sp)
 		}
 	}
 	strv_release(&sp->write_only);
+	free(sp->workflow);
 	spec_init(sp);
 }
 

@@ -56,6 +56,7 @@ struct session_spec {
 	 * directory: globs from it (a team member's own); set inside the
 	 * daemon only, never from a request */
 	struct strv write_only;
+	char *workflow; /* the run it is an agent of (daemon only) */
 };
 
 /* Defaults: runtime exec, 80x24, 2000 lines of scrollback. */

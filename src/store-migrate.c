@@ -160,6 +160,47 @@ const struct migration store_migrations[] = {
         /* a member's first prompt, held until its runtime's MCP tools are
          * there (runtime late_tools), then typed and cleared */
         "ALTER TABLE members ADD COLUMN brief TEXT;"},
+    {8,
+        /* workflow runs and their journals (DESIGN §5): a call's row is
+         * written (fsync) before its session starts and again when it
+         * ends, so a resumed run replays what was done */
+        "CREATE TABLE workflow_runs ("
+        " id TEXT PRIMARY KEY,"
+        " name TEXT NOT NULL,"
+        " file TEXT,"
+        " script TEXT NOT NULL,"
+        " cwd TEXT NOT NULL,"
+        " args TEXT NOT NULL DEFAULT '{}',"
+        " env TEXT NOT NULL DEFAULT '[]',"
+        " state TEXT NOT NULL,"
+        " phase TEXT,"
+        " error TEXT,"
+        " result TEXT,"
+        " created_at INTEGER NOT NULL,"
+        " updated_at INTEGER NOT NULL"
+        ") STRICT;"
+        "CREATE TABLE workflow_journal ("
+        " run TEXT NOT NULL REFERENCES workflow_runs(id) ON DELETE CASCADE,"
+        " key TEXT NOT NULL,"
+        " hash TEXT NOT NULL,"
+        " kind TEXT NOT NULL,"
+        " label TEXT,"
+        " phase TEXT,"
+        " session TEXT,"
+        " state TEXT NOT NULL,"
+        " result TEXT,"
+        " error TEXT,"
+        " started_at INTEGER NOT NULL,"
+        " ended_at INTEGER,"
+        " PRIMARY KEY (run, key)"
+        ") STRICT;"
+        "CREATE TABLE workflow_log ("
+        " run TEXT NOT NULL REFERENCES workflow_runs(id) ON DELETE CASCADE,"
+        " key TEXT NOT NULL,"
+        " at INTEGER NOT NULL,"
+        " text TEXT NOT NULL,"
+        " PRIMARY KEY (run, key)"
+        ") STRICT;"},
 };
 
 const int store_nmigrations =

@@ -1,0 +1,405 @@
+/* galley workflow run|ls|runs|status|logs|stop|pause|resume|rm: Lua
+ * workflows (issue 16). The daemon runs them (workflow.c); this verb
+ * finds a script, sends it, and follows or drives a run by its id. */
+#include <dirent.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cmd.h"
+#include "names.h"
+#include "settings.h"
+#include "util.h"
+#include "workflow.h"
+#include "xmalloc.h"
+
+#define SCRIPT_MAX (1 << 20)
+
+/* Where named workflows live, the project's first. */
+static int
+dirs(const char *cwd, char *out[2])
+{
+	char *repo = repo_root(cwd);
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+
+	xasprintf(&out[0], "%s/.galley/workflows", repo ? repo : cwd);
+	free(repo);
+	if (xdg && *xdg)
+		xasprintf(&out[1], "%s/galley/workflows", xdg);
+	else
+		xasprintf(
+		    &out[1], "%s/.config/galley/workflows", home ? home : "/");
+	return 2;
+}
+
+/* NAME or FILE to a path: a path if it names a file (has a '/' or ends
+ * in .lua), else NAME.lua in the project's then the user's folder. */
+static char *
+find_script(struct cmd_ctx *ctx, const char *cwd, const char *ref)
+{
+	struct stat st;
+	char *d[2], *path = NULL;
+	size_t n = strlen(ref);
+
+	if (strchr(ref, '/') || (n > 4 && strcmp(ref + n - 4, ".lua") == 0)) {
+		if (ref[0] == '/')
+			path = xstrdup(ref);
+		else
+			xasprintf(&path, "%s/%s", cwd, ref);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+			return path;
+		err_set(&ctx->err, ERR_NOT_FOUND, "no workflow file '%s'", ref);
+		free(path);
+		return NULL;
+	}
+	if (name_check(ref, "workflow", &ctx->err) < 0)
+		return NULL;
+	dirs(cwd, d);
+	for (int i = 0; i < 2 && path == NULL; i++) {
+		xasprintf(&path, "%s/%s.lua", d[i], ref);
+		if (stat(path, &st) != 0) {
+			free(path);
+			path = NULL;
+		}
+	}
+	if (path == NULL)
+		err_set(&ctx->err, ERR_NOT_FOUND,
+		    "no workflow '%s': looked in %s and %s (see 'galley "
+		    "workflow ls')",
+		    ref, d[0], d[1]);
+	free(d[0]);
+	free(d[1]);
+	return path;
+}
+
+static void
+print_status(json_t *st)
+{
+	json_t *p, *a;
+	size_t i;
+
+	printf("run %s  %s  %s%s%s\n", session_str(st, "run"),
+	    session_str(st, "name"), session_str(st, "state"),
+	    *session_str(st, "phase") ? "  phase " : "",
+	    session_str(st, "phase"));
+	json_array_foreach(json_object_get(st, "phases"), i, p)
+	{
+		long long done = json_integer_value(json_object_get(p, "done"));
+		long long total =
+		    json_integer_value(json_object_get(p, "total"));
+		char bar[21];
+		int fill = total ? (int)(20 * done / total) : 0;
+		for (int k = 0; k < 20; k++)
+			bar[k] = k < fill ? '#' : '.';
+		bar[20] = '\0';
+		printf("  %-16s [%s] %lld/%lld\n",
+		    *session_str(p, "name") ? session_str(p, "name") : "-", bar,
+		    done, total);
+	}
+	json_array_foreach(json_object_get(st, "agents"), i, a) printf(
+	    "  %-10s %-20s %-9s %s%s\n", session_str(a, "key"),
+	    *session_str(a, "label") ? session_str(a, "label") : "agent",
+	    session_str(a, "state"), session_str(a, "session"),
+	    json_is_true(json_object_get(a, "replayed")) ? " (replayed)" : "");
+	if (*session_str(st, "error"))
+		printf("  error: %s\n", session_str(st, "error"));
+	printf("  cost $%.2f\n",
+	    json_number_value(
+	        json_object_get(json_object_get(st, "usage"), "cost_usd")));
+}
+
+static int
+final_code(json_t *st)
+{
+	return strcmp(session_str(st, "state"), "done") == 0 ? 0 : 1;
+}
+
+/* Follow a run until it ends: its log lines as they come, then its
+ * result (or error). */
+static int
+follow(struct cmd_ctx *ctx, const char *id)
+{
+	json_t *ev = NULL;
+
+	for (;;) {
+		int rc = client_event(&ctx->cl, &ev, -1, &ctx->err);
+		if (rc < 0)
+			return cmd_fail(ctx);
+		if (rc == 0)
+			continue;
+		const char *name = session_str(ev, "event");
+		int mine = strcmp(session_str(ev, "run"), id) == 0;
+		if (mine && strcmp(name, "workflow.log") == 0 && !ctx->json)
+			fprintf(stderr, "%s\n", session_str(ev, "text"));
+		int over = mine && strcmp(name, "workflow.state") == 0 &&
+		    strcmp(session_str(ev, "state"), "running") &&
+		    strcmp(session_str(ev, "state"), "paused");
+		json_decref(ev);
+		if (over)
+			break;
+	}
+	json_t *r = cmd_call(ctx,
+	    json_pack("{s:s, s:s, s:s}", "cmd", "workflow", "op", "status",
+	        "run", id));
+	if (r == NULL)
+		return cmd_fail(ctx);
+	json_t *st = json_object_get(r, "status");
+	int code = final_code(st);
+	if (ctx->json)
+		cmd_print_json(st);
+	else if (code == 0) {
+		json_t *res = json_object_get(st, "result");
+		if (json_is_string(res))
+			printf("%s\n", json_string_value(res));
+		else if (!json_is_null(res))
+			cmd_print_json(res);
+	} else
+		fprintf(stderr, "galley: run %s %s: %s\n", id,
+		    session_str(st, "state"), session_str(st, "error"));
+	json_decref(r);
+	return code;
+}
+
+static int
+wf_run(struct cmd_ctx *ctx, const char *ref, json_t *args, int bg)
+{
+	char cwd[4096];
+	struct buf b = BUF_INIT;
+	int rc;
+
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return cmd_usage_error(
+		    ctx, "cannot read the current directory");
+	char *path = find_script(ctx, cwd, ref);
+	if (path == NULL)
+		return cmd_fail(ctx);
+	if (read_file(path, &b, SCRIPT_MAX, &ctx->err) < 0) {
+		free(path);
+		return cmd_fail(ctx);
+	}
+	buf_addc(&b, '\0');
+	char *base = xstrdup(strrchr(path, '/') + 1);
+	base[strcspn(base, ".")] = '\0';
+	json_t *req = cmd_new_request(ctx, cwd);
+	json_object_set_new(req, "cmd", json_string("workflow"));
+	json_object_set_new(req, "op", json_string("run"));
+	json_object_set_new(req, "name", json_string(base));
+	json_object_set_new(req, "file", json_string(path));
+	json_object_set_new(req, "script", json_string(b.data));
+	json_object_set(req, "args", args);
+	free(path);
+	free(base);
+	buf_release(&b);
+	if (!bg) { /* subscribed first: no event is missed */
+		json_t *sub =
+		    cmd_call(ctx, json_pack("{s:s}", "cmd", "subscribe"));
+		if (sub == NULL) {
+			json_decref(req);
+			return cmd_fail(ctx);
+		}
+		json_decref(sub);
+	}
+	json_t *reply = cmd_call(ctx, req);
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	const char *id = session_str(reply, "run");
+	if (bg) {
+		if (ctx->json)
+			cmd_print_json(reply);
+		else
+			printf("%s\n", id);
+		rc = 0;
+	} else {
+		char *idc = xstrdup(id);
+		rc = follow(ctx, idc);
+		free(idc);
+	}
+	json_decref(reply);
+	return rc;
+}
+
+/* Workflows by name: the project's, then the user's (a name in both: the
+ * project's wins and the other is marked shadowed). */
+static int
+wf_ls(struct cmd_ctx *ctx)
+{
+	char cwd[4096], *d[2];
+	json_t *out = json_array(), *seen = json_object(), *v;
+	size_t i;
+
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return cmd_usage_error(
+		    ctx, "cannot read the current directory");
+	dirs(cwd, d);
+	for (int k = 0; k < 2; k++) {
+		struct dirent **ents;
+		int n = scandir(d[k], &ents, NULL, alphasort);
+		for (int j = 0; j < n; j++) {
+			char *nm = ents[j]->d_name;
+			size_t len = strlen(nm);
+			if (len > 4 && strcmp(nm + len - 4, ".lua") == 0) {
+				nm[len - 4] = '\0';
+				json_array_append_new(out,
+				    json_pack("{s:s, s:o, s:s, s:b}", "name",
+				        nm, "path",
+				        json_sprintf("%s/%s.lua", d[k], nm),
+				        "where",
+				        k == 0 ? "project" : "personal",
+				        "shadowed",
+				        json_object_get(seen, nm) != NULL));
+				json_object_set_new(seen, nm, json_true());
+			}
+			free(ents[j]);
+		}
+		if (n >= 0)
+			free(ents);
+	}
+	if (ctx->json)
+		cmd_print_json(out);
+	else
+		json_array_foreach(out, i, v) printf("%-20s %-9s %s%s\n",
+		    session_str(v, "name"), session_str(v, "where"),
+		    session_str(v, "path"),
+		    json_is_true(json_object_get(v, "shadowed")) ? " (shadowed)"
+		                                                 : "");
+	json_decref(out);
+	json_decref(seen);
+	free(d[0]);
+	free(d[1]);
+	return 0;
+}
+
+static int
+wf_simple(struct cmd_ctx *ctx, const char *op, const char *id)
+{
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "workflow", "op", op);
+	json_t *v;
+	size_t i;
+
+	if (id)
+		json_object_set_new(req, "run", json_string(id));
+	json_t *reply = cmd_call(ctx, req);
+	if (reply == NULL)
+		return cmd_fail(ctx);
+	json_t *st = json_object_get(reply, "status");
+	if (strcmp(op, "runs") == 0) {
+		json_t *runs = json_object_get(reply, "runs");
+		if (ctx->json)
+			cmd_print_json(runs);
+		else
+			json_array_foreach(runs, i, v) printf(
+			    "%-8s  %-20s %-8s %s\n", session_str(v, "run"),
+			    session_str(v, "name"), session_str(v, "state"),
+			    session_str(v, "phase"));
+	} else if (strcmp(op, "logs") == 0) {
+		json_t *logs = json_object_get(reply, "logs");
+		if (ctx->json)
+			cmd_print_json(logs);
+		else
+			json_array_foreach(logs, i, v)
+			    printf("%s\n", session_str(v, "text"));
+	} else if (strcmp(op, "rm") == 0) {
+		if (ctx->json)
+			cmd_print_json(reply);
+		else
+			printf("removed %s\n", session_str(reply, "removed"));
+	} else if (ctx->json)
+		cmd_print_json(st);
+	else
+		print_status(st);
+	json_decref(reply);
+	return 0;
+}
+
+static int
+workflow_run(struct cmd_ctx *ctx)
+{
+	static const struct option opts[] = {
+	    {"arg", required_argument, NULL, 'A'},
+	    {"bg", no_argument, NULL, 'b'}, CMD_LONGOPTS_COMMON,
+	    {NULL, 0, NULL, 0}};
+	json_t *args = json_object();
+	int bg = 0, c, rc;
+
+	while (
+	    (c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) != -1) {
+		if (c == 'A') {
+			const char *eq = strchr(optarg, '=');
+			if (eq == NULL || eq == optarg) {
+				json_decref(args);
+				return cmd_usage_error(ctx,
+				    "--arg takes KEY=VALUE, not '%s'", optarg);
+			}
+			char *k = xstrndup(optarg, (size_t)(eq - optarg));
+			json_object_set_new(args, k, json_string(eq + 1));
+			free(k);
+		} else if (c == 'b')
+			bg = 1;
+		else if ((rc = cmd_opt_common(ctx, c)) >= 0) {
+			json_decref(args);
+			return rc;
+		}
+	}
+	const char *op = optind < ctx->argc ? ctx->argv[optind] : NULL;
+	const char *what =
+	    optind + 1 < ctx->argc ? ctx->argv[optind + 1] : NULL;
+	if (op == NULL) {
+		json_decref(args);
+		return cmd_usage_error(
+		    ctx, "which workflow command? see --help");
+	}
+	if (strcmp(op, "run") == 0)
+		rc = what ? wf_run(ctx, what, args, bg)
+		          : cmd_usage_error(ctx, "workflow run NAME|FILE");
+	else if (strcmp(op, "ls") == 0)
+		rc = wf_ls(ctx);
+	else if (strcmp(op, "runs") == 0)
+		rc = wf_simple(ctx, "runs", NULL);
+	else if (strcmp(op, "status") == 0 || strcmp(op, "logs") == 0 ||
+	    strcmp(op, "stop") == 0 || strcmp(op, "pause") == 0 ||
+	    strcmp(op, "resume") == 0 || strcmp(op, "rm") == 0)
+		rc = what ? wf_simple(ctx, op, what)
+		          : cmd_usage_error(ctx, "workflow %s RUN", op);
+	else
+		rc = cmd_usage_error(ctx, "unknown workflow command '%s'", op);
+	json_decref(args);
+	return rc;
+}
+
+static int
+workflow_serve_cmd(
+    struct server_client *c, json_t *req, json_t *reply, struct err *err)
+{
+	(void)c;
+	return workflow_serve(req, reply, err);
+}
+
+const struct cmd_entry cmd_workflow_entry = {
+    .name = "workflow",
+    .usage = "run NAME|FILE [--arg K=V]... [--bg]\n"
+             "       galley workflow ls | runs\n"
+             "       galley workflow status|logs|stop|pause|resume|rm RUN",
+    .summary = "run Lua workflows that fan out agents in phases",
+    .help = "  run NAME|FILE       run a workflow: FILE, or NAME.lua in the\n"
+            "                      project's .galley/workflows, else\n"
+            "                      ~/.config/galley/workflows; follows it\n"
+            "                      to its end (log lines on stderr, the\n"
+            "                      result on stdout; exit 1 if it fails)\n"
+            "      --arg K=V       an argument (args.K in the script)\n"
+            "      --bg            print the run's id and return\n"
+            "  ls                  the workflows there are, by name\n"
+            "  runs                every run, its state and phase\n"
+            "  status RUN          phases (done/total), agents, cost\n"
+            "  logs RUN            the run's log() lines\n"
+            "  stop RUN            stop its agents; the journal stays\n"
+            "  pause RUN           start no new agents until resume\n"
+            "  resume RUN          go on: a paused run, or a stopped or\n"
+            "                      failed one replayed from its journal\n"
+            "  rm RUN              stop it and delete its journal\n",
+    .run = workflow_run,
+    .serve = workflow_serve_cmd,
+};

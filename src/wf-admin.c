@@ -1,0 +1,356 @@
+/* The daemon's side of `galley workflow`: run, status, runs, logs, stop,
+ * pause, resume, rm. Every op names its run by id, so any terminal or
+ * script can drive a run. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "names.h"
+#include "proto.h"
+#include "session.h"
+#include "store.h"
+#include "util.h"
+#include "workflow.h"
+#include "xmalloc.h"
+
+#define SCRIPT_MAX (1 << 20)
+
+static const char *
+col(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+/* A run's row by id or a unique id prefix; NULL with err. */
+static json_t *
+run_row(const char *ref, struct err *err)
+{
+	static const char sql[] =
+	    "SELECT id, name, file, script, cwd, args, env, state, phase, "
+	    "error, result, created_at, updated_at FROM workflow_runs WHERE "
+	    "substr(id, 1, length(?1)) = ?1 ORDER BY id = ?1 DESC LIMIT 2";
+	sqlite3_stmt *st;
+	json_t *row = NULL;
+	int n = 0;
+
+	if (ref[0] == '\0' || strlen(ref) > 8 ||
+	    strspn(ref, "0123456789abcdef") != strlen(ref))
+		return err_set(err, ERR_USAGE,
+		           "a run id is 1 to 8 hex digits: see 'galley "
+		           "workflow runs'"),
+		       NULL;
+	if ((st = store_stmt(&galley_db, sql)) == NULL) {
+		store_sqlerr(&galley_db, err, "workflow");
+		return NULL;
+	}
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT);
+	while (sqlite3_step(st) == SQLITE_ROW && n++ == 0)
+		row = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s, "
+		                "s:s?, s:s?, s:s?, s:I, s:I}",
+		    "id", col(st, 0), "name", col(st, 1), "file", col(st, 2),
+		    "script", col(st, 3), "cwd", col(st, 4), "args", col(st, 5),
+		    "env", col(st, 6), "state", col(st, 7), "phase", col(st, 8),
+		    "error", col(st, 9), "result", col(st, 10), "created_at",
+		    (json_int_t)sqlite3_column_int64(st, 11), "updated_at",
+		    (json_int_t)sqlite3_column_int64(st, 12));
+	sqlite3_reset(st);
+	if (n > 1 &&
+	    strcmp(json_string_value(json_object_get(row, "id")), ref) != 0) {
+		json_decref(row);
+		err_set(err, ERR_USAGE,
+		    "run '%s' is ambiguous: give more of it", ref);
+		return NULL;
+	}
+	if (row == NULL)
+		err_set(err, ERR_NOT_FOUND,
+		    "no workflow run '%s': see 'galley workflow runs'", ref);
+	return row;
+}
+
+static const char *
+str(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* {"run", "name", "state", "phase", "error", "result", "phases": [{name,
+ * done, total}], "agents": [...], "usage": {...}} */
+static json_t *
+status_json(json_t *row)
+{
+	static const char sql[] =
+	    "SELECT key, label, phase, session, state, error FROM "
+	    "workflow_journal WHERE run = ? ORDER BY started_at, key";
+	struct wf_run *r = workflow_find(str(row, "id"));
+	json_t *agents = json_array(), *phases = json_array();
+	json_t *o =
+	    json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:O}", "run", str(row, "id"),
+	        "name", str(row, "name"), "state", str(row, "state"), "phase",
+	        str(row, "phase"), "error", str(row, "error"), "created_at",
+	        json_object_get(row, "created_at"));
+	double cost = 0;
+	long long tokens = 0;
+	sqlite3_stmt *st = store_stmt(&galley_db, sql);
+
+	json_t *res = str(row, "result")
+	    ? json_loads(str(row, "result"), JSON_DECODE_ANY, NULL)
+	    : NULL;
+	json_object_set_new(o, "result", res ? res : json_null());
+	if (st) {
+		sqlite3_bind_text(st, 1, str(row, "id"), -1, SQLITE_TRANSIENT);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *phase = col(st, 2) ? col(st, 2) : "";
+			struct session *s =
+			    col(st, 3) ? session_find_id(col(st, 3)) : NULL;
+			json_array_append_new(agents,
+			    json_pack("{s:s, s:s?, s:s, s:s?, s:s, s:s?, s:b}",
+			        "key", col(st, 0), "label", col(st, 1), "phase",
+			        phase, "session", col(st, 3), "state",
+			        col(st, 4), "error", col(st, 5), "replayed",
+			        r && json_object_get(r->replayed, col(st, 0))));
+			if (s) {
+				cost += s->usage.cost;
+				tokens += s->usage.input + s->usage.output +
+				    s->usage.cache_read + s->usage.cache_write;
+			}
+			json_t *p = NULL, *v;
+			size_t i;
+			json_array_foreach(phases, i,
+			    v) if (strcmp(str(v, "name"), phase) == 0) p = v;
+			if (p == NULL) {
+				p = json_pack("{s:s, s:i, s:i}", "name", phase,
+				    "done", 0, "total", 0);
+				json_array_append_new(phases, p);
+			}
+			json_object_set_new(p, "total",
+			    json_integer(json_integer_value(
+			                     json_object_get(p, "total")) +
+			        1));
+			if (strcmp(col(st, 4), "started") != 0)
+				json_object_set_new(p, "done",
+				    json_integer(
+				        json_integer_value(
+				            json_object_get(p, "done")) +
+				        1));
+		}
+		sqlite3_reset(st);
+	}
+	json_object_set_new(o, "phases", phases);
+	json_object_set_new(o, "agents", agents);
+	json_object_set_new(o, "usage",
+	    json_pack(
+	        "{s:f, s:I}", "cost_usd", cost, "tokens", (json_int_t)tokens));
+	return o;
+}
+
+static int
+serve_run(json_t *req, json_t *reply, struct err *err)
+{
+	const char *name = NULL, *file = NULL, *script = NULL, *cwd = NULL;
+	json_t *args = json_object_get(req, "args");
+	json_t *env = json_object_get(req, "env"), *v;
+	const char *k;
+	size_t i;
+
+	if (proto_get_str(req, "name", &name, err) < 0 ||
+	    proto_get_str(req, "file", &file, err) < 0 ||
+	    proto_get_str(req, "script", &script, err) < 0 ||
+	    proto_get_str(req, "cwd", &cwd, err) < 0)
+		return -1;
+	if (name == NULL || name_check(name, "workflow", err) < 0)
+		return name
+		    ? -1
+		    : err_set(err, ERR_USAGE, "field 'name' is missing");
+	if (script == NULL || strlen(script) > SCRIPT_MAX)
+		return err_set(
+		    err, ERR_USAGE, "a script of up to 1 MiB is needed");
+	if (cwd == NULL || cwd[0] != '/')
+		return err_set(err, ERR_USAGE, "field 'cwd' must be absolute");
+	if (args && !json_is_object(args))
+		return err_set(
+		    err, ERR_USAGE, "field 'args' must be an object");
+	json_object_foreach(args, k, v) if (!json_is_string(v)) return err_set(
+	    err, ERR_USAGE, "argument '%.32s' must be a string", k);
+	if (env && !json_is_array(env))
+		return err_set(err, ERR_USAGE, "field 'env' must be an array");
+	json_array_foreach(env, i, v) if (!json_is_string(v)) return err_set(
+	    err, ERR_USAGE, "field 'env' holds strings only");
+	char id[16];
+	do
+		random_hex(id, 8);
+	while (workflow_find(id));
+	char *a = json_dumps(args ? args : json_object(), JSON_COMPACT);
+	char *e = json_dumps(env ? env : json_array(), JSON_COMPACT);
+	sqlite3_stmt *st = store_stmt(&galley_db,
+	    "INSERT INTO workflow_runs (id, name, file, script, cwd, args, env, "
+	    "state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,'running',?,?)");
+	int rc = -1;
+	if (st) {
+		const char *t[] = {id, name, file, script, cwd, a, e};
+		for (int j = 0; j < 7; j++)
+			if (t[j])
+				sqlite3_bind_text(
+				    st, j + 1, t[j], -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 8, wall_ms());
+		sqlite3_bind_int64(st, 9, wall_ms());
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		sqlite3_reset(st);
+	}
+	free(a);
+	free(e);
+	if (rc < 0)
+		return store_sqlerr(&galley_db, err, "workflow run");
+	workflow_start(id, name, file, script, cwd, args ? args : json_object(),
+	    env ? env : json_array());
+	json_t *row = run_row(id, err);
+	if (row == NULL)
+		return -1;
+	json_object_set_new(reply, "status", status_json(row));
+	json_object_set_new(reply, "run", json_string(id));
+	json_decref(row);
+	return 0;
+}
+
+static json_t *
+runs_json(void)
+{
+	sqlite3_stmt *st = store_stmt(&galley_db,
+	    "SELECT id, name, state, phase, created_at, updated_at FROM "
+	    "workflow_runs ORDER BY created_at");
+	json_t *out = json_array();
+
+	if (st == NULL)
+		return out;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(out,
+		    json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I}", "run",
+		        col(st, 0), "name", col(st, 1), "state", col(st, 2),
+		        "phase", col(st, 3), "created_at",
+		        (json_int_t)sqlite3_column_int64(st, 4), "updated_at",
+		        (json_int_t)sqlite3_column_int64(st, 5)));
+	sqlite3_reset(st);
+	return out;
+}
+
+static json_t *
+logs_json(const char *id)
+{
+	sqlite3_stmt *st = store_stmt(&galley_db,
+	    "SELECT at, text FROM workflow_log WHERE run = ? ORDER BY at, "
+	    "rowid");
+	json_t *out = json_array();
+
+	if (st == NULL)
+		return out;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(out,
+		    json_pack("{s:I, s:s}", "at",
+		        (json_int_t)sqlite3_column_int64(st, 0), "text",
+		        col(st, 1)));
+	sqlite3_reset(st);
+	return out;
+}
+
+/* A stopped, failed or paused run goes on from its journal (a script
+ * file that changed is read again). */
+static int
+serve_resume(json_t *row, struct err *err)
+{
+	struct wf_run *r = workflow_find(str(row, "id"));
+	const char *state = str(row, "state");
+
+	if (r && strcmp(r->state, "paused") == 0) {
+		workflow_pause(r, 0);
+		return 0;
+	}
+	if (r || strcmp(state, "done") == 0)
+		return err_set(err, ERR_REFUSED, "run %s is %s already",
+		    str(row, "id"), state);
+	struct buf b = BUF_INIT;
+	const char *script = str(row, "script");
+	if (str(row, "file") &&
+	    read_file(str(row, "file"), &b, SCRIPT_MAX, NULL) >= 0) {
+		buf_addc(&b, '\0');
+		script = b.data;
+	}
+	json_t *args = json_loads(str(row, "args"), 0, NULL);
+	json_t *env = json_loads(str(row, "env"), 0, NULL);
+	workflow_start(str(row, "id"), str(row, "name"), str(row, "file"),
+	    script, str(row, "cwd"), args ? args : json_object(),
+	    env ? env : json_array());
+	json_decref(args);
+	json_decref(env);
+	buf_release(&b);
+	return 0;
+}
+
+int
+workflow_serve(json_t *req, json_t *reply, struct err *err)
+{
+	const char *op = NULL, *ref = NULL;
+
+	if (proto_get_str(req, "op", &op, err) < 0 ||
+	    proto_get_str(req, "run", &ref, err) < 0)
+		return -1;
+	if (op == NULL)
+		return err_set(err, ERR_USAGE, "field 'op' is missing");
+	if (strcmp(op, "run") == 0)
+		return serve_run(req, reply, err);
+	if (strcmp(op, "runs") == 0) {
+		json_object_set_new(reply, "runs", runs_json());
+		return 0;
+	}
+	if (ref == NULL)
+		return err_set(err, ERR_USAGE, "which run? give its id");
+	json_t *row = run_row(ref, err);
+	if (row == NULL)
+		return -1;
+	struct wf_run *r = workflow_find(str(row, "id"));
+	int rc = 0;
+	if (strcmp(op, "status") == 0)
+		;
+	else if (strcmp(op, "logs") == 0)
+		json_object_set_new(reply, "logs", logs_json(str(row, "id")));
+	else if (strcmp(op, "stop") == 0 || strcmp(op, "pause") == 0) {
+		if (r == NULL)
+			rc = err_set(err, ERR_REFUSED,
+			    "run %s is %s, not running", str(row, "id"),
+			    str(row, "state"));
+		else if (strcmp(op, "stop") == 0)
+			workflow_stop(r);
+		else
+			workflow_pause(r, 1);
+	} else if (strcmp(op, "resume") == 0)
+		rc = serve_resume(row, err);
+	else if (strcmp(op, "rm") == 0) {
+		if (r)
+			workflow_stop(r);
+		sqlite3_stmt *st = store_stmt(
+		    &galley_db, "DELETE FROM workflow_runs WHERE id = ?");
+		if (st) {
+			sqlite3_bind_text(
+			    st, 1, str(row, "id"), -1, SQLITE_TRANSIENT);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				rc = store_sqlerr(
+				    &galley_db, err, "workflow rm");
+			sqlite3_reset(st);
+		}
+		json_object_set_new(
+		    reply, "removed", json_string(str(row, "id")));
+		json_decref(row);
+		return rc;
+	} else
+		rc = err_set(err, ERR_USAGE, "unknown workflow op '%.32s'", op);
+	if (rc == 0) {
+		json_t *now = run_row(str(row, "id"), err);
+		if (now) {
+			json_object_set_new(reply, "status", status_json(now));
+			json_decref(now);
+		}
+	}
+	json_decref(row);
+	return rc;
+}

@@ -1,0 +1,542 @@
+/* A workflow's interpreter: Lua 5.4 with only what a replayable script
+ * may use, limits on memory and on instructions between two waits, and
+ * the script's API (agent, parallel, phase, log, args). Each run() and
+ * each parallel branch is a coroutine; agent() yields until its session
+ * ends (workflow.c resumes it). */
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "workflow.h"
+#include "xmalloc.h"
+
+#define MEM_MAX (64u << 20)
+#define STEPS_MAX 20000000LL /* about 0.1 s of Lua between waits */
+#define STEP_HOOK 10000
+
+static struct wf_thread **
+thread_slot(lua_State *L)
+{
+	return (struct wf_thread **)lua_getextraspace(L);
+}
+
+static struct wf_run *
+run_of(lua_State *L)
+{
+	void *ud;
+	lua_getallocf(L, &ud);
+	return ud;
+}
+
+static void *
+wf_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct wf_limits *lim = &((struct wf_run *)ud)->lim;
+
+	if (ptr == NULL)
+		osize = 0;
+	if (nsize == 0) {
+		free(ptr);
+		lim->mem -= osize;
+		return NULL;
+	}
+	if (nsize > osize && lim->mem + (nsize - osize) > lim->mem_max)
+		return NULL; /* Lua raises "not enough memory" */
+	void *p = realloc(ptr, nsize);
+	if (p)
+		lim->mem = lim->mem - osize + nsize;
+	return p;
+}
+
+static void
+step_hook(lua_State *L, lua_Debug *ar)
+{
+	struct wf_limits *lim = &run_of(L)->lim;
+
+	(void)ar;
+	lim->steps += STEP_HOOK;
+	if (lim->steps > lim->steps_max)
+		luaL_error(L,
+		    "galley: the script ran %lld instructions without waiting "
+		    "for an agent (a loop that never ends?)",
+		    lim->steps);
+}
+
+/* ---- JSON and Lua values ---------------------------------------------- */
+
+static void push_json(lua_State *L, json_t *v, int depth);
+
+static void
+push_json(lua_State *L, json_t *v, int depth)
+{
+	const char *k;
+	json_t *e;
+	size_t i;
+
+	luaL_checkstack(L, 4, "JSON too deep");
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		lua_createtable(L, 0, (int)json_object_size(v));
+		if (depth < 64)
+			json_object_foreach(v, k, e)
+			{
+				push_json(L, e, depth + 1);
+				lua_setfield(L, -2, k);
+			}
+		break;
+	case JSON_ARRAY:
+		lua_createtable(L, (int)json_array_size(v), 0);
+		if (depth < 64)
+			json_array_foreach(v, i, e)
+			{
+				push_json(L, e, depth + 1);
+				lua_rawseti(L, -2, (lua_Integer)i + 1);
+			}
+		break;
+	case JSON_STRING:
+		lua_pushlstring(L, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		lua_pushinteger(L, (lua_Integer)json_integer_value(v));
+		break;
+	case JSON_REAL:
+		lua_pushnumber(L, json_real_value(v));
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		lua_pushboolean(L, json_is_true(v));
+		break;
+	default:
+		lua_pushnil(L);
+	}
+}
+
+static json_t *
+to_json(lua_State *L, int idx, int depth)
+{
+	idx = lua_absindex(L, idx);
+	switch (lua_type(L, idx)) {
+	case LUA_TBOOLEAN:
+		return json_boolean(lua_toboolean(L, idx));
+	case LUA_TNUMBER:
+		return lua_isinteger(L, idx)
+		    ? json_integer((json_int_t)lua_tointeger(L, idx))
+		    : json_real(lua_tonumber(L, idx));
+	case LUA_TSTRING: {
+		size_t n;
+		const char *s = lua_tolstring(L, idx, &n);
+		json_t *j = json_stringn(s, n);
+		return j ? j : json_string("(not UTF-8)");
+	}
+	case LUA_TTABLE:
+		break;
+	default:
+		return json_null();
+	}
+	if (depth >= 64)
+		return json_null();
+	/* a sequence 1..n is an array; anything else an object */
+	lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		count++;
+		lua_pop(L, 1);
+	}
+	if (n > 0 && count == n) {
+		json_t *a = json_array();
+		for (lua_Integer i = 1; i <= n; i++) {
+			lua_rawgeti(L, idx, i);
+			json_array_append_new(a, to_json(L, -1, depth + 1));
+			lua_pop(L, 1);
+		}
+		return a;
+	}
+	json_t *o = json_object();
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		if (lua_type(L, -2) == LUA_TSTRING)
+			json_object_set_new(
+			    o, lua_tostring(L, -2), to_json(L, -1, depth + 1));
+		else if (lua_type(L, -2) == LUA_TNUMBER) {
+			char key[32];
+			snprintf(key, sizeof key, "%lld",
+			    (long long)lua_tointeger(L, -2));
+			json_object_set_new(o, key, to_json(L, -1, depth + 1));
+		}
+		lua_pop(L, 1);
+	}
+	return o;
+}
+
+json_t *
+wf_lua_to_json(lua_State *L, int idx)
+{
+	return to_json(L, idx, 0);
+}
+
+void
+wf_lua_push_outcome(
+    lua_State *to, json_t *opts, int ok, const char *result, const char *error)
+{
+	json_t *schema = json_object_get(opts, "schema");
+
+	if (!ok) {
+		lua_pushboolean(to, 0);
+		lua_pushstring(to, error ? error : "the call failed");
+		return;
+	}
+	if (schema == NULL) {
+		lua_pushboolean(to, 1);
+		lua_pushstring(to, result ? result : "");
+		return;
+	}
+	json_error_t je;
+	char why[256];
+	json_t *v = json_loads(result ? result : "", JSON_DECODE_ANY, &je);
+	if (v == NULL) {
+		lua_pushboolean(to, 0);
+		lua_pushfstring(to, "the agent's result is not JSON (%s): %s",
+		    je.text, result ? result : "");
+		return;
+	}
+	if (wf_schema_check(schema, v, why, sizeof why) < 0) {
+		lua_pushboolean(to, 0);
+		lua_pushfstring(to,
+		    "the agent's result does not fit the "
+		    "schema: %s",
+		    why);
+		json_decref(v);
+		return;
+	}
+	lua_pushboolean(to, 1);
+	push_json(to, v, 0);
+	json_decref(v);
+}
+
+/* ---- the script's API ------------------------------------------------- */
+
+static struct wf_thread *
+thread_of(lua_State *L)
+{
+	struct wf_thread *t = *thread_slot(L);
+
+	if (t == NULL)
+		luaL_error(L,
+		    "galley: agent(), parallel(), phase() and log() "
+		    "work inside run(), not at the script's top");
+	return t;
+}
+
+/* after a wait: (ok, value) on top, from workflow.c */
+static int
+call_k(lua_State *L, int status, lua_KContext ctx)
+{
+	(void)status;
+	(void)ctx;
+	if (!lua_toboolean(L, -2))
+		return lua_error(L); /* the message is on top */
+	return 1;
+}
+
+static int
+l_agent(lua_State *L)
+{
+	struct wf_thread *t = thread_of(L);
+	const char *prompt = luaL_checkstring(L, 1);
+	json_t *opts;
+
+	if (!lua_isnoneornil(L, 2))
+		luaL_checktype(L, 2, LUA_TTABLE);
+	opts = lua_istable(L, 2) ? to_json(L, 2, 0) : json_object();
+	lua_settop(L, 2);
+	int n = workflow_call(t, "agent", prompt, opts);
+	json_decref(opts);
+	if (n == 0)
+		return lua_yieldk(L, 0, 0, call_k);
+	return call_k(L, LUA_OK, 0);
+}
+
+static int
+l_phase(lua_State *L)
+{
+	workflow_phase(thread_of(L), luaL_checkstring(L, 1));
+	return 0;
+}
+
+static int
+l_log(lua_State *L)
+{
+	struct wf_thread *t = thread_of(L);
+	luaL_Buffer b;
+	int n = lua_gettop(L);
+
+	luaL_buffinit(L, &b);
+	for (int i = 1; i <= n; i++) {
+		if (i > 1)
+			luaL_addchar(&b, ' ');
+		luaL_tolstring(L, i, NULL);
+		luaL_addvalue(&b);
+	}
+	luaL_pushresult(&b);
+	workflow_log(t, lua_tostring(L, -1));
+	return 0;
+}
+
+static struct wf_thread *
+new_thread(lua_State *L, struct wf_run *r, struct wf_thread *parent)
+{
+	struct wf_thread *t = xcalloc(1, sizeof *t);
+
+	t->run = r;
+	t->th = lua_newthread(L);
+	t->ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops it */
+	t->parent = parent;
+	t->results_ref = LUA_NOREF;
+	*thread_slot(t->th) = t;
+	if (parent)
+		snprintf(t->phase, sizeof t->phase, "%s", parent->phase);
+	return t;
+}
+
+void
+wf_lua_thread_free(struct wf_thread *t)
+{
+	lua_State *L = t->run->L;
+
+	if (L) {
+		luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+		luaL_unref(L, LUA_REGISTRYINDEX, t->results_ref);
+	}
+	free(t->child_error);
+	free(t);
+}
+
+/* parallel{f1, f2, ...}: each a branch of its own; their results in
+ * order once all are done (the first error is raised then). */
+static int
+parallel_k(lua_State *L, int status, lua_KContext ctx)
+{
+	(void)status;
+	(void)ctx;
+	if (!lua_toboolean(L, -2))
+		return lua_error(L);
+	return 1;
+}
+
+static int
+l_parallel(lua_State *L)
+{
+	struct wf_thread *t = thread_of(L);
+	struct wf_run *r = t->run;
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_rawgeti(L, 1, i);
+		if (!lua_isfunction(L, -1))
+			return luaL_error(
+			    L, "parallel: item %d is not a function", (int)i);
+		lua_pop(L, 1);
+	}
+	int call = ++t->counter;
+	lua_createtable(L, (int)n, 0);
+	t->results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	t->waiting = (int)n;
+	t->setup = 1;
+	if (strlen(t->path) + 24 >= sizeof t->path)
+		return luaL_error(L, "parallel: nested too deep");
+	for (lua_Integer i = 1; i <= n; i++) {
+		struct wf_thread *c = new_thread(L, r, t);
+		c->slot = (int)i;
+		snprintf(c->path, sizeof c->path, "%s%s%d.%d", t->path,
+		    *t->path ? "." : "", call, (int)i);
+		lua_rawgeti(L, 1, i);
+		lua_xmove(L, c->th, 1);
+		wf_lua_step(c, 0);
+	}
+	t->setup = 0;
+	if (t->waiting > 0)
+		return lua_yieldk(L, 0, 0, parallel_k);
+	/* every branch finished at once (replayed) */
+	if (t->child_error) {
+		lua_pushboolean(L, 0);
+		lua_pushstring(L, t->child_error);
+	} else {
+		lua_pushboolean(L, 1);
+		lua_rawgeti(L, LUA_REGISTRYINDEX, t->results_ref);
+	}
+	free(t->child_error);
+	t->child_error = NULL;
+	luaL_unref(r->L, LUA_REGISTRYINDEX, t->results_ref);
+	t->results_ref = LUA_NOREF;
+	return parallel_k(L, LUA_OK, 0);
+}
+
+void
+wf_lua_step(struct wf_thread *t, int nargs)
+{
+	int nres = 0;
+
+	if (t->parent == NULL)
+		t->run->lim.steps = 0; /* a new slice */
+	t->running = 1;
+	int rc = lua_resume(t->th, NULL, nargs, &nres);
+	t->running = 0;
+	if (rc == LUA_YIELD) {
+		lua_pop(t->th, nres);
+		return;
+	}
+	if (rc == LUA_OK) {
+		json_t *v = nres > 0 ? to_json(t->th, -nres, 0) : json_null();
+		if (t->parent) { /* keep the Lua value itself */
+			lua_State *L = t->run->L;
+			lua_rawgeti(
+			    L, LUA_REGISTRYINDEX, t->parent->results_ref);
+			if (nres > 0)
+				lua_xmove(t->th, L, 1);
+			else
+				lua_pushnil(L);
+			lua_rawseti(L, -2, t->slot);
+			lua_pop(L, 1);
+		}
+		workflow_thread_done(t, 1, v, NULL);
+		json_decref(v);
+		return;
+	}
+	const char *msg = lua_tostring(t->th, -1);
+	workflow_thread_done(t, 0, NULL, msg ? msg : "error");
+}
+
+/* ---- the sandbox ------------------------------------------------------ */
+
+/* What is not there says why, naming the line. */
+static int
+env_index(lua_State *L)
+{
+	const char *k = lua_tostring(L, 2);
+	static const char *const banned[] = {"os", "io", "debug", "package",
+	    "require", "dofile", "loadfile", "load", "collectgarbage",
+	    "coroutine"};
+
+	for (size_t i = 0; k && i < sizeof banned / sizeof banned[0]; i++)
+		if (strcmp(k, banned[i]) == 0)
+			return luaL_error(L,
+			    "galley: '%s' is not available in a workflow (no "
+			    "files, processes, clock or randomness: a run "
+			    "must replay exactly)",
+			    k);
+	return 0;
+}
+
+static void
+copy_lib(
+    lua_State *L, const char *name, lua_CFunction open, const char *const *drop)
+{
+	luaL_requiref(L, name, open, 0);
+	for (; drop && *drop; drop++) {
+		lua_pushnil(L);
+		lua_setfield(L, -2, *drop);
+	}
+	lua_setfield(L, -2, name);
+}
+
+lua_State *
+wf_lua_new(struct wf_run *r)
+{
+	static const char *const no_random[] = {"random", "randomseed", NULL};
+	static const char *const base_keep[] = {"assert", "error", "ipairs",
+	    "next", "pairs", "pcall", "rawequal", "rawget", "rawlen", "rawset",
+	    "select", "setmetatable", "getmetatable", "tonumber", "tostring",
+	    "type", "xpcall", "_VERSION"};
+	r->lim.mem = 0;
+	r->lim.mem_max = MEM_MAX;
+	r->lim.steps_max = STEPS_MAX;
+	lua_State *L = lua_newstate(wf_alloc, r);
+
+	if (L == NULL)
+		return NULL;
+	*thread_slot(L) = NULL;
+	lua_sethook(L, step_hook, LUA_MASKCOUNT, STEP_HOOK);
+	luaL_requiref(L, "_G", luaopen_base, 1);
+	lua_pop(L, 1);
+	/* the script's environment: a new table, never _G itself */
+	lua_newtable(L);
+	for (size_t i = 0; i < sizeof base_keep / sizeof base_keep[0]; i++) {
+		lua_getglobal(L, base_keep[i]);
+		lua_setfield(L, -2, base_keep[i]);
+	}
+	copy_lib(L, "string", luaopen_string, NULL);
+	copy_lib(L, "table", luaopen_table, NULL);
+	copy_lib(L, "math", luaopen_math, no_random);
+	copy_lib(L, "utf8", luaopen_utf8, NULL);
+	lua_pushcfunction(L, l_agent);
+	lua_setfield(L, -2, "agent");
+	lua_pushcfunction(L, l_parallel);
+	lua_setfield(L, -2, "parallel");
+	lua_pushcfunction(L, l_phase);
+	lua_setfield(L, -2, "phase");
+	lua_pushcfunction(L, l_log);
+	lua_setfield(L, -2, "log");
+	lua_pushcfunction(L, l_log);
+	lua_setfield(L, -2, "print");
+	lua_newtable(L); /* its metatable: the banned names say why */
+	lua_pushcfunction(L, env_index);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
+	lua_setfield(L, LUA_REGISTRYINDEX, "galley.env");
+	return L;
+}
+
+void
+wf_lua_close(lua_State *L)
+{
+	if (L)
+		lua_close(L);
+}
+
+char *
+wf_lua_load(lua_State *L, const char *name, const char *script)
+{
+	char chunk[80];
+	char *err = NULL;
+
+	snprintf(chunk, sizeof chunk, "=%s", name);
+	if (luaL_loadbufferx(L, script, strlen(script), chunk, "t") != LUA_OK) {
+		err = xstrdup(lua_tostring(L, -1));
+		lua_pop(L, 1);
+		return err;
+	}
+	lua_getfield(L, LUA_REGISTRYINDEX, "galley.env");
+	lua_setupvalue(L, -2, 1); /* _ENV */
+	run_of(L)->lim.steps = 0;
+	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+		err = xstrdup(lua_tostring(L, -1));
+		lua_pop(L, 1);
+	}
+	return err;
+}
+
+struct wf_thread *
+wf_lua_main(struct wf_run *r, json_t *args, char **error)
+{
+	lua_State *L = r->L;
+
+	lua_getfield(L, LUA_REGISTRYINDEX, "galley.env");
+	lua_pushstring(L, "run");
+	lua_rawget(L, -2);
+	if (!lua_isfunction(L, -1)) {
+		lua_pop(L, 2);
+		*error = xstrdup("the script has no 'function run(args)'");
+		return NULL;
+	}
+	push_json(L, args, 0);
+	lua_setfield(L, -3, "args"); /* args, as a global too */
+	struct wf_thread *t = new_thread(L, r, NULL);
+	lua_xmove(L, t->th, 1); /* run */
+	lua_pop(L, 1);          /* env */
+	push_json(t->th, args, 0);
+	return t;
+}

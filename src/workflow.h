@@ -1,0 +1,108 @@
+/* Workflows (issue 16): Lua 5.4 scripts run by the daemon as coroutines,
+ * whose agent() calls are sessions and whose journal in the store lets a
+ * run be replayed after a daemon kill or a reboot without paying twice.
+ * wf-lua.c: the sandboxed interpreter, its limits and the script's API;
+ * workflow.c: runs, the journal, sessions; wf-schema.c: result schemas;
+ * cmd-workflow.c: the verb. */
+#ifndef WORKFLOW_H
+#define WORKFLOW_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct lua_State;
+
+/* What a run's interpreter may use: bytes, and instructions between two
+ * waits (so a loop that never calls agent() cannot hold the daemon). */
+struct wf_limits {
+	size_t mem, mem_max;
+	long long steps, steps_max;
+};
+
+struct wf_run {
+	char id[16];
+	char *name, *file, *cwd;
+	json_t *args, *env;
+	char *script;
+	struct lua_State *L;
+	struct wf_limits lim;
+	struct wf_thread *main;
+	char state[16]; /* running, paused, done, failed, stopped */
+	char phase[64];
+	int active;       /* its calls with a session */
+	int max_active;   /* concurrency (16) */
+	int calls;        /* agent() calls in this boot, at most 1000 */
+	char *fatal;      /* nondeterminism: the run stops with it */
+	json_t *replayed; /* keys fed back from the journal this boot */
+	struct wf_run *next;
+};
+
+/* A coroutine of a run: run() itself, or one branch of a parallel{}. */
+struct wf_thread {
+	struct wf_run *run;
+	struct lua_State *th;
+	int ref;        /* keeps th alive (registry) */
+	char path[96];  /* its calls' key prefix: "" for run(), "4.2" ... */
+	int counter;    /* calls made from it so far */
+	char phase[64]; /* phase() of this thread */
+	struct wf_thread *parent; /* a parallel branch's */
+	int slot;                 /* its place in the parent's results */
+	int running;              /* inside lua_resume now */
+	/* a parent in parallel{}: branches not finished, their results
+	 * (registry ref to a table) and the first error */
+	int waiting, results_ref, setup;
+	char *child_error;
+};
+
+/* wf-lua.c */
+/* A sandboxed state for run r (no os, io, debug, package, require, load,
+ * clock or random), with memory and instruction limits. */
+struct lua_State *wf_lua_new(struct wf_run *r);
+void wf_lua_close(struct lua_State *);
+/* Load and run the script's top level into its environment; NULL on
+ * success, else the error (caller frees). */
+char *wf_lua_load(struct lua_State *, const char *name, const char *script);
+/* The thread to run run(args) in: the `run` function and args pushed. */
+struct wf_thread *wf_lua_main(struct wf_run *r, json_t *args, char **error);
+/* Resume t with nargs values on its stack; its end goes to
+ * workflow_thread_done. */
+void wf_lua_step(struct wf_thread *t, int nargs);
+/* Push onto t's stack (ok, value-or-message) for the outcome of a call,
+ * the value decoded by opts.schema when it has one. */
+void wf_lua_push_outcome(struct lua_State *to, json_t *opts, int ok,
+    const char *result, const char *error);
+json_t *wf_lua_to_json(struct lua_State *, int idx);
+void wf_lua_thread_free(struct wf_thread *);
+
+/* workflow.c, for wf-lua.c */
+/* An agent() call from t: its outcome pushed and 2 returned (replayed or
+ * failed at once), or 0 when it waits (the caller yields). */
+int workflow_call(
+    struct wf_thread *t, const char *kind, const char *prompt, json_t *opts);
+void workflow_log(struct wf_thread *t, const char *text);
+void workflow_phase(struct wf_thread *t, const char *name);
+/* run() returned (ok, its value as JSON) or failed (message). */
+void workflow_thread_done(
+    struct wf_thread *t, int ok, json_t *value, const char *error);
+
+/* wf-schema.c: 0 when v fits the schema (type, properties, required,
+ * items, enum); else -1 and why, with the path to the misfit. */
+int wf_schema_check(json_t *schema, json_t *v, char *why, size_t size);
+
+/* the daemon's side of `galley workflow` (wf-admin.c) */
+void workflow_init(void);
+void workflow_resume_all(void);
+int workflow_serve(json_t *req, json_t *reply, struct err *);
+/* workflow.c, for wf-admin.c */
+struct wf_run *workflow_find(const char *id);
+/* A run made and booted (its row written first); NULL with err. */
+struct wf_run *workflow_start(const char *id, const char *name,
+    const char *file, const char *script, const char *cwd, json_t *args,
+    json_t *env);
+/* Stop its calls' sessions and the script; the journal stays. */
+void workflow_stop(struct wf_run *r);
+void workflow_pause(struct wf_run *r, int pause);
+
+#endif
