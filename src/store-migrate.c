@@ -192,6 +192,7 @@ const struct migration store_migrations[] = {
         " error TEXT,"
         " started_at INTEGER NOT NULL,"
         " ended_at INTEGER,"
+        " replayed INTEGER NOT NULL DEFAULT 0," /* fed back in its last boot */
         " PRIMARY KEY (run, key)"
         ") STRICT;"
         "CREATE TABLE workflow_log ("

@@ -81,9 +81,8 @@ static json_t *
 status_json(json_t *row)
 {
 	static const char sql[] =
-	    "SELECT key, label, phase, session, state, error FROM "
+	    "SELECT key, label, phase, session, state, error, replayed FROM "
 	    "workflow_journal WHERE run = ? ORDER BY started_at, key";
-	struct wf_run *r = workflow_find(str(row, "id"));
 	json_t *agents = json_array(), *phases = json_array();
 	json_t *o =
 	    json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:O}", "run", str(row, "id"),
@@ -109,7 +108,7 @@ status_json(json_t *row)
 			        "key", col(st, 0), "label", col(st, 1), "phase",
 			        phase, "session", col(st, 3), "state",
 			        col(st, 4), "error", col(st, 5), "replayed",
-			        r && json_object_get(r->replayed, col(st, 0))));
+			        sqlite3_column_int(st, 6)));
 			if (s) {
 				cost += s->usage.cost;
 				tokens += s->usage.input + s->usage.output +

@@ -60,9 +60,9 @@ step_hook(lua_State *L, lua_Debug *ar)
 	lim->steps += STEP_HOOK;
 	if (lim->steps > lim->steps_max)
 		luaL_error(L,
-		    "galley: the script ran %lld instructions without waiting "
+		    "galley: the script ran %I instructions without waiting "
 		    "for an agent (a loop that never ends?)",
-		    lim->steps);
+		    (lua_Integer)lim->steps);
 }
 
 /* ---- JSON and Lua values ---------------------------------------------- */

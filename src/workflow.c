@@ -92,6 +92,21 @@ exec_durable(const char *sql, const char *const *args, int n)
 	return rc;
 }
 
+/* What a replay may redo if lost: no fsync. */
+static void
+exec_plain(const char *sql, const char *const *args, int n)
+{
+	sqlite3_stmt *st = store_stmt(&galley_db, sql);
+
+	if (st == NULL)
+		return;
+	for (int i = 0; i < n; i++)
+		wf_bind(st, i + 1, args[i]);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_error("workflow: %s", sqlite3_errmsg(galley_db.db));
+	sqlite3_reset(st);
+}
+
 static void
 save_run(struct wf_run *r, const char *error, const char *result)
 {
@@ -138,7 +153,6 @@ run_free(struct wf_run *r)
 	free(r->fatal);
 	json_decref(r->args);
 	json_decref(r->env);
-	json_decref(r->replayed);
 	free(r);
 }
 
@@ -397,7 +411,11 @@ workflow_call(
 		goto out;
 	}
 	if (found && strcmp(rstate, "started") != 0) { /* replay */
-		json_object_set_new(r->replayed, key, json_true());
+		const char *rk[] = {r->id, key};
+		exec_plain(
+		    "UPDATE workflow_journal SET replayed = 1 WHERE run = "
+		    "? AND key = ?",
+		    rk, 2);
 		wf_lua_push_outcome(
 		    L, opts, strcmp(rstate, "done") == 0, rres, rerr);
 		n = 2;
@@ -603,6 +621,10 @@ workflow_log(struct wf_thread *t, const char *text)
 static int
 run_boot(struct wf_run *r, char **error)
 {
+	const char *id[] = {r->id};
+
+	exec_plain(
+	    "UPDATE workflow_journal SET replayed = 0 WHERE run = ?", id, 1);
 	r->L = wf_lua_new(r);
 	if (r->L == NULL) {
 		*error = xstrdup("cannot make a Lua state");
@@ -631,7 +653,6 @@ run_new(const char *id, const char *name, const char *file, const char *script,
 	r->cwd = xstrdup(cwd);
 	r->args = json_incref(args);
 	r->env = json_incref(env);
-	r->replayed = json_object();
 	r->max_active = MAX_ACTIVE;
 	snprintf(r->state, sizeof r->state, "running");
 	r->next = runs;

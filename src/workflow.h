@@ -31,11 +31,10 @@ struct wf_run {
 	struct wf_thread *main;
 	char state[16]; /* running, paused, done, failed, stopped */
 	char phase[64];
-	int active;       /* its calls with a session */
-	int max_active;   /* concurrency (16) */
-	int calls;        /* agent() calls in this boot, at most 1000 */
-	char *fatal;      /* nondeterminism: the run stops with it */
-	json_t *replayed; /* keys fed back from the journal this boot */
+	int active;     /* its calls with a session */
+	int max_active; /* concurrency (16) */
+	int calls;      /* agent() calls in this boot, at most 1000 */
+	char *fatal;    /* nondeterminism: the run stops with it */
 	struct wf_run *next;
 };
 

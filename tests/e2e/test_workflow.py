@@ -1,0 +1,200 @@
+"""Workflows (issue 16): Lua scripts in the daemon whose agent() calls are
+headless fake-runtime sessions, with a journal that survives a daemon
+kill -9, a sandbox, and limits."""
+import json
+import os
+import signal
+
+from conftest import poll
+
+THREE = """
+meta = {name = "three", phases = {"find", "fix", "check"}}
+function run(args)
+  phase("find")
+  local found = parallel{
+    function() return agent("say a", {runtime = "fake", label = "a"}) end,
+    function() return agent("think 0.3; say b",
+                            {runtime = "fake", label = "b"}) end,
+  }
+  log("found " .. found[1] .. found[2])
+  phase("fix")
+  local j = agent('say {"n": 3}', {runtime = "fake", label = "fix",
+    schema = {type = "object", required = {"n"},
+              properties = {n = {type = "integer"}}}})
+  phase("check")
+  local ok, why = pcall(agent, 'say {"n": "x"}', {runtime = "fake",
+    label = "bad", schema = {type = "object",
+                             properties = {n = {type = "integer"}}}})
+  return {found = found, n = j.n, who = args.who, bad = why}
+end
+"""
+
+
+def write(repo, name, text):
+    d = repo / ".galley" / "workflows"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / f"{name}.lua").write_text(text)
+    return d / f"{name}.lua"
+
+
+def runs(galley, repo):
+    return galley.json("workflow", "runs", cwd=repo)
+
+
+def status(galley, repo, run):
+    return galley.json("workflow", "status", run, cwd=repo)
+
+
+def test_three_phases_parallel_agents_and_a_schema(galley, repo):
+    write(repo, "three", THREE)
+    st = galley.json("workflow", "run", "three", "--arg", "who=me",
+                     cwd=repo, timeout=120)
+    assert st["state"] == "done", st
+    res = st["result"]
+    assert res["found"] == ["a", "b"] and res["n"] == 3 and res["who"] == "me"
+    assert "does not fit the schema: $.n: expected integer" in res["bad"]
+    assert [(p["name"], p["done"], p["total"]) for p in st["phases"]] == \
+        [("find", 2, 2), ("fix", 1, 1), ("check", 1, 1)]
+    assert [a["label"] for a in st["agents"]] == ["a", "b", "fix", "bad"]
+    # every agent is a session that says whose it is
+    mine = [s for s in galley.ls() if s.get("workflow") == st["run"]]
+    assert len(mine) == 4 and all(s["state"] == "done" for s in mine)
+    logs = galley.json("workflow", "logs", st["run"], cwd=repo)
+    assert [x["text"] for x in logs] == ["found ab"]
+    # without --json: the result on stdout
+    out = galley.ok("workflow", "run", "three", cwd=repo, timeout=120).stdout
+    assert json.loads(out)["n"] == 3
+
+
+def test_a_daemon_killed_mid_run_resumes_without_paying_twice(galley, repo):
+    write(repo, "slow", """
+function run(args)
+  phase("one")
+  local a = agent("say first", {runtime = "fake", label = "first"})
+  phase("two")
+  local r = parallel{
+    function() return agent("think 2; say x", {runtime = "fake",
+                                              label = "x"}) end,
+    function() return agent("think 2; say y", {runtime = "fake",
+                                              label = "y"}) end,
+  }
+  phase("three")
+  return a .. r[1] .. r[2] .. agent("say z", {runtime = "fake"})
+end
+""")
+    run = galley.ok("workflow", "run", "slow", "--bg", cwd=repo).stdout.strip()
+    poll(lambda: status(galley, repo, run)["phase"] == "two", 30,
+         what="phase two")
+    os.kill(galley.daemon_pid(), signal.SIGKILL)
+    # a new daemon replays the journal: first is fed back, x and y are
+    # taken as they are (alive, or ended while it was away)
+    st = poll(lambda: (lambda s: s if s["state"] == "done" else None)(
+        status(galley, repo, run)), 60, what="the run done")
+    assert st["result"] == "firstxyz", st
+    mine = [s for s in galley.ls() if s.get("workflow") == run]
+    assert len(mine) == 4, [s["name"] for s in mine]  # 4 calls, 4 sessions
+    assert [a["replayed"] for a in st["agents"]][:1] in ([True], [False])
+
+
+def test_a_changed_script_stops_with_a_nondeterminism_error(galley, repo):
+    f = write(repo, "change", """
+function run(args)
+  agent("say one", {runtime = "fake", label = "one"})
+  return agent("think 30; say two", {runtime = "fake", label = "two"})
+end
+""")
+    run = galley.ok("workflow", "run", "change", "--bg", cwd=repo).stdout
+    run = run.strip()
+    poll(lambda: len(status(galley, repo, run)["agents"]) == 2, 30,
+         what="the second call")
+    galley.ok("workflow", "stop", run, cwd=repo)
+    assert status(galley, repo, run)["state"] == "stopped"
+    # the journal stays: both calls are on record
+    assert len(status(galley, repo, run)["agents"]) == 2
+    f.write_text(f.read_text().replace("say one", "say ONE"))
+    galley.ok("workflow", "resume", run, cwd=repo)
+    st = status(galley, repo, run)
+    assert st["state"] == "failed"
+    assert "nondeterminism: call 1 (agent one)" in st["error"], st
+    assert len([s for s in galley.ls() if s.get("workflow") == run]) == 2
+
+
+def test_stop_then_resume_replays_and_restarts_only_the_unfinished(galley,
+                                                                    repo):
+    write(repo, "again", """
+function run(args)
+  local a = agent("say one", {runtime = "fake", label = "one"})
+  local b = agent("think 30; say two", {runtime = "fake", label = "two",
+                                        timeout = 1})
+  return a .. b
+end
+""")
+    run = galley.ok("workflow", "run", "again", "--bg", cwd=repo).stdout
+    run = run.strip()
+    st = poll(lambda: (lambda s: s if s["state"] == "failed" else None)(
+        status(galley, repo, run)), 30, what="the timeout")
+    assert "longer than its 1 s" in st["error"], st
+    # a failed call is on record too: a resume replays it, not re-runs it
+    galley.ok("workflow", "resume", run, cwd=repo)
+    st = poll(lambda: (lambda s: s if s["state"] != "running" else None)(
+        status(galley, repo, run)), 30, what="the replay")
+    assert st["state"] == "failed" and all(a["replayed"]
+                                           for a in st["agents"]), st
+    assert len([s for s in galley.ls() if s.get("workflow") == run]) == 2
+
+
+def test_the_sandbox_refuses_escapes_naming_the_line(galley, repo):
+    for i, (name, code) in enumerate([("os", 'os.execute("touch x")'),
+                                      ("io", 'io.open("x", "w")'),
+                                      ("require", 'require("x")'),
+                                      ("os", "os.time()"),
+                                      ("load", 'load("return 1")')]):
+        write(repo, f"esc{i}", f"function run(args)\n  {code}\nend\n")
+        p = galley.run("workflow", "run", f"esc{i}", cwd=repo, check=1)
+        assert f"esc{i}:2: galley: '{name}' is not available" in p.stderr, \
+            p.stderr
+    assert not (repo / "x").exists()
+
+
+def test_an_endless_loop_is_stopped_while_the_daemon_answers(galley, repo):
+    write(repo, "loop", "function run(args)\n  while true do end\nend\n")
+    run = galley.ok("workflow", "run", "loop", "--bg", cwd=repo).stdout
+    st = status(galley, repo, run.strip())
+    assert st["state"] == "failed" and "without waiting" in st["error"], st
+    galley.ok("ls")  # the daemon still answers
+    write(repo, "hog", "function run(args)\n  local t = {}\n"
+          "  for i = 1, 1e9 do t[i] = string.rep('x', 1000) end\nend\n")
+    run = galley.ok("workflow", "run", "hog", "--bg", cwd=repo).stdout
+    st = status(galley, repo, run.strip())
+    assert st["state"] == "failed", st
+    assert "memory" in st["error"] or "without waiting" in st["error"], st
+
+
+def test_project_workflows_win_over_personal_ones(galley, repo):
+    personal = galley.home / ".config" / "galley" / "workflows"
+    personal.mkdir(parents=True)
+    (personal / "same.lua").write_text(
+        'function run() return "personal" end\n')
+    (personal / "mine.lua").write_text(
+        'function run() return "mine" end\n')
+    write(repo, "same", 'function run() return "project" end\n')
+    ls = galley.json("workflow", "ls", cwd=repo)
+    assert [(w["name"], w["where"], w["shadowed"]) for w in ls] == [
+        ("same", "project", False), ("mine", "personal", False),
+        ("same", "personal", True)]
+    assert galley.ok("workflow", "run", "same", cwd=repo).stdout == \
+        "project\n"
+    assert galley.ok("workflow", "run", "mine", cwd=repo).stdout == "mine\n"
+    galley.fail("workflow", "run", "nope", cwd=repo, code=3,
+                match="no workflow 'nope'")
+    galley.fail("workflow", "status", "zz", cwd=repo, code=2,
+                match="1 to 8 hex digits")
+
+
+def test_rm_deletes_the_journal(galley, repo):
+    write(repo, "tiny", 'function run() return agent("say t", '
+          '{runtime = "fake"}) end\n')
+    st = galley.json("workflow", "run", "tiny", cwd=repo, timeout=60)
+    galley.ok("workflow", "rm", st["run"], cwd=repo)
+    assert runs(galley, repo) == []
+    galley.fail("workflow", "status", st["run"], cwd=repo, code=3)
