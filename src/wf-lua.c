@@ -241,22 +241,38 @@ call_k(lua_State *L, int status, lua_KContext ctx)
 	return 1;
 }
 
+/* agent(prompt, opts) and sh(cmd, opts): one journaled call each */
 static int
-l_agent(lua_State *L)
+call(lua_State *L, const char *kind)
 {
 	struct wf_thread *t = thread_of(L);
-	const char *prompt = luaL_checkstring(L, 1);
+	const char *what = luaL_checkstring(L, 1);
 	json_t *opts;
 
 	if (!lua_isnoneornil(L, 2))
 		luaL_checktype(L, 2, LUA_TTABLE);
 	opts = lua_istable(L, 2) ? to_json(L, 2, 0) : json_object();
 	lua_settop(L, 2);
-	int n = workflow_call(t, "agent", prompt, opts);
+	if (strcmp(kind, "sh") == 0) /* its output is text */
+		json_object_del(opts, "schema");
+	int n = workflow_call(t, kind, what, opts);
 	json_decref(opts);
 	if (n == 0)
 		return lua_yieldk(L, 0, 0, call_k);
 	return call_k(L, LUA_OK, 0);
+}
+
+static int
+l_agent(lua_State *L)
+{
+	return call(L, "agent");
+}
+
+/* sh(cmd): a journaled shell step (a job), its output the result */
+static int
+l_sh(lua_State *L)
+{
+	return call(L, "sh");
 }
 
 static int
@@ -478,6 +494,8 @@ wf_lua_new(struct wf_run *r)
 	lua_setfield(L, -2, "parallel");
 	lua_pushcfunction(L, l_phase);
 	lua_setfield(L, -2, "phase");
+	lua_pushcfunction(L, l_sh);
+	lua_setfield(L, -2, "sh");
 	lua_pushcfunction(L, l_log);
 	lua_setfield(L, -2, "log");
 	lua_pushcfunction(L, l_log);

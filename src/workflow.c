@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <uv.h>
 
@@ -40,6 +41,7 @@ struct wf_call {
 	char *prompt;
 	json_t *opts;
 	uv_timer_t *timer;
+	int sh;       /* sh(cmd), a job, rather than an agent */
 	int done, ok; /* ended: outcome below, delivered by the next tick */
 	char *result, *error;
 	struct wf_call *next;
@@ -268,11 +270,15 @@ call_start(struct wf_call *c)
 	const char *label = opt_str(c->opts, "label");
 
 	spec_init(&sp);
-	sp.runtime =
-	    xstrdup(opt_str(c->opts, "runtime") ? opt_str(c->opts, "runtime")
-	                                        : "claude");
+	if (c->sh) { /* sh(cmd): a job */
+		sp.runtime = xstrdup("exec");
+		label = label ? label : "sh";
+	} else {
+		const char *rt = opt_str(c->opts, "runtime");
+		sp.runtime = xstrdup(rt ? rt : "claude");
+		sp.headless = 1;
+	}
 	sp.prompt = xstrdup(c->prompt);
-	sp.headless = 1;
 	sp.cwd = xstrdup(r->cwd);
 	json_array_foreach(r->env, i, v)
 	    strv_add(&sp.env, json_string_value(v));
@@ -330,11 +336,50 @@ call_start(struct wf_call *c)
 	return 0;
 }
 
+#define SH_OUTPUT_MAX (64u << 10)
+
+/* A job's output: the tail of its output.log, carriage returns out and
+ * the last newline dropped. */
+static char *
+job_output(struct session *s)
+{
+	char *dir = session_dir(s), *path;
+	struct buf b = BUF_INIT, out = BUF_INIT;
+	struct stat st;
+
+	xasprintf(&path, "%s/output.log", dir);
+	if (stat(path, &st) == 0 &&
+	    read_file(path, &b, (size_t)st.st_size + 1, NULL) >= 0) {
+		size_t from = b.len > SH_OUTPUT_MAX ? b.len - SH_OUTPUT_MAX : 0;
+		for (size_t i = from; i < b.len; i++)
+			if (b.data[i] != '\r')
+				buf_addc(&out, b.data[i]);
+		if (out.len && out.data[out.len - 1] == '\n')
+			out.data[--out.len] = '\0';
+	}
+	free(path);
+	free(dir);
+	buf_release(&b);
+	return buf_detach(&out, NULL);
+}
+
 /* The outcome of a session that ended, for its call. */
 static void
 session_outcome(
     struct session *s, int *ok, const char **result, char *why, size_t size)
 {
+	if (s->kind && strcmp(s->kind, "job") == 0) {
+		static char *keep; /* until the next call */
+		free(keep);
+		keep = job_output(s);
+		*ok = s->state == SESSION_DONE && s->has_exit &&
+		    s->exit_code == 0;
+		*result = *ok ? keep : NULL;
+		if (!*ok)
+			snprintf(why, size, "sh %s: exit %d: %.300s", s->name,
+			    s->exit_code, keep);
+		return;
+	}
 	json_t *res = s->result ? json_loads(s->result, 0, NULL) : NULL;
 
 	*ok = s->state == SESSION_DONE && res &&
@@ -428,6 +473,7 @@ workflow_call(
 	memcpy(c->hash, hash, sizeof hash);
 	c->prompt = xstrdup(prompt);
 	c->opts = json_incref(opts);
+	c->sh = strcmp(kind, "sh") == 0;
 	c->next = calls;
 	calls = c;
 	struct session *s = rsid ? session_find_id(rsid) : NULL;

@@ -198,3 +198,20 @@ def test_rm_deletes_the_journal(galley, repo):
     galley.ok("workflow", "rm", st["run"], cwd=repo)
     assert runs(galley, repo) == []
     galley.fail("workflow", "status", st["run"], cwd=repo, code=3)
+
+
+def test_sh_is_a_journaled_shell_step(galley, repo):
+    write(repo, "shell", """
+function run(args)
+  local out = sh("echo hi; echo there")
+  local ok, why = pcall(sh, "echo nope; exit 3", {label = "bad"})
+  return out .. "|" .. why
+end
+""")
+    st = galley.json("workflow", "run", "shell", cwd=repo, timeout=60)
+    assert st["state"] == "done", st
+    out, why = st["result"].split("|")
+    assert out == "hi\nthere"
+    assert "exit 3: nope" in why, why
+    jobs = [s for s in galley.ls() if s.get("workflow") == st["run"]]
+    assert [s["kind"] for s in jobs] == ["job", "job"]
