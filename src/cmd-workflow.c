@@ -274,6 +274,74 @@ wf_ls(struct cmd_ctx *ctx)
 }
 
 static int
+wf_restart_agent(struct cmd_ctx *ctx, const char *id, const char *label)
+{
+	json_t *r = cmd_call(ctx,
+	    json_pack("{s:s, s:s, s:s, s:s}", "cmd", "workflow", "op",
+	        "restart-agent", "run", id, "agent", label));
+
+	if (r == NULL)
+		return cmd_fail(ctx);
+	if (ctx->json)
+		cmd_print_json(json_object_get(r, "status"));
+	else
+		printf("restarted %s in %s\n", label, id);
+	json_decref(r);
+	return 0;
+}
+
+/* logs -f: the lines so far, then new ones until the run ends */
+static int
+wf_follow_logs(struct cmd_ctx *ctx, const char *id)
+{
+	json_t *sub = cmd_call(ctx, json_pack("{s:s}", "cmd", "subscribe"));
+	json_t *r, *v, *ev = NULL;
+	size_t i;
+
+	if (sub == NULL)
+		return cmd_fail(ctx);
+	json_decref(sub);
+	r = cmd_call(ctx,
+	    json_pack(
+	        "{s:s, s:s, s:s}", "cmd", "workflow", "op", "logs", "run", id));
+	if (r == NULL)
+		return cmd_fail(ctx);
+	json_t *st = json_object_get(r, "status");
+	char run[16];
+	snprintf(run, sizeof run, "%s", session_str(st, "run"));
+	json_t *seen = json_object(); /* keys printed */
+	json_array_foreach(json_object_get(r, "logs"), i, v)
+	{
+		printf("%s\n", session_str(v, "text"));
+		json_object_set_new(seen, session_str(v, "key"), json_true());
+	}
+	fflush(stdout);
+	int over = strcmp(session_str(st, "state"), "running") &&
+	    strcmp(session_str(st, "state"), "paused");
+	json_decref(r);
+	while (!over) {
+		int rc = client_event(&ctx->cl, &ev, -1, &ctx->err);
+		if (rc < 0)
+			return cmd_fail(ctx);
+		if (rc == 0)
+			continue;
+		if (strcmp(session_str(ev, "run"), run) == 0) {
+			const char *name = session_str(ev, "event");
+			if (strcmp(name, "workflow.log") == 0 &&
+			    !json_object_get(seen, session_str(ev, "key")))
+				printf("%s\n", session_str(ev, "text"));
+			over = strcmp(name, "workflow.state") == 0 &&
+			    strcmp(session_str(ev, "state"), "running") &&
+			    strcmp(session_str(ev, "state"), "paused");
+			fflush(stdout);
+		}
+		json_decref(ev);
+	}
+	json_decref(seen);
+	return 0;
+}
+
+static int
 wf_simple(struct cmd_ctx *ctx, const char *op, const char *id)
 {
 	json_t *req = json_pack("{s:s, s:s}", "cmd", "workflow", "op", op);
@@ -315,18 +383,61 @@ wf_simple(struct cmd_ctx *ctx, const char *op, const char *id)
 	return 0;
 }
 
+/* The run's script, kept by name: the project's folder, or the user's
+ * with --personal; an existing one only with --force. */
+static int
+wf_save(struct cmd_ctx *ctx, const char *id, const char *name, int personal,
+    int force)
+{
+	char *d[2], *path;
+	struct stat st;
+
+	if (name_check(name, "workflow", &ctx->err) < 0)
+		return cmd_fail(ctx);
+	json_t *r = cmd_call(ctx,
+	    json_pack("{s:s, s:s, s:s}", "cmd", "workflow", "op", "script",
+	        "run", id));
+	if (r == NULL)
+		return cmd_fail(ctx);
+	dirs(session_str(r, "cwd"), d);
+	xasprintf(&path, "%s/%s.lua", d[personal], name);
+	int rc = 0;
+	if (!force && stat(path, &st) == 0)
+		rc = err_set(&ctx->err, ERR_EXISTS,
+		    "%s exists: --force replaces it", path);
+	else if (mkdir_p(d[personal], 0755, &ctx->err) < 0)
+		rc = -1;
+	else {
+		const char *text = session_str(r, "script");
+		rc = write_file_replace(
+		    path, text, strlen(text), 0644, 0, &ctx->err);
+	}
+	if (rc == 0 && ctx->json)
+		cmd_print_json(
+		    json_pack("{s:s, s:s}", "name", name, "path", path));
+	else if (rc == 0)
+		printf("saved %s\n", path);
+	free(path);
+	free(d[0]);
+	free(d[1]);
+	json_decref(r);
+	return rc < 0 ? cmd_fail(ctx) : 0;
+}
+
 static int
 workflow_run(struct cmd_ctx *ctx)
 {
 	static const struct option opts[] = {
 	    {"arg", required_argument, NULL, 'A'},
-	    {"bg", no_argument, NULL, 'b'}, CMD_LONGOPTS_COMMON,
+	    {"bg", no_argument, NULL, 'b'}, {"follow", no_argument, NULL, 'f'},
+	    {"personal", no_argument, NULL, 'P'},
+	    {"force", no_argument, NULL, 'F'}, CMD_LONGOPTS_COMMON,
 	    {NULL, 0, NULL, 0}};
 	json_t *args = json_object();
-	int bg = 0, c, rc;
+	int bg = 0, c, rc, fol = 0, personal = 0, force = 0;
 
 	while (
-	    (c = getopt_long(ctx->argc, ctx->argv, ":h", opts, NULL)) != -1) {
+	    (c = getopt_long(ctx->argc, ctx->argv, ":hf", opts, NULL)) != -1) {
 		if (c == 'A') {
 			const char *eq = strchr(optarg, '=');
 			if (eq == NULL || eq == optarg) {
@@ -339,6 +450,12 @@ workflow_run(struct cmd_ctx *ctx)
 			free(k);
 		} else if (c == 'b')
 			bg = 1;
+		else if (c == 'f')
+			fol = 1;
+		else if (c == 'P')
+			personal = 1;
+		else if (c == 'F')
+			force = 1;
 		else if ((rc = cmd_opt_common(ctx, c)) >= 0) {
 			json_decref(args);
 			return rc;
@@ -359,6 +476,17 @@ workflow_run(struct cmd_ctx *ctx)
 		rc = wf_ls(ctx);
 	else if (strcmp(op, "runs") == 0)
 		rc = wf_simple(ctx, "runs", NULL);
+	else if (strcmp(op, "logs") == 0 && fol && what)
+		rc = wf_follow_logs(ctx, what);
+	else if (strcmp(op, "save") == 0)
+		rc = what && optind + 2 < ctx->argc
+		    ? wf_save(ctx, what, ctx->argv[optind + 2], personal, force)
+		    : cmd_usage_error(
+		          ctx, "workflow save RUN NAME [--personal]");
+	else if (strcmp(op, "restart-agent") == 0)
+		rc = what && optind + 2 < ctx->argc
+		    ? wf_restart_agent(ctx, what, ctx->argv[optind + 2])
+		    : cmd_usage_error(ctx, "workflow restart-agent RUN LABEL");
 	else if (strcmp(op, "status") == 0 || strcmp(op, "logs") == 0 ||
 	    strcmp(op, "stop") == 0 || strcmp(op, "pause") == 0 ||
 	    strcmp(op, "resume") == 0 || strcmp(op, "rm") == 0)
@@ -382,7 +510,10 @@ const struct cmd_entry cmd_workflow_entry = {
     .name = "workflow",
     .usage = "run NAME|FILE [--arg K=V]... [--bg]\n"
              "       galley workflow ls | runs\n"
-             "       galley workflow status|logs|stop|pause|resume|rm RUN",
+             "       galley workflow status|logs [-f]|stop|pause|resume|rm "
+             "RUN\n"
+             "       galley workflow restart-agent RUN LABEL | save RUN NAME "
+             "[--personal]",
     .summary = "run Lua workflows that fan out agents in phases",
     .help = "  run NAME|FILE       run a workflow: FILE, or NAME.lua in the\n"
             "                      project's .galley/workflows, else\n"
@@ -394,12 +525,17 @@ const struct cmd_entry cmd_workflow_entry = {
             "  ls                  the workflows there are, by name\n"
             "  runs                every run, its state and phase\n"
             "  status RUN          phases (done/total), agents, cost\n"
-            "  logs RUN            the run's log() lines\n"
+            "  logs RUN            the run's log() lines; -f follows them\n"
+            "                      until the run ends\n"
             "  stop RUN            stop its agents; the journal stays\n"
             "  pause RUN           start no new agents until resume\n"
             "  resume RUN          go on: a paused run, or a stopped or\n"
             "                      failed one replayed from its journal\n"
-            "  rm RUN              stop it and delete its journal\n",
+            "  rm RUN              stop it and delete its journal\n"
+            "  restart-agent RUN LABEL  a new session for an agent in flight\n"
+            "  save RUN NAME       keep the run's script as NAME in the\n"
+            "                      project (--personal: yours; --force\n"
+            "                      replaces one)\n",
     .run = workflow_run,
     .serve = workflow_serve_cmd,
 };

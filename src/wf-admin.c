@@ -237,7 +237,7 @@ static json_t *
 logs_json(const char *id)
 {
 	sqlite3_stmt *st = store_stmt(&galley_db,
-	    "SELECT at, text FROM workflow_log WHERE run = ? ORDER BY at, "
+	    "SELECT at, text, key FROM workflow_log WHERE run = ? ORDER BY at, "
 	    "rowid");
 	json_t *out = json_array();
 
@@ -246,9 +246,9 @@ logs_json(const char *id)
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(out,
-		    json_pack("{s:I, s:s}", "at",
+		    json_pack("{s:I, s:s, s:s}", "at",
 		        (json_int_t)sqlite3_column_int64(st, 0), "text",
-		        col(st, 1)));
+		        col(st, 1), "key", col(st, 2)));
 	sqlite3_reset(st);
 	return out;
 }
@@ -313,7 +313,23 @@ workflow_serve(json_t *req, json_t *reply, struct err *err)
 		;
 	else if (strcmp(op, "logs") == 0)
 		json_object_set_new(reply, "logs", logs_json(str(row, "id")));
-	else if (strcmp(op, "stop") == 0 || strcmp(op, "pause") == 0) {
+	else if (strcmp(op, "script") == 0) { /* for save */
+		json_object_set_new(
+		    reply, "script", json_string(str(row, "script")));
+		json_object_set(reply, "cwd", json_object_get(row, "cwd"));
+	} else if (strcmp(op, "restart-agent") == 0) {
+		const char *which = NULL;
+		if (proto_get_str(req, "agent", &which, err) < 0)
+			rc = -1;
+		else if (which == NULL)
+			rc = err_set(err, ERR_USAGE, "which agent? its label");
+		else if (r == NULL)
+			rc = err_set(err, ERR_REFUSED,
+			    "run %s is %s, not running", str(row, "id"),
+			    str(row, "state"));
+		else
+			rc = workflow_restart_agent(r, which, err);
+	} else if (strcmp(op, "stop") == 0 || strcmp(op, "pause") == 0) {
 		if (r == NULL)
 			rc = err_set(err, ERR_REFUSED,
 			    "run %s is %s, not running", str(row, "id"),

@@ -42,6 +42,7 @@ struct wf_call {
 	json_t *opts;
 	uv_timer_t *timer;
 	int sh;       /* sh(cmd), a job, rather than an agent */
+	int respawn;  /* its session was interrupted: a new one is due */
 	int done, ok; /* ended: outcome below, delivered by the next tick */
 	char *result, *error;
 	struct wf_call *next;
@@ -53,6 +54,7 @@ static uv_timer_t tick;
 static int tick_ready;
 
 static void start_waiting(struct wf_run *r);
+static void call_respawn(struct wf_call *c);
 static void run_end(
     struct wf_run *r, const char *state, const char *error, json_t *result);
 
@@ -326,6 +328,7 @@ call_start(struct wf_call *c)
 	    json_integer_value(json_object_get(c->opts, "timeout"));
 	c->timer = xcalloc(1, sizeof *c->timer);
 	uv_timer_init(uv_default_loop(), c->timer);
+	uv_unref((uv_handle_t *)c->timer); /* a daemon stop does not wait */
 	c->timer->data = c;
 	uv_timer_start(c->timer, timeout_cb,
 	    (uint64_t)(secs > 0 ? secs : CALL_TIMEOUT_S) * 1000, 0);
@@ -539,6 +542,11 @@ static void
 tick_cb(uv_timer_t *tm)
 {
 	(void)tm;
+	for (struct wf_call *c = calls; c; c = c->next)
+		if (c->respawn) {
+			c->respawn = 0;
+			call_respawn(c);
+		}
 	for (int again = 1; again;) {
 		again = 0;
 		for (struct wf_call *c = calls; c; c = c->next) {
@@ -654,8 +662,9 @@ workflow_log(struct wf_thread *t, const char *text)
 	for (int i = 0; i < 4; i++)
 		wf_bind(st, i + 1, args[i]);
 	if (sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(galley_db.db)) {
-		json_t *ev = json_pack("{s:s, s:s, s:s}", "event",
-		    "workflow.log", "run", t->run->id, "text", text);
+		json_t *ev =
+		    json_pack("{s:s, s:s, s:s, s:s}", "event", "workflow.log",
+		        "run", t->run->id, "key", key, "text", text);
 		server_broadcast("workflow", ev);
 		json_decref(ev);
 	}
@@ -719,6 +728,27 @@ run_go(struct wf_run *r)
 
 /* ---- the session observer --------------------------------------------- */
 
+/* The same call in a new session; the old one is stopped if it runs, and
+ * its end is not the call's any more. */
+static void
+call_respawn(struct wf_call *c)
+{
+	struct session *s = c->sid[0] ? session_find_id(c->sid) : NULL;
+
+	if (c->sid[0]) {
+		c->sid[0] = '\0';
+		c->run->active--;
+	}
+	if (c->timer) {
+		uv_timer_stop(c->timer);
+		uv_close((uv_handle_t *)c->timer, timer_closed);
+		c->timer = NULL;
+	}
+	if (s && !session_terminal(s))
+		session_stop(s, 2000, NULL);
+	start_waiting(c->run);
+}
+
 static void
 wf_observe(struct session *s, const struct session_change *ch, void *arg)
 {
@@ -727,7 +757,16 @@ wf_observe(struct session *s, const struct session_change *ch, void *arg)
 	    !session_terminal(s))
 		return;
 	for (struct wf_call *c = calls; c; c = c->next)
-		if (!c->done && strcmp(c->sid, s->id) == 0) {
+		if (!c->done && strcmp(c->sid, s->id) == 0 &&
+		    s->state == SESSION_INTERRUPTED) {
+			/* a reboot took it: the call starts again */
+			log_info("workflow %s: %s restarts after a reboot",
+			    c->run->id, c->key);
+			c->respawn = 1; /* on the next tick, not inside an
+			                   observer */
+			tick_soon();
+			return;
+		} else if (!c->done && strcmp(c->sid, s->id) == 0) {
 			int ok;
 			const char *res;
 			char why[512];
@@ -830,4 +869,21 @@ workflow_pause(struct wf_run *r, int pause)
 	save_run(r, NULL, NULL);
 	if (!pause)
 		start_waiting(r);
+}
+
+int
+workflow_restart_agent(struct wf_run *r, const char *which, struct err *err)
+{
+	for (struct wf_call *c = calls; c; c = c->next) {
+		const char *label = opt_str(c->opts, "label");
+		if (c->run != r || c->done ||
+		    (strcmp(c->key, which) && (!label || strcmp(label, which))))
+			continue;
+		call_respawn(c);
+		return 0;
+	}
+	return err_set(err, ERR_NOT_FOUND,
+	    "run %s has no agent '%s' in flight (a finished one's result is "
+	    "in the journal)",
+	    r->id, which);
 }

@@ -103,5 +103,8 @@ struct wf_run *workflow_start(const char *id, const char *name,
 /* Stop its calls' sessions and the script; the journal stays. */
 void workflow_stop(struct wf_run *r);
 void workflow_pause(struct wf_run *r, int pause);
+/* A new session for an agent in flight (by label or key); the old one is
+ * stopped. */
+int workflow_restart_agent(struct wf_run *r, const char *which, struct err *);
 
 #endif

@@ -97,6 +97,14 @@ class Galley:
                 f"want {check}\nstdout: {p.stdout}\nstderr: {p.stderr}")
         return p
 
+    def popen(self, *args, cwd=None):
+        """A CLI process left running (its pid is cleaned up)."""
+        p = subprocess.Popen([self.bin, *map(str, args)], env=dict(self.env),
+                             cwd=cwd or str(self.tmp), text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.pids.add(p.pid)
+        return p
+
     def ok(self, *args, **kw):
         return self.run(*args, check=0, **kw)
 

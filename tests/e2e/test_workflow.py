@@ -5,7 +5,7 @@ import json
 import os
 import signal
 
-from conftest import poll
+from conftest import pid_alive, poll
 
 THREE = """
 meta = {name = "three", phases = {"find", "fix", "check"}}
@@ -215,3 +215,77 @@ end
     assert "exit 3: nope" in why, why
     jobs = [s for s in galley.ls() if s.get("workflow") == st["run"]]
     assert [s["kind"] for s in jobs] == ["job", "job"]
+
+
+def test_a_reboot_restarts_in_flight_calls_and_replays_done_ones(galley,
+                                                                 repo):
+    write(repo, "boot", """
+function run(args)
+  local a = agent("say before", {runtime = "fake", label = "before"})
+  return a .. agent("think 300; say never", {runtime = "fake",
+                                             label = "long"})
+end
+""")
+    run = galley.ok("workflow", "run", "boot", "--bg", cwd=repo).stdout
+    run = run.strip()
+    poll(lambda: len(status(galley, repo, run)["agents"]) == 2 and
+         galley.get("boot.long")["pid"], 30, what="the long agent")
+    s = galley.get("boot.long")
+    galley.ok("daemon", "stop")
+    # a reboot: every process gone, then a new boot id
+    os.killpg(s["pid"], signal.SIGKILL)
+    os.kill(s["host_pid"], signal.SIGKILL)
+    poll(lambda: not pid_alive(s["host_pid"]), 5, what="host gone")
+    galley.env["GALLEY_BOOT_ID"] = "another-boot"
+    # the same call, restarted in a new session (its old one died with
+    # the boot); the test ends it by hand
+    st = poll(lambda: (lambda x: x if len([a for a in x["agents"]]) == 2
+                       and x["agents"][1]["session"] != s["id"] else None)(
+        status(galley, repo, run)), 30, what="the long call restarted")
+    assert st["agents"][0]["replayed"] and st["state"] == "running", st
+    new = st["agents"][1]["session"]
+    galley.ok("stop", new)
+    st = poll(lambda: (lambda x: x if x["state"] != "running" else None)(
+        status(galley, repo, run)), 30, what="the run's end")
+    assert "before" not in (st["error"] or "") and st["state"] == "failed"
+    sessions = [x for x in galley.ls() if x.get("workflow") == run]
+    assert len(sessions) == 3  # before once, long twice (the reboot)
+
+
+def test_restart_agent_save_and_logs_follow(galley, repo):
+    write(repo, "rs", """
+function run(args)
+  log("start")
+  local r = agent("think 300; say slow", {runtime = "fake", label = "w"})
+  log("got " .. r)
+  return r
+end
+""")
+    run = galley.ok("workflow", "run", "rs", "--bg", cwd=repo).stdout.strip()
+    poll(lambda: status(galley, repo, run)["agents"] and
+         status(galley, repo, run)["agents"][0]["session"], 30,
+         what="the agent")
+    first = status(galley, repo, run)["agents"][0]["session"]
+    # the same call in a new session
+    galley.ok("workflow", "restart-agent", run, "w", cwd=repo)
+    poll(lambda: status(galley, repo, run)["agents"][0]["session"] != first,
+         20, what="a new session")
+    second = status(galley, repo, run)["agents"][0]["session"]
+    poll(lambda: galley.get(first)["state"] == "stopped", 20,
+         what="the old one stopped")
+    assert status(galley, repo, run)["state"] == "running"
+    galley.fail("workflow", "restart-agent", run, "nope", cwd=repo, code=3,
+                match="no agent 'nope' in flight")
+    # logs -f prints what was logged and follows to the end
+    p = galley.popen("workflow", "logs", run, "-f", cwd=repo)
+    galley.ok("stop", second)
+    out, _ = p.communicate(timeout=30)
+    assert out.splitlines() == ["start"], out
+    # save: the script by name, in the project; again only with --force
+    galley.ok("workflow", "save", run, "kept", cwd=repo)
+    kept = repo / ".galley" / "workflows" / "kept.lua"
+    assert "think 300" in kept.read_text()
+    galley.fail("workflow", "save", run, "kept", cwd=repo, code=1,
+                match="--force")
+    galley.ok("workflow", "save", run, "kept", "--personal", cwd=repo)
+    assert (galley.home / ".config/galley/workflows/kept.lua").exists()
