@@ -27,6 +27,7 @@ bench: deps all
 	$(PY) bench/drain.py
 	$(PY) bench/conflict.py
 	$(PY) bench/team.py
+	$(PY) bench/workflow.py
 	sh scripts/claude-install.sh >/dev/null && $(PY) bench/claude.py
 
 install: all
