@@ -165,7 +165,8 @@ follow(struct cmd_ctx *ctx, const char *id)
 }
 
 static int
-wf_run(struct cmd_ctx *ctx, const char *ref, json_t *args, int bg)
+wf_run(
+    struct cmd_ctx *ctx, const char *ref, json_t *args, json_t *budget, int bg)
 {
 	char cwd[4096];
 	struct buf b = BUF_INIT;
@@ -191,6 +192,7 @@ wf_run(struct cmd_ctx *ctx, const char *ref, json_t *args, int bg)
 	json_object_set_new(req, "file", json_string(path));
 	json_object_set_new(req, "script", json_string(b.data));
 	json_object_set(req, "args", args);
+	json_object_update(req, budget);
 	free(path);
 	free(base);
 	buf_release(&b);
@@ -270,6 +272,25 @@ wf_ls(struct cmd_ctx *ctx)
 	json_decref(seen);
 	free(d[0]);
 	free(d[1]);
+	return 0;
+}
+
+/* The run's budget, now: its held agents go on, new ones may start. */
+static int
+wf_budget(struct cmd_ctx *ctx, const char *id, json_t *budget)
+{
+	json_t *req = json_pack(
+	    "{s:s, s:s, s:s}", "cmd", "workflow", "op", "budget", "run", id);
+
+	json_object_update(req, budget);
+	json_t *r = cmd_call(ctx, req);
+	if (r == NULL)
+		return cmd_fail(ctx);
+	if (ctx->json)
+		cmd_print_json(json_object_get(r, "status"));
+	else
+		print_status(json_object_get(r, "status"));
+	json_decref(r);
 	return 0;
 }
 
@@ -431,10 +452,15 @@ workflow_run(struct cmd_ctx *ctx)
 	    {"arg", required_argument, NULL, 'A'},
 	    {"bg", no_argument, NULL, 'b'}, {"follow", no_argument, NULL, 'f'},
 	    {"personal", no_argument, NULL, 'P'},
-	    {"force", no_argument, NULL, 'F'}, CMD_LONGOPTS_COMMON,
+	    {"force", no_argument, NULL, 'F'},
+	    {"budget-usd", required_argument, NULL, 'U'},
+	    {"usd", required_argument, NULL, 'U'},
+	    {"budget-tokens", required_argument, NULL, 'T'},
+	    {"tokens", required_argument, NULL, 'T'}, CMD_LONGOPTS_COMMON,
 	    {NULL, 0, NULL, 0}};
 	json_t *args = json_object();
 	int bg = 0, c, rc, fol = 0, personal = 0, force = 0;
+	json_t *budget = json_object();
 
 	while (
 	    (c = getopt_long(ctx->argc, ctx->argv, ":hf", opts, NULL)) != -1) {
@@ -442,6 +468,7 @@ workflow_run(struct cmd_ctx *ctx)
 			const char *eq = strchr(optarg, '=');
 			if (eq == NULL || eq == optarg) {
 				json_decref(args);
+				json_decref(budget);
 				return cmd_usage_error(ctx,
 				    "--arg takes KEY=VALUE, not '%s'", optarg);
 			}
@@ -456,8 +483,25 @@ workflow_run(struct cmd_ctx *ctx)
 			personal = 1;
 		else if (c == 'F')
 			force = 1;
-		else if ((rc = cmd_opt_common(ctx, c)) >= 0) {
+		else if (c == 'U' || c == 'T') {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (*end || end == optarg || v < 0 ||
+			    (c == 'T' && v != (double)(long long)v)) {
+				json_decref(args);
+				json_decref(budget);
+				return cmd_usage_error(ctx,
+				    "--%s takes a number of at least 0, not '%s'",
+				    c == 'U' ? "budget-usd" : "budget-tokens",
+				    optarg);
+			}
+			json_object_set_new(budget,
+			    c == 'U' ? "budget_usd" : "budget_tokens",
+			    c == 'U' ? json_real(v)
+			             : json_integer((json_int_t)v));
+		} else if ((rc = cmd_opt_common(ctx, c)) >= 0) {
 			json_decref(args);
+			json_decref(budget);
 			return rc;
 		}
 	}
@@ -466,12 +510,18 @@ workflow_run(struct cmd_ctx *ctx)
 	    optind + 1 < ctx->argc ? ctx->argv[optind + 1] : NULL;
 	if (op == NULL) {
 		json_decref(args);
+		json_decref(budget);
 		return cmd_usage_error(
 		    ctx, "which workflow command? see --help");
 	}
 	if (strcmp(op, "run") == 0)
-		rc = what ? wf_run(ctx, what, args, bg)
+		rc = what ? wf_run(ctx, what, args, budget, bg)
 		          : cmd_usage_error(ctx, "workflow run NAME|FILE");
+	else if (strcmp(op, "budget") == 0)
+		rc = what && json_object_size(budget)
+		    ? wf_budget(ctx, what, budget)
+		    : cmd_usage_error(
+		          ctx, "workflow budget RUN --usd X [--tokens N]");
 	else if (strcmp(op, "ls") == 0)
 		rc = wf_ls(ctx);
 	else if (strcmp(op, "runs") == 0)
@@ -495,6 +545,7 @@ workflow_run(struct cmd_ctx *ctx)
 	else
 		rc = cmd_usage_error(ctx, "unknown workflow command '%s'", op);
 	json_decref(args);
+	json_decref(budget);
 	return rc;
 }
 
@@ -513,7 +564,8 @@ const struct cmd_entry cmd_workflow_entry = {
              "       galley workflow status|logs [-f]|stop|pause|resume|rm "
              "RUN\n"
              "       galley workflow restart-agent RUN LABEL | save RUN NAME "
-             "[--personal]",
+             "[--personal]\n"
+             "       galley workflow budget RUN --usd X [--tokens N]",
     .summary = "run Lua workflows that fan out agents in phases",
     .help = "  run NAME|FILE       run a workflow: FILE, or NAME.lua in the\n"
             "                      project's .galley/workflows, else\n"
@@ -522,6 +574,10 @@ const struct cmd_entry cmd_workflow_entry = {
             "                      result on stdout; exit 1 if it fails)\n"
             "      --arg K=V       an argument (args.K in the script)\n"
             "      --bg            print the run's id and return\n"
+            "      --budget-usd X, --budget-tokens N  the run's budget over\n"
+            "                      all its agents: at 100% they are held\n"
+            "                      and no new one starts\n"
+            "  budget RUN --usd X [--tokens N]  set the run's budget now\n"
             "  ls                  the workflows there are, by name\n"
             "  runs                every run, its state and phase\n"
             "  status RUN          phases (done/total), agents, cost\n"

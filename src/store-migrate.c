@@ -176,6 +176,8 @@ const struct migration store_migrations[] = {
         " phase TEXT,"
         " error TEXT,"
         " result TEXT,"
+        " budget_usd REAL NOT NULL DEFAULT 0,"
+        " budget_tokens INTEGER NOT NULL DEFAULT 0,"
         " created_at INTEGER NOT NULL,"
         " updated_at INTEGER NOT NULL"
         ") STRICT;"

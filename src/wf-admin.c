@@ -29,8 +29,9 @@ run_row(const char *ref, struct err *err)
 {
 	static const char sql[] =
 	    "SELECT id, name, file, script, cwd, args, env, state, phase, "
-	    "error, result, created_at, updated_at FROM workflow_runs WHERE "
-	    "substr(id, 1, length(?1)) = ?1 ORDER BY id = ?1 DESC LIMIT 2";
+	    "error, result, created_at, updated_at, budget_usd, budget_tokens "
+	    "FROM workflow_runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY "
+	    "id = ?1 DESC LIMIT 2";
 	sqlite3_stmt *st;
 	json_t *row = NULL;
 	int n = 0;
@@ -46,15 +47,18 @@ run_row(const char *ref, struct err *err)
 		return NULL;
 	}
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_TRANSIENT);
-	while (sqlite3_step(st) == SQLITE_ROW && n++ == 0)
+	while (sqlite3_step(st) == SQLITE_ROW && n++ == 0) {
 		row = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s, "
-		                "s:s?, s:s?, s:s?, s:I, s:I}",
+		                "s:s?, s:s?, s:s?, s:I, s:I, s:{s:f, s:I}}",
 		    "id", col(st, 0), "name", col(st, 1), "file", col(st, 2),
 		    "script", col(st, 3), "cwd", col(st, 4), "args", col(st, 5),
 		    "env", col(st, 6), "state", col(st, 7), "phase", col(st, 8),
 		    "error", col(st, 9), "result", col(st, 10), "created_at",
 		    (json_int_t)sqlite3_column_int64(st, 11), "updated_at",
-		    (json_int_t)sqlite3_column_int64(st, 12));
+		    (json_int_t)sqlite3_column_int64(st, 12), "budget", "usd",
+		    sqlite3_column_double(st, 13), "tokens",
+		    (json_int_t)sqlite3_column_int64(st, 14));
+	}
 	sqlite3_reset(st);
 	if (n > 1 &&
 	    strcmp(json_string_value(json_object_get(row, "id")), ref) != 0) {
@@ -141,7 +145,29 @@ status_json(json_t *row)
 	json_object_set_new(o, "usage",
 	    json_pack(
 	        "{s:f, s:I}", "cost_usd", cost, "tokens", (json_int_t)tokens));
+	json_object_set(o, "budget", json_object_get(row, "budget"));
+	struct wf_run *live = workflow_find(str(row, "id"));
+	json_object_set_new(o, "waiting_for",
+	    live && live->held ? json_string(live->held) : json_null());
 	return o;
+}
+
+/* budget_usd (0..1e6) and budget_tokens (0..1e12); 0: none */
+static int
+get_budget(json_t *req, double *usd, json_int_t *tokens, struct err *err)
+{
+	json_t *u = json_object_get(req, "budget_usd");
+
+	*usd = 0;
+	*tokens = 0;
+	if (u &&
+	    (!json_is_number(u) || json_number_value(u) < 0 ||
+	        json_number_value(u) > 1e6))
+		return err_set(err, ERR_USAGE,
+		    "field 'budget_usd' must be a number from 0 to 1000000");
+	*usd = u ? json_number_value(u) : 0;
+	return proto_get_int_in(
+	    req, "budget_tokens", tokens, 0, 1000000000000LL, err);
 }
 
 static int
@@ -174,6 +200,10 @@ serve_run(json_t *req, json_t *reply, struct err *err)
 	    err, ERR_USAGE, "argument '%.32s' must be a string", k);
 	if (env && !json_is_array(env))
 		return err_set(err, ERR_USAGE, "field 'env' must be an array");
+	double busd;
+	json_int_t btok;
+	if (get_budget(req, &busd, &btok, err) < 0)
+		return -1;
 	json_array_foreach(env, i, v) if (!json_is_string(v)) return err_set(
 	    err, ERR_USAGE, "field 'env' holds strings only");
 	char id[16];
@@ -184,7 +214,8 @@ serve_run(json_t *req, json_t *reply, struct err *err)
 	char *e = json_dumps(env ? env : json_array(), JSON_COMPACT);
 	sqlite3_stmt *st = store_stmt(&galley_db,
 	    "INSERT INTO workflow_runs (id, name, file, script, cwd, args, env, "
-	    "state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,'running',?,?)");
+	    "state, created_at, updated_at, budget_usd, budget_tokens) VALUES "
+	    "(?,?,?,?,?,?,?,'running',?,?,?,?)");
 	int rc = -1;
 	if (st) {
 		const char *t[] = {id, name, file, script, cwd, a, e};
@@ -194,6 +225,8 @@ serve_run(json_t *req, json_t *reply, struct err *err)
 				    st, j + 1, t[j], -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 8, wall_ms());
 		sqlite3_bind_int64(st, 9, wall_ms());
+		sqlite3_bind_double(st, 10, busd);
+		sqlite3_bind_int64(st, 11, btok);
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 		sqlite3_reset(st);
 	}
@@ -313,7 +346,24 @@ workflow_serve(json_t *req, json_t *reply, struct err *err)
 		;
 	else if (strcmp(op, "logs") == 0)
 		json_object_set_new(reply, "logs", logs_json(str(row, "id")));
-	else if (strcmp(op, "script") == 0) { /* for save */
+	else if (strcmp(op, "budget") == 0) {
+		double usd;
+		json_int_t tok;
+		sqlite3_stmt *st = store_stmt(&galley_db,
+		    "UPDATE workflow_runs SET budget_usd = ?, budget_tokens = ? "
+		    "WHERE id = ?");
+		if ((rc = get_budget(req, &usd, &tok, err)) == 0 && st) {
+			sqlite3_bind_double(st, 1, usd);
+			sqlite3_bind_int64(st, 2, tok);
+			sqlite3_bind_text(
+			    st, 3, str(row, "id"), -1, SQLITE_TRANSIENT);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				rc = store_sqlerr(&galley_db, err, "workflow");
+			sqlite3_reset(st);
+			if (rc == 0 && r)
+				workflow_budget_raise(r, usd, tok);
+		}
+	} else if (strcmp(op, "script") == 0) { /* for save */
 		json_object_set_new(
 		    reply, "script", json_string(str(row, "script")));
 		json_object_set(reply, "cwd", json_object_get(row, "cwd"));

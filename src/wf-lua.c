@@ -275,6 +275,22 @@ l_sh(lua_State *L)
 	return call(L, "sh");
 }
 
+/* budget{usd=, tokens=, agents=}: the run's limits, only ever lower */
+static int
+l_budget(lua_State *L)
+{
+	struct wf_thread *t = thread_of(L);
+
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_getfield(L, 1, "usd");
+	lua_getfield(L, 1, "tokens");
+	lua_getfield(L, 1, "agents");
+	workflow_budget(t->run, lua_isnumber(L, -3) ? lua_tonumber(L, -3) : 0,
+	    lua_isnumber(L, -2) ? (long long)lua_tonumber(L, -2) : 0,
+	    lua_isnumber(L, -1) ? (long long)lua_tonumber(L, -1) : 0);
+	return 0;
+}
+
 static int
 l_phase(lua_State *L)
 {
@@ -496,6 +512,8 @@ wf_lua_new(struct wf_run *r)
 	lua_setfield(L, -2, "phase");
 	lua_pushcfunction(L, l_sh);
 	lua_setfield(L, -2, "sh");
+	lua_pushcfunction(L, l_budget);
+	lua_setfield(L, -2, "budget");
 	lua_pushcfunction(L, l_log);
 	lua_setfield(L, -2, "log");
 	lua_pushcfunction(L, l_log);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "names.h"
 #include "server.h"
+#include "session-budget.h"
 #include "session-life.h"
 #include "session.h"
 #include "spec.h"
@@ -155,6 +156,7 @@ run_free(struct wf_run *r)
 	free(r->cwd);
 	free(r->script);
 	free(r->fatal);
+	free(r->held);
 	json_decref(r->args);
 	json_decref(r->env);
 	free(r);
@@ -423,9 +425,11 @@ workflow_call(
 		    r->fatal ? r->fatal : "the run was stopped");
 		return 2;
 	}
-	if (++r->calls > MAX_CALLS) {
-		wf_lua_push_outcome(L, opts, 0, NULL,
-		    "galley: a run makes at most 1000 agent calls");
+	if (++r->calls > r->max_calls) {
+		snprintf(why, sizeof why,
+		    "galley: this run makes at most %d agent calls",
+		    r->max_calls);
+		wf_lua_push_outcome(L, opts, 0, NULL, why);
 		return 2;
 	}
 	static const char sql[] =
@@ -523,16 +527,69 @@ out:
 	return n;
 }
 
-/* Calls without a session, started while the run has slots. */
+/* What the run's agents have spent together. */
+static void
+run_spent(struct wf_run *r, double *usd, long long *tokens)
+{
+	struct session *s;
+
+	*usd = 0;
+	*tokens = 0;
+	TAILQ_FOREACH(s, &session_table, entry) {
+		if (s->workflow == NULL || strcmp(s->workflow, r->id) != 0)
+			continue;
+		*usd += s->usage.cost;
+		*tokens += s->usage.input + s->usage.output +
+		    s->usage.cache_read + s->usage.cache_write;
+	}
+}
+
+/* 1 when the run's budget is spent: why says so, and how to raise it. */
+static int
+over_budget(struct wf_run *r, char *why, size_t size)
+{
+	double usd;
+	long long tokens;
+
+	if (r->budget_usd <= 0 && r->budget_tokens <= 0)
+		return 0;
+	run_spent(r, &usd, &tokens);
+	if ((r->budget_usd > 0 && usd >= r->budget_usd) ||
+	    (r->budget_tokens > 0 && tokens >= r->budget_tokens)) {
+		snprintf(why, size,
+		    "galley: run %s's budget is spent ($%.2f of $%.2f, %lld of "
+		    "%lld tokens): 'galley workflow budget %s' raises it",
+		    r->id, usd, r->budget_usd, tokens, r->budget_tokens, r->id);
+		return 1;
+	}
+	return 0;
+}
+
+/* Calls without a session, started while the run has slots and budget. */
 static void
 start_waiting(struct wf_run *r)
 {
+	char why[256];
+
 	if (strcmp(r->state, "running") != 0)
 		return;
 	for (struct wf_call *c = calls; c && r->active < r->max_active;) {
 		struct wf_call *next = c->next;
-		if (c->run == r && !c->done && c->sid[0] == '\0')
+		if (c->run == r && !c->done && c->sid[0] == '\0') {
+			if (over_budget(r, why, sizeof why)) {
+				/* it waits, as queued agents do, until raised
+				 */
+				if (r->held == NULL || strcmp(r->held, why)) {
+					free(r->held);
+					r->held = xstrdup(why);
+					save_run(r, NULL, NULL);
+				}
+				return;
+			}
+			free(r->held);
+			r->held = NULL;
 			call_start(c);
+		}
 		c = next;
 	}
 }
@@ -709,6 +766,17 @@ run_new(const char *id, const char *name, const char *file, const char *script,
 	r->args = json_incref(args);
 	r->env = json_incref(env);
 	r->max_active = MAX_ACTIVE;
+	r->max_calls = MAX_CALLS;
+	sqlite3_stmt *st = store_stmt(&galley_db,
+	    "SELECT budget_usd, budget_tokens FROM workflow_runs WHERE id = ?");
+	if (st) {
+		wf_bind(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			r->budget_usd = sqlite3_column_double(st, 0);
+			r->budget_tokens = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_reset(st);
+	}
 	snprintf(r->state, sizeof r->state, "running");
 	r->next = runs;
 	runs = r;
@@ -776,10 +844,13 @@ wf_observe(struct session *s, const struct session_change *ch, void *arg)
 		}
 }
 
+static int wf_budget_source(struct session *s, struct budget *b);
+
 void
 workflow_init(void)
 {
 	session_observe(wf_observe, NULL);
+	session_budget_source(wf_budget_source);
 }
 
 /* Runs the last daemon left running: replayed from their journals. A
@@ -886,4 +957,43 @@ workflow_restart_agent(struct wf_run *r, const char *which, struct err *err)
 	    "run %s has no agent '%s' in flight (a finished one's result is "
 	    "in the journal)",
 	    r->id, which);
+}
+
+void
+workflow_budget(
+    struct wf_run *r, double usd, long long tokens, long long agents)
+{
+	if (usd > 0 && (r->budget_usd <= 0 || usd < r->budget_usd))
+		r->budget_usd = usd;
+	if (tokens > 0 && (r->budget_tokens <= 0 || tokens < r->budget_tokens))
+		r->budget_tokens = tokens;
+	if (agents > 0 && agents < r->max_calls)
+		r->max_calls = (int)agents;
+}
+
+/* The run's budget over its agents, for the budget machinery: at 100%
+ * they are held. */
+static int
+wf_budget_source(struct session *s, struct budget *b)
+{
+	struct wf_run *r = s->workflow ? run_find(s->workflow) : NULL;
+
+	if (r == NULL || (r->budget_usd <= 0 && r->budget_tokens <= 0))
+		return 0;
+	snprintf(b->scope, sizeof b->scope, "workflow:%s", r->id);
+	snprintf(b->label, sizeof b->label, "workflow run %s's budget", r->id);
+	snprintf(b->raise, sizeof b->raise, "galley workflow budget %s", r->id);
+	b->lim_usd = r->budget_usd;
+	b->lim_tokens = r->budget_tokens;
+	run_spent(r, &b->usd, &b->tokens);
+	return 1;
+}
+
+void
+workflow_budget_raise(struct wf_run *r, double usd, long long tokens)
+{
+	r->budget_usd = usd;
+	r->budget_tokens = tokens;
+	session_budget_check_all(); /* held agents go on */
+	start_waiting(r);
 }

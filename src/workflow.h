@@ -35,6 +35,12 @@ struct wf_run {
 	int max_active; /* concurrency (16) */
 	int calls;      /* agent() calls in this boot, at most 1000 */
 	char *fatal;    /* nondeterminism: the run stops with it */
+	char *held;     /* why its next agent waits (its budget), or NULL */
+	/* its budget over all its agents (0: none): the run's row, or
+	 * budget{} in the script, whichever is lower */
+	double budget_usd;
+	long long budget_tokens;
+	int max_calls;
 	struct wf_run *next;
 };
 
@@ -106,5 +112,10 @@ void workflow_pause(struct wf_run *r, int pause);
 /* A new session for an agent in flight (by label or key); the old one is
  * stopped. */
 int workflow_restart_agent(struct wf_run *r, const char *which, struct err *);
+/* `workflow budget`: the run's limits, now (0: none) */
+void workflow_budget_raise(struct wf_run *r, double usd, long long tokens);
+/* budget{usd=, tokens=, agents=} from the script: only ever lower */
+void workflow_budget(
+    struct wf_run *r, double usd, long long tokens, long long agents);
 
 #endif

@@ -289,3 +289,34 @@ end
                 match="--force")
     galley.ok("workflow", "save", run, "kept", "--personal", cwd=repo)
     assert (galley.home / ".config/galley/workflows/kept.lua").exists()
+
+
+def test_the_run_budget_stops_new_agents_until_raised(galley, repo):
+    # 50k+50k tokens of sonnet: $0.90 over a $0.80 budget (under the hard
+    # cap, 150%, which would stop the agent itself)
+    write(repo, "spend", """
+function run(args)
+  budget{agents = 2}
+  agent("usage 50000 50000 claude-sonnet-4-5; say spent", {runtime = "fake",
+                                                          label = "big"})
+  local r = agent("say after", {runtime = "fake", label = "after"})
+  local ok, why = pcall(agent, "say third", {runtime = "fake"})
+  return r .. "|" .. why
+end
+""")
+    run = galley.ok("workflow", "run", "spend", "--bg", "--budget-usd",
+                    "0.8", cwd=repo).stdout.strip()
+    st = poll(lambda: (lambda s: s if s["waiting_for"] else None)(
+        status(galley, repo, run)), 30, what="the next agent held")
+    assert "budget is spent ($0.90 of $0.80" in st["waiting_for"], st
+    assert "galley workflow budget " + run in st["waiting_for"]
+    # the call is on record, its agent not started
+    assert st["state"] == "running" and st["agents"][1]["session"] is None
+    assert st["budget"]["usd"] == 0.8 and st["usage"]["cost_usd"] > 0.8
+    galley.ok("workflow", "budget", run, "--usd", "5", cwd=repo)
+    st = poll(lambda: (lambda s: s if s["state"] == "done" else None)(
+        status(galley, repo, run)), 30, what="the run done after a raise")
+    after, third = st["result"].split("|")
+    assert after == "after" and "at most 2 agent calls" in third
+    galley.fail("workflow", "run", "spend", "--budget-usd", "x", cwd=repo,
+                code=2, match="--budget-usd takes a number")
