@@ -445,6 +445,80 @@ wf_save(struct cmd_ctx *ctx, const char *id, const char *name, int personal,
 	return rc < 0 ? cmd_fail(ctx) : 0;
 }
 
+/* What the options said. */
+struct wf_opts {
+	json_t *args, *budget;
+	int bg, follow, personal, force;
+};
+
+/* One option into o: -1 to go on, else the exit code to return now. */
+static int
+wf_opt(struct cmd_ctx *ctx, int c, struct wf_opts *o)
+{
+	if (c == 'A') {
+		const char *eq = strchr(optarg, '=');
+		if (eq == NULL || eq == optarg)
+			return cmd_usage_error(
+			    ctx, "--arg takes KEY=VALUE, not '%s'", optarg);
+		char *k = xstrndup(optarg, (size_t)(eq - optarg));
+		json_object_set_new(o->args, k, json_string(eq + 1));
+		free(k);
+	} else if (c == 'U' || c == 'T') {
+		char *end;
+		double v = strtod(optarg, &end);
+		if (*end || end == optarg || v < 0 ||
+		    (c == 'T' && v != (double)(long long)v))
+			return cmd_usage_error(ctx,
+			    "--%s takes a number of at least 0, not '%s'",
+			    c == 'U' ? "budget-usd" : "budget-tokens", optarg);
+		json_object_set_new(o->budget,
+		    c == 'U' ? "budget_usd" : "budget_tokens",
+		    c == 'U' ? json_real(v) : json_integer((json_int_t)v));
+	} else if (c == 'b' || c == 'f' || c == 'P' || c == 'F')
+		*(c == 'b'         ? &o->bg
+		        : c == 'f' ? &o->follow
+		        : c == 'P' ? &o->personal
+		                   : &o->force) = 1;
+	else
+		return cmd_opt_common(ctx, c);
+	return -1;
+}
+
+static int
+wf_dispatch(struct cmd_ctx *ctx, const char *op, const char *what,
+    const char *third, struct wf_opts *o)
+{
+	if (strcmp(op, "run") == 0)
+		return what ? wf_run(ctx, what, o->args, o->budget, o->bg)
+		            : cmd_usage_error(ctx, "workflow run NAME|FILE");
+	if (strcmp(op, "budget") == 0)
+		return what && json_object_size(o->budget)
+		    ? wf_budget(ctx, what, o->budget)
+		    : cmd_usage_error(
+		          ctx, "workflow budget RUN --usd X [--tokens N]");
+	if (strcmp(op, "ls") == 0)
+		return wf_ls(ctx);
+	if (strcmp(op, "runs") == 0)
+		return wf_simple(ctx, "runs", NULL);
+	if (strcmp(op, "logs") == 0 && o->follow && what)
+		return wf_follow_logs(ctx, what);
+	if (strcmp(op, "save") == 0)
+		return what && third
+		    ? wf_save(ctx, what, third, o->personal, o->force)
+		    : cmd_usage_error(
+		          ctx, "workflow save RUN NAME [--personal]");
+	if (strcmp(op, "restart-agent") == 0)
+		return what && third
+		    ? wf_restart_agent(ctx, what, third)
+		    : cmd_usage_error(ctx, "workflow restart-agent RUN LABEL");
+	if (strcmp(op, "status") == 0 || strcmp(op, "logs") == 0 ||
+	    strcmp(op, "stop") == 0 || strcmp(op, "pause") == 0 ||
+	    strcmp(op, "resume") == 0 || strcmp(op, "rm") == 0)
+		return what ? wf_simple(ctx, op, what)
+		            : cmd_usage_error(ctx, "workflow %s RUN", op);
+	return cmd_usage_error(ctx, "unknown workflow command '%s'", op);
+}
+
 static int
 workflow_run(struct cmd_ctx *ctx)
 {
@@ -458,94 +532,22 @@ workflow_run(struct cmd_ctx *ctx)
 	    {"budget-tokens", required_argument, NULL, 'T'},
 	    {"tokens", required_argument, NULL, 'T'}, CMD_LONGOPTS_COMMON,
 	    {NULL, 0, NULL, 0}};
-	json_t *args = json_object();
-	int bg = 0, c, rc, fol = 0, personal = 0, force = 0;
-	json_t *budget = json_object();
+	struct wf_opts o = {json_object(), json_object(), 0, 0, 0, 0};
+	int c, rc = -1;
 
-	while (
-	    (c = getopt_long(ctx->argc, ctx->argv, ":hf", opts, NULL)) != -1) {
-		if (c == 'A') {
-			const char *eq = strchr(optarg, '=');
-			if (eq == NULL || eq == optarg) {
-				json_decref(args);
-				json_decref(budget);
-				return cmd_usage_error(ctx,
-				    "--arg takes KEY=VALUE, not '%s'", optarg);
-			}
-			char *k = xstrndup(optarg, (size_t)(eq - optarg));
-			json_object_set_new(args, k, json_string(eq + 1));
-			free(k);
-		} else if (c == 'b')
-			bg = 1;
-		else if (c == 'f')
-			fol = 1;
-		else if (c == 'P')
-			personal = 1;
-		else if (c == 'F')
-			force = 1;
-		else if (c == 'U' || c == 'T') {
-			char *end;
-			double v = strtod(optarg, &end);
-			if (*end || end == optarg || v < 0 ||
-			    (c == 'T' && v != (double)(long long)v)) {
-				json_decref(args);
-				json_decref(budget);
-				return cmd_usage_error(ctx,
-				    "--%s takes a number of at least 0, not '%s'",
-				    c == 'U' ? "budget-usd" : "budget-tokens",
-				    optarg);
-			}
-			json_object_set_new(budget,
-			    c == 'U' ? "budget_usd" : "budget_tokens",
-			    c == 'U' ? json_real(v)
-			             : json_integer((json_int_t)v));
-		} else if ((rc = cmd_opt_common(ctx, c)) >= 0) {
-			json_decref(args);
-			json_decref(budget);
-			return rc;
-		}
+	while (rc < 0 &&
+	    (c = getopt_long(ctx->argc, ctx->argv, ":hf", opts, NULL)) != -1)
+		rc = wf_opt(ctx, c, &o);
+	if (rc < 0) {
+		int n = ctx->argc - optind;
+		rc = n < 1
+		    ? cmd_usage_error(ctx, "which workflow command? see --help")
+		    : wf_dispatch(ctx, ctx->argv[optind],
+		          n > 1 ? ctx->argv[optind + 1] : NULL,
+		          n > 2 ? ctx->argv[optind + 2] : NULL, &o);
 	}
-	const char *op = optind < ctx->argc ? ctx->argv[optind] : NULL;
-	const char *what =
-	    optind + 1 < ctx->argc ? ctx->argv[optind + 1] : NULL;
-	if (op == NULL) {
-		json_decref(args);
-		json_decref(budget);
-		return cmd_usage_error(
-		    ctx, "which workflow command? see --help");
-	}
-	if (strcmp(op, "run") == 0)
-		rc = what ? wf_run(ctx, what, args, budget, bg)
-		          : cmd_usage_error(ctx, "workflow run NAME|FILE");
-	else if (strcmp(op, "budget") == 0)
-		rc = what && json_object_size(budget)
-		    ? wf_budget(ctx, what, budget)
-		    : cmd_usage_error(
-		          ctx, "workflow budget RUN --usd X [--tokens N]");
-	else if (strcmp(op, "ls") == 0)
-		rc = wf_ls(ctx);
-	else if (strcmp(op, "runs") == 0)
-		rc = wf_simple(ctx, "runs", NULL);
-	else if (strcmp(op, "logs") == 0 && fol && what)
-		rc = wf_follow_logs(ctx, what);
-	else if (strcmp(op, "save") == 0)
-		rc = what && optind + 2 < ctx->argc
-		    ? wf_save(ctx, what, ctx->argv[optind + 2], personal, force)
-		    : cmd_usage_error(
-		          ctx, "workflow save RUN NAME [--personal]");
-	else if (strcmp(op, "restart-agent") == 0)
-		rc = what && optind + 2 < ctx->argc
-		    ? wf_restart_agent(ctx, what, ctx->argv[optind + 2])
-		    : cmd_usage_error(ctx, "workflow restart-agent RUN LABEL");
-	else if (strcmp(op, "status") == 0 || strcmp(op, "logs") == 0 ||
-	    strcmp(op, "stop") == 0 || strcmp(op, "pause") == 0 ||
-	    strcmp(op, "resume") == 0 || strcmp(op, "rm") == 0)
-		rc = what ? wf_simple(ctx, op, what)
-		          : cmd_usage_error(ctx, "workflow %s RUN", op);
-	else
-		rc = cmd_usage_error(ctx, "unknown workflow command '%s'", op);
-	json_decref(args);
-	json_decref(budget);
+	json_decref(o.args);
+	json_decref(o.budget);
 	return rc;
 }
 

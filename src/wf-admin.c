@@ -319,6 +319,102 @@ serve_resume(json_t *row, struct err *err)
 	return 0;
 }
 
+static int
+serve_budget(json_t *row, struct wf_run *r, json_t *req, struct err *err)
+{
+	double usd;
+	json_int_t tok;
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	if (get_budget(req, &usd, &tok, err) < 0)
+		return -1;
+	if ((st = store_stmt(&galley_db,
+	         "UPDATE workflow_runs SET budget_usd = ?, budget_tokens = ? "
+	         "WHERE id = ?")) == NULL)
+		return store_sqlerr(&galley_db, err, "workflow");
+	sqlite3_bind_double(st, 1, usd);
+	sqlite3_bind_int64(st, 2, tok);
+	sqlite3_bind_text(st, 3, str(row, "id"), -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = store_sqlerr(&galley_db, err, "workflow");
+	sqlite3_reset(st);
+	if (rc == 0 && r)
+		workflow_budget_raise(r, usd, tok);
+	return rc;
+}
+
+static int
+serve_rm(json_t *row, struct wf_run *r, json_t *reply, struct err *err)
+{
+	sqlite3_stmt *st =
+	    store_stmt(&galley_db, "DELETE FROM workflow_runs WHERE id = ?");
+	int rc = 0;
+
+	if (r)
+		workflow_stop(r);
+	if (st == NULL)
+		return store_sqlerr(&galley_db, err, "workflow rm");
+	sqlite3_bind_text(st, 1, str(row, "id"), -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = store_sqlerr(&galley_db, err, "workflow rm");
+	sqlite3_reset(st);
+	json_object_set_new(reply, "removed", json_string(str(row, "id")));
+	return rc;
+}
+
+static int
+not_running(json_t *row, struct err *err)
+{
+	return err_set(err, ERR_REFUSED, "run %s is %s, not running",
+	    str(row, "id"), str(row, "state"));
+}
+
+/* An op on one run; the reply gets its status after (but rm's). */
+static int
+serve_op(
+    const char *op, json_t *row, json_t *req, json_t *reply, struct err *err)
+{
+	struct wf_run *r = workflow_find(str(row, "id"));
+	const char *which = NULL;
+
+	if (strcmp(op, "status") == 0)
+		return 0;
+	if (strcmp(op, "logs") == 0) {
+		json_object_set_new(reply, "logs", logs_json(str(row, "id")));
+		return 0;
+	}
+	if (strcmp(op, "budget") == 0)
+		return serve_budget(row, r, req, err);
+	if (strcmp(op, "script") == 0) { /* for save */
+		json_object_set_new(
+		    reply, "script", json_string(str(row, "script")));
+		json_object_set(reply, "cwd", json_object_get(row, "cwd"));
+		return 0;
+	}
+	if (strcmp(op, "restart-agent") == 0) {
+		if (proto_get_str(req, "agent", &which, err) < 0)
+			return -1;
+		if (which == NULL)
+			return err_set(
+			    err, ERR_USAGE, "which agent? its label");
+		return r ? workflow_restart_agent(r, which, err)
+		         : not_running(row, err);
+	}
+	if (strcmp(op, "stop") == 0 || strcmp(op, "pause") == 0) {
+		if (r == NULL)
+			return not_running(row, err);
+		if (strcmp(op, "stop") == 0)
+			workflow_stop(r);
+		else
+			workflow_pause(r, 1);
+		return 0;
+	}
+	if (strcmp(op, "resume") == 0)
+		return serve_resume(row, err);
+	return err_set(err, ERR_USAGE, "unknown workflow op '%.32s'", op);
+}
+
 int
 workflow_serve(json_t *req, json_t *reply, struct err *err)
 {
@@ -340,76 +436,10 @@ workflow_serve(json_t *req, json_t *reply, struct err *err)
 	json_t *row = run_row(ref, err);
 	if (row == NULL)
 		return -1;
-	struct wf_run *r = workflow_find(str(row, "id"));
-	int rc = 0;
-	if (strcmp(op, "status") == 0)
-		;
-	else if (strcmp(op, "logs") == 0)
-		json_object_set_new(reply, "logs", logs_json(str(row, "id")));
-	else if (strcmp(op, "budget") == 0) {
-		double usd;
-		json_int_t tok;
-		sqlite3_stmt *st = store_stmt(&galley_db,
-		    "UPDATE workflow_runs SET budget_usd = ?, budget_tokens = ? "
-		    "WHERE id = ?");
-		if ((rc = get_budget(req, &usd, &tok, err)) == 0 && st) {
-			sqlite3_bind_double(st, 1, usd);
-			sqlite3_bind_int64(st, 2, tok);
-			sqlite3_bind_text(
-			    st, 3, str(row, "id"), -1, SQLITE_TRANSIENT);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				rc = store_sqlerr(&galley_db, err, "workflow");
-			sqlite3_reset(st);
-			if (rc == 0 && r)
-				workflow_budget_raise(r, usd, tok);
-		}
-	} else if (strcmp(op, "script") == 0) { /* for save */
-		json_object_set_new(
-		    reply, "script", json_string(str(row, "script")));
-		json_object_set(reply, "cwd", json_object_get(row, "cwd"));
-	} else if (strcmp(op, "restart-agent") == 0) {
-		const char *which = NULL;
-		if (proto_get_str(req, "agent", &which, err) < 0)
-			rc = -1;
-		else if (which == NULL)
-			rc = err_set(err, ERR_USAGE, "which agent? its label");
-		else if (r == NULL)
-			rc = err_set(err, ERR_REFUSED,
-			    "run %s is %s, not running", str(row, "id"),
-			    str(row, "state"));
-		else
-			rc = workflow_restart_agent(r, which, err);
-	} else if (strcmp(op, "stop") == 0 || strcmp(op, "pause") == 0) {
-		if (r == NULL)
-			rc = err_set(err, ERR_REFUSED,
-			    "run %s is %s, not running", str(row, "id"),
-			    str(row, "state"));
-		else if (strcmp(op, "stop") == 0)
-			workflow_stop(r);
-		else
-			workflow_pause(r, 1);
-	} else if (strcmp(op, "resume") == 0)
-		rc = serve_resume(row, err);
-	else if (strcmp(op, "rm") == 0) {
-		if (r)
-			workflow_stop(r);
-		sqlite3_stmt *st = store_stmt(
-		    &galley_db, "DELETE FROM workflow_runs WHERE id = ?");
-		if (st) {
-			sqlite3_bind_text(
-			    st, 1, str(row, "id"), -1, SQLITE_TRANSIENT);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				rc = store_sqlerr(
-				    &galley_db, err, "workflow rm");
-			sqlite3_reset(st);
-		}
-		json_object_set_new(
-		    reply, "removed", json_string(str(row, "id")));
-		json_decref(row);
-		return rc;
-	} else
-		rc = err_set(err, ERR_USAGE, "unknown workflow op '%.32s'", op);
-	if (rc == 0) {
+	int rc = strcmp(op, "rm") == 0
+	    ? serve_rm(row, workflow_find(str(row, "id")), reply, err)
+	    : serve_op(op, row, req, reply, err);
+	if (rc == 0 && strcmp(op, "rm") != 0) {
 		json_t *now = run_row(str(row, "id"), err);
 		if (now) {
 			json_object_set_new(reply, "status", status_json(now));

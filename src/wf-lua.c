@@ -17,6 +17,14 @@
 #define STEPS_MAX 20000000LL /* about 0.1 s of Lua between waits */
 #define STEP_HOOK 10000
 
+static const struct wf_host_ops *host;
+
+void
+wf_lua_host(const struct wf_host_ops *ops)
+{
+	host = ops;
+}
+
 static struct wf_thread **
 thread_slot(lua_State *L)
 {
@@ -255,7 +263,7 @@ call(lua_State *L, const char *kind)
 	lua_settop(L, 2);
 	if (strcmp(kind, "sh") == 0) /* its output is text */
 		json_object_del(opts, "schema");
-	int n = workflow_call(t, kind, what, opts);
+	int n = host->call(t, kind, what, opts);
 	json_decref(opts);
 	if (n == 0)
 		return lua_yieldk(L, 0, 0, call_k);
@@ -285,7 +293,7 @@ l_budget(lua_State *L)
 	lua_getfield(L, 1, "usd");
 	lua_getfield(L, 1, "tokens");
 	lua_getfield(L, 1, "agents");
-	workflow_budget(t->run, lua_isnumber(L, -3) ? lua_tonumber(L, -3) : 0,
+	host->budget(t->run, lua_isnumber(L, -3) ? lua_tonumber(L, -3) : 0,
 	    lua_isnumber(L, -2) ? (long long)lua_tonumber(L, -2) : 0,
 	    lua_isnumber(L, -1) ? (long long)lua_tonumber(L, -1) : 0);
 	return 0;
@@ -294,7 +302,7 @@ l_budget(lua_State *L)
 static int
 l_phase(lua_State *L)
 {
-	workflow_phase(thread_of(L), luaL_checkstring(L, 1));
+	host->phase(thread_of(L), luaL_checkstring(L, 1));
 	return 0;
 }
 
@@ -313,7 +321,7 @@ l_log(lua_State *L)
 		luaL_addvalue(&b);
 	}
 	luaL_pushresult(&b);
-	workflow_log(t, lua_tostring(L, -1));
+	host->log(t, lua_tostring(L, -1));
 	return 0;
 }
 
@@ -434,12 +442,12 @@ wf_lua_step(struct wf_thread *t, int nargs)
 			lua_rawseti(L, -2, t->slot);
 			lua_pop(L, 1);
 		}
-		workflow_thread_done(t, 1, v, NULL);
+		host->done(t, 1, v, NULL);
 		json_decref(v);
 		return;
 	}
 	const char *msg = lua_tostring(t->th, -1);
-	workflow_thread_done(t, 0, NULL, msg ? msg : "error");
+	host->done(t, 0, NULL, msg ? msg : "error");
 }
 
 /* ---- the sandbox ------------------------------------------------------ */

@@ -81,7 +81,39 @@ void wf_lua_push_outcome(struct lua_State *to, json_t *opts, int ok,
 json_t *wf_lua_to_json(struct lua_State *, int idx);
 void wf_lua_thread_free(struct wf_thread *);
 
-/* workflow.c, for wf-lua.c */
+/* What the interpreter calls back (workflow.c gives it at init), so
+ * wf-lua.c needs nothing of the rest. */
+struct wf_host_ops {
+	int (*call)(struct wf_thread *, const char *kind, const char *what,
+	    json_t *opts);
+	void (*log)(struct wf_thread *, const char *text);
+	void (*phase)(struct wf_thread *, const char *name);
+	void (*done)(
+	    struct wf_thread *, int ok, json_t *value, const char *error);
+	void (*budget)(
+	    struct wf_run *, double usd, long long tokens, long long agents);
+};
+void wf_lua_host(const struct wf_host_ops *);
+
+/* workflow.c: the store, shared with wf-call.c */
+struct sqlite3_stmt;
+void wf_bind(struct sqlite3_stmt *, int i, const char *v);
+const char *wf_col(struct sqlite3_stmt *, int i);
+/* fsync'd before the script goes on: what a replay trusts */
+int wf_exec_durable(const char *sql, const char *const *args, int n);
+void wf_exec_plain(const char *sql, const char *const *args, int n);
+void wf_save_run(struct wf_run *, const char *error, const char *result);
+void wf_tick_soon(void);
+
+/* wf-call.c */
+void wf_calls_start(struct wf_run *); /* waiting calls, while slots last */
+void wf_calls_tick(void);             /* outcomes to their scripts */
+void wf_calls_drop(struct wf_run *);  /* an ended run's */
+void wf_calls_stop(struct wf_run *);
+void wf_calls_observe(void);
+void wf_run_spent(struct wf_run *, double *usd, long long *tokens);
+
+/* workflow.c and wf-call.c, for wf-lua.c (through wf_host_ops) */
 /* An agent() call from t: its outcome pushed and 2 returned (replayed or
  * failed at once), or 0 when it waits (the caller yields). */
 int workflow_call(
