@@ -19,6 +19,26 @@
 
 #define SCRIPT_MAX (1 << 20)
 
+/* The built-ins (data/workflows/, in the binary), found after the
+ * project's and the user's. */
+extern const char wf_builtin_deep_research[], wf_builtin_audit[];
+static const struct {
+	const char *name, *script;
+} builtins[] = {
+    {"deep-research", wf_builtin_deep_research},
+    {"audit", wf_builtin_audit},
+};
+#define BUILTIN "built-in:"
+
+static const char *
+builtin(const char *name)
+{
+	for (size_t i = 0; i < nitems(builtins); i++)
+		if (strcmp(builtins[i].name, name) == 0)
+			return builtins[i].script;
+	return NULL;
+}
+
 /* Where named workflows live, the project's first. */
 static int
 dirs(const char *cwd, char *out[2])
@@ -66,10 +86,12 @@ find_script(struct cmd_ctx *ctx, const char *cwd, const char *ref)
 			path = NULL;
 		}
 	}
+	if (path == NULL && builtin(ref))
+		xasprintf(&path, BUILTIN "%s", ref);
 	if (path == NULL)
 		err_set(&ctx->err, ERR_NOT_FOUND,
-		    "no workflow '%s': looked in %s and %s (see 'galley "
-		    "workflow ls')",
+		    "no workflow '%s': looked in %s, %s and the built-ins (see "
+		    "'galley workflow ls')",
 		    ref, d[0], d[1]);
 	free(d[0]);
 	free(d[1]);
@@ -178,18 +200,23 @@ wf_run(
 	char *path = find_script(ctx, cwd, ref);
 	if (path == NULL)
 		return cmd_fail(ctx);
-	if (read_file(path, &b, SCRIPT_MAX, &ctx->err) < 0) {
+	int built = strncmp(path, BUILTIN, strlen(BUILTIN)) == 0;
+	if (built)
+		buf_adds(&b, builtin(path + strlen(BUILTIN)));
+	else if (read_file(path, &b, SCRIPT_MAX, &ctx->err) < 0) {
 		free(path);
 		return cmd_fail(ctx);
 	}
 	buf_addc(&b, '\0');
-	char *base = xstrdup(strrchr(path, '/') + 1);
+	char *base =
+	    xstrdup(built ? path + strlen(BUILTIN) : strrchr(path, '/') + 1);
 	base[strcspn(base, ".")] = '\0';
 	json_t *req = cmd_new_request(ctx, cwd);
 	json_object_set_new(req, "cmd", json_string("workflow"));
 	json_object_set_new(req, "op", json_string("run"));
 	json_object_set_new(req, "name", json_string(base));
-	json_object_set_new(req, "file", json_string(path));
+	if (!built) /* a built-in is kept whole in the run's row */
+		json_object_set_new(req, "file", json_string(path));
 	json_object_set_new(req, "script", json_string(b.data));
 	json_object_set(req, "args", args);
 	json_object_update(req, budget);
@@ -260,6 +287,11 @@ wf_ls(struct cmd_ctx *ctx)
 		if (n >= 0)
 			free(ents);
 	}
+	for (size_t k = 0; k < nitems(builtins); k++)
+		json_array_append_new(out,
+		    json_pack("{s:s, s:s, s:s, s:b}", "name", builtins[k].name,
+		        "path", "(in galley)", "where", "built-in", "shadowed",
+		        json_object_get(seen, builtins[k].name) != NULL));
 	if (ctx->json)
 		cmd_print_json(out);
 	else
@@ -538,6 +570,24 @@ workflow_run(struct cmd_ctx *ctx)
 	while (rc < 0 &&
 	    (c = getopt_long(ctx->argc, ctx->argv, ":hf", opts, NULL)) != -1)
 		rc = wf_opt(ctx, c, &o);
+	/* run NAME WORDS...: KEY=VALUE words are args, the rest args._ */
+	for (int i = optind + 2; rc < 0 && i < ctx->argc; i++) {
+		const char *w = ctx->argv[i], *eq = strchr(w, '=');
+		if (eq && eq > w &&
+		    strspn(w,
+		        "abcdefghijklmnopqrstuvwxyz"
+		        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+		        (size_t)(eq - w)) {
+			char *k = xstrndup(w, (size_t)(eq - w));
+			json_object_set_new(o.args, k, json_string(eq + 1));
+			free(k);
+			continue;
+		}
+		const char *was =
+		    json_string_value(json_object_get(o.args, "_"));
+		json_object_set_new(o.args, "_",
+		    was ? json_sprintf("%s %s", was, w) : json_string(w));
+	}
 	if (rc < 0) {
 		int n = ctx->argc - optind;
 		rc = n < 1
@@ -561,7 +611,7 @@ workflow_serve_cmd(
 
 const struct cmd_entry cmd_workflow_entry = {
     .name = "workflow",
-    .usage = "run NAME|FILE [--arg K=V]... [--bg]\n"
+    .usage = "run NAME|FILE [K=V|WORD]... [--arg K=V]... [--bg]\n"
              "       galley workflow ls | runs\n"
              "       galley workflow status|logs [-f]|stop|pause|resume|rm "
              "RUN\n"
@@ -574,7 +624,10 @@ const struct cmd_entry cmd_workflow_entry = {
             "                      ~/.config/galley/workflows; follows it\n"
             "                      to its end (log lines on stderr, the\n"
             "                      result on stdout; exit 1 if it fails)\n"
-            "      --arg K=V       an argument (args.K in the script)\n"
+            "      --arg K=V       an argument (args.K in the script); so\n"
+            "                      is a K=V word after NAME, and other\n"
+            "                      words make args._ (deep-research's\n"
+            "                      question)\n"
             "      --bg            print the run's id and return\n"
             "      --budget-usd X, --budget-tokens N  the run's budget over\n"
             "                      all its agents: at 100% they are held\n"

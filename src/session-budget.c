@@ -183,15 +183,18 @@ daily_budget(struct budget *b, const char *scope, double usd, long long tokens,
 	return 1;
 }
 
-/* A session's own, its group's, everyone's, and one other module's (a
- * team's: session_budget_source). */
-#define BUDGETS_MAX 4
-static budget_source_fn *source;
+/* A session's own, its group's, everyone's, and other modules' (its
+ * team's, its workflow run's: session_budget_source). */
+#define SOURCES_MAX 4
+#define BUDGETS_MAX (3 + SOURCES_MAX)
+static budget_source_fn *sources[SOURCES_MAX];
+static int nsources;
 
 void
 session_budget_source(budget_source_fn *fn)
 {
-	source = fn;
+	if (nsources < SOURCES_MAX)
+		sources[nsources++] = fn;
 }
 
 /* The budgets over a session; returns how many (at most BUDGETS_MAX). */
@@ -227,9 +230,9 @@ budgets_of(struct session *s, struct budget out[BUDGETS_MAX])
 	    json_integer_value(json_array_get(p, 1)), label);
 	n += daily_budget(&out[n], "global", today.usd, today.tokens,
 	    "the global daily budget");
-	if (source) {
+	for (int i = 0; i < nsources; i++) {
 		memset(&out[n], 0, sizeof out[n]);
-		n += source(s, &out[n]) > 0;
+		n += sources[i](s, &out[n]) > 0;
 	}
 	return n;
 }

@@ -21,8 +21,8 @@ void session_budget_count(struct session *, double usd, long long tokens);
 /* Warn, hold, stop or release by its budgets. */
 void session_budget_check(struct session *);
 void session_budget_check_all(void);
-/* One more budget over a session, from another module (team.c: its
- * team's, over all its members): fill *b and return 1, or 0 for none. */
+/* More budgets over a session, from other modules (team.c: its
+ * team's, workflow.c: its run's): fill *b and return 1, or 0. */
 typedef int budget_source_fn(struct session *, struct budget *b);
 void session_budget_source(budget_source_fn *);
 /* 1 when a spent daily budget keeps it in line (why says which). */

@@ -320,3 +320,42 @@ end
     assert after == "after" and "at most 2 agent calls" in third
     galley.fail("workflow", "run", "spend", "--budget-usd", "x", cwd=repo,
                 code=2, match="--budget-usd takes a number")
+
+
+def test_built_in_deep_research_runs_offline(galley, repo):
+    st = galley.json("workflow", "run", "deep-research", "why", "is", "it?",
+                     "runtime=fake", "subquestions=2", "voters=3", cwd=repo,
+                     timeout=180)
+    assert st["state"] == "done", st
+    assert st["result"] == {"report": "deep-research-report.md",
+                            "claims": 2, "supported": 2}
+    assert [(p["name"], p["total"]) for p in st["phases"]] == [
+        ("plan", 1), ("research", 2), ("cross-check", 6), ("report", 1)]
+    report = (repo / "deep-research-report.md").read_text()
+    assert report.startswith("# why is it?\n")
+    assert "| finding on part 1 of: why is it? | 3 | 0 | 0 | " \
+        "https://example.org/1 |" in report, report
+    # research agents may read and search, never write
+    research = [s for s in galley.ls() if s.get("workflow") == st["run"]
+                and s["name"].startswith("deep-research.research")]
+    assert research and all(s["policy"]["tools"] == [
+        "WebSearch", "WebFetch", "Read", "Grep", "Glob"] for s in research)
+
+
+def test_built_in_audit_merges_and_dedups(galley, repo):
+    st = galley.json("workflow", "run", "audit", "runtime=fake",
+                     "lens=security,perf", "dirs=src,lib", cwd=repo,
+                     timeout=120)
+    assert st["state"] == "done", st
+    found = st["result"]["findings"]
+    assert len(found) == 6  # 2 dirs x (1 shared + 2 lens problems)
+    shared = [f for f in found if f["title"] == "shared problem"]
+    assert [f["lenses"] for f in shared] == [["security", "perf"]] * 2
+    assert [f["severity"] for f in found[:2]] == ["high", "high"]
+    assert "| high | lib/a | 1 | shared problem | security, perf |" in \
+        st["result"]["table"]
+    ls = galley.json("workflow", "ls", cwd=repo)
+    assert {("deep-research", "built-in"), ("audit", "built-in")} <= \
+        {(w["name"], w["where"]) for w in ls}
+    galley.fail("workflow", "run", "audit", "runtime=fake", cwd=repo,
+                code=1, match="audit needs lens=L1,L2 and dirs=D1,D2")
