@@ -52,6 +52,14 @@ while :; do
 	sleep 0.5
 done
 
+# a workflow: the built-in audit, two lenses over two directories, one
+# fake agent each, findings merged and deduplicated
+echo "galley workflow run audit runtime=fake lens=security,perf dirs=src,lib"
+"$G" workflow run audit runtime=fake lens=security,perf dirs=src,lib \
+	2>/dev/null | sed -n '/"table"/s/.*"table": "\(.*\)",*$/\1/p' |
+	sed 's/\\n/\n/g'
+echo
+
 cat <<MSG
 Two agents need you: db-migration asks a question, cleanup wants permission.
 Try:
@@ -63,6 +71,7 @@ Try:
                                       # Ctrl-\\ detaches, it keeps running
   galley logs add-tests               # output history
   galley ls --json                    # the same list as JSON (usage, cost...)
+  galley workflow runs                # the audit run; workflow status RUN
 
 When done:  galley daemon stop; rm -rf $DEMO
 MSG
