@@ -19,25 +19,7 @@
 
 #define SCRIPT_MAX (1 << 20)
 
-/* The built-ins (data/workflows/, in the binary), found after the
- * project's and the user's. */
-extern const char wf_builtin_deep_research[], wf_builtin_audit[];
-static const struct {
-	const char *name, *script;
-} builtins[] = {
-    {"deep-research", wf_builtin_deep_research},
-    {"audit", wf_builtin_audit},
-};
 #define BUILTIN "built-in:"
-
-static const char *
-builtin(const char *name)
-{
-	for (size_t i = 0; i < nitems(builtins); i++)
-		if (strcmp(builtins[i].name, name) == 0)
-			return builtins[i].script;
-	return NULL;
-}
 
 /* Where named workflows live, the project's first. */
 static int
@@ -86,7 +68,7 @@ find_script(struct cmd_ctx *ctx, const char *cwd, const char *ref)
 			path = NULL;
 		}
 	}
-	if (path == NULL && builtin(ref))
+	if (path == NULL && wf_builtin(ref))
 		xasprintf(&path, BUILTIN "%s", ref);
 	if (path == NULL)
 		err_set(&ctx->err, ERR_NOT_FOUND,
@@ -202,7 +184,7 @@ wf_run(
 		return cmd_fail(ctx);
 	int built = strncmp(path, BUILTIN, strlen(BUILTIN)) == 0;
 	if (built)
-		buf_adds(&b, builtin(path + strlen(BUILTIN)));
+		buf_adds(&b, wf_builtin(path + strlen(BUILTIN)));
 	else if (read_file(path, &b, SCRIPT_MAX, &ctx->err) < 0) {
 		free(path);
 		return cmd_fail(ctx);
@@ -287,11 +269,12 @@ wf_ls(struct cmd_ctx *ctx)
 		if (n >= 0)
 			free(ents);
 	}
-	for (size_t k = 0; k < nitems(builtins); k++)
+	for (size_t k = 0; wf_builtin_name(k); k++)
 		json_array_append_new(out,
-		    json_pack("{s:s, s:s, s:s, s:b}", "name", builtins[k].name,
-		        "path", "(in galley)", "where", "built-in", "shadowed",
-		        json_object_get(seen, builtins[k].name) != NULL));
+		    json_pack("{s:s, s:s, s:s, s:b}", "name",
+		        wf_builtin_name(k), "path", "(in galley)", "where",
+		        "built-in", "shadowed",
+		        json_object_get(seen, wf_builtin_name(k)) != NULL));
 	if (ctx->json)
 		cmd_print_json(out);
 	else

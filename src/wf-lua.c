@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+#include "settings.h"
+#include "util.h"
 #include "workflow.h"
 #include "xmalloc.h"
 
@@ -483,26 +486,103 @@ copy_lib(
 	lua_setfield(L, -2, name);
 }
 
-lua_State *
-wf_lua_new(struct wf_run *r)
+/* Defined in every script's environment, in Lua: what needs no C. */
+static const char prelude[] =
+    "function pipeline(items, ...)\n"
+    "  local stages, jobs = {...}, {}\n"
+    "  for i, item in ipairs(items) do\n"
+    "    jobs[i] = function()\n"
+    "      local v = item\n"
+    "      for _, stage in ipairs(stages) do v = stage(v) end\n"
+    "      return v\n"
+    "    end\n"
+    "  end\n"
+    "  return parallel(jobs)\n"
+    "end\n"
+    "function workflow(name, a)\n"
+    "  return __workflow(name)(a or {})\n"
+    "end\n";
+
+static void push_env(lua_State *L);
+
+/* A workflow's script by name, as `workflow run` finds it: the project's
+ * (from the run's directory), the user's, a built-in. Caller frees. */
+static char *
+find_sub(struct wf_run *r, const char *name)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	char *repo = repo_root(r->cwd), *path[2];
+	struct buf b = BUF_INIT;
+	char *out = NULL;
+
+	xasprintf(&path[0], "%s/.galley/workflows/%s.lua", repo ? repo : r->cwd,
+	    name);
+	if (xdg && *xdg)
+		xasprintf(&path[1], "%s/galley/workflows/%s.lua", xdg, name);
+	else
+		xasprintf(&path[1], "%s/.config/galley/workflows/%s.lua",
+		    home ? home : "", name);
+	for (int i = 0; i < 2 && out == NULL; i++)
+		if (read_file(path[i], &b, 1 << 20, NULL) >= 0) {
+			buf_addc(&b, '\0');
+			out = buf_detach(&b, NULL);
+		}
+	if (out == NULL && wf_builtin(name))
+		out = xstrdup(wf_builtin(name));
+	free(path[0]);
+	free(path[1]);
+	free(repo);
+	buf_release(&b);
+	return out;
+}
+
+/* __workflow(name): another workflow's run(), loaded into an environment
+ * of its own; workflow(name, args) in the prelude calls it, so its agent
+ * calls are this thread's (and keyed like them). */
+static int
+l_subworkflow(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	char chunk[80];
+
+	if (strlen(name) > 64 ||
+	    strspn(name,
+	        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	        "0123456789._-") != strlen(name))
+		return luaL_error(
+		    L, "workflow: '%s' is not a workflow name", name);
+	char *script = find_sub(run_of(L), name);
+	if (script == NULL)
+		return luaL_error(L, "workflow: no workflow '%s'", name);
+	snprintf(chunk, sizeof chunk, "=%s", name);
+	int rc = luaL_loadbufferx(L, script, strlen(script), chunk, "t");
+	free(script);
+	if (rc != LUA_OK)
+		return lua_error(L);
+	push_env(L);
+	lua_pushvalue(L, -1);
+	lua_setupvalue(L, -3, 1); /* the chunk's _ENV */
+	lua_insert(L, -2);        /* env, chunk */
+	lua_call(L, 0, 0);
+	lua_getfield(L, -1, "run");
+	if (!lua_isfunction(L, -1))
+		return luaL_error(
+		    L, "workflow: '%s' has no function run(args)", name);
+	return 1;
+}
+
+/* A script's environment on the stack: a new table (never _G itself)
+ * with the safe base functions, string, table, math without random,
+ * utf8, galley's API and the prelude; what is banned says why. */
+static void
+push_env(lua_State *L)
 {
 	static const char *const no_random[] = {"random", "randomseed", NULL};
 	static const char *const base_keep[] = {"assert", "error", "ipairs",
 	    "next", "pairs", "pcall", "rawequal", "rawget", "rawlen", "rawset",
 	    "select", "setmetatable", "getmetatable", "tonumber", "tostring",
 	    "type", "xpcall", "_VERSION"};
-	r->lim.mem = 0;
-	r->lim.mem_max = MEM_MAX;
-	r->lim.steps_max = STEPS_MAX;
-	lua_State *L = lua_newstate(wf_alloc, r);
 
-	if (L == NULL)
-		return NULL;
-	*thread_slot(L) = NULL;
-	lua_sethook(L, step_hook, LUA_MASKCOUNT, STEP_HOOK);
-	luaL_requiref(L, "_G", luaopen_base, 1);
-	lua_pop(L, 1);
-	/* the script's environment: a new table, never _G itself */
 	lua_newtable(L);
 	for (size_t i = 0; i < sizeof base_keep / sizeof base_keep[0]; i++) {
 		lua_getglobal(L, base_keep[i]);
@@ -526,10 +606,35 @@ wf_lua_new(struct wf_run *r)
 	lua_setfield(L, -2, "log");
 	lua_pushcfunction(L, l_log);
 	lua_setfield(L, -2, "print");
+	lua_pushcfunction(L, l_subworkflow);
+	lua_setfield(L, -2, "__workflow");
 	lua_newtable(L); /* its metatable: the banned names say why */
 	lua_pushcfunction(L, env_index);
 	lua_setfield(L, -2, "__index");
 	lua_setmetatable(L, -2);
+	if (luaL_loadbufferx(L, prelude, strlen(prelude), "=prelude", "t") ==
+	    LUA_OK) {
+		lua_pushvalue(L, -2);
+		lua_setupvalue(L, -2, 1);
+		lua_pcall(L, 0, 0, 0);
+	}
+}
+
+lua_State *
+wf_lua_new(struct wf_run *r)
+{
+	r->lim.mem = 0;
+	r->lim.mem_max = MEM_MAX;
+	r->lim.steps_max = STEPS_MAX;
+	lua_State *L = lua_newstate(wf_alloc, r);
+
+	if (L == NULL)
+		return NULL;
+	*thread_slot(L) = NULL;
+	lua_sethook(L, step_hook, LUA_MASKCOUNT, STEP_HOOK);
+	luaL_requiref(L, "_G", luaopen_base, 1);
+	lua_pop(L, 1);
+	push_env(L);
 	lua_setfield(L, LUA_REGISTRYINDEX, "galley.env");
 	return L;
 }

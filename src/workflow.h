@@ -128,6 +128,10 @@ void workflow_thread_done(
  * items, enum); else -1 and why, with the path to the misfit. */
 int wf_schema_check(json_t *schema, json_t *v, char *why, size_t size);
 
+/* wf-builtin.c: a built-in's script by name, or NULL; the i-th name */
+const char *wf_builtin(const char *name);
+const char *wf_builtin_name(size_t i);
+
 /* the daemon's side of `galley workflow` (wf-admin.c) */
 void workflow_init(void);
 void workflow_resume_all(void);

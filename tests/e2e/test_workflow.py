@@ -360,3 +360,29 @@ def test_built_in_audit_merges_and_dedups(galley, repo):
         {(w["name"], w["where"]) for w in ls}
     galley.fail("workflow", "run", "audit", "runtime=fake", cwd=repo,
                 code=1, match="audit needs lens=L1,L2 and dirs=D1,D2")
+
+
+def test_pipeline_and_a_sub_workflow(galley, repo):
+    write(repo, "child", """
+function run(a)
+  return agent("say child-" .. a.x, {runtime = "fake", label = "child"})
+end
+""")
+    write(repo, "parent", """
+function run(args)
+  local piped = pipeline({"a", "b"},
+    function(v) return agent("say " .. v .. "1", {runtime = "fake"}) end,
+    function(v) return agent("say " .. v .. "2", {runtime = "fake"}) end)
+  local sub = workflow("child", {x = "y"})
+  local ok, why = pcall(workflow, "nope")
+  return {piped = piped, sub = sub, missing = why}
+end
+""")
+    st = galley.json("workflow", "run", "parent", cwd=repo, timeout=120)
+    assert st["state"] == "done", st
+    assert st["result"]["piped"] == ["a12", "b12"]
+    assert st["result"]["sub"] == "child-y"
+    assert "no workflow 'nope'" in st["result"]["missing"]
+    # the sub-workflow's call is keyed in the parent's journal
+    assert sorted(a["key"] for a in st["agents"]) == [
+        "1.1.1", "1.1.2", "1.2.1", "1.2.2", "2"]
