@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "names.h"
 #include "settings.h"
+#include "state.h"
 #include "util.h"
 #include "workflow.h"
 #include "xmalloc.h"
@@ -460,10 +461,160 @@ wf_save(struct cmd_ctx *ctx, const char *id, const char *name, int personal,
 	return rc < 0 ? cmd_fail(ctx) : 0;
 }
 
+/* What the agent that writes a workflow is told. */
+static const char writer_prompt[] =
+    "Write a galley workflow: a Lua 5.4 script. Reply with the script "
+    "only, no prose, no code fences. It sets meta = {name = ..., "
+    "description = ..., phases = {...}} and defines function run(args), "
+    "which may call: agent(prompt, opts) -> the agent's final text, or "
+    "with opts.schema (JSON Schema: type, properties, required, items, "
+    "enum) a table; opts: label, schema, model, tools (a list), timeout "
+    "(s). parallel{f1, f2, ...} -> their results in order. pipeline(items, "
+    "stage1, stage2...). phase(name). log(text). sh(cmd) -> its output. "
+    "workflow(name, args). budget{usd=, tokens=, agents=}. args holds "
+    "--arg values (args._ the loose words). There is no os, io, require, "
+    "load, clock or randomness. Keep agents' prompts self-contained; give "
+    "read-only work tools = {\"Read\", \"Grep\", \"Glob\"}. The task: ";
+
+/* The script in an agent's answer: inside ``` fences if it used them. */
+static void
+strip_fences(const char *text, struct buf *out)
+{
+	const char *open = strstr(text, "```");
+
+	if (open) {
+		const char *body = strchr(open, '\n');
+		const char *close = body ? strstr(body + 1, "```") : NULL;
+		if (body && close) {
+			buf_add(out, body + 1, (size_t)(close - body - 1));
+			buf_addc(out, '\0');
+			return;
+		}
+	}
+	buf_adds(out, text);
+	buf_addc(out, '\0');
+}
+
+/* A workflow written by an agent, checked by a dry run (every agent()
+ * answers a stub that fits its schema), shown, and saved once approved
+ * (--yes, or y on a terminal). */
+static int
+wf_new(struct cmd_ctx *ctx, const char *what, const char *name,
+    const char *runtime, int yes, int personal)
+{
+	char cwd[4096], *d[2], *path = NULL, *auto_name = NULL;
+	json_t *sub, *r, *ev = NULL, *s = NULL;
+	int rc = 1;
+
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return cmd_usage_error(
+		    ctx, "cannot read the current directory");
+	if (name == NULL)
+		name = auto_name = name_from_text(what, 32);
+	if (name_check(name, "workflow", &ctx->err) < 0)
+		goto fail;
+	json_t *req = cmd_new_request(ctx, cwd);
+	const char *rt = runtime ? runtime : "claude";
+	json_object_set_new(req, "runtime", json_string(rt));
+	json_object_set_new(req, "headless", json_true());
+	json_object_set_new(req, "name", json_sprintf("write-%s", name));
+	/* the fake agent's prompt is its script: the description is */
+	json_object_set_new(req, "prompt",
+	    strcmp(rt, "fake") == 0
+	        ? json_string(what)
+	        : json_sprintf("%s%s", writer_prompt, what));
+	if ((sub = cmd_call(ctx, json_pack("{s:s}", "cmd", "subscribe"))) ==
+	    NULL) {
+		json_decref(req);
+		goto fail;
+	}
+	json_decref(sub);
+	if ((r = cmd_call(ctx, req)) == NULL)
+		goto fail;
+	char sid[16];
+	snprintf(sid, sizeof sid, "%s",
+	    session_str(json_object_get(r, "session"), "id"));
+	json_decref(r);
+	if (isatty(2))
+		fprintf(stderr,
+		    "an agent writes the workflow (session %s)...\n", sid);
+	while (s == NULL) { /* until the writer ends */
+		if (client_event(&ctx->cl, &ev, -1, &ctx->err) < 0)
+			goto fail;
+		json_t *es = json_object_get(ev, "session");
+		if (ev && strcmp(session_str(es, "id"), sid) == 0 &&
+		    state_is_terminal(session_str(es, "state")))
+			s = json_incref(es);
+		json_decref(ev);
+		ev = NULL;
+	}
+	const char *text = json_string_value(
+	    json_object_get(json_object_get(s, "result"), "result"));
+	if (strcmp(session_str(s, "state"), "done") || text == NULL) {
+		err_set(&ctx->err, ERR_FAILED,
+		    "the agent that writes it ended %s without a script: galley "
+		    "logs %s",
+		    session_str(s, "state"), sid);
+		goto fail;
+	}
+	struct buf script = BUF_INIT;
+	strip_fences(text, &script);
+	r = cmd_call(ctx,
+	    json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "workflow", "op",
+	        "dry", "name", name, "script", script.data, "cwd", cwd));
+	if (r == NULL) {
+		buf_release(&script);
+		goto fail;
+	}
+	json_t *dry = json_object_get(r, "dry");
+	printf("%s\n", script.data);
+	if (strcmp(session_str(dry, "state"), "done") != 0) {
+		err_set(&ctx->err, ERR_FAILED,
+		    "the dry run failed, so it is not saved: %s",
+		    session_str(dry, "error"));
+		json_decref(r);
+		buf_release(&script);
+		goto fail;
+	}
+	json_decref(r);
+	dirs(cwd, d);
+	xasprintf(&path, "%s/%s.lua", d[personal], name);
+	free(d[0]);
+	free(d[1]);
+	if (!yes && isatty(0)) {
+		char line[16] = "";
+		fprintf(stderr, "dry run passed; save as %s? [y/N] ", path);
+		yes = fgets(line, sizeof line, stdin) &&
+		    (line[0] == 'y' || line[0] == 'Y');
+	}
+	if (!yes)
+		err_set(&ctx->err, ERR_REFUSED,
+		    "not saved: approve it with --yes (or answer y)");
+	else {
+		char *dir = xstrdup(path);
+		*strrchr(dir, '/') = '\0';
+		if (mkdir_p(dir, 0755, &ctx->err) == 0 &&
+		    write_file_replace(path, script.data, strlen(script.data),
+		        0644, 0, &ctx->err) == 0) {
+			fprintf(stderr, "saved %s: galley workflow run %s\n",
+			    path, name);
+			rc = 0;
+		}
+		free(dir);
+	}
+	buf_release(&script);
+fail:
+	json_decref(s);
+	free(path);
+	free(auto_name);
+	return rc == 0 ? 0 : cmd_fail(ctx);
+}
+
 /* What the options said. */
 struct wf_opts {
 	json_t *args, *budget;
-	int bg, follow, personal, force;
+	int bg, follow, personal, force, yes;
+	const char *name, *runtime; /* new */
 };
 
 /* One option into o: -1 to go on, else the exit code to return now. */
@@ -489,7 +640,11 @@ wf_opt(struct cmd_ctx *ctx, int c, struct wf_opts *o)
 		json_object_set_new(o->budget,
 		    c == 'U' ? "budget_usd" : "budget_tokens",
 		    c == 'U' ? json_real(v) : json_integer((json_int_t)v));
-	} else if (c == 'b' || c == 'f' || c == 'P' || c == 'F')
+	} else if (c == 'n' || c == 'r')
+		*(c == 'n' ? &o->name : &o->runtime) = optarg;
+	else if (c == 'y')
+		o->yes = 1;
+	else if (c == 'b' || c == 'f' || c == 'P' || c == 'F')
 		*(c == 'b'         ? &o->bg
 		        : c == 'f' ? &o->follow
 		        : c == 'P' ? &o->personal
@@ -513,6 +668,12 @@ wf_dispatch(struct cmd_ctx *ctx, const char *op, const char *what,
 		          ctx, "workflow budget RUN --usd X [--tokens N]");
 	if (strcmp(op, "ls") == 0)
 		return wf_ls(ctx);
+	if (strcmp(op, "new") == 0)
+		return what
+		    ? wf_new(
+		          ctx, what, o->name, o->runtime, o->yes, o->personal)
+		    : cmd_usage_error(ctx,
+		          "workflow new \"WHAT IT DOES\" [--name N] [--yes]");
 	if (strcmp(op, "runs") == 0)
 		return wf_simple(ctx, "runs", NULL);
 	if (strcmp(op, "logs") == 0 && o->follow && what)
@@ -545,13 +706,18 @@ workflow_run(struct cmd_ctx *ctx)
 	    {"budget-usd", required_argument, NULL, 'U'},
 	    {"usd", required_argument, NULL, 'U'},
 	    {"budget-tokens", required_argument, NULL, 'T'},
-	    {"tokens", required_argument, NULL, 'T'}, CMD_LONGOPTS_COMMON,
+	    {"tokens", required_argument, NULL, 'T'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"runtime", required_argument, NULL, 'r'},
+	    {"yes", no_argument, NULL, 'y'}, CMD_LONGOPTS_COMMON,
 	    {NULL, 0, NULL, 0}};
-	struct wf_opts o = {json_object(), json_object(), 0, 0, 0, 0};
+	struct wf_opts o = {
+	    json_object(), json_object(), 0, 0, 0, 0, 0, NULL, NULL};
 	int c, rc = -1;
 
 	while (rc < 0 &&
-	    (c = getopt_long(ctx->argc, ctx->argv, ":hf", opts, NULL)) != -1)
+	    (c = getopt_long(ctx->argc, ctx->argv, ":hfn:r:y", opts, NULL)) !=
+	        -1)
 		rc = wf_opt(ctx, c, &o);
 	/* run NAME WORDS...: KEY=VALUE words are args, the rest args._ */
 	for (int i = optind + 2; rc < 0 && i < ctx->argc; i++) {
@@ -595,6 +761,8 @@ workflow_serve_cmd(
 const struct cmd_entry cmd_workflow_entry = {
     .name = "workflow",
     .usage = "run NAME|FILE [K=V|WORD]... [--arg K=V]... [--bg]\n"
+             "       galley workflow new \"WHAT IT DOES\" [--name N] [--yes] "
+             "[--personal]\n"
              "       galley workflow ls | runs\n"
              "       galley workflow status|logs [-f]|stop|pause|resume|rm "
              "RUN\n"
@@ -616,6 +784,12 @@ const struct cmd_entry cmd_workflow_entry = {
             "                      all its agents: at 100% they are held\n"
             "                      and no new one starts\n"
             "  budget RUN --usd X [--tokens N]  set the run's budget now\n"
+            "  new \"WHAT IT DOES\"  an agent (headless; -r RUNTIME) writes\n"
+            "                      the script; a dry run checks it (each\n"
+            "                      agent() answers a stub fitting its\n"
+            "                      schema); it is shown and saved as NAME\n"
+            "                      (-n; else from the words) once approved:\n"
+            "                      y on a terminal, or --yes\n"
             "  ls                  the workflows there are, by name\n"
             "  runs                every run, its state and phase\n"
             "  status RUN          phases (done/total), agents, cost\n"

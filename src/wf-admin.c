@@ -210,8 +210,8 @@ serve_run(json_t *req, json_t *reply, struct err *err)
 	do
 		random_hex(id, 8);
 	while (workflow_find(id));
-	char *a = json_dumps(args ? args : json_object(), JSON_COMPACT);
-	char *e = json_dumps(env ? env : json_array(), JSON_COMPACT);
+	char *a = args ? json_dumps(args, JSON_COMPACT) : xstrdup("{}");
+	char *e = env ? json_dumps(env, JSON_COMPACT) : xstrdup("[]");
 	sqlite3_stmt *st = store_stmt(&galley_db,
 	    "INSERT INTO workflow_runs (id, name, file, script, cwd, args, env, "
 	    "state, created_at, updated_at, budget_usd, budget_tokens) VALUES "
@@ -234,8 +234,7 @@ serve_run(json_t *req, json_t *reply, struct err *err)
 	free(e);
 	if (rc < 0)
 		return store_sqlerr(&galley_db, err, "workflow run");
-	workflow_start(id, name, file, script, cwd, args ? args : json_object(),
-	    env ? env : json_array());
+	workflow_start(id, name, file, script, cwd, args, env);
 	json_t *row = run_row(id, err);
 	if (row == NULL)
 		return -1;
@@ -311,8 +310,7 @@ serve_resume(json_t *row, struct err *err)
 	json_t *args = json_loads(str(row, "args"), 0, NULL);
 	json_t *env = json_loads(str(row, "env"), 0, NULL);
 	workflow_start(str(row, "id"), str(row, "name"), str(row, "file"),
-	    script, str(row, "cwd"), args ? args : json_object(),
-	    env ? env : json_array());
+	    script, str(row, "cwd"), args, env);
 	json_decref(args);
 	json_decref(env);
 	buf_release(&b);
@@ -415,6 +413,27 @@ serve_op(
 	return err_set(err, ERR_USAGE, "unknown workflow op '%.32s'", op);
 }
 
+static int
+serve_dry(json_t *req, json_t *reply, struct err *err)
+{
+	const char *name = NULL, *script = NULL, *cwd = NULL;
+
+	if (proto_get_str(req, "name", &name, err) < 0 ||
+	    proto_get_str(req, "script", &script, err) < 0 ||
+	    proto_get_str(req, "cwd", &cwd, err) < 0)
+		return -1;
+	if (script == NULL || strlen(script) > SCRIPT_MAX)
+		return err_set(
+		    err, ERR_USAGE, "a script of up to 1 MiB is needed");
+	if (cwd == NULL || cwd[0] != '/')
+		return err_set(err, ERR_USAGE, "field 'cwd' must be absolute");
+	json_t *args = json_object_get(req, "args");
+	json_object_set_new(reply, "dry",
+	    workflow_dry(name && name_valid(name) ? name : "dry", script, cwd,
+	        json_is_object(args) ? args : NULL));
+	return 0;
+}
+
 int
 workflow_serve(json_t *req, json_t *reply, struct err *err)
 {
@@ -431,6 +450,8 @@ workflow_serve(json_t *req, json_t *reply, struct err *err)
 		json_object_set_new(reply, "runs", runs_json());
 		return 0;
 	}
+	if (strcmp(op, "dry") == 0)
+		return serve_dry(req, reply, err);
 	if (ref == NULL)
 		return err_set(err, ERR_USAGE, "which run? give its id");
 	json_t *row = run_row(ref, err);

@@ -386,6 +386,16 @@ workflow_call(
 	    ++t->counter);
 	fnv_hex(prompt, canon ? canon : "", hash);
 	free(canon);
+	if (r->dry) { /* a stub that fits, nothing started or kept */
+		json_t *v = wf_schema_stub(json_object_get(opts, "schema"));
+		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		wf_lua_push_outcome(L, opts, 1,
+		    json_object_get(opts, "schema") ? text : "stub answer",
+		    NULL);
+		free(text);
+		json_decref(v);
+		return 2;
+	}
 	if (r->fatal || strcmp(r->state, "stopped") == 0) {
 		wf_lua_push_outcome(L, opts, 0, NULL,
 		    r->fatal ? r->fatal : "the run was stopped");

@@ -97,3 +97,42 @@ wf_schema_check(json_t *schema, json_t *v, char *why, size_t size)
 {
 	return check(schema, v, "$", why, size, 0);
 }
+
+/* The least value that fits the schema: what a dry run's agent answers. */
+static json_t *
+stub(json_t *schema, int depth)
+{
+	const char *type = json_string_value(json_object_get(schema, "type"));
+	json_t *en = json_object_get(schema, "enum"), *e, *o;
+	const char *k;
+
+	if (json_array_size(en))
+		return json_deep_copy(json_array_get(en, 0));
+	if (type == NULL || depth > 16)
+		return json_string("stub");
+	if (strcmp(type, "object") == 0) {
+		o = json_object();
+		json_object_foreach(json_object_get(schema, "properties"), k, e)
+		    json_object_set_new(o, k, stub(e, depth + 1));
+		return o;
+	}
+	if (strcmp(type, "array") == 0) {
+		o = json_array();
+		json_array_append_new(
+		    o, stub(json_object_get(schema, "items"), depth + 1));
+		return o;
+	}
+	if (strcmp(type, "integer") == 0 || strcmp(type, "number") == 0)
+		return json_integer(1);
+	if (strcmp(type, "boolean") == 0)
+		return json_true();
+	if (strcmp(type, "null") == 0)
+		return json_null();
+	return json_string("stub");
+}
+
+json_t *
+wf_schema_stub(json_t *schema)
+{
+	return stub(schema, 0);
+}

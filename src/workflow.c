@@ -134,6 +134,8 @@ run_free(struct wf_run *r)
 	free(r->cwd);
 	free(r->script);
 	free(r->fatal);
+	free(r->end_error);
+	json_decref(r->end_result);
 	free(r->held);
 	json_decref(r->args);
 	json_decref(r->env);
@@ -212,7 +214,12 @@ run_end(struct wf_run *r, const char *state, const char *error, json_t *result)
 	    result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 
 	snprintf(r->state, sizeof r->state, "%s", state);
-	wf_save_run(r, error, res);
+	free(r->end_error);
+	r->end_error = error ? xstrdup(error) : NULL;
+	json_decref(r->end_result);
+	r->end_result = json_incref(result);
+	if (!r->dry)
+		wf_save_run(r, error, res);
 	free(res);
 	wf_tick_soon(); /* the interpreter is freed outside its own resume */
 }
@@ -223,13 +230,16 @@ workflow_phase(struct wf_thread *t, const char *name)
 	snprintf(t->phase, sizeof t->phase, "%s", name);
 	if (t->parent == NULL || strcmp(t->run->phase, name) != 0) {
 		snprintf(t->run->phase, sizeof t->run->phase, "%s", name);
-		wf_save_run(t->run, NULL, NULL);
+		if (!t->run->dry)
+			wf_save_run(t->run, NULL, NULL);
 	}
 }
 
 void
 workflow_log(struct wf_thread *t, const char *text)
 {
+	if (t->run->dry)
+		return;
 	char key[160];
 	snprintf(key, sizeof key, "%s%slog%d", t->path, *t->path ? "." : "",
 	    ++t->counter);
@@ -262,8 +272,10 @@ run_boot(struct wf_run *r, char **error)
 {
 	const char *id[] = {r->id};
 
-	wf_exec_plain(
-	    "UPDATE workflow_journal SET replayed = 0 WHERE run = ?", id, 1);
+	if (!r->dry)
+		wf_exec_plain(
+		    "UPDATE workflow_journal SET replayed = 0 WHERE run = ?",
+		    id, 1);
 	r->L = wf_lua_new(r);
 	if (r->L == NULL) {
 		*error = xstrdup("cannot make a Lua state");
@@ -274,7 +286,8 @@ run_boot(struct wf_run *r, char **error)
 	if ((r->main = wf_lua_main(r, r->args, error)) == NULL)
 		return -1;
 	snprintf(r->state, sizeof r->state, "running");
-	wf_save_run(r, NULL, NULL);
+	if (!r->dry)
+		wf_save_run(r, NULL, NULL);
 	wf_lua_step(r->main, 1);
 	return 0;
 }
@@ -290,8 +303,8 @@ run_new(const char *id, const char *name, const char *file, const char *script,
 	r->file = file ? xstrdup(file) : NULL;
 	r->script = xstrdup(script);
 	r->cwd = xstrdup(cwd);
-	r->args = json_incref(args);
-	r->env = json_incref(env);
+	r->args = args ? json_incref(args) : json_object();
+	r->env = env ? json_incref(env) : json_array();
 	r->max_active = MAX_ACTIVE;
 	r->max_calls = MAX_CALLS;
 	sqlite3_stmt *st = store_stmt(&galley_db,
@@ -374,8 +387,7 @@ workflow_resume_all(void)
 		json_t *args = json_loads(opt_str(v, "args"), 0, NULL);
 		json_t *env = json_loads(opt_str(v, "env"), 0, NULL);
 		struct wf_run *r = run_new(opt_str(v, "id"), opt_str(v, "name"),
-		    file, script, opt_str(v, "cwd"),
-		    args ? args : json_object(), env ? env : json_array());
+		    file, script, opt_str(v, "cwd"), args, env);
 		json_decref(args);
 		json_decref(env);
 		buf_release(&b);
@@ -458,4 +470,27 @@ workflow_budget_raise(struct wf_run *r, double usd, long long tokens)
 	r->budget_tokens = tokens;
 	session_budget_check_all(); /* held agents go on */
 	wf_calls_start(r);
+}
+
+json_t *
+workflow_dry(
+    const char *name, const char *script, const char *cwd, json_t *args)
+{
+	char id[16];
+	snprintf(id, sizeof id, "dry");
+	random_hex(id + 3, 5);
+	struct wf_run *r = run_new(id, name, NULL, script, cwd, args, NULL);
+	r->dry = 1;
+	run_go(r);
+	/* stubs never wait: it has ended, unless it waits on nothing */
+	json_t *out = json_pack("{s:s, s:s?, s:O?}", "state", r->state, "error",
+	    r->end_error, "result", r->end_result);
+	if (strcmp(r->state, "running") == 0) {
+		json_object_set_new(out, "state", json_string("failed"));
+		json_object_set_new(
+		    out, "error", json_string("the dry run did not end"));
+		snprintf(r->state, sizeof r->state, "stopped");
+	}
+	wf_tick_soon(); /* frees it */
+	return out;
 }

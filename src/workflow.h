@@ -31,11 +31,14 @@ struct wf_run {
 	struct wf_thread *main;
 	char state[16]; /* running, paused, done, failed, stopped */
 	char phase[64];
-	int active;     /* its calls with a session */
-	int max_active; /* concurrency (16) */
-	int calls;      /* agent() calls in this boot, at most 1000 */
-	char *fatal;    /* nondeterminism: the run stops with it */
-	char *held;     /* why its next agent waits (its budget), or NULL */
+	int active;      /* its calls with a session */
+	int max_active;  /* concurrency (16) */
+	int calls;       /* agent() calls in this boot, at most 1000 */
+	char *fatal;     /* nondeterminism: the run stops with it */
+	char *held;      /* why its next agent waits (its budget), or NULL */
+	int dry;         /* a check: agent() answers stubs, nothing is kept */
+	char *end_error; /* how it ended, for a dry run's caller */
+	json_t *end_result;
 	/* its budget over all its agents (0: none): the run's row, or
 	 * budget{} in the script, whichever is lower */
 	double budget_usd;
@@ -127,6 +130,7 @@ void workflow_thread_done(
 /* wf-schema.c: 0 when v fits the schema (type, properties, required,
  * items, enum); else -1 and why, with the path to the misfit. */
 int wf_schema_check(json_t *schema, json_t *v, char *why, size_t size);
+json_t *wf_schema_stub(json_t *schema);
 
 /* wf-builtin.c: a built-in's script by name, or NULL; the i-th name */
 const char *wf_builtin(const char *name);
@@ -142,6 +146,11 @@ struct wf_run *workflow_find(const char *id);
 struct wf_run *workflow_start(const char *id, const char *name,
     const char *file, const char *script, const char *cwd, json_t *args,
     json_t *env);
+/* A check of a script: run with every agent() and sh() answering a stub
+ * that fits its schema, nothing started or stored. {"state", "error",
+ * "result"}. */
+json_t *workflow_dry(
+    const char *name, const char *script, const char *cwd, json_t *args);
 /* Stop its calls' sessions and the script; the journal stays. */
 void workflow_stop(struct wf_run *r);
 void workflow_pause(struct wf_run *r, int pause);

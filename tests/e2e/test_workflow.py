@@ -386,3 +386,30 @@ end
     # the sub-workflow's call is keyed in the parent's journal
     assert sorted(a["key"] for a in st["agents"]) == [
         "1.1.1", "1.1.2", "1.2.1", "1.2.2", "2"]
+
+
+def test_new_writes_checks_and_saves_a_workflow(galley, repo):
+    # the fake writer's script is the description: its last say line, the
+    # Lua the "agent" wrote
+    lua = ('function run(args) local r = agent("say hi", {runtime = '
+           '"fake", schema = {type = "object", properties = {n = {type = '
+           '"integer"}}}}) return r.n end')
+    # not approved (no terminal, no --yes): shown, not saved
+    p = galley.run("workflow", "new", "-r", "fake", "say " + lua, "--name",
+                   "made", cwd=repo, check=4)
+    assert "function run(args)" in p.stdout and "not saved" in p.stderr
+    assert not (repo / ".galley/workflows/made.lua").exists()
+    galley.ok("workflow", "new", "-r", "fake", "say " + lua, "--name",
+              "made", "--yes", cwd=repo)
+    assert (repo / ".galley/workflows/made.lua").read_text().strip() == lua
+    ls = galley.json("workflow", "ls", cwd=repo)
+    assert ("made", "project") in {(w["name"], w["where"]) for w in ls}
+    # a script that fails its dry run is not saved
+    p = galley.run("workflow", "new", "-r", "fake",
+                   "say function run(args) return os.time() end", "--name",
+                   "broken", "--yes", cwd=repo, check=1)
+    assert "the dry run failed" in p.stderr and "'os'" in p.stderr, p.stderr
+    assert not (repo / ".galley/workflows/broken.lua").exists()
+    # the dry run started no agent: only the two writers ran
+    assert sorted(s["name"] for s in galley.ls()) == [
+        "write-broken", "write-made", "write-made"]
