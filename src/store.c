@@ -315,3 +315,18 @@ store_stmt(struct store *s, const char *sql)
 	 * the distinct statements galley has */
 	return st;
 }
+
+void
+store_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+const char *
+store_col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}

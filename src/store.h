@@ -40,6 +40,9 @@ const char *store_last_error(void);
 void store_rollback(struct store *);
 /* A cached prepared statement, reset and with bindings cleared. */
 sqlite3_stmt *store_stmt(struct store *, const char *sql);
+/* Text in (NULL binds NULL) and out (NULL for NULL). */
+void store_bind_text(sqlite3_stmt *, int i, const char *v);
+const char *store_col_text(sqlite3_stmt *, int i);
 int store_sqlerr(struct store *, struct err *, const char *what);
 
 #endif

@@ -130,10 +130,10 @@ own_scope(struct session_spec *sp)
 
 	if (st == NULL)
 		return;
-	team_bind(st, 1, sp->team);
-	team_bind(st, 2, sp->member);
-	json_t *own = sqlite3_step(st) == SQLITE_ROW && team_col(st, 0)
-	    ? json_loads(team_col(st, 0), 0, NULL)
+	store_bind_text(st, 1, sp->team);
+	store_bind_text(st, 2, sp->member);
+	json_t *own = sqlite3_step(st) == SQLITE_ROW && store_col_text(st, 0)
+	    ? json_loads(store_col_text(st, 0), 0, NULL)
 	    : NULL;
 	sqlite3_reset(st);
 	json_t *v;

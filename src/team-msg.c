@@ -83,10 +83,10 @@ insert(const char *team, const char *from, const char *to, const char *text)
 
 	if (st == NULL)
 		return -1;
-	team_bind(st, 1, team);
-	team_bind(st, 2, from);
-	team_bind(st, 3, to);
-	team_bind(st, 4, text);
+	store_bind_text(st, 1, team);
+	store_bind_text(st, 2, from);
+	store_bind_text(st, 3, to);
+	store_bind_text(st, 4, text);
 	sqlite3_bind_int64(st, 5, wall_ms());
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 	sqlite3_reset(st);
@@ -104,8 +104,8 @@ others(const char *team, const char *but)
 
 	if (st == NULL)
 		return out;
-	team_bind(st, 1, team);
-	team_bind(st, 2, but);
+	store_bind_text(st, 1, team);
+	store_bind_text(st, 2, but);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(
 		    out, json_string((const char *)sqlite3_column_text(st, 0)));
@@ -231,13 +231,13 @@ deliver_brief(const char *team, const char *member, struct session *s,
 
 	if (st == NULL)
 		return 0;
-	team_bind(st, 1, team);
-	team_bind(st, 2, member);
+	store_bind_text(st, 1, team);
+	store_bind_text(st, 2, member);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return 0;
 	}
-	char *brief = xstrdup(team_col(st, 0));
+	char *brief = xstrdup(store_col_text(st, 0));
 	sqlite3_reset(st);
 	int up = json_object_get(tools_up, s->id) != NULL;
 	json_t *clock = json_object_get(brief_clock, s->id);
@@ -284,8 +284,8 @@ deliver_now(const char *team, const char *member)
 	    deliver_brief(team, member, s, ex) || s->state != SESSION_IDLE ||
 	    (st = store_stmt(&galley_db, sql)) == NULL)
 		return;
-	team_bind(st, 1, team);
-	team_bind(st, 2, member);
+	store_bind_text(st, 1, team);
+	store_bind_text(st, 2, member);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return;
@@ -328,10 +328,10 @@ team_msg_list(const char *team, const char *member)
 
 	if (st == NULL)
 		return out;
-	team_bind(st, 1, team);
+	store_bind_text(st, 1, team);
 	if (member) {
-		team_bind(st, 2, member);
-		team_bind(st, 3, member);
+		store_bind_text(st, 2, member);
+		store_bind_text(st, 3, member);
 	}
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		json_t *m = json_pack("{s:I, s:s, s:s, s:s, s:I}", "seq",
@@ -359,7 +359,7 @@ team_msg_waiting(const char *team)
 
 	if (st == NULL)
 		return 0;
-	team_bind(st, 1, team);
+	store_bind_text(st, 1, team);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int(st, 0);
 	sqlite3_reset(st);

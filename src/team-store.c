@@ -10,23 +10,6 @@
 #include "store.h"
 #include "team.h"
 
-void
-team_bind(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-const char *
-team_col(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? (const char *)t : NULL;
-}
-
 int
 team_exec(const char *sql, const char *const *args, size_t n, long long num,
     struct err *err)
@@ -63,10 +46,10 @@ team_member_session(
 
 	if (st == NULL)
 		return 0;
-	team_bind(st, 1, team_id);
-	team_bind(st, 2, member);
-	if (sqlite3_step(st) == SQLITE_ROW && team_col(st, 0)) {
-		snprintf(out, size, "%s", team_col(st, 0));
+	store_bind_text(st, 1, team_id);
+	store_bind_text(st, 2, member);
+	if (sqlite3_step(st) == SQLITE_ROW && store_col_text(st, 0)) {
+		snprintf(out, size, "%s", store_col_text(st, 0));
 		found = 1;
 	}
 	sqlite3_reset(st);
@@ -104,10 +87,10 @@ team_changed(const char *team_id)
 
 	if (st == NULL)
 		return;
-	team_bind(st, 1, team_id);
+	store_bind_text(st, 1, team_id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		json_t *ev = json_pack("{s:s, s:s}", "event", "team.changed",
-		    "team", team_col(st, 0));
+		    "team", store_col_text(st, 0));
 		server_broadcast("team", ev);
 		json_decref(ev);
 	}

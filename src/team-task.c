@@ -358,15 +358,16 @@ team_board(void)
 	if (st == NULL)
 		return out;
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		json_t *e = json_pack("{s:s?, s:i}", "task", team_col(st, 2),
-		    "waiting", sqlite3_column_int(st, 3));
-		if (strcmp(team_col(st, 1), "lead") == 0) {
+		json_t *e =
+		    json_pack("{s:s?, s:i}", "task", store_col_text(st, 2),
+		        "waiting", sqlite3_column_int(st, 3));
+		if (strcmp(store_col_text(st, 1), "lead") == 0) {
 			json_object_set_new(
 			    e, "done", json_integer(sqlite3_column_int(st, 4)));
 			json_object_set_new(e, "tasks",
 			    json_integer(sqlite3_column_int(st, 5)));
 		}
-		json_object_set_new(out, team_col(st, 0), e);
+		json_object_set_new(out, store_col_text(st, 0), e);
 	}
 	sqlite3_reset(st);
 	return out;

@@ -35,11 +35,12 @@ team_member_of(const char *sid, struct team_actor *a)
 
 	if (st == NULL)
 		return 0;
-	team_bind(st, 1, sid);
+	store_bind_text(st, 1, sid);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(a->team, sizeof a->team, "%s", team_col(st, 0));
-		snprintf(a->name, sizeof a->name, "%s", team_col(st, 1));
-		snprintf(a->member, sizeof a->member, "%s", team_col(st, 2));
+		snprintf(a->team, sizeof a->team, "%s", store_col_text(st, 0));
+		snprintf(a->name, sizeof a->name, "%s", store_col_text(st, 1));
+		snprintf(
+		    a->member, sizeof a->member, "%s", store_col_text(st, 2));
 		found = 1;
 	}
 	sqlite3_reset(st);
@@ -56,10 +57,10 @@ team_by_name(const char *repo, const char *name, struct team_actor *a)
 
 	if (st == NULL)
 		return 0;
-	team_bind(st, 1, repo);
-	team_bind(st, 2, name);
+	store_bind_text(st, 1, repo);
+	store_bind_text(st, 2, name);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(a->team, sizeof a->team, "%s", team_col(st, 0));
+		snprintf(a->team, sizeof a->team, "%s", store_col_text(st, 0));
 		snprintf(a->name, sizeof a->name, "%s", name);
 		found = 1;
 	}
@@ -77,8 +78,8 @@ is_member(const char *team_id, const char *name)
 
 	if (st == NULL)
 		return 0;
-	team_bind(st, 1, team_id);
-	team_bind(st, 2, name);
+	store_bind_text(st, 1, team_id);
+	store_bind_text(st, 2, name);
 	found = sqlite3_step(st) == SQLITE_ROW;
 	sqlite3_reset(st);
 	return found;
@@ -143,16 +144,17 @@ team_actor(json_t *req, struct team_actor *a, struct err *err)
 static json_t *
 member_json(sqlite3_stmt *st)
 {
-	const char *sid = team_col(st, 1);
+	const char *sid = store_col_text(st, 1);
 	struct session *s = sid ? session_find_id(sid) : NULL;
-	json_t *own =
-	    team_col(st, 3) ? json_loads(team_col(st, 3), 0, NULL) : NULL;
+	json_t *own = store_col_text(st, 3)
+	    ? json_loads(store_col_text(st, 3), 0, NULL)
+	    : NULL;
 
 	return json_pack("{s:s, s:s?, s:s, s:s?, s:s?, s:o, s:s}", "name",
-	    team_col(st, 0), "session", sid, "state",
+	    store_col_text(st, 0), "session", sid, "state",
 	    s ? state_name(s->state) : "not started", "model",
-	    s ? s->model : NULL, "lens", team_col(st, 2), "own",
-	    own ? own : json_array(), "plan", team_col(st, 4));
+	    s ? s->model : NULL, "lens", store_col_text(st, 2), "own",
+	    own ? own : json_array(), "plan", store_col_text(st, 4));
 }
 
 json_t *
@@ -171,13 +173,14 @@ team_status_json(const char *team_id)
 
 	if (st == NULL)
 		return NULL;
-	team_bind(st, 1, team_id);
+	store_bind_text(st, 1, team_id);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		o = json_pack("{s:s, s:s, s:s, s:s?, s:b, s:s, s:s?}", "id",
-		    team_id, "name", team_col(st, 0), "repo", team_col(st, 1),
-		    "goal", team_col(st, 2), "plan_approval",
-		    sqlite3_column_int(st, 3), "isolation", team_col(st, 4),
-		    "teammate_model", team_col(st, 5));
+		    team_id, "name", store_col_text(st, 0), "repo",
+		    store_col_text(st, 1), "goal", store_col_text(st, 2),
+		    "plan_approval", sqlite3_column_int(st, 3), "isolation",
+		    store_col_text(st, 4), "teammate_model",
+		    store_col_text(st, 5));
 	if (o &&
 	    (sqlite3_column_double(st, 6) > 0 ||
 	        sqlite3_column_int64(st, 7) > 0))
@@ -189,17 +192,18 @@ team_status_json(const char *team_id)
 		return NULL;
 	members = json_array();
 	st = store_stmt(&galley_db, msql);
-	team_bind(st, 1, team_id);
+	store_bind_text(st, 1, team_id);
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
 		json_t *m = member_json(st);
-		struct session *s =
-		    team_col(st, 1) ? session_find_id(team_col(st, 1)) : NULL;
+		struct session *s = store_col_text(st, 1)
+		    ? session_find_id(store_col_text(st, 1))
+		    : NULL;
 		if (s) {
 			cost += s->usage.cost;
 			tokens += s->usage.input + s->usage.output +
 			    s->usage.cache_read + s->usage.cache_write;
 		}
-		if (strcmp(team_col(st, 0), "lead") == 0) {
+		if (strcmp(store_col_text(st, 0), "lead") == 0) {
 			json_decref(lead);
 			lead = m;
 		} else
@@ -229,9 +233,9 @@ link_member(struct session *s)
 
 	if (st == NULL)
 		return;
-	team_bind(st, 1, s->id);
-	team_bind(st, 2, s->team);
-	team_bind(st, 3, s->member);
+	store_bind_text(st, 1, s->id);
+	store_bind_text(st, 2, s->team);
+	store_bind_text(st, 3, s->member);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		log_error("team %s: cannot link member %s: %s", s->team,
 		    s->member, sqlite3_errmsg(galley_db.db));
@@ -401,14 +405,14 @@ team_gate(struct session *s, const char *tool, json_t *input)
 
 	if (s->team == NULL || (st = store_stmt(&galley_db, sql)) == NULL)
 		return NULL;
-	team_bind(st, 1, s->id);
+	store_bind_text(st, 1, s->id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return NULL;
 	}
 	int gated = sqlite3_column_int(st, 0) &&
-	    strcmp(team_col(st, 3), "lead") != 0 &&
-	    strcmp(team_col(st, 1), "approved") != 0;
+	    strcmp(store_col_text(st, 3), "lead") != 0 &&
+	    strcmp(store_col_text(st, 1), "approved") != 0;
 	int mutating = edits_files(tool) ||
 	    (strcmp(tool, "Bash") == 0 && !bash_reads_only(input));
 	if (gated && mutating)
@@ -418,13 +422,14 @@ team_gate(struct session *s, const char *tool, json_t *input)
 		    "request_plan_approval tool) and wait for the lead's "
 		    "answer%s",
 		    tool,
-		    strcmp(team_col(st, 1), "rejected") == 0
+		    strcmp(store_col_text(st, 1), "rejected") == 0
 		        ? " (your last plan was rejected: see your messages)"
 		        : "");
-	json_t *own =
-	    team_col(st, 2) ? json_loads(team_col(st, 2), 0, NULL) : NULL;
+	json_t *own = store_col_text(st, 2)
+	    ? json_loads(store_col_text(st, 2), 0, NULL)
+	    : NULL;
 	if (why == NULL && json_array_size(own))
-		why = outside_own(s, tool, input, own, team_col(st, 3));
+		why = outside_own(s, tool, input, own, store_col_text(st, 3));
 	json_decref(own);
 	sqlite3_reset(st);
 	return why;
@@ -445,27 +450,28 @@ team_budget(struct session *s, struct budget *b)
 
 	if (s->team == NULL || (st = store_stmt(&galley_db, sql)) == NULL)
 		return 0;
-	team_bind(st, 1, s->id);
+	store_bind_text(st, 1, s->id);
 	int found = sqlite3_step(st) == SQLITE_ROW &&
 	    (sqlite3_column_double(st, 2) > 0 ||
 	        sqlite3_column_int64(st, 3) > 0);
 	if (found) {
-		snprintf(b->scope, sizeof b->scope, "team:%s", team_col(st, 0));
+		snprintf(b->scope, sizeof b->scope, "team:%s",
+		    store_col_text(st, 0));
 		snprintf(b->label, sizeof b->label, "team %s's budget",
-		    team_col(st, 1));
+		    store_col_text(st, 1));
 		snprintf(b->raise, sizeof b->raise, "galley team budget %s",
-		    team_col(st, 1));
+		    store_col_text(st, 1));
 		b->lim_usd = sqlite3_column_double(st, 2);
 		b->lim_tokens = sqlite3_column_int64(st, 3);
 	}
 	char team[16];
-	snprintf(team, sizeof team, "%s", found ? team_col(st, 0) : "");
+	snprintf(team, sizeof team, "%s", found ? store_col_text(st, 0) : "");
 	sqlite3_reset(st);
 	if (!found || (st = store_stmt(&galley_db, msql)) == NULL)
 		return 0;
-	team_bind(st, 1, team);
+	store_bind_text(st, 1, team);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct session *m = session_find_id(team_col(st, 0));
+		struct session *m = session_find_id(store_col_text(st, 0));
 		if (m == NULL)
 			continue;
 		b->usd += m->usage.cost;

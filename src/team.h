@@ -25,8 +25,6 @@ struct team_actor {
 
 /* team-store.c: what the parts share */
 struct sqlite3_stmt;
-void team_bind(struct sqlite3_stmt *, int i, const char *v);
-const char *team_col(struct sqlite3_stmt *, int i);
 /* One statement with text args (NULL binds NULL) and, if num >= 0, a
  * number after them; a constraint is ERR_EXISTS. */
 int team_exec(const char *sql, const char *const *args, size_t n, long long num,

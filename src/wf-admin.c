@@ -17,12 +17,6 @@
 
 #define SCRIPT_MAX (1 << 20)
 
-static const char *
-col(sqlite3_stmt *st, int i)
-{
-	return (const char *)sqlite3_column_text(st, i);
-}
-
 /* A run's row by id or a unique id prefix; NULL with err. */
 static json_t *
 run_row(const char *ref, struct err *err)
@@ -50,10 +44,13 @@ run_row(const char *ref, struct err *err)
 	while (sqlite3_step(st) == SQLITE_ROW && n++ == 0) {
 		row = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s, "
 		                "s:s?, s:s?, s:s?, s:I, s:I, s:{s:f, s:I}}",
-		    "id", col(st, 0), "name", col(st, 1), "file", col(st, 2),
-		    "script", col(st, 3), "cwd", col(st, 4), "args", col(st, 5),
-		    "env", col(st, 6), "state", col(st, 7), "phase", col(st, 8),
-		    "error", col(st, 9), "result", col(st, 10), "created_at",
+		    "id", store_col_text(st, 0), "name", store_col_text(st, 1),
+		    "file", store_col_text(st, 2), "script",
+		    store_col_text(st, 3), "cwd", store_col_text(st, 4), "args",
+		    store_col_text(st, 5), "env", store_col_text(st, 6),
+		    "state", store_col_text(st, 7), "phase",
+		    store_col_text(st, 8), "error", store_col_text(st, 9),
+		    "result", store_col_text(st, 10), "created_at",
 		    (json_int_t)sqlite3_column_int64(st, 11), "updated_at",
 		    (json_int_t)sqlite3_column_int64(st, 12), "budget", "usd",
 		    sqlite3_column_double(st, 13), "tokens",
@@ -104,14 +101,18 @@ status_json(json_t *row)
 	if (st) {
 		sqlite3_bind_text(st, 1, str(row, "id"), -1, SQLITE_TRANSIENT);
 		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *phase = col(st, 2) ? col(st, 2) : "";
-			struct session *s =
-			    col(st, 3) ? session_find_id(col(st, 3)) : NULL;
+			const char *phase =
+			    store_col_text(st, 2) ? store_col_text(st, 2) : "";
+			struct session *s = store_col_text(st, 3)
+			    ? session_find_id(store_col_text(st, 3))
+			    : NULL;
 			json_array_append_new(agents,
 			    json_pack("{s:s, s:s?, s:s, s:s?, s:s, s:s?, s:b}",
-			        "key", col(st, 0), "label", col(st, 1), "phase",
-			        phase, "session", col(st, 3), "state",
-			        col(st, 4), "error", col(st, 5), "replayed",
+			        "key", store_col_text(st, 0), "label",
+			        store_col_text(st, 1), "phase", phase,
+			        "session", store_col_text(st, 3), "state",
+			        store_col_text(st, 4), "error",
+			        store_col_text(st, 5), "replayed",
 			        sqlite3_column_int(st, 6)));
 			if (s) {
 				cost += s->usage.cost;
@@ -131,7 +132,7 @@ status_json(json_t *row)
 			    json_integer(json_integer_value(
 			                     json_object_get(p, "total")) +
 			        1));
-			if (strcmp(col(st, 4), "started") != 0)
+			if (strcmp(store_col_text(st, 4), "started") != 0)
 				json_object_set_new(p, "done",
 				    json_integer(
 				        json_integer_value(
@@ -257,8 +258,9 @@ runs_json(void)
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(out,
 		    json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I}", "run",
-		        col(st, 0), "name", col(st, 1), "state", col(st, 2),
-		        "phase", col(st, 3), "created_at",
+		        store_col_text(st, 0), "name", store_col_text(st, 1),
+		        "state", store_col_text(st, 2), "phase",
+		        store_col_text(st, 3), "created_at",
 		        (json_int_t)sqlite3_column_int64(st, 4), "updated_at",
 		        (json_int_t)sqlite3_column_int64(st, 5)));
 	sqlite3_reset(st);
@@ -280,7 +282,7 @@ logs_json(const char *id)
 		json_array_append_new(out,
 		    json_pack("{s:I, s:s, s:s}", "at",
 		        (json_int_t)sqlite3_column_int64(st, 0), "text",
-		        col(st, 1), "key", col(st, 2)));
+		        store_col_text(st, 1), "key", store_col_text(st, 2)));
 	sqlite3_reset(st);
 	return out;
 }

@@ -295,13 +295,15 @@ jrow_read(struct wf_run *r, const char *key, struct jrow *j)
 	memset(j, 0, sizeof *j);
 	if (st == NULL)
 		return -1;
-	wf_bind(st, 1, r->id);
-	wf_bind(st, 2, key);
+	store_bind_text(st, 1, r->id);
+	store_bind_text(st, 2, key);
 	if ((j->found = sqlite3_step(st) == SQLITE_ROW)) {
 		char **f[] = {
 		    &j->hash, &j->state, &j->sid, &j->result, &j->error};
 		for (int i = 0; i < 5; i++)
-			*f[i] = wf_col(st, i) ? xstrdup(wf_col(st, i)) : NULL;
+			*f[i] = store_col_text(st, i)
+			    ? xstrdup(store_col_text(st, i))
+			    : NULL;
 	}
 	sqlite3_reset(st);
 	return 0;

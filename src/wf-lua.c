@@ -577,6 +577,10 @@ l_subworkflow(lua_State *L)
 static void
 push_env(lua_State *L)
 {
+	static const luaL_Reg api[] = {{"agent", l_agent},
+	    {"parallel", l_parallel}, {"phase", l_phase}, {"sh", l_sh},
+	    {"budget", l_budget}, {"log", l_log}, {"print", l_log},
+	    {"__workflow", l_subworkflow}, {NULL, NULL}};
 	static const char *const no_random[] = {"random", "randomseed", NULL};
 	static const char *const base_keep[] = {"assert", "error", "ipairs",
 	    "next", "pairs", "pcall", "rawequal", "rawget", "rawlen", "rawset",
@@ -592,22 +596,7 @@ push_env(lua_State *L)
 	copy_lib(L, "table", luaopen_table, NULL);
 	copy_lib(L, "math", luaopen_math, no_random);
 	copy_lib(L, "utf8", luaopen_utf8, NULL);
-	lua_pushcfunction(L, l_agent);
-	lua_setfield(L, -2, "agent");
-	lua_pushcfunction(L, l_parallel);
-	lua_setfield(L, -2, "parallel");
-	lua_pushcfunction(L, l_phase);
-	lua_setfield(L, -2, "phase");
-	lua_pushcfunction(L, l_sh);
-	lua_setfield(L, -2, "sh");
-	lua_pushcfunction(L, l_budget);
-	lua_setfield(L, -2, "budget");
-	lua_pushcfunction(L, l_log);
-	lua_setfield(L, -2, "log");
-	lua_pushcfunction(L, l_log);
-	lua_setfield(L, -2, "print");
-	lua_pushcfunction(L, l_subworkflow);
-	lua_setfield(L, -2, "__workflow");
+	luaL_setfuncs(L, api, 0);
 	lua_newtable(L); /* its metatable: the banned names say why */
 	lua_pushcfunction(L, env_index);
 	lua_setfield(L, -2, "__index");

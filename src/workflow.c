@@ -38,23 +38,6 @@ static void run_end(
 
 /* ---- the store -------------------------------------------------------- */
 
-const char *
-wf_col(sqlite3_stmt *st, int i)
-{
-	return (const char *)sqlite3_column_text(st, i);
-}
-
-void
-wf_bind(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-/* One statement of text args, committed to disk (fsync) before the script
- * goes on: the journal is what a replay trusts. */
 int
 wf_exec_durable(const char *sql, const char *const *args, int n)
 {
@@ -64,7 +47,7 @@ wf_exec_durable(const char *sql, const char *const *args, int n)
 	if (st == NULL)
 		return -1;
 	for (int i = 0; i < n; i++)
-		wf_bind(st, i + 1, args[i]);
+		store_bind_text(st, i + 1, args[i]);
 	store_exec(&galley_db, "PRAGMA synchronous=FULL", NULL);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 	if (rc < 0)
@@ -83,7 +66,7 @@ wf_exec_plain(const char *sql, const char *const *args, int n)
 	if (st == NULL)
 		return;
 	for (int i = 0; i < n; i++)
-		wf_bind(st, i + 1, args[i]);
+		store_bind_text(st, i + 1, args[i]);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		log_error("workflow: %s", sqlite3_errmsg(galley_db.db));
 	sqlite3_reset(st);
@@ -254,7 +237,7 @@ workflow_log(struct wf_thread *t, const char *text)
 	if (st == NULL)
 		return;
 	for (int i = 0; i < 4; i++)
-		wf_bind(st, i + 1, args[i]);
+		store_bind_text(st, i + 1, args[i]);
 	if (sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(galley_db.db)) {
 		json_t *ev =
 		    json_pack("{s:s, s:s, s:s, s:s}", "event", "workflow.log",
@@ -310,7 +293,7 @@ run_new(const char *id, const char *name, const char *file, const char *script,
 	sqlite3_stmt *st = store_stmt(&galley_db,
 	    "SELECT budget_usd, budget_tokens FROM workflow_runs WHERE id = ?");
 	if (st) {
-		wf_bind(st, 1, id);
+		store_bind_text(st, 1, id);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			r->budget_usd = sqlite3_column_double(st, 0);
 			r->budget_tokens = sqlite3_column_int64(st, 1);
@@ -370,10 +353,11 @@ workflow_resume_all(void)
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(todo,
 		    json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:s}", "id",
-		        wf_col(st, 0), "name", wf_col(st, 1), "file",
-		        wf_col(st, 2), "script", wf_col(st, 3), "cwd",
-		        wf_col(st, 4), "args", wf_col(st, 5), "env",
-		        wf_col(st, 6)));
+		        store_col_text(st, 0), "name", store_col_text(st, 1),
+		        "file", store_col_text(st, 2), "script",
+		        store_col_text(st, 3), "cwd", store_col_text(st, 4),
+		        "args", store_col_text(st, 5), "env",
+		        store_col_text(st, 6)));
 	sqlite3_reset(st);
 	json_array_foreach(todo, i, v)
 	{

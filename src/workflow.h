@@ -100,8 +100,6 @@ void wf_lua_host(const struct wf_host_ops *);
 
 /* workflow.c: the store, shared with wf-call.c */
 struct sqlite3_stmt;
-void wf_bind(struct sqlite3_stmt *, int i, const char *v);
-const char *wf_col(struct sqlite3_stmt *, int i);
 /* fsync'd before the script goes on: what a replay trusts */
 int wf_exec_durable(const char *sql, const char *const *args, int n);
 void wf_exec_plain(const char *sql, const char *const *args, int n);
