@@ -259,40 +259,19 @@ input_start(struct view *v, int what, const char *label, const char *init)
 	v->input_len = strlen(v->input);
 }
 
-/* Split a line into words: spaces separate, '...' and "..." group,
- * backslash escapes. Enough for "new" arguments typed by hand. */
 static int
-split_words(char *line, const char **words, int max)
+galley_act(struct view *v, const char *const args[])
 {
-	int n = 0;
-	char *r = line, *w = line;
-
-	while (*r && n < max - 1) {
-		while (*r == ' ')
-			r++;
-		if (!*r)
-			break;
-		words[n++] = w;
-		char q = 0;
-		while (*r && (q || *r != ' ')) {
-			if (q && *r == q) {
-				q = 0;
-				r++;
-			} else if (!q && (*r == '\'' || *r == '"')) {
-				q = *r++;
-			} else if (*r == '\\' && r[1]) {
-				*w++ = r[1];
-				r += 2;
-			} else
-				*w++ = *r++;
-		}
-		if (*r)
-			r++;
-		*w++ = '\0';
-	}
-	words[n] = NULL;
-	return n;
+	return run_galley(v, args, NULL);
 }
+
+static void
+ask(struct view *v, int what, const char *label)
+{
+	input_start(v, what, label, NULL);
+}
+
+static const struct view_actions actions = {galley_act, set_status, ask};
 
 static void
 input_done(struct view *v)
@@ -318,7 +297,7 @@ input_done(struct view *v)
 		break;
 	case 'n': {
 		const char *args[44] = {"new"};
-		int n = split_words(line, words, 40);
+		int n = view_split_words(line, words, 40);
 		if (n == 0)
 			break;
 		for (int i = 0; i < n; i++)
@@ -337,6 +316,10 @@ input_done(struct view *v)
 			set_status(v,
 			    "message for %s: delivered when it is idle",
 			    sstr(s, "name"));
+		break;
+	case 'w':
+		if (s)
+			view_workflow_save(v, s, line, &actions);
 		break;
 	case 's': {
 		const char *key = view_setting_keys[v->settings_sel];
@@ -382,6 +365,8 @@ edit_key(struct view *v, int c)
 static void
 session_key(struct view *v, json_t *s, const char *id, int c)
 {
+	if (view_workflow_key(v, s, c, &actions))
+		return; /* p, x, s, and r on a workflow's agent */
 	switch (c) {
 	case ' ':
 		v->mode = M_PEEK;

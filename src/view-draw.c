@@ -194,7 +194,9 @@ team_tag(struct view *v, json_t *s, const char *detail, char *out, size_t size)
 	char tag[256] = "";
 	size_t n = 0;
 
-	if (b == NULL)
+	view_workflow_tag(v, s, tag, sizeof tag);
+	n = strlen(tag);
+	if (b == NULL && n == 0)
 		return detail;
 	long long tasks = json_integer_value(json_object_get(b, "tasks"));
 	long long waiting = json_integer_value(json_object_get(b, "waiting"));
@@ -460,6 +462,8 @@ static const char *const help_lines[] = {
     "  g              grouping on/off   S       settings for new sessions",
     "  t              talk to a team member (a message, typed in when "
     "it is idle)",
+    "  p / x / s      a workflow agent's run: pause or resume, stop, save",
+    "  r              (a workflow agent) restart it in a new session",
     "  q              quit (sessions keep running)",
     "",
     "Any key closes this help.",

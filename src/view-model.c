@@ -55,6 +55,7 @@ view_model_init(struct view *v)
 {
 	v->sessions = json_object();
 	v->board = json_object();
+	v->runs = json_object();
 	v->grouping = 1;
 }
 
@@ -74,6 +75,18 @@ board_load(struct view *v)
 	}
 	json_decref(r);
 	err_release(&err);
+	/* and the workflow runs, for their agents' rows */
+	r = client_call(&v->req,
+	    json_pack("{s:s, s:s}", "cmd", "workflow", "op", "runs"), &err);
+	json_t *runs = json_object_get(r, "runs"), *e;
+	size_t i;
+	if (json_is_array(runs)) {
+		json_object_clear(v->runs);
+		json_array_foreach(runs, i, e) json_object_set(
+		    v->runs, json_string_value(json_object_get(e, "run")), e);
+	}
+	json_decref(r);
+	err_release(&err);
 	v->board_stale = 0;
 }
 
@@ -83,6 +96,8 @@ view_model_free(struct view *v)
 	json_decref(v->sessions);
 	json_decref(v->board);
 	v->board = NULL;
+	json_decref(v->runs);
+	v->runs = NULL;
 	free(v->rows);
 	v->rows = NULL;
 	v->nrows = v->cap = 0;
@@ -114,7 +129,8 @@ view_model_event(struct view *v, json_t *ev, json_t **note)
 	const char *name = str(ev, "event");
 
 	*note = NULL;
-	if (strncmp(name, "team.", 5) == 0) {
+	if (strncmp(name, "team.", 5) == 0 ||
+	    strcmp(name, "workflow.state") == 0) {
 		v->board_stale = 1;
 		return 1;
 	}
@@ -144,6 +160,9 @@ view_model_event(struct view *v, json_t *ev, json_t **note)
 	if (json_is_string(json_object_get(s, "team")) &&
 	    json_object_get(v->board, str(s, "id")) == NULL)
 		v->board_stale = 1; /* a new member */
+	if (json_is_string(json_object_get(s, "workflow")) &&
+	    json_object_get(v->runs, str(s, "workflow")) == NULL)
+		v->board_stale = 1; /* a new run's agent */
 	return 1;
 }
 
@@ -317,4 +336,39 @@ view_cost_today(struct view *v)
 			    json_object_get(s, "usage"), "cost_usd"));
 	}
 	return sum;
+}
+
+/* Split a line into words: spaces separate, '...' and "..." group,
+ * backslash escapes. Enough for "new" arguments typed by hand. */
+int
+view_split_words(char *line, const char **words, int max)
+{
+	int n = 0;
+	char *r = line, *w = line;
+
+	while (*r && n < max - 1) {
+		while (*r == ' ')
+			r++;
+		if (!*r)
+			break;
+		words[n++] = w;
+		char q = 0;
+		while (*r && (q || *r != ' ')) {
+			if (q && *r == q) {
+				q = 0;
+				r++;
+			} else if (!q && (*r == '\'' || *r == '"')) {
+				q = *r++;
+			} else if (*r == '\\' && r[1]) {
+				*w++ = r[1];
+				r += 2;
+			} else
+				*w++ = *r++;
+		}
+		if (*r)
+			r++;
+		*w++ = '\0';
+	}
+	words[n] = NULL;
+	return n;
 }

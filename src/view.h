@@ -40,7 +40,8 @@ struct view {
 	/* id -> a team member's row extras: its task in progress, messages
 	 * waiting; a lead's tasks done of all (the daemon's team board) */
 	json_t *board;
-	int board_stale; /* a team's tasks or messages moved */
+	int board_stale; /* a team's tasks or messages moved, or a run's */
+	json_t *runs;    /* workflow runs by id: name, state, phase */
 
 	struct vrow *rows; /* visible, in display order */
 	size_t nrows, cap;
@@ -87,10 +88,26 @@ void view_select_move(struct view *, int delta);
 int view_group_of(json_t *s);
 const char *view_group_name(int g);
 double view_cost_today(struct view *);
+/* Words of a typed line (quotes group, backslash escapes), in place. */
+int view_split_words(char *line, const char **words, int max);
 
 /* cmd-view.c: the settings the S panel edits */
 extern const char *const view_setting_keys[];
 char *view_setting_value(const char *key);
+
+/* view-workflow.c: cmd-view.c's actions, given as pointers */
+struct view_actions {
+	int (*galley)(struct view *, const char *const args[]);
+	void (*status)(struct view *, const char *fmt, ...);
+	void (*ask)(struct view *, int what, const char *label);
+};
+/* 1 when c was a workflow key for s (acted on, or said why not) */
+int view_workflow_key(
+    struct view *, json_t *s, int c, const struct view_actions *);
+void view_workflow_save(
+    struct view *, json_t *s, const char *name, const struct view_actions *);
+/* "[NAME: PHASE] " for a workflow agent's row, else "" */
+void view_workflow_tag(struct view *, json_t *s, char *out, size_t size);
 
 /* view-draw.c */
 void view_draw_init(struct view *);

@@ -558,7 +558,8 @@ workflow_restart_agent(struct wf_run *r, const char *which, struct err *err)
 	for (struct wf_call *c = calls; c; c = c->next) {
 		const char *label = opt_str(c->opts, "label");
 		if (c->run != r || c->done ||
-		    (strcmp(c->key, which) && (!label || strcmp(label, which))))
+		    (strcmp(c->key, which) && strcmp(c->sid, which) &&
+		        (!label || strcmp(label, which))))
 			continue;
 		call_respawn(c);
 		return 0;

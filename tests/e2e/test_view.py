@@ -444,3 +444,42 @@ def test_a_teams_rows_show_tasks_and_waiting_messages(galley, tmux, repo):
     galley.ok("task", "done", "1", "--team", "crew", "--as", "dev", cwd=repo)
     s = tmux.wait_for("[1/2 done]")
     assert "[#1" not in s.splitlines()[line_of(s, "crew.dev")], s
+
+
+def test_a_workflows_agents_show_their_run_and_p_x_r_s_act_on_it(
+        galley, tmux, repo):
+    """Issue 16: the row names the run and its phase; p pauses and
+    resumes the run, r restarts the agent, s saves the script, x stops."""
+    d = repo / ".galley" / "workflows"
+    d.mkdir(parents=True)
+    (d / "slow.lua").write_text(
+        'function run() phase("dig")\n'
+        '  return agent("think 300", {runtime = "fake", label = "w"})\n'
+        'end\n')
+    run = galley.ok("workflow", "run", "slow", "--bg", cwd=repo).stdout.strip()
+
+    def status():
+        return galley.json("workflow", "status", run, cwd=repo)
+    poll(lambda: status()["agents"] and status()["agents"][0]["session"],
+         20, what="the agent")
+    first = status()["agents"][0]["session"]
+    tmux.start(repo)
+    s = tmux.wait_for("[slow: dig]")
+    assert "[slow: dig] think 300" in s.splitlines()[line_of(s, "slow.w")]
+    tmux.keys("p")
+    poll(lambda: status()["state"] == "paused", 20, what="paused")
+    tmux.wait_for("[slow: dig, paused]")
+    tmux.keys("p")
+    poll(lambda: status()["state"] == "running", 20, what="resumed")
+    tmux.keys("r")
+    poll(lambda: status()["agents"][0]["session"] != first, 20,
+         what="the agent restarted")
+    tmux.wait_for(lambda s: "slow.w" in s and "restarts" in s)
+    # the new session's row is selected next; s saves the run's script
+    tmux.keys("s")
+    tmux.wait_for("save the run's script as>")
+    tmux.text("kept")
+    tmux.keys("Enter")
+    poll(lambda: (d / "kept.lua").exists(), 20, what="the saved script")
+    tmux.keys("x")
+    poll(lambda: status()["state"] == "stopped", 20, what="stopped")
