@@ -182,7 +182,14 @@ call_start(struct wf_call *c)
 	sp.name = session_unique_name(base);
 	sp.workflow = xstrdup(r->id);
 	struct session *s = NULL;
-	if (spec_check(&sp, &err) == 0)
+	const char *iso = opt_str(c->opts, "isolation");
+	if (iso && strcmp(iso, "worktree") && strcmp(iso, "shared"))
+		err_set(&err, ERR_USAGE,
+		    "opts.isolation is \"worktree\" or \"shared\", not \"%s\"",
+		    iso);
+	else if ((iso == NULL || strcmp(iso, "worktree") ||
+	             wf_worktree(r, c->key, &sp, &err) == 0) &&
+	    spec_check(&sp, &err) == 0)
 		s = session_create(&sp, &err);
 	spec_release(&sp);
 	if (s == NULL) {

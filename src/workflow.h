@@ -130,6 +130,11 @@ void workflow_thread_done(
 int wf_schema_check(json_t *schema, json_t *v, char *why, size_t size);
 json_t *wf_schema_stub(json_t *schema);
 
+/* wf-worktree.c: opts.isolation = "worktree" for the call at key */
+struct session_spec;
+int wf_worktree(
+    struct wf_run *, const char *key, struct session_spec *, struct err *);
+
 /* wf-builtin.c: a built-in's script by name, or NULL; the i-th name */
 const char *wf_builtin(const char *name);
 const char *wf_builtin_name(size_t i);

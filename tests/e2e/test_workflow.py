@@ -4,6 +4,7 @@ kill -9, a sandbox, and limits."""
 import json
 import os
 import signal
+from pathlib import Path
 
 from conftest import pid_alive, poll
 
@@ -413,3 +414,32 @@ def test_new_writes_checks_and_saves_a_workflow(galley, repo):
     # the dry run started no agent: only the two writers ran
     assert sorted(s["name"] for s in galley.ls()) == [
         "write-broken", "write-made", "write-made"]
+
+
+def test_agents_in_worktrees_of_their_own(galley, repo):
+    write(repo, "iso", """
+function run(args)
+  return parallel{
+    function() return agent("write a.txt from one; say one",
+      {runtime = "fake", label = "one", isolation = "worktree"}) end,
+    function() return agent("write a.txt from two; say two",
+      {runtime = "fake", label = "two", isolation = "worktree"}) end,
+  }
+end
+""")
+    st = galley.json("workflow", "run", "iso", cwd=repo, timeout=120)
+    assert st["state"] == "done" and st["result"] == ["one", "two"], st
+    agents = {s["name"]: s for s in galley.ls()
+              if s.get("workflow") == st["run"]}
+    one, two = agents["iso.one"], agents["iso.two"]
+    assert one["worktree"] != two["worktree"]
+    assert one["branch"] == f"galley/{st['run']}-1-1-1"
+    assert (Path(one["worktree"]) / "a.txt").read_text().strip() == \
+        "from one"
+    assert (Path(two["worktree"]) / "a.txt").read_text().strip() == \
+        "from two"
+    assert not (repo / "a.txt").exists()
+    write(repo, "bad", 'function run() return agent("say x", '
+          '{runtime = "fake", isolation = "moon"}) end\n')
+    p = galley.run("workflow", "run", "bad", cwd=repo, check=1)
+    assert 'opts.isolation is "worktree" or "shared"' in p.stderr
