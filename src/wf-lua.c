@@ -286,7 +286,8 @@ l_sh(lua_State *L)
 	return call(L, "sh");
 }
 
-/* budget{usd=, tokens=, agents=}: the run's limits, only ever lower */
+/* budget{usd=, tokens=, agents=, parallel=}: the run's limits, only ever
+ * lower */
 static int
 l_budget(lua_State *L)
 {
@@ -296,9 +297,16 @@ l_budget(lua_State *L)
 	lua_getfield(L, 1, "usd");
 	lua_getfield(L, 1, "tokens");
 	lua_getfield(L, 1, "agents");
-	host->budget(t->run, lua_isnumber(L, -3) ? lua_tonumber(L, -3) : 0,
-	    lua_isnumber(L, -2) ? (long long)lua_tonumber(L, -2) : 0,
-	    lua_isnumber(L, -1) ? (long long)lua_tonumber(L, -1) : 0);
+	lua_getfield(L, 1, "parallel");
+	lua_Number n[4];
+	for (int i = 0; i < 4; i++) {
+		n[i] = lua_isnumber(L, i - 4) ? lua_tonumber(L, i - 4) : 0;
+		/* in range before it becomes an integer; NaN and below 0: none
+		 */
+		n[i] = n[i] > 1e12 ? 1e12 : n[i] >= 0 ? n[i] : 0;
+	}
+	host->budget(
+	    t->run, n[0], (long long)n[1], (long long)n[2], (long long)n[3]);
 	return 0;
 }
 

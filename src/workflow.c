@@ -418,9 +418,11 @@ workflow_pause(struct wf_run *r, int pause)
 }
 
 void
-workflow_budget(
-    struct wf_run *r, double usd, long long tokens, long long agents)
+workflow_budget(struct wf_run *r, double usd, long long tokens,
+    long long agents, long long parallel)
 {
+	if (parallel > 0 && parallel < r->max_active)
+		r->max_active = (int)parallel;
 	if (usd > 0 && (r->budget_usd <= 0 || usd < r->budget_usd))
 		r->budget_usd = usd;
 	if (tokens > 0 && (r->budget_tokens <= 0 || tokens < r->budget_tokens))

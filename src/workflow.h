@@ -93,8 +93,8 @@ struct wf_host_ops {
 	void (*phase)(struct wf_thread *, const char *name);
 	void (*done)(
 	    struct wf_thread *, int ok, json_t *value, const char *error);
-	void (*budget)(
-	    struct wf_run *, double usd, long long tokens, long long agents);
+	void (*budget)(struct wf_run *, double usd, long long tokens,
+	    long long agents, long long parallel);
 };
 void wf_lua_host(const struct wf_host_ops *);
 
@@ -162,8 +162,9 @@ void workflow_pause(struct wf_run *r, int pause);
 int workflow_restart_agent(struct wf_run *r, const char *which, struct err *);
 /* `workflow budget`: the run's limits, now (0: none) */
 void workflow_budget_raise(struct wf_run *r, double usd, long long tokens);
-/* budget{usd=, tokens=, agents=} from the script: only ever lower */
-void workflow_budget(
-    struct wf_run *r, double usd, long long tokens, long long agents);
+/* budget{usd=, tokens=, agents=, parallel=} from the script: only ever
+ * lower */
+void workflow_budget(struct wf_run *r, double usd, long long tokens,
+    long long agents, long long parallel);
 
 #endif

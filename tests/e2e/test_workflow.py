@@ -4,9 +4,10 @@ kill -9, a sandbox, and limits."""
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
-from conftest import pid_alive, poll
+from conftest import pid_alive, poll, scaled
 
 THREE = """
 meta = {name = "three", phases = {"find", "fix", "check"}}
@@ -443,3 +444,31 @@ end
           '{runtime = "fake", isolation = "moon"}) end\n')
     p = galley.run("workflow", "run", "bad", cwd=repo, check=1)
     assert 'opts.isolation is "worktree" or "shared"' in p.stderr
+
+
+def test_a_run_keeps_to_its_concurrency(galley, repo):
+    write(repo, "wide", """
+function run(args)
+  budget{parallel = 2}
+  local jobs = {}
+  for i = 1, 5 do
+    jobs[i] = function()
+      return agent("think 0.4; say " .. i, {runtime = "fake"})
+    end
+  end
+  return table.concat(parallel(jobs), ",")
+end
+""")
+    run = galley.ok("workflow", "run", "wide", "--bg", cwd=repo).stdout.strip()
+    most, deadline = 0, time.monotonic() + scaled(60)
+    while True:  # sampled while it runs: never more than 2 at once
+        assert time.monotonic() < deadline, "the run did not end"
+        st = status(galley, repo, run)
+        live = [a for a in st["agents"] if a["state"] == "started" and
+                a["session"]]
+        most = max(most, len(live))
+        assert len(live) <= 2, st["agents"]
+        if st["state"] != "running":
+            break
+    assert st["state"] == "done" and st["result"] == "1,2,3,4,5", st
+    assert most == 2
