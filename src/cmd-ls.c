@@ -129,6 +129,45 @@ state_sgr(const char *state)
 	}
 }
 
+/* Workflow agents under their run: a node for each run with agents in
+ * the list ("kind": "workflow", its id the run's), the parent of those
+ * of its agents that have none of their own. */
+static void
+tree_runs(struct cmd_ctx *ctx, json_t *list)
+{
+	json_t *r = cmd_call(
+	    ctx, json_pack("{s:s, s:s}", "cmd", "workflow", "op", "runs"));
+	json_t *run, *s;
+	size_t i, j;
+
+	if (r == NULL) { /* an older daemon: agents stay roots */
+		err_release(&ctx->err);
+		return;
+	}
+	json_array_foreach(json_object_get(r, "runs"), i, run)
+	{
+		const char *id = session_str(run, "run");
+		int agents = 0;
+		json_array_foreach(list, j, s)
+		{
+			if (strcmp(session_str(s, "workflow"), id) == 0 &&
+			    !json_is_string(json_object_get(s, "parent"))) {
+				json_object_set_new(
+				    s, "parent", json_string(id));
+				agents++;
+			}
+		}
+		if (agents)
+			json_array_append_new(list,
+			    json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?}", "id",
+			        id, "name", session_str(run, "name"), "state",
+			        session_str(run, "state"), "runtime",
+			        "workflow", "kind", "workflow", "phase",
+			        json_object_get(run, "phase")));
+	}
+	json_decref(r);
+}
+
 static int
 ls_tree(struct cmd_ctx *ctx, json_t *req)
 {
@@ -136,6 +175,7 @@ ls_tree(struct cmd_ctx *ctx, json_t *req)
 
 	if (reply == NULL)
 		return cmd_fail(ctx);
+	tree_runs(ctx, json_object_get(reply, "sessions"));
 	tree = tree_children(json_object_get(reply, "sessions"), NULL, 0);
 	if (ctx->json)
 		cmd_print_json(tree);
@@ -341,7 +381,8 @@ const struct cmd_entry cmd_ls_entry = {
             "interrupted)\n"
             "  -C, --cwd DIR       only sessions in DIR or below it\n"
             "      --tree          sessions under the session that started\n"
-            "                      them (team members, workflow agents)\n",
+            "                      them (team members), workflow agents\n"
+            "                      under their run\n",
     .run = ls_run,
     .serve = ls_serve,
 };

@@ -214,23 +214,45 @@ filter_match(const char *filter, json_t *s)
 	return 1;
 }
 
+static json_t *sort_runs; /* the view's runs, while it sorts */
+
+/* What a row sorts as: a member as its lead, a workflow's agent as its
+ * run (so a run's agents stay together in their group), else itself. */
+static json_t *
+sort_as(const struct vrow *r)
+{
+	json_t *run = json_object_get(sort_runs, str(r->s, "workflow"));
+
+	return r->lead ? r->lead : run ? run : r->s;
+}
+
+static json_int_t
+sort_ms(json_t *o)
+{
+	json_t *u = json_object_get(o, "updated_ms");
+
+	return json_integer_value(u ? u : json_object_get(o, "created_at"));
+}
+
 static int
 row_cmp(const void *pa, const void *pb)
 {
 	const struct vrow *a = pa, *b = pb;
-	/* a member sorts as its lead, right after it, members by name */
-	json_t *sa = a->lead ? a->lead : a->s, *sb = b->lead ? b->lead : b->s;
+	/* members right after their lead, a run's agents together; then
+	 * by name */
+	json_t *sa = sort_as(a), *sb = sort_as(b);
 	json_int_t ua, ub;
 
 	if (a->group != b->group)
 		return a->group - b->group;
 	if (sa != sb) {
-		ua = json_integer_value(json_object_get(sa, "updated_ms"));
-		ub = json_integer_value(json_object_get(sb, "updated_ms"));
+		ua = sort_ms(sa);
+		ub = sort_ms(sb);
 		if (ua != ub) /* who waits longest first; else the latest */
 			return a->group == G_INPUT ? (ua < ub ? -1 : 1)
 			                           : (ua > ub ? -1 : 1);
-		return strcmp(str(sa, "id"), str(sb, "id"));
+		return strcmp(*str(sa, "id") ? str(sa, "id") : str(sa, "run"),
+		    *str(sb, "id") ? str(sb, "id") : str(sb, "run"));
 	}
 	if ((a->lead != NULL) != (b->lead != NULL))
 		return a->lead ? 1 : -1;
@@ -276,8 +298,10 @@ view_model_rebuild(struct view *v)
 		if (!v->grouping)
 			r->group = 0;
 	}
+	sort_runs = v->runs;
 	if (v->nrows > 1)
 		qsort(v->rows, v->nrows, sizeof *v->rows, row_cmp);
+	sort_runs = NULL;
 	if (!v->grouping)
 		for (size_t i = 0; i < v->nrows; i++)
 			v->rows[i].group = view_group_of(v->rows[i].s);

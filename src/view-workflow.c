@@ -20,11 +20,18 @@ view_workflow_tag(struct view *v, json_t *s, char *out, size_t size)
 {
 	json_t *run = json_object_get(v->runs, vstr(s, "workflow"));
 
+	long long done = json_integer_value(json_object_get(run, "phase_done"));
+	long long total =
+	    json_integer_value(json_object_get(run, "phase_total"));
+	char progress[48] = "";
+
 	out[0] = '\0';
 	if (run == NULL)
 		return;
-	snprintf(out, size, "[%s%s%s%s%s] ", vstr(run, "name"),
-	    *vstr(run, "phase") ? ": " : "", vstr(run, "phase"),
+	if (total > 0) /* the current phase's calls ended of made */
+		snprintf(progress, sizeof progress, " %lld/%lld", done, total);
+	snprintf(out, size, "[%s%s%s%s%s%s] ", vstr(run, "name"),
+	    *vstr(run, "phase") ? ": " : "", vstr(run, "phase"), progress,
 	    strcmp(vstr(run, "state"), "running") ? ", " : "",
 	    strcmp(vstr(run, "state"), "running") ? vstr(run, "state") : "");
 }

@@ -248,21 +248,28 @@ serve_run(json_t *req, json_t *reply, struct err *err)
 static json_t *
 runs_json(void)
 {
+	/* with the current phase's calls ended and made (the view's rows) */
 	sqlite3_stmt *st = store_stmt(&galley_db,
-	    "SELECT id, name, state, phase, created_at, updated_at FROM "
-	    "workflow_runs ORDER BY created_at");
+	    "SELECT r.id, r.name, r.state, r.phase, r.created_at, r.updated_at, "
+	    "(SELECT count(*) FROM workflow_journal j WHERE j.run = r.id AND "
+	    "coalesce(j.phase, '') = coalesce(r.phase, '') AND j.state != "
+	    "'started'), (SELECT count(*) FROM workflow_journal j WHERE j.run = "
+	    "r.id AND coalesce(j.phase, '') = coalesce(r.phase, '')) FROM "
+	    "workflow_runs r ORDER BY r.created_at");
 	json_t *out = json_array();
 
 	if (st == NULL)
 		return out;
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(out,
-		    json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I}", "run",
-		        store_col_text(st, 0), "name", store_col_text(st, 1),
-		        "state", store_col_text(st, 2), "phase",
-		        store_col_text(st, 3), "created_at",
+		    json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I, s:i, s:i}",
+		        "run", store_col_text(st, 0), "name",
+		        store_col_text(st, 1), "state", store_col_text(st, 2),
+		        "phase", store_col_text(st, 3), "created_at",
 		        (json_int_t)sqlite3_column_int64(st, 4), "updated_at",
-		        (json_int_t)sqlite3_column_int64(st, 5)));
+		        (json_int_t)sqlite3_column_int64(st, 5), "phase_done",
+		        sqlite3_column_int(st, 6), "phase_total",
+		        sqlite3_column_int(st, 7)));
 	sqlite3_reset(st);
 	return out;
 }

@@ -133,44 +133,43 @@ timeout_cb(uv_timer_t *t)
 
 /* A session for the call: headless, in the run's directory, carrying
  * "workflow": RUN. */
-static int
-call_start(struct wf_call *c)
+/* The session a call asks for: headless in the run's directory (a job
+ * for sh), carrying "workflow": RUN. */
+static void
+call_spec(struct wf_call *c, struct session_spec *sp)
 {
 	struct wf_run *r = c->run;
-	struct session_spec sp;
-	struct err err = ERR_INIT;
 	json_t *v;
 	size_t i;
 	char base[72];
 	const char *label = opt_str(c->opts, "label");
+	static const char *const copy[] = {"model", "agent", "effort"};
+	char **to[] = {&sp->model, &sp->agent, &sp->effort};
 
-	spec_init(&sp);
+	spec_init(sp);
 	if (c->sh) { /* sh(cmd): a job */
-		sp.runtime = xstrdup("exec");
+		sp->runtime = xstrdup("exec");
 		label = label ? label : "sh";
 	} else {
 		const char *rt = opt_str(c->opts, "runtime");
-		sp.runtime = xstrdup(rt ? rt : "claude");
-		sp.headless = 1;
+		sp->runtime = xstrdup(rt ? rt : "claude");
+		sp->headless = 1;
 	}
-	sp.prompt = xstrdup(c->prompt);
-	sp.cwd = xstrdup(r->cwd);
+	sp->prompt = xstrdup(c->prompt);
+	sp->cwd = xstrdup(r->cwd);
 	json_array_foreach(r->env, i, v)
-	    strv_add(&sp.env, json_string_value(v));
-	sp.model = opt_str(c->opts, "model")
-	    ? xstrdup(opt_str(c->opts, "model"))
-	    : NULL;
-	sp.effort = opt_str(c->opts, "effort")
-	    ? xstrdup(opt_str(c->opts, "effort"))
-	    : NULL;
+	    strv_add(&sp->env, json_string_value(v));
+	for (i = 0; i < nitems(copy); i++)
+		if (opt_str(c->opts, copy[i]))
+			*to[i] = xstrdup(opt_str(c->opts, copy[i]));
 	json_array_foreach(json_object_get(c->opts, "tools"), i, v)
 	{
 		if (json_is_string(v))
-			strv_add(&sp.agent_tools, json_string_value(v));
+			strv_add(&sp->agent_tools, json_string_value(v));
 	}
 	v = json_object_get(c->opts, "budget");
 	if (json_is_number(v))
-		sp.budget_usd = json_number_value(v);
+		sp->budget_usd = json_number_value(v);
 	snprintf(
 	    base, sizeof base, "%.30s.%.30s", r->name, label ? label : "agent");
 	for (char *p = base; *p; p++)
@@ -179,8 +178,18 @@ call_start(struct wf_call *c)
 		        "0123456789._-",
 		        *p))
 			*p = '-';
-	sp.name = session_unique_name(base);
-	sp.workflow = xstrdup(r->id);
+	sp->name = session_unique_name(base);
+	sp->workflow = xstrdup(r->id);
+}
+
+static int
+call_start(struct wf_call *c)
+{
+	struct wf_run *r = c->run;
+	struct session_spec sp;
+	struct err err = ERR_INIT;
+
+	call_spec(c, &sp);
 	struct session *s = NULL;
 	const char *iso = opt_str(c->opts, "isolation");
 	if (iso && strcmp(iso, "worktree") && strcmp(iso, "shared"))
@@ -206,6 +215,8 @@ call_start(struct wf_call *c)
 	    args, 3);
 	json_int_t secs =
 	    json_integer_value(json_object_get(c->opts, "timeout"));
+	if (secs > 7 * 86400) /* a week at most: no overflow below */
+		secs = 7 * 86400;
 	c->timer = xcalloc(1, sizeof *c->timer);
 	uv_timer_init(uv_default_loop(), c->timer);
 	uv_unref((uv_handle_t *)c->timer); /* a daemon stop does not wait */
@@ -362,8 +373,9 @@ call_go(struct wf_thread *t, const char *kind, const char *prompt, json_t *opts,
 	if (!j->found) {
 		char now[24];
 		snprintf(now, sizeof now, "%lld", (long long)wall_ms());
+		const char *phase = opt_str(opts, "phase");
 		const char *args[] = {r->id, key, hash, kind,
-		    opt_str(opts, "label"), t->phase, now};
+		    opt_str(opts, "label"), phase ? phase : t->phase, now};
 		if (wf_exec_durable(
 		        "INSERT INTO workflow_journal (run, key, "
 		        "hash, kind, label, phase, state, "

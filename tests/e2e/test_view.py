@@ -464,11 +464,12 @@ def test_a_workflows_agents_show_their_run_and_p_x_r_s_act_on_it(
          20, what="the agent")
     first = status()["agents"][0]["session"]
     tmux.start(repo)
-    s = tmux.wait_for("[slow: dig]")
-    assert "[slow: dig] think 300" in s.splitlines()[line_of(s, "slow.w")]
+    s = tmux.wait_for("[slow: dig 0/1]")
+    assert "[slow: dig 0/1] think 300" in \
+        s.splitlines()[line_of(s, "slow.w")]
     tmux.keys("p")
     poll(lambda: status()["state"] == "paused", 20, what="paused")
-    tmux.wait_for("[slow: dig, paused]")
+    tmux.wait_for("[slow: dig 0/1, paused]")
     tmux.keys("p")
     poll(lambda: status()["state"] == "running", 20, what="resumed")
     tmux.keys("r")

@@ -63,6 +63,14 @@ def test_three_phases_parallel_agents_and_a_schema(galley, repo):
     assert len(mine) == 4 and all(s["state"] == "done" for s in mine)
     logs = galley.json("workflow", "logs", st["run"], cwd=repo)
     assert [x["text"] for x in logs] == ["found ab"]
+    # ls --tree: the agents under their run
+    tree = galley.json("ls", "--tree", "--all")
+    node = next(n for n in tree if n["id"] == st["run"])
+    assert node["kind"] == "workflow" and node["name"] == "three"
+    assert sorted(c["name"] for c in node["children"]) == [
+        "three.a", "three.b", "three.bad", "three.fix"]
+    text = galley.ok("ls", "--tree", "--all").stdout
+    assert f"{st['run']}  three" in text and "└ " in text
     # without --json: the result on stdout
     out = galley.ok("workflow", "run", "three", cwd=repo, timeout=120).stdout
     assert json.loads(out)["n"] == 3
