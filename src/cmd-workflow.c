@@ -221,6 +221,9 @@ wf_run(
 		return cmd_fail(ctx);
 	const char *id = session_str(reply, "run");
 	if (bg) {
+		/* the protocol's fields, not the run's */
+		json_object_del(reply, "id");
+		json_object_del(reply, "ok");
 		if (ctx->json)
 			cmd_print_json(reply);
 		else

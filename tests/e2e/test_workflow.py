@@ -92,7 +92,9 @@ function run(args)
   return a .. r[1] .. r[2] .. agent("say z", {runtime = "fake"})
 end
 """)
-    run = galley.ok("workflow", "run", "slow", "--bg", cwd=repo).stdout.strip()
+    bg = galley.json("workflow", "run", "slow", "--bg", cwd=repo)
+    assert set(bg) == {"run", "status"}, bg
+    run = bg["run"]
     poll(lambda: status(galley, repo, run)["phase"] == "two", 30,
          what="phase two")
     os.kill(galley.daemon_pid(), signal.SIGKILL)
@@ -401,7 +403,7 @@ end
 def test_new_writes_checks_and_saves_a_workflow(galley, repo):
     # the fake writer's script is the description: its last say line, the
     # Lua the "agent" wrote
-    lua = ('function run(args) local r = agent("say hi", {runtime = '
+    lua = ('function run(args) local r = agent(\'say {"n": 2}\', {runtime = '
            '"fake", schema = {type = "object", properties = {n = {type = '
            '"integer"}}}}) return r.n end')
     # not approved (no terminal, no --yes): shown, not saved
@@ -414,6 +416,8 @@ def test_new_writes_checks_and_saves_a_workflow(galley, repo):
     assert (repo / ".galley/workflows/made.lua").read_text().strip() == lua
     ls = galley.json("workflow", "ls", cwd=repo)
     assert ("made", "project") in {(w["name"], w["where"]) for w in ls}
+    # saved, then run by name
+    assert galley.ok("workflow", "run", "made", cwd=repo).stdout == "2\n"
     # a script that fails its dry run is not saved
     p = galley.run("workflow", "new", "-r", "fake",
                    "say function run(args) return os.time() end", "--name",
@@ -422,7 +426,7 @@ def test_new_writes_checks_and_saves_a_workflow(galley, repo):
     assert not (repo / ".galley/workflows/broken.lua").exists()
     # the dry run started no agent: only the two writers ran
     assert sorted(s["name"] for s in galley.ls()) == [
-        "write-broken", "write-made", "write-made"]
+        "made.agent", "write-broken", "write-made", "write-made"]
 
 
 def test_agents_in_worktrees_of_their_own(galley, repo):
