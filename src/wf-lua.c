@@ -346,6 +346,8 @@ new_thread(lua_State *L, struct wf_run *r, struct wf_thread *parent)
 	t->ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops it */
 	t->parent = parent;
 	t->results_ref = LUA_NOREF;
+	t->next = r->threads;
+	r->threads = t;
 	*thread_slot(t->th) = t;
 	if (parent)
 		snprintf(t->phase, sizeof t->phase, "%s", parent->phase);
@@ -357,6 +359,11 @@ wf_lua_thread_free(struct wf_thread *t)
 {
 	lua_State *L = t->run->L;
 
+	for (struct wf_thread **p = &t->run->threads; *p; p = &(*p)->next)
+		if (*p == t) {
+			*p = t->next;
+			break;
+		}
 	if (L) {
 		luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
 		luaL_unref(L, LUA_REGISTRYINDEX, t->results_ref);

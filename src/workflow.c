@@ -27,7 +27,6 @@
 
 #define MAX_ACTIVE 16
 #define MAX_CALLS 1000
-#define CALL_TIMEOUT_S 1800
 
 static struct wf_run *runs;
 static uv_timer_t tick;
@@ -109,8 +108,8 @@ run_free(struct wf_run *r)
 			*p = r->next;
 			break;
 		}
-	if (r->main)
-		wf_lua_thread_free(r->main);
+	while (r->threads) /* run() and branches a stop left waiting */
+		wf_lua_thread_free(r->threads);
 	wf_lua_close(r->L);
 	free(r->name);
 	free(r->file);

@@ -29,7 +29,8 @@ struct wf_run {
 	struct lua_State *L;
 	struct wf_limits lim;
 	struct wf_thread *main;
-	char state[16]; /* running, paused, done, failed, stopped */
+	struct wf_thread *threads; /* all of them, freed with the run */
+	char state[16];            /* running, paused, done, failed, stopped */
 	char phase[64];
 	int active;      /* its calls with a session */
 	int max_active;  /* concurrency (16) */
@@ -62,6 +63,7 @@ struct wf_thread {
 	 * (registry ref to a table) and the first error */
 	int waiting, results_ref, setup;
 	char *child_error;
+	struct wf_thread *next; /* the run's threads */
 };
 
 /* wf-lua.c */

@@ -484,3 +484,25 @@ end
             break
     assert st["state"] == "done" and st["result"] == "1,2,3,4,5", st
     assert most == 2
+
+
+def test_stop_with_branches_in_flight(galley, repo):
+    """Stopped while two parallel branches wait: their agents stop, and
+    the daemon frees the branches (ASan's leak check at its exit)."""
+    write(repo, "fan", """
+function run(args)
+  return parallel{
+    function() return agent("think 300", {runtime = "fake"}) end,
+    function() return agent("think 300", {runtime = "fake"}) end,
+  }
+end
+""")
+    run = galley.ok("workflow", "run", "fan", "--bg", cwd=repo).stdout.strip()
+    poll(lambda: len([a for a in status(galley, repo, run)["agents"]
+                      if a["session"]]) == 2, 30, what="both agents")
+    galley.ok("workflow", "stop", run, cwd=repo)
+    st = status(galley, repo, run)
+    assert st["state"] == "stopped"
+    poll(lambda: all(s["state"] == "stopped" for s in galley.ls()
+                     if s.get("workflow") == run), 20,
+         what="the agents stopped")
