@@ -156,7 +156,14 @@ call_spec(struct wf_call *c, struct session_spec *sp)
 		sp->headless = 1;
 	}
 	sp->prompt = xstrdup(c->prompt);
-	sp->cwd = xstrdup(r->cwd);
+	const char *dir = c->sh ? opt_str(c->opts, "cwd") : NULL;
+	if (dir &&
+	    dir[0] == '/') /* sh(cmd, {cwd = DIR}): an agent's worktree */
+		sp->cwd = xstrdup(dir);
+	else if (dir)
+		xasprintf(&sp->cwd, "%s/%s", r->cwd, dir);
+	else
+		sp->cwd = xstrdup(r->cwd);
 	json_array_foreach(r->env, i, v)
 	    strv_add(&sp->env, json_string_value(v));
 	for (i = 0; i < nitems(copy); i++)

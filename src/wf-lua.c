@@ -286,6 +286,41 @@ l_sh(lua_State *L)
 	return call(L, "sh");
 }
 
+/* json.decode(text) -> a value (an error names what is wrong) and
+ * json.encode(value) -> compact JSON, keys sorted (so replays match) */
+static int
+l_json_decode(lua_State *L)
+{
+	size_t n;
+	const char *text = luaL_checklstring(L, 1, &n);
+	json_error_t je;
+	json_t *v = json_loadb(text, n, JSON_DECODE_ANY, &je);
+
+	if (v == NULL)
+		return luaL_error(L, "json.decode: %s at line %d, column %d",
+		    je.text, je.line, je.column);
+	push_json(L, v, 0);
+	json_decref(v);
+	return 1;
+}
+
+static int
+l_json_encode(lua_State *L)
+{
+	json_t *v;
+	char *text;
+
+	luaL_checkany(L, 1);
+	v = to_json(L, 1, 0);
+	text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	json_decref(v);
+	if (text == NULL)
+		return luaL_error(L, "json.encode: cannot encode this value");
+	lua_pushstring(L, text);
+	free(text);
+	return 1;
+}
+
 /* budget{usd=, tokens=, agents=, parallel=}: the run's limits, only ever
  * lower */
 static int
@@ -612,6 +647,10 @@ push_env(lua_State *L)
 	copy_lib(L, "math", luaopen_math, no_random);
 	copy_lib(L, "utf8", luaopen_utf8, NULL);
 	luaL_setfuncs(L, api, 0);
+	static const luaL_Reg json_api[] = {
+	    {"decode", l_json_decode}, {"encode", l_json_encode}, {NULL, NULL}};
+	luaL_newlib(L, json_api);
+	lua_setfield(L, -2, "json");
 	lua_newtable(L); /* its metatable: the banned names say why */
 	lua_pushcfunction(L, env_index);
 	lua_setfield(L, -2, "__index");

@@ -506,3 +506,25 @@ end
     poll(lambda: all(s["state"] == "stopped" for s in galley.ls()
                      if s.get("workflow") == run), 20,
          what="the agents stopped")
+
+
+def test_json_in_scripts_and_sh_in_a_directory(galley, repo):
+    (repo / "sub").mkdir()
+    write(repo, "js", """
+function run(args)
+  local plan = json.decode(args.plan)
+  local ok, why = pcall(json.decode, "{bad")
+  return {units = #plan.units, first = plan.units[1].title,
+          back = json.encode({b = 1, a = {true, "x"}}),
+          bad = why, where = sh("pwd", {cwd = "sub"})}
+end
+""")
+    plan = json.dumps({"units": [{"title": "one"}, {"title": "two"}]})
+    st = galley.json("workflow", "run", "js", "plan=" + plan, cwd=repo,
+                     timeout=60)
+    assert st["state"] == "done", st
+    r = st["result"]
+    assert r["units"] == 2 and r["first"] == "one"
+    assert r["back"] == '{"a":[true,"x"],"b":1}'
+    assert "json.decode:" in r["bad"] and "line 1" in r["bad"]
+    assert r["where"] == str(repo / "sub")
