@@ -204,7 +204,7 @@ call_start(struct wf_call *c)
 		    "opts.isolation is \"worktree\" or \"shared\", not \"%s\"",
 		    iso);
 	else if ((iso == NULL || strcmp(iso, "worktree") ||
-	             wf_worktree(r, c->key, &sp, &err) == 0) &&
+	             wf_worktree(r, c->key, c->opts, &sp, &err) == 0) &&
 	    spec_check(&sp, &err) == 0)
 		s = session_create(&sp, &err);
 	spec_release(&sp);

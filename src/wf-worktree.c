@@ -8,27 +8,62 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "git.h"
 #include "spec.h"
 #include "workflow.h"
 #include "worktree.h"
 #include "xmalloc.h"
 
+/* opts.base: "head" (the default), "default" (the default branch), or a
+ * ref or commit, resolved to a commit. */
+static char *
+base_of(struct repo_info *repo, const char *want, char **label, struct err *err)
+{
+	if (want == NULL || strcmp(want, "head") == 0 ||
+	    strcmp(want, "default") == 0)
+		return worktree_base(repo, want ? want : "head", label, err);
+	if (want[0] == '-' || strlen(want) > 200) {
+		err_set(err, ERR_USAGE, "opts.base '%.64s' is no ref", want);
+		return NULL;
+	}
+	char *spec;
+	xasprintf(&spec, "%s^{commit}", want);
+	const char *args[] = {"rev-parse", "--verify", "-q", spec, NULL};
+	char *sha = git_line(repo->top, args);
+	free(spec);
+	if (sha == NULL)
+		err_set(err, ERR_NOT_FOUND, "opts.base '%.64s': no such commit",
+		    want);
+	else
+		*label = xstrdup(want);
+	return sha;
+}
+
 int
-wf_worktree(
-    struct wf_run *r, const char *key, struct session_spec *sp, struct err *err)
+wf_worktree(struct wf_run *r, const char *key, json_t *opts,
+    struct session_spec *sp, struct err *err)
 {
 	struct repo_info repo = REPO_INFO_INIT;
 	char *base = NULL, *label = NULL, *path = NULL, *branch = NULL;
 	char name[96], *dir = NULL, *want = NULL;
+	const char *given = json_string_value(json_object_get(opts, "name"));
 	struct stat st;
 	int rc = -1;
 
+	/* opts.name names it (branch galley/NAME); else the run and key */
 	snprintf(name, sizeof name, "%s-%s", r->id, key);
 	for (char *p = name; *p; p++)
 		if (*p == '.')
 			*p = '-';
+	if (given) {
+		if (worktree_name_check(given, err) < 0)
+			goto out;
+		snprintf(name, sizeof name, "%s", given);
+	}
 	if (repo_find(r->cwd, &repo, err) < 0 ||
-	    (base = worktree_base(&repo, "head", &label, err)) == NULL)
+	    (base = base_of(&repo,
+	         json_string_value(json_object_get(opts, "base")), &label,
+	         err)) == NULL)
 		goto out;
 	dir = worktree_dir_name(name);
 	xasprintf(&want, "%s/.galley/worktrees/%s", repo.main, dir);

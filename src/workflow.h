@@ -134,8 +134,8 @@ json_t *wf_schema_stub(json_t *schema);
 
 /* wf-worktree.c: opts.isolation = "worktree" for the call at key */
 struct session_spec;
-int wf_worktree(
-    struct wf_run *, const char *key, struct session_spec *, struct err *);
+int wf_worktree(struct wf_run *, const char *key, json_t *opts,
+    struct session_spec *, struct err *);
 
 /* wf-builtin.c: a built-in's script by name, or NULL; the i-th name */
 const char *wf_builtin(const char *name);

@@ -528,3 +528,27 @@ end
     assert r["back"] == '{"a":[true,"x"],"b":1}'
     assert "json.decode:" in r["bad"] and "line 1" in r["bad"]
     assert r["where"] == str(repo / "sub")
+
+
+def test_a_worktree_agent_named_and_based_as_asked(galley, repo):
+    import subprocess
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "checkout", "-qb", "other"], cwd=repo, check=True)
+    (repo / "only-on-other.txt").write_text("x\n")
+    subprocess.run(["git", "add", "."], cwd=repo, check=True)
+    subprocess.run(git + ["commit", "-qm", "other"], cwd=repo, check=True)
+    subprocess.run(["git", "checkout", "-q", "-"], cwd=repo, check=True)
+    write(repo, "based", """
+function run(args)
+  local ok, why = pcall(agent, "say x", {runtime = "fake",
+    isolation = "worktree", base = "no-such-ref"})
+  return {agent("say y", {runtime = "fake", label = "w",
+    isolation = "worktree", name = "batch-t-1", base = "other"}), why}
+end
+""")
+    st = galley.json("workflow", "run", "based", cwd=repo, timeout=60)
+    assert st["state"] == "done", st
+    assert "opts.base 'no-such-ref': no such commit" in st["result"][1]
+    w = next(s for s in galley.ls() if s["name"] == "based.w")
+    assert w["branch"] == "galley/batch-t-1"
+    assert (Path(w["worktree"]) / "only-on-other.txt").exists()
