@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from fakeapi import FakeAPI
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("GALLEY_BIN", ROOT / "build" / "galley")).resolve()
 MULT = float(os.environ.get("GALLEY_TEST_TIMEOUT_MULTIPLIER", "1"))
@@ -251,6 +253,14 @@ class Galley:
                     problems.append(f"{f}: {mark}\n{text[-4000:]}")
                     break
         assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def fake():
+    """The project's fake Messages API, for the claude CLI to talk to."""
+    f = FakeAPI().start()
+    yield f
+    f.stop()
 
 
 @pytest.fixture

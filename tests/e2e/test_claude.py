@@ -10,7 +10,6 @@ import pytest
 
 from conftest import CLAUDE, claude_env, poll
 from conftest import claude_seed as seed
-from fakeapi import FakeAPI
 
 if not CLAUDE.exists():
     pytest.skip(f"claude CLI not installed at {CLAUDE} "
@@ -19,13 +18,6 @@ if not CLAUDE.exists():
 
 # opus prices from data/prices.json, USD per million tokens
 OPUS = {"input": 5.0, "output": 25.0, "cache_read": 0.5, "cache_write": 6.25}
-
-
-@pytest.fixture
-def fake():
-    f = FakeAPI().start()
-    yield f
-    f.stop()
 
 
 @pytest.fixture

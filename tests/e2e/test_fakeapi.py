@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from fakeapi import FakeAPI
 
 ROOT = Path(__file__).resolve().parents[2]
 CLAUDE = os.environ.get("GALLEY_CLAUDE") or str(
@@ -21,13 +20,6 @@ pytestmark = pytest.mark.skipif(
     not os.access(CLAUDE, os.X_OK),
     reason=f"claude CLI not found at {CLAUDE} "
            "(run scripts/claude-install.sh or set GALLEY_CLAUDE)")
-
-
-@pytest.fixture
-def fake():
-    f = FakeAPI().start()
-    yield f
-    f.stop()
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ import subprocess
 
 import pytest
 
-from conftest import poll
-
 SIZE_MIB = 8
 
 
@@ -32,8 +30,8 @@ def test_a_full_disk_is_flagged_and_the_end_is_kept(small_home):
     galley = small_home
     pid = None
     # 400,000 lines of 32 bytes: 12.8 MB into an 8 MiB filesystem
-    s = galley.exec("sh", "-c", "yes 0123456789abcdef0123456789abcd | "
-                    "head -n 400000; echo tail-line", name="big")
+    galley.exec("sh", "-c", "yes 0123456789abcdef0123456789abcd | "
+                "head -n 400000; echo tail-line", name="big")
     pid = galley.daemon_pid()
     end = galley.wait_state("big", ("done", "failed"), timeout=60)
     assert end["state"] == "done" and end["exit_code"] == 0, end

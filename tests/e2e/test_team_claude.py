@@ -7,18 +7,10 @@ import pytest
 
 from conftest import CLAUDE, claude_env, poll
 from conftest import claude_seed as seed
-from fakeapi import FakeAPI
 
 if not CLAUDE.exists():
     pytest.skip(f"claude CLI not installed at {CLAUDE}",
                 allow_module_level=True)
-
-
-@pytest.fixture
-def fake():
-    f = FakeAPI().start()
-    yield f
-    f.stop()
 
 
 def call(tool, args):

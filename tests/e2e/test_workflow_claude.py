@@ -4,18 +4,10 @@ import pytest
 
 from conftest import CLAUDE, claude_env
 from conftest import claude_seed as seed
-from fakeapi import FakeAPI
 
 if not CLAUDE.exists():
     pytest.skip(f"claude CLI not installed at {CLAUDE}",
                 allow_module_level=True)
-
-
-@pytest.fixture
-def fake():
-    f = FakeAPI().start()
-    yield f
-    f.stop()
 
 
 def test_a_headless_claude_agent_answers_to_the_schema(galley, fake, repo):
