@@ -9,7 +9,6 @@ starts."""
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -17,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import kill_marked
-from worktree import make_repo, run
+from common import finish, run
+from worktree import make_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,10 +90,7 @@ def main():
               f"({med / 2.0:.2f}x the 2 s goal); turn-end check only: "
               f"never while the agents work")
     finally:
-        subprocess.run([galley, "daemon", "stop"], env=env,
-                       capture_output=True)
-        kill_marked(f"GALLEY_HOME={env['GALLEY_HOME']}")
-        shutil.rmtree(tmp, ignore_errors=True)
+        finish(galley, env, tmp)
 
 
 if __name__ == "__main__":

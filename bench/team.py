@@ -10,26 +10,17 @@
 Reports only; never asserts. Cleans up what it starts."""
 import argparse
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import kill_marked
+from common import finish, run, wait
 
 ROOT = Path(__file__).resolve().parents[1]
 HZ = os.sysconf("SC_CLK_TCK")
-
-
-def run(cmd, cwd, env, check=True):
-    p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and p.returncode != 0:
-        raise SystemExit(f"bench: {' '.join(map(str, cmd))}: {p.stderr}")
-    return p
 
 
 def states(galley, env, repo, team):
@@ -37,15 +28,6 @@ def states(galley, env, repo, team):
     st = json.loads(run([galley, "team", "status", team, "--json"], repo,
                         env).stdout)
     return [st["lead"]["state"]] + [m["state"] for m in st["members"]]
-
-
-def wait(pred, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return time.monotonic()
-        time.sleep(0.005)
-    raise SystemExit("bench: timed out")
 
 
 def bench_start(galley, env, repo, i):
@@ -155,10 +137,7 @@ def main():
         print(f"daemon CPU, teams idle ({args.runs} x 6 sessions + 11): "
               f"{used * 1000:.0f} ms in 10 s ({used * 10:.2f}%)")
     finally:
-        subprocess.run([galley, "daemon", "stop"], env=env,
-                       capture_output=True)
-        kill_marked(f"GALLEY_HOME={env['GALLEY_HOME']}")
-        shutil.rmtree(tmp, ignore_errors=True)
+        finish(galley, env, tmp)
 
 
 if __name__ == "__main__":

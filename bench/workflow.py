@@ -10,34 +10,16 @@ Reports only; never asserts. Cleans up what it starts."""
 import argparse
 import json
 import os
-import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import kill_marked
+from common import finish, run, wait
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(cmd, cwd, env, check=True):
-    p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and p.returncode != 0:
-        raise SystemExit(f"bench: {' '.join(map(str, cmd))}: {p.stderr}")
-    return p
-
-
-def wait(pred, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return time.monotonic()
-        time.sleep(0.005)
-    raise SystemExit("bench: timed out")
 
 
 def fnv(prompt, opts):
@@ -102,7 +84,7 @@ def bench_resume(galley, env, repo, db, n=1000):
         if st["state"] not in ("running", "paused"):
             return st
         return None
-    t2 = wait(done)
+    t2 = wait(done, timeout=120)
     st = done()
     return t1 - t0, t2 - t0, st
 
@@ -131,7 +113,7 @@ def bench_rss(galley, env, repo, n=10):
     def all_waiting():
         return all(json.loads(run([galley, "workflow", "status", i, "--json"],
                                   repo, env).stdout)["agents"] for i in ids)
-    wait(all_waiting)
+    wait(all_waiting, timeout=120)
     after = rss_kb(pid)
     for i in ids:
         run([galley, "workflow", "stop", i], repo, env, check=False)
@@ -167,10 +149,7 @@ def main():
               f"({before / 1024:.1f} MiB before; {(after - before) / 10:.0f} "
               f"KiB per run)")
     finally:
-        subprocess.run([galley, "daemon", "stop"], env=env,
-                       capture_output=True)
-        kill_marked(f"GALLEY_HOME={env['GALLEY_HOME']}")
-        shutil.rmtree(tmp, ignore_errors=True)
+        finish(galley, env, tmp)
 
 
 if __name__ == "__main__":

@@ -8,23 +8,15 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import kill_marked
+from common import kill_marked, run
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(cmd, cwd, env, check=True):
-    p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and p.returncode != 0:
-        raise SystemExit(f"bench: {' '.join(map(str, cmd))}: {p.stderr}")
-    return p
 
 
 def timed(cmd, cwd, env):
