@@ -53,6 +53,17 @@ timer_closed(uv_handle_t *h)
 	free(h);
 }
 
+/* Its timeout goes: stopped, closed, freed by libuv's callback. */
+static void
+timer_drop(struct wf_call *c)
+{
+	if (c->timer == NULL)
+		return;
+	uv_timer_stop(c->timer);
+	uv_close((uv_handle_t *)c->timer, timer_closed);
+	c->timer = NULL;
+}
+
 static void
 call_free(struct wf_call *c)
 {
@@ -61,10 +72,7 @@ call_free(struct wf_call *c)
 			*p = c->next;
 			break;
 		}
-	if (c->timer) {
-		uv_timer_stop(c->timer);
-		uv_close((uv_handle_t *)c->timer, timer_closed);
-	}
+	timer_drop(c);
 	free(c->prompt);
 	free(c->result);
 	free(c->error);
@@ -541,11 +549,7 @@ call_respawn(struct wf_call *c)
 		c->sid[0] = '\0';
 		c->run->active--;
 	}
-	if (c->timer) {
-		uv_timer_stop(c->timer);
-		uv_close((uv_handle_t *)c->timer, timer_closed);
-		c->timer = NULL;
-	}
+	timer_drop(c);
 	if (s && !session_terminal(s))
 		session_stop(s, 2000, NULL);
 	wf_calls_start(c->run);

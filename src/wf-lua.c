@@ -182,12 +182,6 @@ to_json(lua_State *L, int idx, int depth)
 	return o;
 }
 
-json_t *
-wf_lua_to_json(lua_State *L, int idx)
-{
-	return to_json(L, idx, 0);
-}
-
 void
 wf_lua_push_outcome(
     lua_State *to, json_t *opts, int ok, const char *result, const char *error)

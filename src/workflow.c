@@ -91,8 +91,8 @@ wf_save_run(struct wf_run *r, const char *error, const char *result)
 
 /* ---- runs ------------------------------------------------------------- */
 
-static struct wf_run *
-run_find(const char *id)
+struct wf_run *
+workflow_find(const char *id)
 {
 	for (struct wf_run *r = runs; r; r = r->next)
 		if (strcmp(r->id, id) == 0)
@@ -383,12 +383,6 @@ workflow_resume_all(void)
 /* ---- for wf-admin.c --------------------------------------------------- */
 
 struct wf_run *
-workflow_find(const char *id)
-{
-	return run_find(id);
-}
-
-struct wf_run *
 workflow_start(const char *id, const char *name, const char *file,
     const char *script, const char *cwd, json_t *args, json_t *env)
 {
@@ -435,7 +429,7 @@ workflow_budget(struct wf_run *r, double usd, long long tokens,
 static int
 wf_budget_source(struct session *s, struct budget *b)
 {
-	struct wf_run *r = s->workflow ? run_find(s->workflow) : NULL;
+	struct wf_run *r = s->workflow ? workflow_find(s->workflow) : NULL;
 
 	if (r == NULL || (r->budget_usd <= 0 && r->budget_tokens <= 0))
 		return 0;

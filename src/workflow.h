@@ -83,7 +83,6 @@ void wf_lua_step(struct wf_thread *t, int nargs);
  * the value decoded by opts.schema when it has one. */
 void wf_lua_push_outcome(struct lua_State *to, json_t *opts, int ok,
     const char *result, const char *error);
-json_t *wf_lua_to_json(struct lua_State *, int idx);
 void wf_lua_thread_free(struct wf_thread *);
 
 /* What the interpreter calls back (workflow.c gives it at init), so
