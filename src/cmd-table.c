@@ -17,7 +17,7 @@ extern const struct cmd_entry cmd_new_entry, cmd_bg_entry, cmd_exec_entry,
     cmd_overlap_entry, cmd_usage_entry, cmd_view_entry, cmd_group_entry,
     cmd_budget_entry, cmd_sandbox_exec_entry, cmd_netrelay_entry,
     cmd_complete_entry, cmd_team_entry, cmd_task_entry, cmd_msg_entry,
-    cmd_mcp_entry, cmd_workflow_entry;
+    cmd_mcp_entry, cmd_workflow_entry, cmd_batch_entry;
 
 const struct cmd_entry *const cmd_table[] = {
     &cmd_view_entry,
@@ -43,6 +43,7 @@ const struct cmd_entry *const cmd_table[] = {
     &cmd_task_entry,
     &cmd_msg_entry,
     &cmd_workflow_entry,
+    &cmd_batch_entry,
     &cmd_usage_entry,
     &cmd_group_entry,
     &cmd_budget_entry,

@@ -101,8 +101,8 @@ cmd_fold_worktree_arg(struct cmd_ctx *ctx)
 }
 
 /* Top the pool up in the background: the caller must not wait for it. */
-static void
-pool_refill(const char *main, const char *base, int n)
+void
+cmd_pool_refill(const char *main, const char *base, int n)
 {
 	char count[16];
 	/* --delay: a burst of takes (a batch) goes first; each add of the
@@ -235,7 +235,7 @@ cmd_worktree_prepare(struct cmd_ctx *ctx, json_t *req, const char *name,
 	    worktree_create(&repo, name, base, &path, &branch, &ctx->err) < 0)
 		goto out;
 	if (pooled)
-		pool_refill(repo.main, base, (int)json_integer_value(pool));
+		cmd_pool_refill(repo.main, base, (int)json_integer_value(pool));
 	int copied, linked;
 	json_t *links = settings_get(&set, "worktree.symlinkDirectories");
 	if (worktree_populate(&repo, path, json_is_array(links) ? links : NULL,

@@ -170,6 +170,8 @@ void cmd_fold_worktree_arg(struct cmd_ctx *);
 int cmd_worktree_prepare(struct cmd_ctx *, json_t *req, const char *name,
     const char *base_mode, const char *hint);
 void cmd_worktree_undo(json_t *req);
+/* Top the warm pool of main for base up to n, in the background. */
+void cmd_pool_refill(const char *main, const char *base, int n);
 /* For doctor (cmd-worktree.c): *out NULL outside a repository. */
 int cmd_worktree_health(struct cmd_ctx *, const char *cwd, json_t **out);
 /* The worktree safety rule for session removal (cmd-discard.c). */

@@ -204,6 +204,12 @@ const struct migration store_migrations[] = {
         " text TEXT NOT NULL,"
         " PRIMARY KEY (run, key)"
         ") STRICT;"},
+    {9,
+        /* what a run's script reports with progress() (a batch's table),
+         * and how many of its agents may work at once (0: 16) */
+        "ALTER TABLE workflow_runs ADD COLUMN progress TEXT;"
+        "ALTER TABLE workflow_runs ADD COLUMN parallel INTEGER NOT NULL "
+        "DEFAULT 0;"},
 };
 
 const int store_nmigrations =

@@ -10,6 +10,7 @@
 #include "names.h"
 #include "proto.h"
 #include "session.h"
+#include "state.h"
 #include "store.h"
 #include "util.h"
 #include "workflow.h"
@@ -23,8 +24,8 @@ run_row(const char *ref, struct err *err)
 {
 	static const char sql[] =
 	    "SELECT id, name, file, script, cwd, args, env, state, phase, "
-	    "error, result, created_at, updated_at, budget_usd, budget_tokens "
-	    "FROM workflow_runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY "
+	    "error, result, created_at, updated_at, budget_usd, budget_tokens, "
+	    "progress FROM workflow_runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY "
 	    "id = ?1 DESC LIMIT 2";
 	sqlite3_stmt *st;
 	json_t *row = NULL;
@@ -55,6 +56,10 @@ run_row(const char *ref, struct err *err)
 		    (json_int_t)sqlite3_column_int64(st, 12), "budget", "usd",
 		    sqlite3_column_double(st, 13), "tokens",
 		    (json_int_t)sqlite3_column_int64(st, 14));
+		json_t *prog = store_col_text(st, 15)
+		    ? json_loads(store_col_text(st, 15), JSON_DECODE_ANY, NULL)
+		    : NULL;
+		json_object_set_new(row, "progress", prog ? prog : json_null());
 	}
 	sqlite3_reset(st);
 	if (n > 1 &&
@@ -106,15 +111,28 @@ status_json(json_t *row)
 			struct session *s = store_col_text(st, 3)
 			    ? session_find_id(store_col_text(st, 3))
 			    : NULL;
-			json_array_append_new(agents,
+			json_t *a =
 			    json_pack("{s:s, s:s?, s:s, s:s?, s:s, s:s?, s:b}",
 			        "key", store_col_text(st, 0), "label",
 			        store_col_text(st, 1), "phase", phase,
 			        "session", store_col_text(st, 3), "state",
 			        store_col_text(st, 4), "error",
 			        store_col_text(st, 5), "replayed",
-			        sqlite3_column_int(st, 6)));
+			        sqlite3_column_int(st, 6));
+			json_array_append_new(agents, a);
 			if (s) {
+				/* live: its state, and overlaps found */
+				json_object_set_new(a, "session_state",
+				    json_string(state_name(s->state)));
+				json_object_set_new(
+				    a, "session_name", json_string(s->name));
+				json_t *sj = session_to_json(s);
+				json_t *with =
+				    json_object_get(sj, "conflicts_with");
+				if (json_array_size(with))
+					json_object_set(
+					    a, "conflicts_with", with);
+				json_decref(sj);
 				cost += s->usage.cost;
 				tokens += s->usage.input + s->usage.output +
 				    s->usage.cache_read + s->usage.cache_write;
@@ -147,6 +165,9 @@ status_json(json_t *row)
 	    json_pack(
 	        "{s:f, s:I}", "cost_usd", cost, "tokens", (json_int_t)tokens));
 	json_object_set(o, "budget", json_object_get(row, "budget"));
+	json_object_set(o, "progress", json_object_get(row, "progress"));
+	json_t *args = json_loads(str(row, "args"), 0, NULL);
+	json_object_set_new(o, "args", args ? args : json_object());
 	struct wf_run *live = workflow_find(str(row, "id"));
 	json_object_set_new(o, "waiting_for",
 	    live && live->held ? json_string(live->held) : json_null());
@@ -207,16 +228,39 @@ serve_run(json_t *req, json_t *reply, struct err *err)
 		return -1;
 	json_array_foreach(env, i, v) if (!json_is_string(v)) return err_set(
 	    err, ERR_USAGE, "field 'env' holds strings only");
+	/* "run_id": the caller's (a batch names its branches after it before
+	 * the run starts), else a fresh one; "parallel": its agents at once */
+	const char *want = NULL;
+	json_int_t parallel = 0;
 	char id[16];
-	do
-		random_hex(id, 8);
-	while (workflow_find(id));
+	if (proto_get_str(req, "run_id", &want, err) < 0 ||
+	    proto_get_int_in(req, "parallel", &parallel, 0, 64, err) < 0)
+		return -1;
+	if (want &&
+	    (strlen(want) != 8 || strspn(want, "0123456789abcdef") != 8))
+		return err_set(
+		    err, ERR_USAGE, "field 'run_id' must be 8 hex digits");
+	if (want) {
+		struct err none = ERR_INIT;
+		json_t *had = run_row(want, &none);
+		err_release(&none);
+		if (had && strcmp(str(had, "id"), want) == 0) {
+			json_decref(had);
+			return err_set(
+			    err, ERR_EXISTS, "run %s exists already", want);
+		}
+		json_decref(had);
+		snprintf(id, sizeof id, "%s", want);
+	} else
+		do
+			random_hex(id, 8);
+		while (workflow_find(id));
 	char *a = args ? json_dumps(args, JSON_COMPACT) : xstrdup("{}");
 	char *e = env ? json_dumps(env, JSON_COMPACT) : xstrdup("[]");
 	sqlite3_stmt *st = store_stmt(&galley_db,
 	    "INSERT INTO workflow_runs (id, name, file, script, cwd, args, env, "
-	    "state, created_at, updated_at, budget_usd, budget_tokens) VALUES "
-	    "(?,?,?,?,?,?,?,'running',?,?,?,?)");
+	    "state, created_at, updated_at, budget_usd, budget_tokens, "
+	    "parallel) VALUES (?,?,?,?,?,?,?,'running',?,?,?,?,?)");
 	int rc = -1;
 	if (st) {
 		const char *t[] = {id, name, file, script, cwd, a, e};
@@ -228,6 +272,7 @@ serve_run(json_t *req, json_t *reply, struct err *err)
 		sqlite3_bind_int64(st, 9, wall_ms());
 		sqlite3_bind_double(st, 10, busd);
 		sqlite3_bind_int64(st, 11, btok);
+		sqlite3_bind_int64(st, 12, parallel);
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 		sqlite3_reset(st);
 	}
@@ -294,6 +339,8 @@ logs_json(const char *id)
 	return out;
 }
 
+static int run_again(json_t *row);
+
 /* A stopped, failed or paused run goes on from its journal (a script
  * file that changed is read again). */
 static int
@@ -309,6 +356,13 @@ serve_resume(json_t *row, struct err *err)
 	if (r || strcmp(state, "done") == 0)
 		return err_set(err, ERR_REFUSED, "run %s is %s already",
 		    str(row, "id"), state);
+	return run_again(row);
+}
+
+/* The run booted again from its row, replaying its journal. */
+static int
+run_again(json_t *row)
+{
 	struct buf b = BUF_INIT;
 	const char *script = str(row, "script");
 	if (str(row, "file") &&
@@ -324,6 +378,66 @@ serve_resume(json_t *row, struct err *err)
 	json_decref(env);
 	buf_release(&b);
 	return 0;
+}
+
+/* retry LABEL: the parallel{} branch that made the call LABEL is
+ * forgotten (its calls and log lines) and the ended run replayed, so
+ * that branch runs again and everything else is fed back. */
+static int
+serve_retry(json_t *row, json_t *req, struct err *err)
+{
+	const char *label = NULL, *id = str(row, "id");
+	sqlite3_stmt *st;
+	char *key = NULL;
+
+	if (proto_get_str(req, "label", &label, err) < 0)
+		return -1;
+	if (label == NULL)
+		return err_set(err, ERR_USAGE, "which call? its label");
+	if (workflow_find(id))
+		return err_set(err, ERR_REFUSED,
+		    "run %s is still %s: retry once it has ended (or stop it)",
+		    id, workflow_find(id)->state);
+	if ((st = store_stmt(&galley_db,
+	         "SELECT key FROM workflow_journal WHERE run = ? AND label = ? "
+	         "ORDER BY started_at DESC LIMIT 1")) == NULL)
+		return store_sqlerr(&galley_db, err, "workflow");
+	store_bind_text(st, 1, id);
+	store_bind_text(st, 2, label);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		key = xstrdup(store_col_text(st, 0));
+	sqlite3_reset(st);
+	if (key == NULL)
+		return err_set(err, ERR_NOT_FOUND,
+		    "run %s made no call labelled '%.64s'", id, label);
+	char *dot = strrchr(key, '.');
+	if (dot == NULL) {
+		free(key);
+		return err_set(err, ERR_REFUSED,
+		    "call '%.64s' is not inside parallel{}: start a new run",
+		    label);
+	}
+	*dot = '\0'; /* its branch: every call and line under it */
+	static const char *const del[] = {
+	    "DELETE FROM workflow_journal WHERE run = ?1 AND (key = ?2 OR "
+	    "substr(key, 1, length(?2) + 1) = ?2 || '.')",
+	    "DELETE FROM workflow_log WHERE run = ?1 AND substr(key, 1, "
+	    "length(?2) + 1) = ?2 || '.'",
+	    "UPDATE workflow_runs SET error = NULL, result = NULL WHERE id = ?1"};
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < nitems(del); i++) {
+		if ((st = store_stmt(&galley_db, del[i])) == NULL)
+			return free(key),
+			       store_sqlerr(&galley_db, err, "workflow");
+		store_bind_text(st, 1, id);
+		if (i < 2)
+			store_bind_text(st, 2, key);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = store_sqlerr(&galley_db, err, "workflow");
+		sqlite3_reset(st);
+	}
+	free(key);
+	return rc < 0 ? -1 : run_again(row);
 }
 
 static int
@@ -419,6 +533,8 @@ serve_op(
 	}
 	if (strcmp(op, "resume") == 0)
 		return serve_resume(row, err);
+	if (strcmp(op, "retry") == 0)
+		return serve_retry(row, req, err);
 	return err_set(err, ERR_USAGE, "unknown workflow op '%.32s'", op);
 }
 

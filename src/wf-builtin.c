@@ -6,13 +6,15 @@
 #include "galley.h"
 #include "workflow.h"
 
-extern const char wf_builtin_deep_research[], wf_builtin_audit[];
+extern const char wf_builtin_deep_research[], wf_builtin_audit[],
+    wf_builtin_batch[];
 
 static const struct {
 	const char *name, *script;
 } builtins[] = {
     {"deep-research", wf_builtin_deep_research},
     {"audit", wf_builtin_audit},
+    {"batch", wf_builtin_batch},
 };
 
 const char *

@@ -370,8 +370,10 @@ call_go(struct wf_thread *t, const char *kind, const char *prompt, json_t *opts,
 	c->prompt = xstrdup(prompt);
 	c->opts = json_incref(opts);
 	c->sh = strcmp(kind, "sh") == 0;
-	c->next = calls;
-	calls = c;
+	struct wf_call **tail = &calls; /* in order made: the oldest starts */
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = c;
 	struct session *s = j->sid ? session_find_id(j->sid) : NULL;
 	if (s && (!session_terminal(s) || s->state == SESSION_DONE)) {
 		/* in flight at the crash: its own, or its end */
@@ -509,7 +511,25 @@ over_budget(struct wf_run *r, char *why, size_t size)
 	return 0;
 }
 
-/* Calls without a session, started while the run has slots and budget. */
+/* opts.serial = NAME: the run's calls of that name run one at a time (a
+ * batch's pushes and PRs, for the remote's and gh's rate limits). */
+static int
+serial_busy(const struct wf_call *c)
+{
+	const char *name = opt_str(c->opts, "serial");
+
+	if (name == NULL)
+		return 0;
+	for (const struct wf_call *o = calls; o; o = o->next)
+		if (o != c && o->run == c->run && !o->done && o->sid[0] &&
+		    opt_str(o->opts, "serial") &&
+		    strcmp(opt_str(o->opts, "serial"), name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Calls without a session, started while the run has slots and budget;
+ * the oldest first. */
 void
 wf_calls_start(struct wf_run *r)
 {
@@ -519,7 +539,8 @@ wf_calls_start(struct wf_run *r)
 		return;
 	for (struct wf_call *c = calls; c && r->active < r->max_active;) {
 		struct wf_call *next = c->next;
-		if (c->run == r && !c->done && c->sid[0] == '\0') {
+		if (c->run == r && !c->done && c->sid[0] == '\0' &&
+		    !serial_busy(c)) {
 			if (over_budget(r, why, sizeof why)) {
 				/* it waits, as queued agents do, until raised
 				 */

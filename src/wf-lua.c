@@ -339,6 +339,18 @@ l_budget(lua_State *L)
 	return 0;
 }
 
+/* progress(value): what the run reports while it works (status shows
+ * it; `galley batch` draws its table from it) */
+static int
+l_progress(lua_State *L)
+{
+	luaL_checkany(L, 1);
+	json_t *v = to_json(L, 1, 0);
+	host->progress(thread_of(L), v);
+	json_decref(v);
+	return 0;
+}
+
 static int
 l_phase(lua_State *L)
 {
@@ -624,7 +636,8 @@ push_env(lua_State *L)
 	static const luaL_Reg api[] = {{"agent", l_agent},
 	    {"parallel", l_parallel}, {"phase", l_phase}, {"sh", l_sh},
 	    {"budget", l_budget}, {"log", l_log}, {"print", l_log},
-	    {"__workflow", l_subworkflow}, {NULL, NULL}};
+	    {"progress", l_progress}, {"__workflow", l_subworkflow},
+	    {NULL, NULL}};
 	static const char *const no_random[] = {"random", "randomseed", NULL};
 	static const char *const base_keep[] = {"assert", "error", "ipairs",
 	    "next", "pairs", "pcall", "rawequal", "rawget", "rawlen", "rawset",

@@ -78,6 +78,13 @@ wf_worktree(struct wf_run *r, const char *key, json_t *opts,
 	sp->branch = xstrdup(branch);
 	sp->repo = xstrdup(repo.main);
 	sp->base = xstrdup(base);
+	/* opts.base_ref: the branch a given commit came from (a batch's
+	 * base), so merge and PRs know where the work goes */
+	const char *ref = json_string_value(json_object_get(opts, "base_ref"));
+	if (ref && worktree_name_check(ref, NULL) == 0) {
+		free(label);
+		label = xstrdup(ref);
+	}
 	sp->base_ref = xstrdup(label ? label : "HEAD");
 	if (sp->permission_mode == NULL && sp->headless)
 		sp->permission_mode = xstrdup("acceptEdits");

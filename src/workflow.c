@@ -247,6 +247,27 @@ workflow_log(struct wf_thread *t, const char *text)
 	sqlite3_reset(st);
 }
 
+/* progress(value): what the script reports (a batch's table), kept on
+ * the run's row and sent to subscribers. A replay reports the same
+ * values again, so no fsync. */
+void
+workflow_progress(struct wf_thread *t, json_t *value)
+{
+	struct wf_run *r = t->run;
+
+	if (r->dry)
+		return;
+	char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+	const char *args[] = {text, r->id};
+	wf_exec_plain(
+	    "UPDATE workflow_runs SET progress = ? WHERE id = ?", args, 2);
+	json_t *ev = json_pack("{s:s, s:s, s:O}", "event", "workflow.progress",
+	    "run", r->id, "progress", value);
+	server_broadcast("workflow", ev);
+	json_decref(ev);
+	free(text);
+}
+
 /* ---- booting a run: first start or a replay --------------------------- */
 
 static int
@@ -290,12 +311,15 @@ run_new(const char *id, const char *name, const char *file, const char *script,
 	r->max_active = MAX_ACTIVE;
 	r->max_calls = MAX_CALLS;
 	sqlite3_stmt *st = store_stmt(&galley_db,
-	    "SELECT budget_usd, budget_tokens FROM workflow_runs WHERE id = ?");
+	    "SELECT budget_usd, budget_tokens, parallel FROM workflow_runs "
+	    "WHERE id = ?");
 	if (st) {
 		store_bind_text(st, 1, id);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			r->budget_usd = sqlite3_column_double(st, 0);
 			r->budget_tokens = sqlite3_column_int64(st, 1);
+			if (sqlite3_column_int(st, 2) > 0) /* the run's own */
+				r->max_active = sqlite3_column_int(st, 2);
 		}
 		sqlite3_reset(st);
 	}
@@ -328,7 +352,8 @@ void
 workflow_init(void)
 {
 	static const struct wf_host_ops ops = {workflow_call, workflow_log,
-	    workflow_phase, workflow_thread_done, workflow_budget};
+	    workflow_phase, workflow_thread_done, workflow_budget,
+	    workflow_progress};
 
 	wf_lua_host(&ops);
 	wf_calls_observe();

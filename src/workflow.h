@@ -33,7 +33,7 @@ struct wf_run {
 	char state[16];            /* running, paused, done, failed, stopped */
 	char phase[64];
 	int active;      /* its calls with a session */
-	int max_active;  /* concurrency (16) */
+	int max_active;  /* concurrency (16, or the run's "parallel") */
 	int calls;       /* agent() calls in this boot, at most 1000 */
 	char *fatal;     /* nondeterminism: the run stops with it */
 	char *held;      /* why its next agent waits (its budget), or NULL */
@@ -96,6 +96,7 @@ struct wf_host_ops {
 	    struct wf_thread *, int ok, json_t *value, const char *error);
 	void (*budget)(struct wf_run *, double usd, long long tokens,
 	    long long agents, long long parallel);
+	void (*progress)(struct wf_thread *, json_t *value);
 };
 void wf_lua_host(const struct wf_host_ops *);
 
@@ -122,6 +123,7 @@ int workflow_call(
     struct wf_thread *t, const char *kind, const char *prompt, json_t *opts);
 void workflow_log(struct wf_thread *t, const char *text);
 void workflow_phase(struct wf_thread *t, const char *name);
+void workflow_progress(struct wf_thread *t, json_t *value);
 /* run() returned (ok, its value as JSON) or failed (message). */
 void workflow_thread_done(
     struct wf_thread *t, int ok, json_t *value, const char *error);
