@@ -63,6 +63,12 @@ check_strs(
 	char field[64];
 	size_t i;
 
+	if (json_is_object(v) && json_object_size(v) == 0) {
+		/* a Lua table cannot tell [] from {}: the planner's [] */
+		json_object_set_new(o, k, json_array());
+		v = json_object_get(o, k);
+	}
+
 	snprintf(field, sizeof field, "%s%s%s", at, *at ? "." : "", k);
 	if (v == NULL)
 		return 0;
@@ -122,6 +128,11 @@ batch_plan_check(json_t *plan, int lo, int hi, struct buf *why)
 	    check_strs(plan, "recipe", "", 20, why) < 0)
 		return -1;
 	units = json_object_get(plan, "units");
+	if (json_is_object(units) && json_object_size(units) == 0) {
+		/* [] through Lua: none */
+		json_object_set_new(plan, "units", json_array());
+		units = json_object_get(plan, "units");
+	}
 	if (!json_is_array(units))
 		return bad(why, "units",
 		    units ? "must be an array of units" : "missing");

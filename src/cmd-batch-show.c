@@ -171,9 +171,12 @@ batch_summary(json_t *batch, FILE *to)
 	json_array_foreach(json_object_get(batch, "units"), i, u)
 	{
 		const char *s = str(u, "status");
-		if (strcmp(s, "done") != 0)
+		if (strcmp(s, "failed") == 0 || strcmp(s, "stopped") == 0)
 			fprintf(to, "  unit %zu %s: %s\n", i + 1, s,
-			    *str(u, "error") ? str(u, "error") : "did not end");
+			    *str(u, "error") ? str(u, "error")
+			                     : "the batch stopped first");
+		else if (strcmp(s, "done") != 0)
+			fprintf(to, "  unit %zu: %s\n", i + 1, s);
 		else if (*str(u, "pr"))
 			fprintf(to, "  unit %zu: PR %s\n", i + 1, str(u, "pr"));
 		else if (*str(u, "pr_command"))

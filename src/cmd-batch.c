@@ -115,7 +115,7 @@ first_remote(struct repo_info *repo)
  * is missed); the run's id, or NULL. */
 static char *
 start_run(struct cmd_ctx *ctx, const char *cwd, const char *id, json_t *args,
-    int parallel, int subscribe)
+    int parallel, int subscribe, const char *name)
 {
 	json_t *req = cmd_new_request(ctx, cwd), *reply;
 	char *run;
@@ -133,7 +133,7 @@ start_run(struct cmd_ctx *ctx, const char *cwd, const char *id, json_t *args,
 	}
 	json_object_set_new(req, "cmd", json_string("workflow"));
 	json_object_set_new(req, "op", json_string("run"));
-	json_object_set_new(req, "name", json_string("batch"));
+	json_object_set_new(req, "name", json_string(name));
 	json_object_set_new(req, "script", json_string(wf_builtin("batch")));
 	json_object_set(req, "args", args);
 	if (id)
@@ -220,7 +220,7 @@ run_planner(struct cmd_ctx *ctx, const char *cwd, const char *instruction,
 
 	if (o->model)
 		json_object_set_new(args, "model", json_string(o->model));
-	char *id = start_run(ctx, cwd, NULL, args, 0, 1);
+	char *id = start_run(ctx, cwd, NULL, args, 0, 1, "batch-plan");
 	json_decref(args);
 	if (id == NULL)
 		return NULL;
@@ -321,7 +321,7 @@ approve(
     struct cmd_ctx *ctx, json_t *plan, const char *top, struct batch_opts *o)
 {
 	json_t *overlap = batch_plan_overlap(plan, top);
-	FILE *to = ctx->json ? stderr : stdout;
+	FILE *to = ctx->json || o->bg ? stderr : stdout;
 	int yes = o->yes;
 
 	batch_plan_print(plan, overlap, to);
@@ -389,11 +389,14 @@ work_args(const char *id, json_t *plan, struct repo_info *repo,
 {
 	char *text = json_dumps(plan, JSON_COMPACT);
 	char *remote = first_remote(repo);
-	json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+	json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 	    "mode", "work", "batch", id, "plan", text, "base", base, "base_ref",
 	    ref, "repo", repo->main, "remote", remote, "runtime",
-	    o->runtime ? o->runtime : "claude", "instruction",
-	    json_string_value(json_object_get(plan, "instruction")));
+	    o->runtime ? o->runtime : "claude");
+	json_t *what = json_object_get(plan, "instruction");
+
+	json_object_set_new(a, "instruction",
+	    json_string(what ? json_string_value(what) : ""));
 
 	if (o->model)
 		json_object_set_new(a, "model", json_string(o->model));
@@ -437,7 +440,7 @@ batch_go(struct cmd_ctx *ctx, const char *instruction, struct batch_opts *o)
 	if (make_worktrees(ctx, &repo, cwd, id, n, base) < 0)
 		goto out;
 	args = work_args(id, plan, &repo, base, ref, o);
-	if ((run = start_run(ctx, cwd, id, args, n, !o->bg)) == NULL)
+	if ((run = start_run(ctx, cwd, id, args, n, !o->bg, "batch")) == NULL)
 		goto out;
 	if (o->bg) {
 		printf("%s\n", run);
@@ -621,7 +624,7 @@ batch_run(struct cmd_ctx *ctx)
 		return rc;
 	int n = ctx->argc - optind;
 	char **av = ctx->argv + optind;
-	if (n >= 2 &&
+	if (n >= 1 &&
 	    (strcmp(av[0], "status") == 0 || strcmp(av[0], "retry") == 0 ||
 	        strcmp(av[0], "merge") == 0))
 		return batch_sub(ctx, n, av, &o);
