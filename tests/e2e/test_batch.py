@@ -36,6 +36,12 @@ def stub_gh(galley):
         f"with open({str(log)!r}, 'a') as f:\n"
         "    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
         "if sys.argv[1:3] == ['pr', 'create']:\n"
+        "    import time\n"
+        f"    with open({str(log)!r} + '.times', 'a') as f:\n"
+        "        f.write('%f start\\n' % time.time())\n"
+        "    time.sleep(0.1)\n"
+        f"    with open({str(log)!r} + '.times', 'a') as f:\n"
+        "        f.write('%f end\\n' % time.time())\n"
         "    head = sys.argv[sys.argv.index('--head') + 1]\n"
         "    print('https://example.invalid/pull/' + head.split('-')[-1])\n")
     (bindir / "gh").chmod(0o755)
@@ -87,6 +93,14 @@ def unit_sessions(galley, run):
             s["name"].startswith("batch.unit-")]
 
 
+def ended(galley, repo, run):
+    """The batch's status once it has ended (status exits 1 until every
+    unit is done)."""
+    st = json.loads(galley.run("batch", "--json", "status", run,
+                               cwd=repo).stdout)
+    return st if st["state"] != "running" else None
+
+
 def test_five_units_five_branches_pushed_five_prs(galley, repo):
     origin = with_origin(galley, repo)
     base = git(repo, "rev-parse", "HEAD")
@@ -108,6 +122,9 @@ def test_five_units_five_branches_pushed_five_prs(galley, repo):
         [f"galley/batch-{run}-{n}" for n in range(1, 6)]
     assert {arg(c, "--base") for c in prs} == {"main"}
     assert all(f"galley batch status {run}" in arg(c, "--body") for c in prs)
+    # one at a time: no PR creation began before the one before it ended
+    times = (galley.tmp / "gh.log.times").read_text().split("\n")[:-1]
+    assert [t.split()[1] for t in times] == ["start", "end"] * 5
     assert sorted(arg(c, "--title") for c in prs) == \
         [f"add f{n}" for n in range(1, 6)]
     # the table again, later: a header and five rows
@@ -173,9 +190,17 @@ def test_thirty_units_from_a_warm_pool(galley, repo):
     slots = {os.stat(s).st_ino for s in pool.iterdir()
              if not s.name.startswith(".")}
     assert len(slots) == 30
-    st = batch_json(galley, repo,
-                    plan_file(galley, [unit(n) for n in range(1, 31)]))
-    run = st["batch"]
+    units = [unit(n, prompt=f"think 1\nwrite f{n}.txt {n}\nsay ok")
+             for n in range(1, 31)]
+    run = galley.run("batch", "--bg", "--plan", plan_file(galley, units),
+                     "-r", "fake", "--yes", cwd=repo, check=0,
+                     timeout=60).stdout.strip()
+    # all thirty at work at once: a batch's run is not held to 16
+    poll(lambda: len([s for s in unit_sessions(galley, run)
+                      if s["state"] in ("starting", "working")]) == 30,
+         timeout=scaled(30), what="thirty workers at work")
+    st = poll(lambda: ended(galley, repo, run), timeout=scaled(120),
+              interval=0.3, what="batch ended")
     assert st["done"] == 30, [u for u in st["units"] if u["status"] != "done"]
     wts = [repo / ".galley" / "worktrees" / f"batch-{run}-{n}"
            for n in range(1, 31)]
@@ -219,11 +244,8 @@ def test_a_daemon_killed_mid_batch_resumes_and_no_unit_runs_twice(
          timeout=scaled(30), what="four workers at work")
     os.kill(galley.daemon_pid(), signal.SIGKILL)
     # the next command starts the daemon again, which replays the batch
-    def ended():  # status exits 1 until every unit is done
-        st = json.loads(galley.run("batch", "--json", "status", run,
-                                   cwd=repo).stdout)
-        return st if st["state"] != "running" else None
-    st = poll(ended, timeout=scaled(90), interval=0.3, what="batch ended")
+    st = poll(lambda: ended(galley, repo, run), timeout=scaled(90),
+              interval=0.3, what="batch ended")
     assert st["state"] == "done" and st["done"] == 4, st
     names = sorted(s["name"] for s in unit_sessions(galley, run))
     assert names == [f"batch.unit-{n}" for n in range(1, 5)]
