@@ -28,6 +28,7 @@ bench: deps all
 	$(PY) bench/conflict.py
 	$(PY) bench/team.py
 	$(PY) bench/workflow.py
+	$(PY) bench/batch.py
 	sh scripts/claude-install.sh >/dev/null && $(PY) bench/claude.py
 
 install: all

@@ -88,12 +88,15 @@ batch_from_status(json_t *st)
 		failed +=
 		    over ? strcmp(s, "done") != 0 : strcmp(s, "failed") == 0;
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:o, s:i, s:i, s:O?}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:o, s:i, s:i, s:O?, "
+	                 "s:I, s:I}",
 	    "batch", str(st, "run"), "state", state, "base", str(args, "base"),
 	    "base_ref", str(args, "base_ref"), "error",
 	    json_string_value(json_object_get(st, "error")), "units", units,
 	    "done", done, "failed", failed, "cost_usd",
-	    json_object_get(json_object_get(st, "usage"), "cost_usd"));
+	    json_object_get(json_object_get(st, "usage"), "cost_usd"),
+	    "approved_at", (json_int_t)atoll(str(args, "approved_at")),
+	    "worktrees_ms", (json_int_t)atoll(str(args, "worktrees_ms")));
 }
 
 /* "done", or "working (overlaps 3, base)" */

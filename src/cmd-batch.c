@@ -437,9 +437,15 @@ batch_go(struct cmd_ctx *ctx, const char *instruction, struct batch_opts *o)
 	rc = -1;
 	random_hex(id, 8);
 	int n = (int)json_array_size(json_object_get(plan, "units"));
+	int64_t approved = wall_ms();
 	if (make_worktrees(ctx, &repo, cwd, id, n, base) < 0)
 		goto out;
 	args = work_args(id, plan, &repo, base, ref, o);
+	/* when it was approved and how long its worktrees took (bench) */
+	json_object_set_new(args, "approved_at",
+	    json_sprintf("%lld", (long long)approved));
+	json_object_set_new(args, "worktrees_ms",
+	    json_sprintf("%lld", (long long)(wall_ms() - approved)));
 	if ((run = start_run(ctx, cwd, id, args, n, !o->bg, "batch")) == NULL)
 		goto out;
 	if (o->bg) {
