@@ -314,19 +314,24 @@ wf_budget(struct cmd_ctx *ctx, const char *id, json_t *budget)
 	return 0;
 }
 
+/* restart-agent RUN LABEL (an agent in flight) and retry RUN LABEL (the
+ * parallel branch that made the call, in an ended run) */
 static int
-wf_restart_agent(struct cmd_ctx *ctx, const char *id, const char *label)
+wf_labelled(struct cmd_ctx *ctx, const char *op, const char *id,
+    const char *label)
 {
+	int retry = strcmp(op, "retry") == 0;
 	json_t *r = cmd_call(ctx,
-	    json_pack("{s:s, s:s, s:s, s:s}", "cmd", "workflow", "op",
-	        "restart-agent", "run", id, "agent", label));
+	    json_pack("{s:s, s:s, s:s, s:s}", "cmd", "workflow", "op", op,
+	        "run", id, retry ? "label" : "agent", label));
 
 	if (r == NULL)
 		return cmd_fail(ctx);
 	if (ctx->json)
 		cmd_print_json(json_object_get(r, "status"));
 	else
-		printf("restarted %s in %s\n", label, id);
+		printf("%s %s in %s\n", retry ? "retrying" : "restarted",
+		    label, id);
 	json_decref(r);
 	return 0;
 }
@@ -538,10 +543,10 @@ wf_dispatch(struct cmd_ctx *ctx, const char *op, const char *what,
 		    ? wf_save(ctx, what, third, o->personal, o->force)
 		    : cmd_usage_error(
 		          ctx, "workflow save RUN NAME [--personal]");
-	if (strcmp(op, "restart-agent") == 0)
+	if (strcmp(op, "restart-agent") == 0 || strcmp(op, "retry") == 0)
 		return what && third
-		    ? wf_restart_agent(ctx, what, third)
-		    : cmd_usage_error(ctx, "workflow restart-agent RUN LABEL");
+		    ? wf_labelled(ctx, op, what, third)
+		    : cmd_usage_error(ctx, "workflow %s RUN LABEL", op);
 	if (strcmp(op, "status") == 0 || strcmp(op, "logs") == 0 ||
 	    strcmp(op, "stop") == 0 || strcmp(op, "pause") == 0 ||
 	    strcmp(op, "resume") == 0 || strcmp(op, "rm") == 0)
@@ -621,8 +626,8 @@ const struct cmd_entry cmd_workflow_entry = {
              "       galley workflow ls | runs\n"
              "       galley workflow status|logs [-f]|stop|pause|resume|rm "
              "RUN\n"
-             "       galley workflow restart-agent RUN LABEL | save RUN NAME "
-             "[--personal]\n"
+             "       galley workflow restart-agent|retry RUN LABEL | save "
+             "RUN NAME [--personal]\n"
              "       galley workflow budget RUN --usd X [--tokens N]",
     .summary = "run Lua workflows that fan out agents in phases",
     .help = "  run NAME|FILE       run a workflow: FILE, or NAME.lua in the\n"
@@ -656,6 +661,9 @@ const struct cmd_entry cmd_workflow_entry = {
             "                      failed one replayed from its journal\n"
             "  rm RUN              stop it and delete its journal\n"
             "  restart-agent RUN LABEL  a new session for an agent in flight\n"
+            "  retry RUN LABEL     an ended run again: the parallel{} branch\n"
+            "                      that made call LABEL runs anew, the rest\n"
+            "                      is fed back from the journal\n"
             "  save RUN NAME       keep the run's script as NAME in the\n"
             "                      project (--personal: yours; --force\n"
             "                      replaces one)\n",
