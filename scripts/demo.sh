@@ -60,6 +60,24 @@ echo "galley workflow run audit runtime=fake lens=security,perf dirs=src,lib"
 	sed 's/\\n/\n/g'
 echo
 
+# a batch: one change split over three fake workers, each in its own
+# worktree from the same commit, checked and committed on its own branch
+# (no remote here: the branches stay local and are listed)
+cat >"$DEMO/plan.json" <<'PLAN'
+{"instruction": "add a docstring module per area",
+ "recipe": ["test -f auth.py"],
+ "units": [
+  {"title": "auth docs", "files": ["docs_auth.py"], "check": "test -s docs_auth.py",
+   "prompt": "say documenting auth; think 0.5; write docs_auth.py \"\"\"Auth.\"\"\"; say done"},
+  {"title": "db docs", "files": ["docs_db.py"], "check": "test -s docs_db.py",
+   "prompt": "say documenting the db; think 0.8; write docs_db.py \"\"\"DB.\"\"\"; say done"},
+  {"title": "cli docs", "files": ["docs_cli.py"], "check": "test -s docs_cli.py",
+   "prompt": "say documenting the cli; think 0.3; write docs_cli.py \"\"\"CLI.\"\"\"; say done"}]}
+PLAN
+echo "galley batch --plan plan.json -r fake --yes"
+"$G" batch --plan "$DEMO/plan.json" -r fake --yes 2>/dev/null || true
+echo
+
 cat <<MSG
 Two agents need you: db-migration asks a question, cleanup wants permission.
 Try:
@@ -71,7 +89,8 @@ Try:
                                       # Ctrl-\\ detaches, it keeps running
   galley logs add-tests               # output history
   galley ls --json                    # the same list as JSON (usage, cost...)
-  galley workflow runs                # the audit run; workflow status RUN
+  galley workflow runs                # the audit and batch runs
+  galley batch status RUN             # the batch's table again; merge RUN
 
 When done:  galley daemon stop; rm -rf $DEMO
 MSG
