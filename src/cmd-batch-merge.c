@@ -90,6 +90,44 @@ by_risk(const void *a, const void *b)
 	                : (nx < ny ? -1 : nx > ny);
 }
 
+/* One done unit into base: skipped if merged already, else `galley
+ * merge`; its result appended to out. 0, or 1 when it failed. */
+static int
+merge_unit(struct cmd_ctx *ctx, const char *repo, const char *base, json_t *u,
+    json_t *out)
+{
+	json_int_t k = json_integer_value(json_object_get(u, "n"));
+	const char *br = str(u, "branch");
+	struct buf text = BUF_INIT;
+	struct git_result anc = GIT_RESULT_INIT;
+	int merged = git_run(repo, &anc,
+	    (const char *[]){"merge-base", "--is-ancestor", br, base, NULL});
+
+	git_result_release(&anc);
+	if (merged == 0) {
+		json_array_append_new(out,
+		    json_pack("{s:I, s:s, s:s}", "unit", k, "branch", br,
+		        "result", "merged already"));
+		return 0;
+	}
+	int code = merge_one(str(u, "session"), &text);
+	json_t *got = code == 0 ? json_loads(text.data, 0, NULL) : NULL;
+	json_array_append_new(out,
+	    json_pack("{s:I, s:s, s:s, s:s?, s:s?}", "unit", k, "branch", br,
+	        "result", code == 0 ? "merged" : "failed", "commit",
+	        json_string_value(json_object_get(got, "commit")), "error",
+	        code == 0 ? NULL : text.data));
+	if (!ctx->json && code == 0)
+		printf(
+		    "unit %lld: merged %s into %s\n", (long long)k, br, base);
+	else if (!ctx->json)
+		fprintf(stderr, "unit %lld: %s", (long long)k,
+		    text.len ? text.data : "merge failed\n");
+	json_decref(got);
+	buf_release(&text);
+	return code == 0 ? 0 : 1;
+}
+
 int
 batch_merge(struct cmd_ctx *ctx, json_t *batch)
 {
@@ -131,40 +169,8 @@ batch_merge(struct cmd_ctx *ctx, json_t *batch)
 		return cmd_fail(ctx); /* cmd_get_session said why */
 	}
 	qsort(order, n, sizeof *order, by_risk);
-	for (i = 0; i < n && rc == 0; i++) {
-		u = order[i];
-		json_int_t k = json_integer_value(json_object_get(u, "n"));
-		const char *br = str(u, "branch");
-		struct buf text = BUF_INIT;
-		struct git_result anc = GIT_RESULT_INIT;
-		int merged = git_run(repo, &anc,
-		    (const char *[]){
-		        "merge-base", "--is-ancestor", br, base, NULL});
-		git_result_release(&anc);
-		if (merged == 0) {
-			json_array_append_new(out,
-			    json_pack("{s:I, s:s, s:s}", "unit", k, "branch",
-			        br, "result", "merged already"));
-			continue;
-		}
-		int code = merge_one(str(u, "session"), &text);
-		json_t *got = code == 0 ? json_loads(text.data, 0, NULL) : NULL;
-		json_array_append_new(out,
-		    json_pack("{s:I, s:s, s:s, s:s?, s:s?}", "unit", k,
-		        "branch", br, "result", code == 0 ? "merged" : "failed",
-		        "commit",
-		        json_string_value(json_object_get(got, "commit")),
-		        "error", code == 0 ? NULL : text.data));
-		if (!ctx->json && code == 0)
-			printf("unit %lld: merged %s into %s\n", (long long)k,
-			    br, base);
-		else if (!ctx->json)
-			fprintf(stderr, "unit %lld: %s", (long long)k,
-			    text.len ? text.data : "merge failed\n");
-		rc = code == 0 ? 0 : 1;
-		json_decref(got);
-		buf_release(&text);
-	}
+	for (i = 0; i < n && rc == 0; i++)
+		rc = merge_unit(ctx, repo, base, order[i], out);
 	if (ctx->json) {
 		json_t *o = json_pack("{s:s, s:s, s:o, s:b}", "batch",
 		    str(batch, "batch"), "into", base, "units", out, "stopped",

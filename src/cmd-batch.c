@@ -395,8 +395,8 @@ work_args(const char *id, json_t *plan, struct repo_info *repo,
 	    o->runtime ? o->runtime : "claude");
 	json_t *what = json_object_get(plan, "instruction");
 
-	json_object_set_new(a, "instruction",
-	    json_string(what ? json_string_value(what) : ""));
+	json_object_set_new(
+	    a, "instruction", json_string(what ? json_string_value(what) : ""));
 
 	if (o->model)
 		json_object_set_new(a, "model", json_string(o->model));
@@ -442,8 +442,8 @@ batch_go(struct cmd_ctx *ctx, const char *instruction, struct batch_opts *o)
 		goto out;
 	args = work_args(id, plan, &repo, base, ref, o);
 	/* when it was approved and how long its worktrees took (bench) */
-	json_object_set_new(args, "approved_at",
-	    json_sprintf("%lld", (long long)approved));
+	json_object_set_new(
+	    args, "approved_at", json_sprintf("%lld", (long long)approved));
 	json_object_set_new(args, "worktrees_ms",
 	    json_sprintf("%lld", (long long)(wall_ms() - approved)));
 	if ((run = start_run(ctx, cwd, id, args, n, !o->bg, "batch")) == NULL)

@@ -317,8 +317,8 @@ wf_budget(struct cmd_ctx *ctx, const char *id, json_t *budget)
 /* restart-agent RUN LABEL (an agent in flight) and retry RUN LABEL (the
  * parallel branch that made the call, in an ended run) */
 static int
-wf_labelled(struct cmd_ctx *ctx, const char *op, const char *id,
-    const char *label)
+wf_labelled(
+    struct cmd_ctx *ctx, const char *op, const char *id, const char *label)
 {
 	int retry = strcmp(op, "retry") == 0;
 	json_t *r = cmd_call(ctx,
@@ -330,8 +330,8 @@ wf_labelled(struct cmd_ctx *ctx, const char *op, const char *id,
 	if (ctx->json)
 		cmd_print_json(json_object_get(r, "status"));
 	else
-		printf("%s %s in %s\n", retry ? "retrying" : "restarted",
-		    label, id);
+		printf("%s %s in %s\n", retry ? "retrying" : "restarted", label,
+		    id);
 	json_decref(r);
 	return 0;
 }

@@ -81,6 +81,46 @@ str(json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+/* A call whose session exists: its live state, the overlaps found with
+ * other worktrees, and its cost into the run's. */
+static void
+add_live(json_t *a, struct session *s, double *cost, long long *tokens)
+{
+	json_object_set_new(
+	    a, "session_state", json_string(state_name(s->state)));
+	json_object_set_new(a, "session_name", json_string(s->name));
+	json_t *sj = session_to_json(s);
+	json_t *with = json_object_get(sj, "conflicts_with");
+	if (json_array_size(with))
+		json_object_set(a, "conflicts_with", with);
+	json_decref(sj);
+	*cost += s->usage.cost;
+	*tokens += s->usage.input + s->usage.output + s->usage.cache_read +
+	    s->usage.cache_write;
+}
+
+/* One more call in phase (ended or not) */
+static void
+count_phase(json_t *phases, const char *phase, int ended)
+{
+	json_t *p = NULL, *v;
+	size_t i;
+
+	json_array_foreach(phases, i, v) if (strcmp(str(v, "name"), phase) == 0)
+	    p = v;
+	if (p == NULL) {
+		p = json_pack(
+		    "{s:s, s:i, s:i}", "name", phase, "done", 0, "total", 0);
+		json_array_append_new(phases, p);
+	}
+	json_object_set_new(p, "total",
+	    json_integer(json_integer_value(json_object_get(p, "total")) + 1));
+	if (ended)
+		json_object_set_new(p, "done",
+		    json_integer(
+		        json_integer_value(json_object_get(p, "done")) + 1));
+}
+
 /* {"run", "name", "state", "phase", "error", "result", "phases": [{name,
  * done, total}], "agents": [...], "usage": {...}} */
 static json_t *
@@ -120,42 +160,10 @@ status_json(json_t *row)
 			        store_col_text(st, 5), "replayed",
 			        sqlite3_column_int(st, 6));
 			json_array_append_new(agents, a);
-			if (s) {
-				/* live: its state, and overlaps found */
-				json_object_set_new(a, "session_state",
-				    json_string(state_name(s->state)));
-				json_object_set_new(
-				    a, "session_name", json_string(s->name));
-				json_t *sj = session_to_json(s);
-				json_t *with =
-				    json_object_get(sj, "conflicts_with");
-				if (json_array_size(with))
-					json_object_set(
-					    a, "conflicts_with", with);
-				json_decref(sj);
-				cost += s->usage.cost;
-				tokens += s->usage.input + s->usage.output +
-				    s->usage.cache_read + s->usage.cache_write;
-			}
-			json_t *p = NULL, *v;
-			size_t i;
-			json_array_foreach(phases, i,
-			    v) if (strcmp(str(v, "name"), phase) == 0) p = v;
-			if (p == NULL) {
-				p = json_pack("{s:s, s:i, s:i}", "name", phase,
-				    "done", 0, "total", 0);
-				json_array_append_new(phases, p);
-			}
-			json_object_set_new(p, "total",
-			    json_integer(json_integer_value(
-			                     json_object_get(p, "total")) +
-			        1));
-			if (strcmp(store_col_text(st, 4), "started") != 0)
-				json_object_set_new(p, "done",
-				    json_integer(
-				        json_integer_value(
-				            json_object_get(p, "done")) +
-				        1));
+			if (s)
+				add_live(a, s, &cost, &tokens);
+			count_phase(phases, phase,
+			    strcmp(store_col_text(st, 4), "started") != 0);
 		}
 		sqlite3_reset(st);
 	}
@@ -190,6 +198,35 @@ get_budget(json_t *req, double *usd, json_int_t *tokens, struct err *err)
 	*usd = u ? json_number_value(u) : 0;
 	return proto_get_int_in(
 	    req, "budget_tokens", tokens, 0, 1000000000000LL, err);
+}
+
+/* "run_id": the caller's (a batch names its branches after it before
+ * the run starts), else a fresh one */
+static int
+pick_id(json_t *req, char id[16], struct err *err)
+{
+	const char *want = NULL;
+
+	if (proto_get_str(req, "run_id", &want, err) < 0)
+		return -1;
+	if (want == NULL) {
+		do
+			random_hex(id, 8);
+		while (workflow_find(id));
+		return 0;
+	}
+	if (strlen(want) != 8 || strspn(want, "0123456789abcdef") != 8)
+		return err_set(
+		    err, ERR_USAGE, "field 'run_id' must be 8 hex digits");
+	struct err none = ERR_INIT;
+	json_t *had = run_row(want, &none);
+	int taken = had && strcmp(str(had, "id"), want) == 0;
+	err_release(&none);
+	json_decref(had);
+	if (taken)
+		return err_set(err, ERR_EXISTS, "run %s exists already", want);
+	snprintf(id, 16, "%s", want);
+	return 0;
 }
 
 static int
@@ -228,33 +265,11 @@ serve_run(json_t *req, json_t *reply, struct err *err)
 		return -1;
 	json_array_foreach(env, i, v) if (!json_is_string(v)) return err_set(
 	    err, ERR_USAGE, "field 'env' holds strings only");
-	/* "run_id": the caller's (a batch names its branches after it before
-	 * the run starts), else a fresh one; "parallel": its agents at once */
-	const char *want = NULL;
 	json_int_t parallel = 0;
 	char id[16];
-	if (proto_get_str(req, "run_id", &want, err) < 0 ||
+	if (pick_id(req, id, err) < 0 ||
 	    proto_get_int_in(req, "parallel", &parallel, 0, 64, err) < 0)
 		return -1;
-	if (want &&
-	    (strlen(want) != 8 || strspn(want, "0123456789abcdef") != 8))
-		return err_set(
-		    err, ERR_USAGE, "field 'run_id' must be 8 hex digits");
-	if (want) {
-		struct err none = ERR_INIT;
-		json_t *had = run_row(want, &none);
-		err_release(&none);
-		if (had && strcmp(str(had, "id"), want) == 0) {
-			json_decref(had);
-			return err_set(
-			    err, ERR_EXISTS, "run %s exists already", want);
-		}
-		json_decref(had);
-		snprintf(id, sizeof id, "%s", want);
-	} else
-		do
-			random_hex(id, 8);
-		while (workflow_find(id));
 	char *a = args ? json_dumps(args, JSON_COMPACT) : xstrdup("{}");
 	char *e = env ? json_dumps(env, JSON_COMPACT) : xstrdup("[]");
 	sqlite3_stmt *st = store_stmt(&galley_db,

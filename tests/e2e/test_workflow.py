@@ -194,7 +194,7 @@ def test_project_workflows_win_over_personal_ones(galley, repo):
     assert [(w["name"], w["where"], w["shadowed"]) for w in ls] == [
         ("same", "project", False), ("mine", "personal", False),
         ("same", "personal", True), ("deep-research", "built-in", False),
-        ("audit", "built-in", False)]
+        ("audit", "built-in", False), ("batch", "built-in", False)]
     assert galley.ok("workflow", "run", "same", cwd=repo).stdout == \
         "project\n"
     assert galley.ok("workflow", "run", "mine", cwd=repo).stdout == "mine\n"
