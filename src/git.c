@@ -161,28 +161,3 @@ git_line(const char *dir, const char *const args[])
 	git_result_release(&r);
 	return line;
 }
-
-/* Fire and forget, for the daemon: it must never wait on git. The child
- * is reaped by the daemon's SIGCHLD handler. */
-int
-git_spawn_detached(const char *dir, const char *const args[])
-{
-	const char *argv[64];
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int n = 0, rc;
-
-	argv[n++] = "git";
-	argv[n++] = "-C";
-	argv[n++] = dir;
-	for (int i = 0; args[i] != NULL && n < 63; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawnp(&pid, "git", &fa, NULL, (char *const *)argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	return rc == 0 ? 0 : -1;
-}

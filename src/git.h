@@ -30,7 +30,4 @@ int git_ok_input(const char *dir, const char *input, struct git_result *,
 /* First line of stdout, trimmed; NULL if git failed. Caller frees. */
 char *git_line(const char *dir, const char *const args[]);
 
-/* Start git without waiting for it (the daemon's use). */
-int git_spawn_detached(const char *dir, const char *const args[]);
-
 #endif

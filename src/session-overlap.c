@@ -17,6 +17,7 @@
 #include "session-overlap.h"
 #include "session.h"
 #include "util.h"
+#include "worktree.h"
 #include "xmalloc.h"
 
 extern char **environ;
@@ -157,21 +158,20 @@ session_set_merged(struct session *s, const char *into)
 
 /* A running session's worktree is locked, so `git worktree remove` or
  * prune by hand cannot take it from under the agent; the reason names the
- * session. Asynchronous: the daemon never waits on git. */
+ * session. A small file write, in order (worktree_set_locked). */
 static void
 worktree_lock(struct session *s, int lock)
 {
-	char *reason;
+	char *reason = NULL;
 
 	if (s->worktree == NULL || s->repo == NULL)
 		return;
-	xasprintf(&reason, "galley session %s (%s) is running", s->id, s->name);
-	const char *on[] = {
-	    "worktree", "lock", "--reason", reason, s->worktree, NULL};
-	const char *off[] = {"worktree", "unlock", s->worktree, NULL};
-	if (git_spawn_detached(s->repo, lock ? on : off) < 0)
-		log_warn("session %s: cannot run git to %slock its worktree",
-		    s->id, lock ? "" : "un");
+	if (lock)
+		xasprintf(&reason, "galley session %s (%s) is running", s->id,
+		    s->name);
+	if (worktree_set_locked(s->worktree, reason) < 0)
+		log_warn("session %s: cannot %slock its worktree %s", s->id,
+		    lock ? "" : "un", s->worktree);
 	free(reason);
 }
 

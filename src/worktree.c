@@ -375,6 +375,35 @@ repo_unlock(int fd)
 		close(fd);
 }
 
+/* What `git worktree lock --reason R` / `unlock` do: write or remove the
+ * admin dir's "locked" file. Done here, in order, because two git
+ * processes started a moment apart (a session that ends as it starts)
+ * can run out of order and leave a finished session's worktree locked. */
+int
+worktree_set_locked(const char *path, const char *reason)
+{
+	struct buf dotgit = BUF_INIT;
+	char *dotgit_path, *lock = NULL;
+	int rc = -1;
+
+	xasprintf(&dotgit_path, "%s/.git", path);
+	if (read_file(dotgit_path, &dotgit, 4096, NULL) < 0 ||
+	    dotgit.len < 10 || strncmp(dotgit.data, "gitdir: /", 9) != 0)
+		goto out;
+	xasprintf(&lock, "%.*s/locked", (int)strcspn(dotgit.data + 8, "\r\n"),
+	    dotgit.data + 8);
+	if (reason != NULL)
+		rc = write_file_replace(
+		    lock, reason, strlen(reason), 0644, 0, NULL);
+	else
+		rc = unlink(lock) == 0 || errno == ENOENT ? 0 : -1;
+out:
+	buf_release(&dotgit);
+	free(dotgit_path);
+	free(lock);
+	return rc;
+}
+
 char *
 worktree_dir_name(const char *name)
 {

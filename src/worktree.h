@@ -52,6 +52,8 @@ void wt_risk_describe(struct wt_risk *, struct buf *);
 int worktree_remove(const char *main, const char *path, const char *branch,
     int force, int *kept_branch, struct err *);
 char *worktree_dir_name(const char *name);
+/* Lock (reason) or unlock (NULL) a linked worktree as git does. */
+int worktree_set_locked(const char *path, const char *reason);
 
 /* Copy .worktreeinclude'd ignored files; link symlinkDirectories. */
 int worktree_populate(struct repo_info *, const char *path, json_t *symlinks,
