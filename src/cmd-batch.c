@@ -17,6 +17,7 @@
 #include "cmd-batch.h"
 #include "cmd.h"
 #include "git.h"
+#include "runtime.h"
 #include "settings.h"
 #include "util.h"
 #include "workflow.h"
@@ -170,8 +171,11 @@ follow(struct cmd_ctx *ctx, const char *id, int show)
 	for (;;) {
 		int rc =
 		    dirty ? 0 : client_event(&ctx->cl, &ev, 2000, &ctx->err);
-		if (rc < 0)
+		if (rc < 0) { /* the daemon went away: the batch goes on */
+			json_decref(st);
+			st = NULL;
 			break;
+		}
 		if (rc > 0) {
 			int mine = strcmp(session_str(ev, "run"), id) == 0;
 			const char *name = session_str(ev, "event");
@@ -179,8 +183,11 @@ follow(struct cmd_ctx *ctx, const char *id, int show)
 			json_decref(ev);
 			if (!dirty)
 				continue;
-			/* a burst of changes: drawn once it settles */
-			while (client_event(&ctx->cl, &ev, 150, &ctx->err) > 0)
+			/* a burst of changes: drawn once it settles, or after
+			 * 300 ms in a daemon that never goes quiet */
+			uint64_t until = now_ms() + 300;
+			while (now_ms() < until &&
+			    client_event(&ctx->cl, &ev, 100, &ctx->err) > 0)
 				json_decref(ev);
 		}
 		dirty = 0;
@@ -640,6 +647,8 @@ batch_run(struct cmd_ctx *ctx)
 	if (n == 0 && o.plan == NULL)
 		return cmd_usage_error(
 		    ctx, "what should the batch change? (or --plan FILE)");
+	if (o.runtime && runtime_find(o.runtime) == NULL)
+		return cmd_usage_error(ctx, "no runtime '%s'", o.runtime);
 	if (n == 1 && (av[0][0] == '\0' || strlen(av[0]) > 64 * 1024))
 		return cmd_usage_error(
 		    ctx, "the instruction must be 1 byte to 64 KiB");
@@ -671,7 +680,9 @@ const struct cmd_entry cmd_batch_entry = {
         "      -m, --model M   the planner's and workers' model\n"
         "      -r RUNTIME      claude (default); fake: the instruction is\n"
         "                      the fake planner's script and each unit's\n"
-        "                      prompt a fake worker's (offline)\n"
+        "                      prompt a fake worker's (offline); exec:\n"
+        "                      shell commands (the planner's output is\n"
+        "                      the plan)\n"
         "      -y, --yes       start without asking\n"
         "      --plan-only     write the plan (batch-plan.json, or --out\n"
         "                      FILE) and stop\n"

@@ -8,7 +8,8 @@
 --              base_ref (its branch), repo (the main checkout), remote,
 --              runtime, model
 -- With runtime=fake the planner's instruction and each unit's prompt
--- are fake-agent scripts, so a batch runs offline.
+-- are fake-agent scripts (with exec, shell commands), so a batch runs
+-- offline.
 meta = {
   name = "batch",
   description = "one change split over isolated workers, each a PR",
@@ -56,7 +57,8 @@ end
 
 local function plan_mode(a)
   phase("plan")
-  local prompt = a.runtime == "fake" and a.instruction or planner_prompt(a)
+  local prompt = (a.runtime == "fake" or a.runtime == "exec")
+    and a.instruction or planner_prompt(a)
   local plan = agent(prompt, {label = "planner", schema = json.decode(a.schema),
     runtime = a.runtime, model = a.model, tools = {"Read", "Grep", "Glob"}})
   plan.instruction = plan.instruction or a.instruction
@@ -105,7 +107,8 @@ local function unit(a, plan, n, u)
   local wt = a.repo .. "/.galley/worktrees/" .. name
   local branch = "galley/" .. name
   set(n, {status = "working"})
-  local prompt = a.runtime == "fake" and u.prompt
+  -- a fake worker's script, or an exec worker's command, as written
+  local prompt = (a.runtime == "fake" or a.runtime == "exec") and u.prompt
     or worker_prompt(a, plan, n, u)
   local ok, err = pcall(agent, prompt, {label = "unit-" .. n,
     isolation = "worktree", name = name, base = a.base,

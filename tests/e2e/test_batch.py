@@ -231,6 +231,16 @@ def test_no_remote_lists_branches_and_pushes_nothing(galley, repo):
     assert git(repo, "remote") == ""
 
 
+def test_exec_workers_run_their_shell_commands(galley, repo):
+    # -r exec: each unit's prompt is a shell command run in its worktree
+    units = [unit(n, prompt=f"echo {n} > f{n}.txt") for n in (1, 2, 3)]
+    st = batch_json(galley, repo, plan_file(galley, units), "-r", "exec")
+    assert st["done"] == 3 and st["failed"] == 0
+    run = st["batch"]
+    for n in (1, 2, 3):
+        assert git(repo, "show", f"galley/batch-{run}-{n}:f{n}.txt") == str(n)
+
+
 def test_a_daemon_killed_mid_batch_resumes_and_no_unit_runs_twice(
         galley, repo):
     with_origin(galley, repo)
@@ -325,4 +335,6 @@ def test_a_malformed_plan_names_the_bad_field(galley, repo):
     galley.fail("batch", "status", cwd=repo, code=2)
     galley.fail("batch", "--units", "9-3", "x", cwd=repo, code=2)
     galley.fail("batch", "status", "zz", cwd=repo, code=2)
+    galley.fail("batch", "-r", "bogus", "x", cwd=repo, code=2,
+                match="no runtime 'bogus'")
     assert not (repo / ".galley" / "worktrees").exists()
