@@ -8,7 +8,7 @@ libclang-rt-dev
 libuv1-dev libvterm-dev libncurses-dev libjansson-dev libsqlite3-dev
 liblua5.4-dev libyaml-dev libcmocka-dev
 python3 python3-pytest python3-pexpect util-linux procps
-dtach hyperfine bubblewrap"
+dtach hyperfine bubblewrap slurm-wlm"
 
 missing=""
 for p in $PKGS; do

@@ -1,6 +1,7 @@
 /* galley doctor: check what galley needs (tools, sandboxes, directories,
  * socket, daemon, store) and say what to do about each failure. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "cmd.h"
 #include "sandbox.h"
 #include "server.h"
+#include "settings.h"
 #include "session.h"
 #include "store.h"
 #include "util.h"
@@ -247,6 +249,64 @@ check_daemon(struct cmd_ctx *ctx, struct check *ck)
 	}
 }
 
+/* The Slurm executor's tools and shared directory: a failure only where
+ * Slurm is asked for (executor.default), else what is missing, said. */
+static void
+check_slurm(struct check *ck)
+{
+	struct settings set;
+	const char *dflt = NULL, *shared = NULL;
+	char detail[2 * PATH_MAX + 100], real[PATH_MAX], top[PATH_MAX];
+	int want, loaded = settings_load(&set, ".", NULL) == 0;
+
+	if (loaded) {
+		dflt = settings_get_str(&set, "executor.default");
+		shared = settings_get_str(&set, "executor.slurm.sharedDir");
+	}
+	want = dflt && strcmp(dflt, "slurm") == 0;
+	char *sb = tool_version("sbatch --version 2>/dev/null");
+	char *sq = tool_version("squeue --version 2>/dev/null");
+	if (sb == NULL || sq == NULL) {
+		report(ck, "slurm", 0,
+		    "sbatch or squeue not on PATH (needed for --on slurm)",
+		    want ? "install slurm-client, or set executor.default "
+		           "to local"
+		         : NULL);
+		goto out;
+	}
+	char *ping = tool_version("timeout 30 scontrol ping 2>&1");
+	int up = ping && strstr(ping, "is UP") != NULL;
+	snprintf(detail, sizeof detail, "%s; %s", sb,
+	    ping ? ping : "scontrol ping: no answer");
+	report(ck, "slurm", up, detail,
+	    want ? "start slurmctld, or check SLURM_CONF" : NULL);
+	free(ping);
+	const char *state = path_state_dir();
+	if (shared == NULL || *shared == '\0')
+		snprintf(detail, sizeof detail,
+		    "executor.slurm.sharedDir not set: the nodes must see %s",
+		    state);
+	else if (realpath(shared, top) == NULL)
+		snprintf(detail, sizeof detail, "%s does not exist", shared);
+	else if (realpath(state, real) == NULL ||
+	    strncmp(real, top, strlen(top)) != 0)
+		snprintf(detail, sizeof detail,
+		    "galley's state %s is not under %s", state, top);
+	else {
+		snprintf(detail, sizeof detail, "%s holds galley's state", top);
+		report(ck, "slurm dir", 1, detail, NULL);
+		goto out;
+	}
+	report(ck, "slurm dir", 0, detail,
+	    shared && *shared ? "set GALLEY_HOME under executor.slurm.sharedDir"
+	                      : NULL);
+out:
+	free(sb);
+	free(sq);
+	if (loaded)
+		settings_release(&set);
+}
+
 static int
 doctor_run(struct cmd_ctx *ctx)
 {
@@ -287,6 +347,7 @@ doctor_run(struct cmd_ctx *ctx)
 	check_claude(&ck, fix);
 	json_t *sandbox = check_sandbox(&ck);
 	check_dirs(&ck);
+	check_slurm(&ck);
 	check_daemon(ctx, &ck);
 	if (ctx->json) {
 		json_t *o = json_pack("{s:b, s:O, s:O}", "ok", ck.failed == 0,

@@ -121,6 +121,7 @@ const struct cmd_entry cmd_exec_entry = {
             "                      galley/NAME (-w -- CMD: named from CMD)\n"
             "      --no-worktree   run in the directory itself (the default)\n"
             "      --base B        worktree base: default (branch) or head\n"
-            "                      (setting worktree.baseRef)\n" QUEUE_HELP,
+            "                      (setting worktree.baseRef)\n" QUEUE_HELP
+                EXECUTOR_HELP,
     .run = exec_run,
 };

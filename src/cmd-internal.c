@@ -220,14 +220,16 @@ const struct cmd_entry cmd_events_entry = {
 static int
 host_run(struct cmd_ctx *ctx)
 {
-	if (ctx->argc != 2 || !id_valid(ctx->argv[1]))
-		return cmd_usage_error(ctx, "expected a session id");
-	return host_main(ctx->argv[1]);
+	int remote = ctx->argc == 3 && strcmp(ctx->argv[1], "--remote") == 0;
+
+	if (ctx->argc != 2 + remote || !id_valid(ctx->argv[1 + remote]))
+		return cmd_usage_error(ctx, "expected [--remote] a session id");
+	return host_main(ctx->argv[1 + remote], remote);
 }
 
 const struct cmd_entry cmd_host_entry = {
     .name = "host",
-    .usage = "ID",
+    .usage = "[--remote] ID",
     .summary = "(internal) the per-session PTY host",
     .flags = CMD_INTERNAL | CMD_NOJSON,
     .run = host_run,

@@ -386,7 +386,7 @@ const struct cmd_entry cmd_new_entry = {
         "      --arg ARG       pass ARG to the runtime (repeatable)\n"
         "      --headless      claude -p with stream-json output; the\n"
         "                      final result is kept in the session\n" BUDGET_HELP
-            QUEUE_HELP
+            QUEUE_HELP EXECUTOR_HELP
         "  -C, --cwd DIR       working directory (default: here)\n"
         "  -s, --script FILE   read PROMPT from FILE (fake: its script)\n"
         "      --pin           pin the session\n"

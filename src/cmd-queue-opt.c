@@ -97,6 +97,7 @@ cmd_queue_request(struct cmd_ctx *ctx, json_t *req, struct start_opts *o)
 	 * settings file is still the caller's to hear about */
 	if (settings_load(&set, cwd, &ctx->err) < 0)
 		return -1;
+	int rc = cmd_executor_request(ctx, req, o, &set);
 	settings_release(&set);
-	return 0;
+	return rc;
 }

@@ -62,6 +62,24 @@ cmd_opt_start(struct cmd_ctx *ctx, int c, struct start_opts *o)
 	case OPT_SANDBOX:
 		o->sandbox = optarg;
 		return -1;
+	case OPT_ON:
+		o->on = optarg;
+		return -1;
+	case OPT_PARTITION:
+		o->partition = optarg;
+		return -1;
+	case OPT_TIME:
+		o->time = optarg;
+		return -1;
+	case OPT_CPUS:
+		o->cpus = optarg;
+		return -1;
+	case OPT_MEM:
+		o->mem = optarg;
+		return -1;
+	case OPT_NODES:
+		o->nodes = optarg;
+		return -1;
 	case 'B':
 		if (strcmp(optarg, "default") && strcmp(optarg, "head"))
 			return cmd_usage_error(

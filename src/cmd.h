@@ -98,6 +98,7 @@ int state_is_terminal(const char *state);
 /* Talk to a session's host through its executor (peek, send, attach);
  * cmd_executor is NULL, with ctx->err set, for an unknown executor. */
 struct executor;
+struct settings;
 const struct executor *cmd_executor(struct cmd_ctx *, json_t *session);
 int cmd_host_open(struct cmd_ctx *, json_t *session, struct proto_reader *);
 json_t *cmd_host_call(
@@ -114,11 +115,13 @@ struct start_opts {
 	int pin, use_wt;
 	const char *group, *after, *priority; /* the queue (cmd-queue-opt.c) */
 	const char *budget_usd, *budget_tokens, *sandbox; /* policy */
+	/* where: --on, and the job's size on a cluster (cmd-executor-opt.c) */
+	const char *on, *partition, *time, *cpus, *mem, *nodes;
 };
 #define START_OPTS_INIT                                                        \
 	{                                                                      \
 		NULL, NULL, NULL, NULL, 0, -1, NULL, NULL, NULL, NULL, NULL,   \
-		    NULL                                                       \
+		    NULL, NULL, NULL, NULL, NULL, NULL, NULL                   \
 	}
 #define OPT_GROUP 0x101
 #define OPT_AFTER 0x102
@@ -126,11 +129,23 @@ struct start_opts {
 #define OPT_BUDGET_USD 0x104
 #define OPT_BUDGET_TOKENS 0x105
 #define OPT_SANDBOX 0x106
+#define OPT_ON 0x107
+#define OPT_PARTITION 0x108
+#define OPT_TIME 0x109
+#define OPT_CPUS 0x10a
+#define OPT_MEM 0x10b
+#define OPT_NODES 0x10c
 #define START_LONGOPTS                                                         \
 	{"group", required_argument, NULL, OPT_GROUP},                         \
 	    {"budget-usd", required_argument, NULL, OPT_BUDGET_USD},           \
 	    {"budget-tokens", required_argument, NULL, OPT_BUDGET_TOKENS},     \
 	    {"sandbox", required_argument, NULL, OPT_SANDBOX},                 \
+	    {"on", required_argument, NULL, OPT_ON},                           \
+	    {"partition", required_argument, NULL, OPT_PARTITION},             \
+	    {"time", required_argument, NULL, OPT_TIME},                       \
+	    {"cpus", required_argument, NULL, OPT_CPUS},                       \
+	    {"mem", required_argument, NULL, OPT_MEM},                         \
+	    {"nodes", required_argument, NULL, OPT_NODES},                     \
 	    {"after", required_argument, NULL, OPT_AFTER},                     \
 	    {"priority", required_argument, NULL, OPT_PRIORITY},               \
 	    {"name", required_argument, NULL, 'n'},                            \
@@ -147,6 +162,15 @@ int cmd_opt_start(struct cmd_ctx *, int c, struct start_opts *);
 /* --group, --after, --priority and the limits from settings, into a
  * `new` request (cmd-queue-opt.c). */
 int cmd_queue_request(struct cmd_ctx *, json_t *req, struct start_opts *);
+/* --on and the job's size, into the request (cmd-executor-opt.c). */
+int cmd_executor_request(
+    struct cmd_ctx *, json_t *req, struct start_opts *, struct settings *);
+#define EXECUTOR_HELP                                                            \
+	"      --on E          where it runs: local, or slurm (a batch job on\n" \
+	"                      the cluster; setting executor.default)\n"         \
+	"      --partition P, --time T, --cpus N, --mem M, --nodes N\n"          \
+	"                      the Slurm job's size (sbatch's -p -t -c --mem\n"  \
+	"                      -N; settings executor.slurm.*)\n"
 #define BUDGET_HELP                                                            \
 	"      --budget-usd X  hold the session once it has cost X dollars\n"  \
 	"                      (budget raise releases it; stopped at\n"        \

@@ -5,6 +5,7 @@
 
 static const struct executor *const executors[] = {
     &executor_local,
+    &executor_slurm,
     NULL,
 };
 

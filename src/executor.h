@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "err.h"
 #include "proto.h"
+#include "state.h"
 
 struct session;
 
@@ -29,6 +30,11 @@ struct executor_sink {
 	void (*status)(struct session *, long pid);
 	void (*exited)(struct session *, int code, int sig);
 	void (*lost)(struct session *, enum executor_lost);
+	/* it ended in a way the executor knows better than an exit status
+	 * says (a cluster cancelled it, its time ran out, its node died):
+	 * the state and why; code < 0 when no exit status is known */
+	void (*ended)(struct session *, int code, int sig, enum session_state,
+	    const char *reason);
 	/* the answer to peek */
 	void (*screen)(struct session *, const char *screen);
 	/* its output could not all be kept (a full disk): why, and from
@@ -70,6 +76,7 @@ struct executor {
 };
 
 extern const struct executor executor_local;
+extern const struct executor executor_slurm;
 
 /* By name ("local" when NULL); NULL for an unknown one. */
 const struct executor *executor_find(const char *name);

@@ -22,6 +22,7 @@
 #include "ptyfork.h"
 #include "sandbox.h"
 #include "screen.h"
+#include "sock.h"
 #include "trim.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -330,7 +331,7 @@ strv_free(char **v)
 }
 
 int
-host_main(const char *id)
+host_main(const char *id, int remote)
 {
 	struct err err = ERR_INIT;
 	char *path = NULL, **argv = NULL, **envp = NULL, **confine = NULL;
@@ -390,8 +391,21 @@ host_main(const char *id)
 	uv_timer_init(host.loop, &host.trim_timer);
 	uv_timer_init(host.loop, &host.enter_timer);
 	uv_pipe_init(host.loop, &host.listener, 0);
-	set_cloexec(3);
-	if (uv_pipe_open(&host.listener, 3) != 0 ||
+	int lfd = 3;
+	if (remote) {
+		/* on a cluster node: no daemon here to bind it for us; the
+		 * daemon connects once Slurm says the job runs */
+		char *sp;
+		xasprintf(&sp, "%s/host.sock", host.dir);
+		lfd = sock_listen(sp, &err);
+		free(sp);
+		if (lfd < 0) {
+			log_error("%s", err.msg.data);
+			goto fail;
+		}
+	}
+	set_cloexec(lfd);
+	if (uv_pipe_open(&host.listener, lfd) != 0 ||
 	    uv_listen((uv_stream_t *)&host.listener, 64, listener_cb) != 0) {
 		log_error("no listening socket on fd 3");
 		goto fail;
@@ -451,5 +465,6 @@ fail:
 	free(host.dir);
 	host_records_free();
 	err_release(&err);
-	return rc;
+	/* under Slurm the job ends as the program did (sacct, squeue) */
+	return rc == 0 && remote ? host.exit_code & 0xff : rc;
 }

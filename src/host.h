@@ -52,7 +52,9 @@ struct host {
 
 extern struct host host;
 
-int host_main(const char *id);
+/* remote: under a cluster's scheduler, binding host.sock itself (the
+ * daemon binds it and passes fd 3 to a local host). */
+int host_main(const char *id, int remote);
 int host_write_pty(const char *, size_t);
 void host_resize(int rows, int cols);
 void host_signal(int sig, int grace_ms);

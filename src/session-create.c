@@ -9,6 +9,7 @@
 #include "log.h"
 #include "names.h"
 #include "runtime.h"
+#include "executor.h"
 #include "sandbox.h"
 #include "session-life.h"
 #include "session.h"
@@ -159,7 +160,7 @@ fill(struct session *s, const struct session_spec *sp, json_t *argv,
 	s->pinned = sp->pin;
 	s->priority = sp->priority;
 	s->grp = xstrdup(sp->group ? sp->group : "default");
-	s->executor = xstrdup("local");
+	s->executor = xstrdup(sp->executor ? sp->executor : "local");
 	s->hook_token = xmalloc(33);
 	random_hex(s->hook_token, 32);
 	s->created_at = s->updated_at = wall_ms();
@@ -196,9 +197,10 @@ write_host_spec(struct session *s, const struct session_spec *sp, json_t *argv,
 	if (want)
 		plan = sandbox_plan(want, json_object_get(want, "applied"),
 		    sp->runtime, sp->cwd, dir, env);
-	spec = json_pack("{s:O, s:s, s:o, s:i, s:i, s:i, s:o*}", "argv", argv,
-	    "cwd", sp->cwd, "env", env, "rows", sp->rows, "cols", sp->cols,
-	    "scrollback", sp->scrollback, "sandbox", plan);
+	spec = json_pack("{s:O, s:s, s:o, s:i, s:i, s:i, s:o*, s:O*}", "argv",
+	    argv, "cwd", sp->cwd, "env", env, "rows", sp->rows, "cols",
+	    sp->cols, "scrollback", sp->scrollback, "sandbox", plan, "slurm",
+	    sp->slurm);
 	text = json_dumps(spec, JSON_COMPACT);
 	json_decref(spec);
 	rc = write_file_replace(path, text, strlen(text), 0600, 0, err);
@@ -244,6 +246,18 @@ session_create(const struct session_spec *sp, struct err *err)
 
 	if (spec_check(sp, err) < 0 || check_against_daemon(s, sp, err) < 0)
 		goto fail;
+	if (sp->executor && executor_find(sp->executor) == NULL) {
+		err_set(err, ERR_USAGE, "no executor '%s' (local or slurm)",
+		    sp->executor);
+		goto fail;
+	}
+	if (sp->slurm &&
+	    (sp->executor == NULL || strcmp(sp->executor, "slurm") != 0)) {
+		err_set(err, ERR_USAGE,
+		    "a job size (partition, time, cpus, mem, nodes) needs "
+		    "the slurm executor");
+		goto fail;
+	}
 	if ((rt = runtime_find(sp->runtime)) == NULL) {
 		runtime_unknown(sp->runtime, err);
 		goto fail;

@@ -227,6 +227,33 @@ on_lost(struct session *s, enum executor_lost why)
 	}
 }
 
+static void
+on_ended(struct session *s, int code, int sig, enum session_state st,
+    const char *reason)
+{
+	if (session_terminal(s))
+		return;
+	s->has_exit = code >= 0;
+	s->exit_code = code < 0 ? 0 : sig ? 128 + sig : code;
+	s->exit_signal = code < 0 ? 0 : sig;
+	s->ended_at = wall_ms();
+	if (s->stop_requested)
+		session_set_state(s, SESSION_STOPPED, NULL,
+		    s->stop_reason ? s->stop_reason : "stopped by user");
+	else
+		session_set_state(s, st, NULL, reason);
+	executor_of(s)->detach(s);
+	if (s->restart_pending) {
+		struct err err = ERR_INIT;
+		s->restart_pending = 0;
+		session_event(s, "restart", NULL);
+		if (resume_spec(s, &err) < 0 || session_spawn(s, &err) < 0)
+			session_set_state(
+			    s, SESSION_FAILED, NULL, err.msg.data);
+		err_release(&err);
+	}
+}
+
 /* The host could not keep all of the output: flagged in ls, peek and the
  * view (output_error), and an event; not a state, since the session may
  * well go on working. */
@@ -253,6 +280,7 @@ session_life_sink(struct executor_sink *sink)
 	sink->status = on_status;
 	sink->exited = on_exited;
 	sink->lost = on_lost;
+	sink->ended = on_ended;
 	sink->output_lost = on_output_lost;
 }
 
@@ -261,7 +289,7 @@ session_life_sink(struct executor_sink *sink)
 int
 session_stop(struct session *s, int grace_ms, struct err *err)
 {
-	if (s->state == SESSION_QUEUED) {
+	if (s->state == SESSION_QUEUED && s->job_id == NULL) {
 		/* never started: it just leaves the line */
 		s->queue_pos = 0;
 		session_set_state(s, SESSION_STOPPED, NULL, "stopped by user");
@@ -279,7 +307,7 @@ session_stop(struct session *s, int grace_ms, struct err *err)
 int
 session_restart(struct session *s, struct err *err)
 {
-	if (s->state == SESSION_QUEUED)
+	if (s->state == SESSION_QUEUED && s->job_id == NULL)
 		return err_set(err, ERR_FAILED,
 		    "session '%s' has not started yet", s->name);
 	if (session_name_taken(s->name, s))

@@ -248,7 +248,8 @@ line_up(struct counts *c, struct session ***line, size_t *cap)
 	TAILQ_FOREACH(s, &session_table, entry) {
 		if (session_live(s))
 			count_live(c, s);
-		if (s->state != SESSION_QUEUED)
+		/* queued by a cluster, not by galley's line */
+		if (s->state != SESSION_QUEUED || s->job_id)
 			continue;
 		if (n == *cap) {
 			*cap = *cap ? *cap * 2 : 32;

@@ -32,11 +32,11 @@ session_free(struct session *s)
 	char **strs[] = {&s->name, &s->kind, &s->runtime, &s->waiting_for,
 	    &s->reason, &s->prompt, &s->cwd, &s->worktree, &s->branch, &s->grp,
 	    &s->executor, &s->model, &s->runtime_session_id, &s->team,
-	    &s->workflow, &s->parent, &s->boot_id, &s->hook_token, &s->spec,
-	    &s->transcript_path, &s->last_tool, &s->repo, &s->base,
-	    &s->base_ref, &s->result, &s->first_block, &s->held_wait,
-	    &s->repeat_key, &s->stop_reason, &s->project, &s->merged_into,
-	    &s->output_error, &s->member};
+	    &s->workflow, &s->parent, &s->boot_id, &s->job_id, &s->node,
+	    &s->hook_token, &s->spec, &s->transcript_path, &s->last_tool,
+	    &s->repo, &s->base, &s->base_ref, &s->result, &s->first_block,
+	    &s->held_wait, &s->repeat_key, &s->stop_reason, &s->project,
+	    &s->merged_into, &s->output_error, &s->member};
 	for (size_t i = 0; i < nitems(strs); i++)
 		free(*strs[i]);
 	session_uncache(s);
@@ -106,7 +106,10 @@ session_terminal(struct session *s)
 int
 session_live(struct session *s)
 {
-	return state_table[s->state].live;
+	/* a job a cluster holds in its queue is live: it may start
+	 * any moment, and stop, rm and adoption must reach it */
+	return state_table[s->state].live ||
+	    (s->state == SESSION_QUEUED && s->job_id != NULL);
 }
 
 struct session *
@@ -288,6 +291,10 @@ session_to_json(struct session *s)
 	    o, "group", json_string(s->grp ? s->grp : "default"));
 	json_object_set_new(
 	    o, "executor", json_string(s->executor ? s->executor : "local"));
+	if (s->job_id) { /* on a cluster */
+		json_object_set_new(o, "job_id", json_string(s->job_id));
+		set_nullable(o, "node", s->node);
+	}
 	json_object_set_new(
 	    o, "pid", s->pid > 0 ? json_integer(s->pid) : json_null());
 	json_object_set_new(o, "host_pid",
@@ -554,6 +561,9 @@ session_row_text(struct session *s, size_t *len)
 	}
 	struct buf one = BUF_INIT;
 	size_t chars = 0;
+	if (s->job_id) /* where on the cluster */
+		buf_addf(&one, "[%s job %s] ", s->node ? s->node : "slurm",
+		    s->job_id);
 	for (const char *p = detail ? detail : ""; *p && chars < 160; p++) {
 		unsigned char c = (unsigned char)*p;
 		buf_addc(&one, c < 0x20 ? ' ' : (char)c);

@@ -31,6 +31,7 @@ struct session {
 	char *name, *kind, *runtime, *waiting_for, *reason, *prompt;
 	char *cwd, *worktree, *branch, *grp, *executor, *model;
 	char *runtime_session_id, *team, *workflow, *parent, *boot_id;
+	char *job_id, *node;          /* a cluster's job (executor-slurm.c) */
 	char *hook_token, *spec;      /* spec: argv etc. as JSON, never env */
 	char *repo, *base, *base_ref; /* worktree sessions: main repo, base */
 	char *result;   /* headless runs: the runtime's final result (JSON) */

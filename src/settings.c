@@ -56,6 +56,12 @@ static const struct skey {
     {"scrollback", T_INT, NULL, "2000", 0, 0},
     {"claude.path", T_STR, NULL, NULL, 0, 0},
     {"claude.preAccept", T_BOOL, NULL, "false", 0, 0},
+    {"executor.default", T_ENUM, "local|slurm", "\"local\"", 0, 0},
+    {"executor.slurm.partition", T_STR, NULL, NULL, 0, 0},
+    {"executor.slurm.account", T_STR, NULL, NULL, 0, 0},
+    {"executor.slurm.sbatchArgs", T_STRV, NULL, "[]", 0, 0},
+    {"executor.slurm.sharedDir", T_STR, NULL, NULL, 0, 0},
+    {"executor.slurm.pollSeconds", T_NUM, NULL, "1", 0, 0},
 };
 
 static const char *const scope_names[] = {

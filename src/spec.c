@@ -66,6 +66,8 @@ static const struct field fields[] = {
     {"budget_usd", F_NUM, O(budget_usd), 0, 0, 0},
     {"budget_tokens", F_INT, O(budget_tokens), 0, 1000000000000000LL, 1},
     {"sandbox", F_OBJ, O(sandbox), 0, 0, 0},
+    {"executor", F_NAME, O(executor), 0, 0, 0},
+    {"slurm", F_OBJ, O(slurm), 0, 0, 0},
 };
 #undef O
 
@@ -258,6 +260,52 @@ check_sandbox(json_t *sb, struct err *err)
 	return 0;
 }
 
+/* The job's size on a cluster: what sbatch takes, checked here so that a
+ * bad value is the caller's error, not a failed job. */
+static int
+check_slurm(json_t *o, struct err *err)
+{
+	static const char *const strs[] = {"partition", "time", "mem"};
+	static const char *const sets[] = {
+	    "A-Za-z0-9._-", "0-9:-", "0-9KMGTkmgt"};
+	static const char *const chars[] = {
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-",
+	    "0123456789:-", "0123456789KMGTkmgt"};
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(o, k, v)
+	{
+		int known = 0;
+		for (size_t i = 0; i < nitems(strs); i++) {
+			if (strcmp(k, strs[i]) != 0)
+				continue;
+			const char *t = json_string_value(v);
+			size_t n = t ? strlen(t) : 0;
+			if (n == 0 || n > 64 || strspn(t, chars[i]) != n ||
+			    (i == 2 && strspn(t, "0123456789") == 0))
+				return err_set(err, ERR_USAGE,
+				    "field 'slurm.%s' must be 1 to 64 of "
+				    "[%s]",
+				    k, sets[i]);
+			known = 1;
+		}
+		if (strcmp(k, "cpus") == 0 || strcmp(k, "nodes") == 0) {
+			json_int_t n = json_integer_value(v);
+			if (!json_is_integer(v) || n < 1 || n > 4096)
+				return err_set(err, ERR_USAGE,
+				    "field 'slurm.%s' must be 1 to 4096", k);
+			known = 1;
+		}
+		if (!known)
+			return err_set(err, ERR_USAGE,
+			    "field 'slurm.%.32s' is not one of partition, "
+			    "time, mem, cpus, nodes",
+			    k);
+	}
+	return 0;
+}
+
 int
 spec_check(const struct session_spec *sp, struct err *err)
 {
@@ -268,6 +316,8 @@ spec_check(const struct session_spec *sp, struct err *err)
 		return err_set(
 		    err, ERR_USAGE, "field 'cwd' must be an absolute path");
 	if (sp->sandbox && check_sandbox(sp->sandbox, err) < 0)
+		return -1;
+	if (sp->slurm && check_slurm(sp->slurm, err) < 0)
 		return -1;
 	return 0;
 }

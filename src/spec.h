@@ -57,6 +57,11 @@ struct session_spec {
 	 * daemon only, never from a request */
 	struct strv write_only;
 	char *workflow; /* the run it is an agent of (daemon only) */
+
+	/* where it runs: "local" (default) or "slurm", and the job's size
+	 * there: {"partition","time","mem": strings, "cpus","nodes": ints} */
+	char *executor;
+	json_t *slurm;
 };
 
 /* Defaults: runtime exec, 80x24, 2000 lines of scrollback. */

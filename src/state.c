@@ -14,6 +14,7 @@ const struct state_info state_table[SESSION_NSTATES] = {
     [SESSION_FAILED] = {"failed", 0, 1, 0, 0},
     [SESSION_STOPPED] = {"stopped", 0, 1, 0, 0},
     [SESSION_INTERRUPTED] = {"interrupted", 0, 1, 0, 0},
+    [SESSION_UNKNOWN] = {"unknown", 1, 0, 0, 0},
 };
 
 const char *

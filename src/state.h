@@ -16,6 +16,8 @@ enum session_state {
 	SESSION_FAILED,
 	SESSION_STOPPED,
 	SESSION_INTERRUPTED,
+	SESSION_UNKNOWN, /* its executor cannot tell (a cluster's controller
+	                  * does not answer): as it was, once it can */
 	SESSION_NSTATES
 };
 

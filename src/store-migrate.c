@@ -210,6 +210,10 @@ const struct migration store_migrations[] = {
         "ALTER TABLE workflow_runs ADD COLUMN progress TEXT;"
         "ALTER TABLE workflow_runs ADD COLUMN parallel INTEGER NOT NULL "
         "DEFAULT 0;"},
+    {10,
+        /* a session on a cluster: its job there, and the node it runs on */
+        "ALTER TABLE sessions ADD COLUMN job_id TEXT;"
+        "ALTER TABLE sessions ADD COLUMN node TEXT;"},
 };
 
 const int store_nmigrations =
