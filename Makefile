@@ -29,6 +29,7 @@ bench: deps all
 	$(PY) bench/team.py
 	$(PY) bench/workflow.py
 	$(PY) bench/batch.py
+	$(PY) bench/slurm.py
 	sh scripts/claude-install.sh >/dev/null && $(PY) bench/claude.py
 
 install: all

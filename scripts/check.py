@@ -51,13 +51,13 @@ def unit(build, env):
         totals["failed"] += bad
 
 
-def e2e(build, env, tag):
+def e2e(build, env, tag, extra=()):
     xml = ROOT / build / f"e2e-{tag}.xml"
     if xml.exists():
         xml.unlink()
     e = dict(env, GALLEY_BIN=str(ROOT / build / "galley"))
     sh([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-        f"--junitxml={xml}", "tests/e2e"], env=e, check=False)
+        f"--junitxml={xml}", *extra, "tests/e2e"], env=e, check=False)
     if not xml.exists():
         totals["failed"] += 1
         return
@@ -134,7 +134,10 @@ def main():
     unit("build", env)
     unit("build-asan", san)
     e2e("build", env, "release")
-    e2e("build-asan", san, "asan")
+    # the Slurm tests once: their two minutes are Slurm's own clocks (a
+    # time limit is checked every 30 s), the same under either build, and
+    # the suite must stay under 15 minutes on 2 cores
+    e2e("build-asan", san, "asan", ["--ignore=tests/e2e/test_slurm.py"])
     print(f"check: {time.monotonic() - t0:.0f} s", flush=True)
     finish()
 
