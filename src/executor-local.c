@@ -2,9 +2,7 @@
  * The local executor: each session runs under its own `galley host`
  * process on this machine (host.c), which owns the PTY, the screen and
  * output.log, and writes an exit file when the program ends. The daemon
- * watches each host through one link (hello, "watch", then status and
- * exit events); when the session goes first the link is detached and
- * frees itself from its close callback.
+ * watches each host through one link (host-link.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -240,30 +238,6 @@ local_stop(struct session *s, int grace_ms, struct err *err)
 	return 0;
 }
 
-static int
-local_peek(struct session *s)
-{
-	if (s->link == NULL)
-		return -1;
-	json_t *m =
-	    json_pack("{s:s, s:i, s:i}", "cmd", "peek", "id", 1, "history", 0);
-	host_link_send(s->link, m);
-	json_decref(m);
-	return 0;
-}
-
-static int
-local_input(struct session *s, const char *text)
-{
-	if (s->link == NULL)
-		return -1;
-	json_t *m = json_pack("{s:s, s:i, s:s, s:b}", "cmd", "send", "id", 2,
-	    "text", text, "submit", 1);
-	host_link_send(s->link, m);
-	json_decref(m);
-	return 0;
-}
-
 /* A killed host is dead within milliseconds; REMOVE_POLL_MAX bounds the
  * wait for one that is not (stopped, or in uninterruptible sleep), after
  * which removal goes on: its files were renamed aside already. */
@@ -370,8 +344,8 @@ const struct executor executor_local = {
     .stop = local_stop,
     .orphan = local_orphan,
     .adopt = local_adopt,
-    .peek = local_peek,
-    .input = local_input,
+    .peek = host_link_peek,
+    .input = host_link_input,
     .kill = local_kill,
     .detach = local_detach,
     .shutdown = local_shutdown,

@@ -461,7 +461,8 @@ slurm_kill(struct session *s, void (*done)(void *), void *arg)
 	scancel("--signal=KILL", "--full", id, killed, k);
 }
 
-/* ---- adopt, peek, input -------------------------------------------------- */
+/* ---- adopt, shut down -----------------------------------------------------
+ */
 
 static void
 slurm_adopt(struct session *s)
@@ -473,30 +474,6 @@ slurm_adopt(struct session *s)
 		return;
 	}
 	slurm_poll_soon();
-}
-
-static int
-slurm_peek(struct session *s)
-{
-	if (s->link == NULL)
-		return -1;
-	json_t *m =
-	    json_pack("{s:s, s:i, s:i}", "cmd", "peek", "id", 1, "history", 0);
-	host_link_send(s->link, m);
-	json_decref(m);
-	return 0;
-}
-
-static int
-slurm_input(struct session *s, const char *text)
-{
-	if (s->link == NULL)
-		return -1;
-	json_t *m = json_pack("{s:s, s:i, s:s, s:b}", "cmd", "send", "id", 2,
-	    "text", text, "submit", 1);
-	host_link_send(s->link, m);
-	json_decref(m);
-	return 0;
 }
 
 static void
@@ -541,8 +518,8 @@ const struct executor executor_slurm = {
     .stop = slurm_stop,
     .orphan = slurm_orphan,
     .adopt = slurm_adopt,
-    .peek = slurm_peek,
-    .input = slurm_input,
+    .peek = host_link_peek,
+    .input = host_link_input,
     .kill = slurm_kill,
     .detach = slurm_detach,
     .shutdown = slurm_shutdown,

@@ -250,6 +250,30 @@ host_link_open(struct session *s, const struct host_link_cb *cb)
 	return 0;
 }
 
+int
+host_link_peek(struct session *s)
+{
+	if (s->link == NULL)
+		return -1;
+	json_t *m =
+	    json_pack("{s:s, s:i, s:i}", "cmd", "peek", "id", 1, "history", 0);
+	host_link_send(s->link, m);
+	json_decref(m);
+	return 0;
+}
+
+int
+host_link_input(struct session *s, const char *text)
+{
+	if (s->link == NULL)
+		return -1;
+	json_t *m = json_pack("{s:s, s:i, s:s, s:b}", "cmd", "send", "id", 2,
+	    "text", text, "submit", 1);
+	host_link_send(s->link, m);
+	json_decref(m);
+	return 0;
+}
+
 /* ---- exit files ---- */
 
 /* The exit file a host leaves behind: {"code":N} or {"signal":N}. */

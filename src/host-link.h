@@ -20,6 +20,10 @@ void host_link_init(const struct executor_sink *);
 int host_link_open(struct session *, const struct host_link_cb *);
 void host_link_send(struct host_link *, json_t *msg);
 void host_link_detach(struct host_link *);
+/* Ask for the screen (the sink's screen answers); type text and Enter.
+ * -1 without a link. */
+int host_link_peek(struct session *);
+int host_link_input(struct session *, const char *text);
 /* A status or exit event, told to the sink as it says. */
 void host_link_status(struct session *, json_t *ev);
 /* The exit file a host leaves behind: 0 with *code and *sig set, -1 if

@@ -126,6 +126,21 @@ last_screen_line(struct session *s, char *out, size_t size)
 	free(path);
 }
 
+/* A restart asked for while it ran: started again now that it ended. */
+static void
+restart_if_pending(struct session *s)
+{
+	struct err err = ERR_INIT;
+
+	if (!s->restart_pending)
+		return;
+	s->restart_pending = 0;
+	session_event(s, "restart", NULL);
+	if (resume_spec(s, &err) < 0 || session_spawn(s, &err) < 0)
+		session_set_state(s, SESSION_FAILED, NULL, err.msg.data);
+	err_release(&err);
+}
+
 static void
 on_exited(struct session *s, int code, int sig)
 {
@@ -174,15 +189,7 @@ on_exited(struct session *s, int code, int sig)
 	}
 	json_decref(res);
 	executor_find(s->executor)->detach(s);
-	if (s->restart_pending) {
-		struct err err = ERR_INIT;
-		s->restart_pending = 0;
-		session_event(s, "restart", NULL);
-		if (resume_spec(s, &err) < 0 || session_spawn(s, &err) < 0)
-			session_set_state(
-			    s, SESSION_FAILED, NULL, err.msg.data);
-		err_release(&err);
-	}
+	restart_if_pending(s);
 }
 
 static void
@@ -243,15 +250,7 @@ on_ended(struct session *s, int code, int sig, enum session_state st,
 	else
 		session_set_state(s, st, NULL, reason);
 	executor_of(s)->detach(s);
-	if (s->restart_pending) {
-		struct err err = ERR_INIT;
-		s->restart_pending = 0;
-		session_event(s, "restart", NULL);
-		if (resume_spec(s, &err) < 0 || session_spawn(s, &err) < 0)
-			session_set_state(
-			    s, SESSION_FAILED, NULL, err.msg.data);
-		err_release(&err);
-	}
+	restart_if_pending(s);
 }
 
 /* The host could not keep all of the output: flagged in ls, peek and the
