@@ -346,6 +346,20 @@ host_main(const char *id, int remote)
 	TAILQ_INIT(&host.clients);
 	snprintf(host.id, sizeof host.id, "%s", id);
 	host.dir = path_session_dir(id);
+	if (remote) {
+		/* under Slurm stdout and stderr are the job's slurm.log: the
+		 * host's own lines go to host.log, as for a local host */
+		char *lp;
+		xasprintf(&lp, "%s/host.log", host.dir);
+		int fd =
+		    open(lp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		free(lp);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+	}
 	log_open(NULL, "host"); /* stderr is host.log */
 	signal(SIGPIPE, SIG_IGN);
 
