@@ -106,7 +106,7 @@ def thousand(galley, env, tmp, calls, n):
                      check=False).returncode != 0, 30)
     mark = len(calls.read_text().splitlines())
     t = time.monotonic()
-    run([galley, "daemon", "start"], tmp, env)
+    run([galley, "ls"], tmp, env)  # starts the daemon again
 
     def polled():
         lines = calls.read_text().splitlines()[mark:]
