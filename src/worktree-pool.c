@@ -142,6 +142,16 @@ worktree_pool_take(struct repo_info *r, const char *base, const char *name,
 		}
 		close(fd);
 		xasprintf(&slot_path, "%s/%s", dir, e->d_name);
+		/* another taker may have claimed it, moved it away and let
+		 * the claim go since this listing was read */
+		struct stat gone;
+		if (lstat(slot_path, &gone) != 0) {
+			unlink(claim);
+			free(claim);
+			free(slot_path);
+			claim = slot_path = NULL;
+			continue;
+		}
 		xasprintf(&slot_branch, "galley-pool/%s", e->d_name);
 		break;
 	}
