@@ -18,6 +18,7 @@
 #include "settings.h"
 #include "session.h"
 #include "store.h"
+#include "strays.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -307,6 +308,52 @@ out:
 		settings_release(&set);
 }
 
+/* Processes left running by sessions that ended (a background task of
+ * an agent that exited): found by their GALLEY_SESSION (strays.c); --fix
+ * stops them. */
+static void
+check_orphans(struct cmd_ctx *ctx, struct check *ck, int fix)
+{
+	json_t *reply = cmd_call(
+	           ctx, json_pack("{s:s, s:b}", "cmd", "ls", "all", 1)),
+	       *s;
+	struct buf d = BUF_INIT;
+	int total = 0, killed = 0, pids[STRAYS_MAX];
+	size_t i;
+
+	if (reply == NULL) {
+		err_release(&ctx->err);
+		return;
+	}
+	json_array_foreach(json_object_get(reply, "sessions"), i, s)
+	{
+		if (!state_is_terminal(session_str(s, "state")))
+			continue;
+		int n = strays_find(
+		    session_str(s, "id"), NULL, 0, pids, STRAYS_MAX);
+		if (n == 0)
+			continue;
+		buf_addf(&d, "%s%s (%s): %d process%s", total ? "; " : "",
+		    session_str(s, "name"), session_str(s, "id"), n,
+		    n == 1 ? "" : "es");
+		total += n;
+		if (fix)
+			killed += strays_kill(session_str(s, "id"), NULL, 0);
+	}
+	json_decref(reply);
+	if (total == 0)
+		report(ck, "orphans", 1,
+		    "no process left running by an ended session", NULL);
+	else if (fix) {
+		buf_addf(&d, ": stopped %d", killed);
+		report(ck, "orphans", 1, d.data, NULL);
+	} else
+		report(ck, "orphans", 0, d.data, NULL);
+	if (total && !fix && !ck->json)
+		printf("      run 'galley doctor --fix' to stop them\n");
+	buf_release(&d);
+}
+
 static int
 doctor_run(struct cmd_ctx *ctx)
 {
@@ -349,6 +396,7 @@ doctor_run(struct cmd_ctx *ctx)
 	check_dirs(&ck);
 	check_slurm(&ck);
 	check_daemon(ctx, &ck);
+	check_orphans(ctx, &ck, fix);
 	if (ctx->json) {
 		json_t *o = json_pack("{s:b, s:O, s:O}", "ok", ck.failed == 0,
 		    "checks", ck.list, "sandbox", sandbox);

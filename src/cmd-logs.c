@@ -1,5 +1,6 @@
-/* galley logs ID [-f] [--raw]: the session's output history from its raw
- * log. Plain mode strips terminal escapes; -f follows until it ends. */
+/* galley logs ID [-f] [--raw] [--agent AGENT]: the session's output history
+ * from its raw log. Plain mode strips terminal escapes; -f follows until it
+ * ends. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmd-logs-agent.h"
 #include "cmd.h"
 #include "executor.h"
 #include "util.h"
@@ -112,11 +114,13 @@ static int
 logs_run(struct cmd_ctx *ctx)
 {
 	static const struct option opts[] = {{"follow", no_argument, NULL, 'f'},
-	    {"raw", no_argument, NULL, 'R'}, CMD_LONGOPTS_COMMON,
+	    {"raw", no_argument, NULL, 'R'},
+	    {"agent", required_argument, NULL, 'A'}, CMD_LONGOPTS_COMMON,
 	    {NULL, 0, NULL, 0}};
 	struct strip sp = {0};
 	int c, rc, follow = 0, raw = 0, fd;
 	char *path, *exitpath;
+	const char *agent = NULL;
 	off_t off = 0;
 	json_t *s;
 
@@ -126,6 +130,8 @@ logs_run(struct cmd_ctx *ctx)
 			follow = 1;
 		else if (c == 'R')
 			raw = 1;
+		else if (c == 'A')
+			agent = optarg;
 		else if ((rc = cmd_opt_common(ctx, c)) >= 0)
 			return rc;
 	}
@@ -136,6 +142,11 @@ logs_run(struct cmd_ctx *ctx)
 	s = cmd_get_session(ctx, ctx->argv[optind]);
 	if (s == NULL)
 		return cmd_fail(ctx);
+	if (agent) { /* one of its subagents' transcript */
+		rc = logs_agent(ctx, s, agent);
+		json_decref(s);
+		return rc;
+	}
 	const struct executor *ex = cmd_executor(ctx, s);
 	if (ex == NULL) {
 		json_decref(s);
@@ -183,9 +194,11 @@ out:
 
 const struct cmd_entry cmd_logs_entry = {
     .name = "logs",
-    .usage = "ID [-f] [--raw]",
+    .usage = "ID [-f] [--raw] [--agent AGENT]",
     .summary = "show a session's output history",
     .help = "  -f, --follow        keep printing until the session ends\n"
-            "      --raw           the bytes as the program wrote them\n",
+            "      --raw           the bytes as the program wrote them\n"
+            "      --agent AGENT   a subagent's transcript, as text (its id\n"
+            "                      or a unique prefix, from ls --tree)\n",
     .run = logs_run,
 };

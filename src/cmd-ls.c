@@ -67,14 +67,51 @@ tree_children(json_t *list, const char *parent, int depth)
 		}
 		if (parent ? (p && strcmp(p, parent) == 0) : root) {
 			json_t *n = json_deep_copy(s);
-			json_object_set_new(n, "children",
+			/* its subagents and background tasks first, then the
+			 * sessions it started */
+			json_t *kids = json_object_get(n, "children");
+			kids = json_is_array(kids) ? json_incref(kids)
+			                           : json_array();
+			json_array_extend(kids,
 			    depth < 32 ? tree_children(list,
 			                     session_str(s, "id"), depth + 1)
 			               : json_array());
+			json_object_set_new(n, "children", kids);
 			json_array_append_new(out, n);
 		}
 	}
 	return out;
+}
+
+static double
+cost_of(json_t *n)
+{
+	return json_number_value(
+	    json_object_get(json_object_get(n, "usage"), "cost_usd"));
+}
+
+/* total_cost_usd on every node: its own cost and its sessions'. A
+ * session's own usage already holds its subagents' (their transcripts
+ * are read into it), so theirs is shown, not added again. */
+static double
+tree_costs(json_t *nodes)
+{
+	json_t *n;
+	size_t i;
+	double sum = 0;
+
+	json_array_foreach(nodes, i, n)
+	{
+		const char *kind = session_str(n, "kind");
+		int inner =
+		    strcmp(kind, "subagent") == 0 || strcmp(kind, "task") == 0;
+		double below = tree_costs(json_object_get(n, "children"));
+		double total = inner ? cost_of(n) : cost_of(n) + below;
+		json_object_set_new(n, "total_cost_usd", json_real(total));
+		if (!inner)
+			sum += total;
+	}
+	return sum;
 }
 
 static void
@@ -91,10 +128,27 @@ tree_print(json_t *nodes, int depth)
 		int w = 20 - 2 * depth - (depth ? 2 : 0);
 		if (w < 4)
 			w = 4;
-		printf("%*s%s%-8s  %-*s  %-11s  %s\n", depth * 2, "",
-		    depth ? "└ " : "", session_str(n, "id"), w,
-		    name_fit(session_str(n, "name"), (size_t)w, nm, sizeof nm),
-		    session_str(n, "state"), session_str(n, "runtime"));
+		const char *kind = session_str(n, "kind");
+		int inner =
+		    strcmp(kind, "subagent") == 0 || strcmp(kind, "task") == 0;
+		/* a subagent by its type and tool, a task by its command */
+		const char *name = !inner       ? session_str(n, "name")
+		    : strcmp(kind, "task") == 0 ? session_str(n, "command")
+		                                : session_str(n, "type");
+		const char *what = inner ? kind : session_str(n, "runtime");
+		double cost =
+		    json_number_value(json_object_get(n, "total_cost_usd"));
+		char id[9];
+		snprintf(id, sizeof id, "%s", session_str(n, "id"));
+		printf("%*s%s%-8s  %-*s  %-11s  %-8s", depth * 2, "",
+		    depth ? "└ " : "", id, w,
+		    name_fit(name, (size_t)w, nm, sizeof nm),
+		    session_str(n, "state"), what);
+		if (cost > 0)
+			printf("  $%.2f", cost);
+		if (inner && *session_str(n, "tool"))
+			printf("  %s", session_str(n, "tool"));
+		printf("\n");
 		tree_print(json_object_get(n, "children"), depth + 1);
 	}
 }
@@ -177,6 +231,7 @@ ls_tree(struct cmd_ctx *ctx, json_t *req)
 		return cmd_fail(ctx);
 	tree_runs(ctx, json_object_get(reply, "sessions"));
 	tree = tree_children(json_object_get(reply, "sessions"), NULL, 0);
+	tree_costs(tree);
 	if (ctx->json)
 		cmd_print_json(tree);
 	else if (json_array_size(tree) == 0)

@@ -205,7 +205,19 @@ peek_refresh(struct view *v)
 	char status_keep[sizeof v->status];
 	memcpy(status_keep, v->status, sizeof status_keep);
 	int64_t at = v->status_at;
-	run_galley(v, (const char *[]){"peek", sstr(s, "id"), NULL}, &out);
+	json_t *c = view_selected_child(v);
+	if (c && strcmp(sstr(c, "kind"), "subagent") == 0) {
+		buf_addc(&out, '\n'); /* a title line, dropped as peek's is */
+		run_galley(v,
+		    (const char *[]){
+		        "logs", sstr(s, "id"), "--agent", sstr(c, "id"), NULL},
+		    &out);
+	} else if (c)
+		buf_addf(&out, "\nbackground task %s: %s\n%s\n",
+		    sstr(c, "task_id"), sstr(c, "state"), sstr(c, "command"));
+	else
+		run_galley(
+		    v, (const char *[]){"peek", sstr(s, "id"), NULL}, &out);
 	memcpy(v->status, status_keep, sizeof status_keep); /* quiet */
 	v->status_at = at;
 	free(v->peek_text);
@@ -475,6 +487,8 @@ list_key(struct view *v, int c)
 	json_t *s = view_selected(v);
 	const char *id = s ? sstr(s, "id") : NULL;
 
+	if (view_tree_key(v, c))
+		return; /* Tab, Right, Left: a session's children */
 	switch (c) {
 	case 'j':
 	case KEY_DOWN:

@@ -12,6 +12,10 @@
  *   usage IN OUT [MODEL] report token usage (written to its transcript)
  *   fail KIND TEXT      the turn dies on an API error (StopFailure, KIND
  *                       e.g. rate_limit, overloaded, server_error)
+ *   subagent TYPE SECS TEXT  a subagent (the Agent tool) works SECS and
+ *                       answers TEXT, with a transcript of its own
+ *   background COMMAND  Bash run in the background, in a process session
+ *                       of its own as claude does
  *   exit CODE           end the session
  *
  * Without `exit` the turn ends (Stop: state idle) and each line typed after
@@ -344,6 +348,140 @@ verb_run(char *arg)
 	return 0;
 }
 
+/* `subagent TYPE SECONDS TEXT`: claude's Agent tool as its hooks tell
+ * it: SubagentStart, a PreToolUse inside it, SECONDS of work, a
+ * transcript of its own with its usage, SubagentStop with TEXT. */
+static int
+verb_subagent(char *arg)
+{
+	static int nsub;
+	const char *rest, *text;
+	char *type = first_word(arg, &rest, "");
+	char *secs = first_word(rest, &text, "");
+	char id[64], *path = NULL;
+
+	snprintf(id, sizeof id, "agent%d%ld", ++nsub, (long)getpid());
+	json_t *tag = json_pack("{s:s, s:s}", "agent_id", id, "agent_type",
+	    *type ? type : "general-purpose");
+	emit("SubagentStart", json_deep_copy(tag), NULL);
+	json_t *pre = json_deep_copy(tag);
+	json_t *use = json_pack("{s:s, s:{s:s}, s:s}", "tool_name", "Read",
+	    "tool_input", "file_path", "README.md", "tool_use_id", "toolu_sub");
+	json_object_update(pre, use);
+	json_decref(use);
+	emit("PreToolUse", pre, NULL);
+	say("Agent(%s) %s", *type ? type : "general-purpose", text);
+	verb_think(secs);
+	if (fa_transcript) { /* beside the session's, as claude keeps it */
+		xasprintf(&path, "%s.%s.jsonl", fa_transcript, id);
+		FILE *f = fopen(path, "we");
+		char msg[80];
+		snprintf(msg, sizeof msg, "msg_%s", id);
+		json_t *u = json_pack("{s:s, s:{s:s, s:s}}", "type", "user",
+		    "message", "role", "user", "content", "look around");
+		json_t *a = json_pack(
+		    "{s:s, s:{s:s, s:s, s:[{s:s, s:s}, {s:s, s:s, s:{s:s}}],"
+		    " s:{s:i, s:i, s:i, s:i}}}",
+		    "type", "assistant", "message", "id", msg, "model",
+		    fa_model, "content", "type", "text", "text",
+		    *text ? text : "done", "type", "tool_use", "name", "Read",
+		    "input", "file_path", "README.md", "usage", "input_tokens",
+		    1000, "output_tokens", 200, "cache_read_input_tokens", 0,
+		    "cache_creation_input_tokens", 0);
+		char *l1 = json_dumps(u, JSON_COMPACT);
+		char *l2 = json_dumps(a, JSON_COMPACT);
+		if (f && l1 && l2)
+			fprintf(f, "%s\n%s\n", l1, l2);
+		if (f)
+			fclose(f);
+		free(l1);
+		free(l2);
+		json_decref(u);
+		json_decref(a);
+	}
+	json_t *stop = json_deep_copy(tag);
+	json_object_set_new(
+	    stop, "last_assistant_message", json_string(*text ? text : "done"));
+	if (path)
+		json_object_set_new(
+		    stop, "agent_transcript_path", json_string(path));
+	emit("SubagentStop", stop, NULL);
+	json_decref(tag);
+	free(path);
+	free(type);
+	free(secs);
+	return 0;
+}
+
+/* `background COMMAND`: Bash with run_in_background, which claude runs in
+ * a process session of its own (outside the session's group, as a stop
+ * must find it); Stop lists those still running. */
+static struct {
+	pid_t pid;
+	char id[32], *cmd;
+} fa_bg[16];
+static int fa_nbg;
+
+static int
+verb_background(char *arg)
+{
+	json_t *in =
+	    json_pack("{s:s, s:b}", "command", arg, "run_in_background", 1);
+	char tuid[48];
+
+	if (fa_nbg == (int)(sizeof fa_bg / sizeof fa_bg[0])) {
+		say("too many background tasks");
+		json_decref(in);
+		return 0;
+	}
+	snprintf(tuid, sizeof tuid, "toolu_bg%d", fa_nbg + 1);
+	json_t *pre = json_pack("{s:s, s:O, s:s}", "tool_name", "Bash",
+	    "tool_input", in, "tool_use_id", tuid);
+	emit("PreToolUse", pre, NULL);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		setsid();
+		int nul = open("/dev/null", O_RDWR);
+		dup2(nul, 0);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		execl("/bin/sh", "sh", "-c", arg, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(
+	    fa_bg[fa_nbg].id, sizeof fa_bg[fa_nbg].id, "bash_%d", fa_nbg + 1);
+	fa_bg[fa_nbg].pid = pid;
+	fa_bg[fa_nbg].cmd = xstrdup(arg);
+	say("Bash(%s) running in the background as %s", arg, fa_bg[fa_nbg].id);
+	emit("PostToolUse",
+	    json_pack("{s:s, s:O, s:s, s:{s:s}}", "tool_name", "Bash",
+	        "tool_input", in, "tool_use_id", tuid, "tool_response",
+	        "backgroundTaskId", fa_bg[fa_nbg].id),
+	    NULL);
+	fa_nbg++;
+	json_decref(in);
+	return 0;
+}
+
+/* The background tasks still running, as Stop's background_tasks. */
+static json_t *
+bg_running(void)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; i < fa_nbg; i++) {
+		if (fa_bg[i].pid > 0 &&
+		    waitpid(fa_bg[i].pid, NULL, WNOHANG) == fa_bg[i].pid)
+			fa_bg[i].pid = 0;
+		if (fa_bg[i].pid > 0)
+			json_array_append_new(list,
+			    json_pack("{s:s, s:s, s:s}", "id", fa_bg[i].id,
+			        "command", fa_bg[i].cmd, "status", "running"));
+	}
+	return list;
+}
+
 static int
 verb_usage(char *arg)
 {
@@ -385,6 +523,8 @@ static const struct {
     {"permission", verb_permission},
     {"write", verb_write},
     {"run", verb_run},
+    {"subagent", verb_subagent},
+    {"background", verb_background},
     {"usage", verb_usage},
     {"fail", verb_fail},
     {"exit", verb_exit},
@@ -498,8 +638,9 @@ fake_agent_run(struct cmd_ctx *ctx)
 		}
 		if (rc == 0)
 			emit("Stop",
-			    json_pack("{s:b, s:s}", "stop_hook_active", 0,
-			        "last_assistant_message", "done"),
+			    json_pack("{s:b, s:s, s:o}", "stop_hook_active", 0,
+			        "last_assistant_message", "done",
+			        "background_tasks", bg_running()),
 			    NULL);
 		if (print) /* one run, then its result line, as claude -p */
 			return print_result(prompt, rc);

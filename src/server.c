@@ -19,6 +19,7 @@
 #include "workflow.h"
 #include "session-life.h"
 #include "session-overlap.h"
+#include "session-strays.h"
 #include "session-hook.h"
 #include "session-queue.h"
 #include "session-policy.h"
@@ -75,6 +76,7 @@ observers_init(void)
 	session_hook_observe();   /* usage first: the end is counted */
 	session_policy_observe(); /* a rate-limited end holds new starts */
 	session_overlap_init();
+	session_strays_init(); /* what a stopped session left running */
 	team_init();     /* links members, delivers messages, gates tools */
 	workflow_init(); /* a workflow agent's end resumes its script */
 	session_screen_init();
@@ -237,6 +239,11 @@ server_main(int foreground, const struct cmd_entry *const *table)
 
 	memset(&srv, 0, sizeof srv);
 	srv.lockfd = -1;
+	/* started by a galley command inside a session: the daemon, and
+	 * every host and git it starts, belongs to no session (a stop
+	 * ends what carries its GALLEY_SESSION, session-strays.c) */
+	unsetenv("GALLEY_SESSION");
+	unsetenv("GALLEY_HOOK_TOKEN");
 	srv.loop = uv_default_loop();
 	if (state_dirs(foreground, &logpath, &err) < 0)
 		goto fail;

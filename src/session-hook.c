@@ -18,6 +18,7 @@
 #include "log.h"
 #include "prices.h"
 #include "server.h"
+#include "session-children.h"
 #include "session-hook.h"
 #include "session-policy.h"
 #include "session.h"
@@ -27,8 +28,8 @@
 #define TRANSCRIPT_READ_MAX (64u * 1024 * 1024)
 
 /* "Bash(rm -rf build)" from a tool name and input. */
-static char *
-tool_label(json_t *payload)
+char *
+session_tool_label(json_t *payload)
 {
 	const char *tool =
 	    json_string_value(json_object_get(payload, "tool_name"));
@@ -332,6 +333,9 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 	s->updated_at = wall_ms();
 	s->retry_seen = 0;
 	session_event(s, kind, payload);
+	/* its subagents and background tasks, even late: a subagent's
+	 * stop may come after its session's */
+	session_children_hook(s, event, payload);
 	if (session_terminal(s))
 		return 0; /* late hooks of an ended session: recorded only */
 	tp = json_string_value(json_object_get(payload, "transcript_path"));
@@ -360,10 +364,10 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 		session_hook_state(s, SESSION_WORKING, NULL, NULL);
 	} else if (strcmp(event, "PreToolUse") == 0) {
 		free(s->last_tool);
-		s->last_tool = tool_label(payload);
+		s->last_tool = session_tool_label(payload);
 		session_hook_state(s, SESSION_WORKING, NULL, NULL);
 	} else if (strcmp(event, "PermissionRequest") == 0) {
-		label = tool_label(payload);
+		label = session_tool_label(payload);
 		xasprintf(&wait, "permission: %s",
 		    label              ? label
 		        : s->last_tool ? s->last_tool
@@ -398,8 +402,10 @@ hook_observe(struct session *s, const struct session_change *ch, void *arg)
 
 	if (ch->kind == SESSION_CHANGE_STATE && state_table[now].terminal &&
 	    !(ch->old >= 0 && state_table[ch->old].terminal) &&
-	    s->transcript_path)
+	    s->transcript_path) {
 		session_read_transcript(s, s->transcript_path);
+		session_children_reread(s);
+	}
 }
 
 void

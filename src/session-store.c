@@ -26,7 +26,7 @@ col_str(sqlite3_stmt *st, int i)
 	"exit_signal, model, runtime_session_id, team, workflow, parent, "       \
 	"boot_id, hook_token, spec, created_at, updated_at, ended_at, repo, "    \
 	"base, base_ref, result, transcript_path, after_ids, priority, policy, " \
-	"merged_into, output_error, job_id, node"
+	"merged_into, output_error, job_id, node, children"
 
 /* One row of SESSION_COLS, in that order; NULL for a row missing a NOT
  * NULL column (which cannot happen). */
@@ -86,6 +86,8 @@ session_from_row(sqlite3_stmt *st)
 	s->output_error = col_str(st, i++);
 	s->job_id = col_str(st, i++);
 	s->node = col_str(st, i++);
+	const unsigned char *kids = sqlite3_column_text(st, i++);
+	s->children = kids ? json_loads((const char *)kids, 0, NULL) : NULL;
 	if (s->name == NULL || s->cwd == NULL || s->kind == NULL ||
 	    s->runtime == NULL) {
 		session_free(s);
@@ -144,7 +146,7 @@ session_touch(struct session *s)
 	static const char sql[] =
 	    "INSERT OR REPLACE INTO sessions (" SESSION_COLS ") VALUES "
 	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	    "?,?,?,?,?,?)";
+	    "?,?,?,?,?,?,?)";
 	sqlite3_stmt *st = store_stmt(&galley_db, sql);
 	int i = 1;
 
@@ -207,6 +209,11 @@ session_touch(struct session *s)
 	bind_str(st, i++, s->output_error);
 	bind_str(st, i++, s->job_id);
 	bind_str(st, i++, s->node);
+	char *kids = json_object_size(s->children)
+	    ? json_dumps(s->children, JSON_COMPACT)
+	    : NULL;
+	bind_str(st, i++, kids);
+	free(kids);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		log_error(
 		    "save session %s: %s", s->id, sqlite3_errmsg(galley_db.db));

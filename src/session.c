@@ -9,6 +9,7 @@
 #include "log.h"
 #include "names.h"
 #include "proto.h"
+#include "session-children.h"
 #include "session.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -41,6 +42,7 @@ session_free(struct session *s)
 		free(*strs[i]);
 	session_uncache(s);
 	json_decref(s->conflicts);
+	json_decref(s->children);
 	json_decref(s->after);
 	json_decref(s->policy);
 	free(s);
@@ -291,6 +293,11 @@ session_to_json(struct session *s)
 	    o, "group", json_string(s->grp ? s->grp : "default"));
 	json_object_set_new(
 	    o, "executor", json_string(s->executor ? s->executor : "local"));
+	if (json_object_size(s->children)) {
+		json_object_set_new(o, "children", session_children_json(s));
+		json_object_set_new(
+		    o, "orphaned", json_integer(session_children_orphaned(s)));
+	}
 	if (s->job_id) { /* on a cluster */
 		json_object_set_new(o, "job_id", json_string(s->job_id));
 		set_nullable(o, "node", s->node);
@@ -526,6 +533,10 @@ session_row_text(struct session *s, size_t *len)
 	}
 	if (detail == NULL && s->output_error) /* its record is not whole */
 		detail = s->output_error;
+	char orphans[128];
+	session_children_orphan_text(s, orphans, sizeof orphans);
+	if (detail == NULL && orphans[0]) /* work it left running */
+		detail = orphans;
 	char *clash = NULL;
 	if (detail == NULL && json_array_size(s->conflicts))
 		detail = clash = conflict_line(s);

@@ -65,6 +65,8 @@ struct session {
 	int recheck;       /* transcript re-reads still due (session-hook.c) */
 	char *last_tool;   /* "Bash(rm -rf build)" from the latest PreToolUse */
 	json_t *conflicts; /* [{"with": id|"base", "paths": [...]}] */
+	json_t *children;  /* subagents, background tasks: id -> node
+	                    * (session-children.c) */
 	int changed_files; /* files changed against its base, plus 1: 0 is
 	                    * "not known yet" (calloc) */
 

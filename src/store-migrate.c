@@ -214,6 +214,9 @@ const struct migration store_migrations[] = {
         /* a session on a cluster: its job there, and the node it runs on */
         "ALTER TABLE sessions ADD COLUMN job_id TEXT;"
         "ALTER TABLE sessions ADD COLUMN node TEXT;"},
+    {11,
+        /* its subagents and background tasks (session-children.c) */
+        "ALTER TABLE sessions ADD COLUMN children TEXT;"},
 };
 
 const int store_nmigrations =

@@ -387,8 +387,12 @@ draw_list(struct view *v, int top_y, int bottom_y)
 			if (y >= bottom_y)
 				break;
 		}
-		draw_row(
-		    v, y++, v->rows[i].s, i == v->sel, v->rows[i].lead != NULL);
+		if (v->rows[i].child)
+			view_tree_draw_row(
+			    v, y++, v->rows[i].child, i == v->sel);
+		else
+			draw_row(v, y++, v->rows[i].s, i == v->sel,
+			    v->rows[i].lead != NULL);
 	}
 	while (y < bottom_y)
 		put(y++, 0, COLS, "");

@@ -56,6 +56,7 @@ view_model_init(struct view *v)
 	v->sessions = json_object();
 	v->board = json_object();
 	v->runs = json_object();
+	v->expanded = json_object();
 	v->grouping = 1;
 }
 
@@ -98,6 +99,8 @@ view_model_free(struct view *v)
 	v->board = NULL;
 	json_decref(v->runs);
 	v->runs = NULL;
+	json_decref(v->expanded);
+	v->expanded = NULL;
 	free(v->rows);
 	v->rows = NULL;
 	v->nrows = v->cap = 0;
@@ -280,6 +283,7 @@ view_model_rebuild(struct view *v)
 		}
 		struct vrow *r = &v->rows[v->nrows++];
 		r->s = s;
+		r->child = NULL;
 		r->group = view_group_of(s);
 		/* a team's member stays with its lead, unless it needs an
 		 * answer: then it is with the others that do */
@@ -305,18 +309,18 @@ view_model_rebuild(struct view *v)
 	if (!v->grouping)
 		for (size_t i = 0; i < v->nrows; i++)
 			v->rows[i].group = view_group_of(v->rows[i].s);
-	/* keep the selection on the same session when it moves */
+	view_tree_rows(v);
+	/* keep the selection on the same session (or child) when it moves */
 	v->sel = v->nrows
 	    ? (v->sel < (int)v->nrows ? v->sel : (int)v->nrows - 1)
 	    : 0;
 	for (size_t i = 0; i < v->nrows; i++)
-		if (strcmp(str(v->rows[i].s, "id"), v->sel_id) == 0) {
+		if (strcmp(str(v->rows[i].s, "id"), v->sel_id) == 0 &&
+		    strcmp(str(v->rows[i].child, "id"), v->sel_child) == 0) {
 			v->sel = (int)i;
 			break;
 		}
-	if (v->nrows)
-		snprintf(v->sel_id, sizeof v->sel_id, "%s",
-		    str(v->rows[v->sel].s, "id"));
+	view_select_move(v, 0);
 }
 
 json_t *
@@ -339,6 +343,8 @@ view_select_move(struct view *v, int delta)
 		v->sel = n - 1;
 	snprintf(
 	    v->sel_id, sizeof v->sel_id, "%s", str(v->rows[v->sel].s, "id"));
+	snprintf(v->sel_child, sizeof v->sel_child, "%s",
+	    str(v->rows[v->sel].child, "id"));
 }
 
 /* Cost of sessions active today (UTC): what the footer shows. */

@@ -26,8 +26,9 @@ enum vgroup {
 };
 
 struct vrow {
-	json_t *s;    /* borrowed from view.sessions */
-	json_t *lead; /* a team member's lead, shown above it; or NULL */
+	json_t *s;     /* borrowed from view.sessions */
+	json_t *lead;  /* a team member's lead, shown above it; or NULL */
+	json_t *child; /* a subagent or background task of s (view-tree.c) */
 	int group;
 };
 
@@ -48,6 +49,8 @@ struct view {
 	int counts[G_COUNT];
 	int pinned_input; /* pinned and blocked: shown pinned, counted input */
 	char sel_id[16];
+	char sel_child[160]; /* the selected row's child id, or "" */
+	json_t *expanded;    /* session id -> true: its children shown */
 	int sel, top;
 	int grouping;
 	char filter[256];
@@ -108,6 +111,13 @@ void view_workflow_save(
     struct view *, json_t *s, const char *name, const struct view_actions *);
 /* "[NAME: PHASE] " for a workflow agent's row, else "" */
 void view_workflow_tag(struct view *, json_t *s, char *out, size_t size);
+
+/* view-tree.c: a session's subagents and background tasks as rows
+ * under it; Tab or Right shows them, Left hides them again */
+void view_tree_rows(struct view *);
+int view_tree_key(struct view *, int c);
+json_t *view_selected_child(struct view *);
+void view_tree_draw_row(struct view *, int y, json_t *child, int selected);
 
 /* view-draw.c */
 void view_draw_init(struct view *);
