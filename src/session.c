@@ -265,6 +265,22 @@ review_json(struct session *s, json_t *o)
 	    s->conflicts ? json_incref(s->conflicts) : json_array());
 }
 
+/* What runs inside it, and where: its subagents and background tasks;
+ * on a cluster its job and node. */
+static void
+where_json(struct session *s, json_t *o)
+{
+	if (json_object_size(s->children)) {
+		json_object_set_new(o, "children", session_children_json(s));
+		json_object_set_new(
+		    o, "orphaned", json_integer(session_children_orphaned(s)));
+	}
+	if (s->job_id) { /* on a cluster */
+		json_object_set_new(o, "job_id", json_string(s->job_id));
+		set_nullable(o, "node", s->node);
+	}
+}
+
 json_t *
 session_to_json(struct session *s)
 {
@@ -293,15 +309,7 @@ session_to_json(struct session *s)
 	    o, "group", json_string(s->grp ? s->grp : "default"));
 	json_object_set_new(
 	    o, "executor", json_string(s->executor ? s->executor : "local"));
-	if (json_object_size(s->children)) {
-		json_object_set_new(o, "children", session_children_json(s));
-		json_object_set_new(
-		    o, "orphaned", json_integer(session_children_orphaned(s)));
-	}
-	if (s->job_id) { /* on a cluster */
-		json_object_set_new(o, "job_id", json_string(s->job_id));
-		set_nullable(o, "node", s->node);
-	}
+	where_json(s, o);
 	json_object_set_new(
 	    o, "pid", s->pid > 0 ? json_integer(s->pid) : json_null());
 	json_object_set_new(o, "host_pid",
@@ -518,6 +526,31 @@ conflict_line(struct session *s)
 	return buf_detach(&b, NULL);
 }
 
+/* The detail as one line of at most 160 characters, its node and job
+ * first on a cluster; never half a UTF-8 sequence. */
+static void
+detail_line(struct session *s, const char *detail, struct buf *one)
+{
+	size_t chars = 0;
+
+	if (s->job_id)
+		buf_addf(one, "[%s job %s] ", s->node ? s->node : "slurm",
+		    s->job_id);
+	for (const char *p = detail ? detail : ""; *p && chars < 160; p++) {
+		unsigned char c = (unsigned char)*p;
+		buf_addc(one, c < 0x20 ? ' ' : (char)c);
+		if ((c & 0xc0) != 0x80)
+			chars++;
+	}
+	while (one->len > 0 &&
+	    ((unsigned char)one->data[one->len - 1] & 0xc0) == 0x80 &&
+	    chars >= 160)
+		one->len--;
+	if (one->len > 0 &&
+	    ((unsigned char)one->data[one->len - 1] & 0xc0) == 0xc0)
+		one->len--;
+}
+
 /* The table's row: [id, name, state, updated_ms, runtime, detail, pinned],
  * detail being what a person needs to see (the question, the failure, the
  * prompt or command), one line, at most 160 characters. */
@@ -571,24 +604,7 @@ session_row_text(struct session *s, size_t *len)
 		detail = cmd;
 	}
 	struct buf one = BUF_INIT;
-	size_t chars = 0;
-	if (s->job_id) /* where on the cluster */
-		buf_addf(&one, "[%s job %s] ", s->node ? s->node : "slurm",
-		    s->job_id);
-	for (const char *p = detail ? detail : ""; *p && chars < 160; p++) {
-		unsigned char c = (unsigned char)*p;
-		buf_addc(&one, c < 0x20 ? ' ' : (char)c);
-		if ((c & 0xc0) != 0x80)
-			chars++;
-	}
-	/* do not cut a UTF-8 sequence in half */
-	while (one.len > 0 &&
-	    ((unsigned char)one.data[one.len - 1] & 0xc0) == 0x80 &&
-	    chars >= 160)
-		one.len--;
-	if (one.len > 0 &&
-	    ((unsigned char)one.data[one.len - 1] & 0xc0) == 0xc0)
-		one.len--;
+	detail_line(s, detail, &one);
 	json_t *row = json_pack("[s, s, s, I, s, s%, b]", s->id, s->name,
 	    state_name(s->state), (json_int_t)s->updated_at, s->runtime,
 	    one.data, one.len, s->pinned);

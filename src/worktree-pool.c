@@ -113,22 +113,16 @@ rename_branch(struct repo_info *r, const char *wt, const char *sha,
 	return rc;
 }
 
-int
-worktree_pool_take(struct repo_info *r, const char *base, const char *name,
-    char **path, char **branch, struct err *err)
+/* The first slot this caller can claim: callers race (a batch takes 30
+ * at once), and a slot is theirs only once they have made its claim file
+ * and found it still there. */
+static void
+claim_slot(DIR *d, const char *dir, char **claimp, char **slot_pathp,
+    char **slot_branchp)
 {
-	struct git_result res = GIT_RESULT_INIT;
-	char *dir = pool_dir(r, base), *slot_path = NULL, *slot_branch = NULL;
-	char *claim = NULL;
-	DIR *d = opendir(dir);
+	char *claim = NULL, *slot_path = NULL, *slot_branch = NULL;
 	struct dirent *e;
-	int rc = 1; /* 1: the pool had nothing */
 
-	*path = *branch = NULL;
-	if (d == NULL)
-		goto out;
-	/* callers race (a batch takes 30 at once): a slot is theirs only
-	 * once they have made its claim file */
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
@@ -155,6 +149,25 @@ worktree_pool_take(struct repo_info *r, const char *base, const char *name,
 		xasprintf(&slot_branch, "galley-pool/%s", e->d_name);
 		break;
 	}
+	*claimp = claim;
+	*slot_pathp = slot_path;
+	*slot_branchp = slot_branch;
+}
+
+int
+worktree_pool_take(struct repo_info *r, const char *base, const char *name,
+    char **path, char **branch, struct err *err)
+{
+	struct git_result res = GIT_RESULT_INIT;
+	char *dir = pool_dir(r, base), *slot_path = NULL, *slot_branch = NULL;
+	char *claim = NULL;
+	DIR *d = opendir(dir);
+	int rc = 1; /* 1: the pool had nothing */
+
+	*path = *branch = NULL;
+	if (d == NULL)
+		goto out;
+	claim_slot(d, dir, &claim, &slot_path, &slot_branch);
 	closedir(d);
 	if (slot_path == NULL)
 		goto out;
