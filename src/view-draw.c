@@ -454,6 +454,8 @@ draw_peek(struct view *v, int top)
 static const char *const help_lines[] = {
     "Keys",
     "  j k, arrows    move              Space   peek and reply",
+    "  Tab, Right     a session's subagents and background tasks; Left "
+    "folds",
     "  Enter          attach (the detach key comes back here)",
     "  n              new session: PROMPT and options as on the CLI",
     "  Ctrl+T         pin / unpin       Ctrl+R  rename",
