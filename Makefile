@@ -30,6 +30,7 @@ bench: deps all
 	$(PY) bench/workflow.py
 	$(PY) bench/batch.py
 	$(PY) bench/slurm.py
+	$(PY) bench/tree.py
 	sh scripts/claude-install.sh >/dev/null && $(PY) bench/claude.py
 
 install: all

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd-ls-tree.h"
 #include "cmd.h"
 #include "names.h"
 #include "server.h"
@@ -12,6 +13,7 @@
 #include "state.h"
 #include "term.h"
 #include "util.h"
+#include "xmalloc.h"
 
 #define LS_RECENT_MS (24LL * 3600 * 1000)
 
@@ -40,78 +42,6 @@ state_match(const char *list, const char *state)
 			p++;
 	}
 	return 0;
-}
-
-/* Sessions under their parent (team members, workflow agents, jobs they
- * started): roots are sessions without a parent in the list. */
-static json_t *
-tree_children(json_t *list, const char *parent, int depth)
-{
-	json_t *out = json_array(), *s;
-	size_t i;
-
-	json_array_foreach(list, i, s)
-	{
-		const char *p = json_string_value(json_object_get(s, "parent"));
-		int root = p == NULL;
-		if (!root && parent == NULL) {
-			/* a parent not in the list: show it as a root */
-			root = 1;
-			json_t *o;
-			size_t j;
-			json_array_foreach(list, j, o)
-			{
-				if (strcmp(session_str(o, "id"), p) == 0)
-					root = 0;
-			}
-		}
-		if (parent ? (p && strcmp(p, parent) == 0) : root) {
-			json_t *n = json_deep_copy(s);
-			/* its subagents and background tasks first, then the
-			 * sessions it started */
-			json_t *kids = json_object_get(n, "children");
-			kids = json_is_array(kids) ? json_incref(kids)
-			                           : json_array();
-			json_array_extend(kids,
-			    depth < 32 ? tree_children(list,
-			                     session_str(s, "id"), depth + 1)
-			               : json_array());
-			json_object_set_new(n, "children", kids);
-			json_array_append_new(out, n);
-		}
-	}
-	return out;
-}
-
-static double
-cost_of(json_t *n)
-{
-	return json_number_value(
-	    json_object_get(json_object_get(n, "usage"), "cost_usd"));
-}
-
-/* total_cost_usd on every node: its own cost and its sessions'. A
- * session's own usage already holds its subagents' (their transcripts
- * are read into it), so theirs is shown, not added again. */
-static double
-tree_costs(json_t *nodes)
-{
-	json_t *n;
-	size_t i;
-	double sum = 0;
-
-	json_array_foreach(nodes, i, n)
-	{
-		const char *kind = session_str(n, "kind");
-		int inner =
-		    strcmp(kind, "subagent") == 0 || strcmp(kind, "task") == 0;
-		double below = tree_costs(json_object_get(n, "children"));
-		double total = inner ? cost_of(n) : cost_of(n) + below;
-		json_object_set_new(n, "total_cost_usd", json_real(total));
-		if (!inner)
-			sum += total;
-	}
-	return sum;
 }
 
 static void
@@ -183,62 +113,52 @@ state_sgr(const char *state)
 	}
 }
 
-/* Workflow agents under their run: a node for each run with agents in
- * the list ("kind": "workflow", its id the run's), the parent of those
- * of its agents that have none of their own. */
-static void
-tree_runs(struct cmd_ctx *ctx, json_t *list)
+/* The daemon's text passed through: parsing and re-printing thousands of
+ * sessions costs more than everything else. */
+static int
+ls_json_text(struct cmd_ctx *ctx, json_t *req)
 {
-	json_t *r = cmd_call(
-	    ctx, json_pack("{s:s, s:s}", "cmd", "workflow", "op", "runs"));
-	json_t *run, *s;
-	size_t i, j;
+	struct buf text = BUF_INIT;
 
-	if (r == NULL) { /* an older daemon: agents stay roots */
-		err_release(&ctx->err);
-		return;
+	if (ctx->cl.fd < 0 && client_connect(&ctx->cl, 1, &ctx->err) < 0) {
+		json_decref(req);
+		return cmd_fail(ctx);
 	}
-	json_array_foreach(json_object_get(r, "runs"), i, run)
-	{
-		const char *id = session_str(run, "run");
-		int agents = 0;
-		json_array_foreach(list, j, s)
-		{
-			if (strcmp(session_str(s, "workflow"), id) == 0 &&
-			    !json_is_string(json_object_get(s, "parent"))) {
-				json_object_set_new(
-				    s, "parent", json_string(id));
-				agents++;
-			}
-		}
-		if (agents)
-			json_array_append_new(list,
-			    json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?}", "id",
-			        id, "name", session_str(run, "name"), "state",
-			        session_str(run, "state"), "runtime",
-			        "workflow", "kind", "workflow", "phase",
-			        json_object_get(run, "phase")));
+	if (client_call_text(&ctx->cl, req, &text, &ctx->err) < 0) {
+		buf_release(&text);
+		return cmd_fail(ctx);
 	}
-	json_decref(r);
+	char *open = strchr(text.data, '[');
+	char *close = strrchr(text.data, ']');
+	if (open == NULL || close == NULL || close < open) {
+		buf_release(&text);
+		err_set(&ctx->err, ERR_PROTOCOL, "malformed ls reply");
+		return cmd_fail(ctx);
+	}
+	fwrite(open, 1, (size_t)(close - open + 1), stdout);
+	putchar('\n');
+	buf_release(&text);
+	return 0;
 }
 
+/* The tree comes assembled from the daemon (cmd-ls-tree.c): --json
+ * passes its text through, as the flat list does. */
 static int
 ls_tree(struct cmd_ctx *ctx, json_t *req)
 {
-	json_t *reply = cmd_call(ctx, req), *tree;
+	json_t *reply, *tree;
 
+	json_object_set_new(req, "tree", json_true());
+	if (ctx->json)
+		return ls_json_text(ctx, req);
+	reply = cmd_call(ctx, req);
 	if (reply == NULL)
 		return cmd_fail(ctx);
-	tree_runs(ctx, json_object_get(reply, "sessions"));
-	tree = tree_children(json_object_get(reply, "sessions"), NULL, 0);
-	tree_costs(tree);
-	if (ctx->json)
-		cmd_print_json(tree);
-	else if (json_array_size(tree) == 0)
+	tree = json_object_get(reply, "sessions");
+	if (json_array_size(tree) == 0)
 		printf("no sessions\n");
 	else
 		tree_print(tree, 0);
-	json_decref(tree);
 	json_decref(reply);
 	return 0;
 }
@@ -302,31 +222,8 @@ ls_run(struct cmd_ctx *ctx)
 		json_object_set_new(req, "cwd", json_string(real));
 	if (tree)
 		return ls_tree(ctx, req);
-	if (ctx->json) {
-		/* pass the daemon's text through: parsing and re-printing
-		 * thousands of sessions costs more than everything else */
-		struct buf text = BUF_INIT;
-		if (ctx->cl.fd < 0 &&
-		    client_connect(&ctx->cl, 1, &ctx->err) < 0) {
-			json_decref(req);
-			return cmd_fail(ctx);
-		}
-		if (client_call_text(&ctx->cl, req, &text, &ctx->err) < 0) {
-			buf_release(&text);
-			return cmd_fail(ctx);
-		}
-		char *open = strchr(text.data, '[');
-		char *close = strrchr(text.data, ']');
-		if (open == NULL || close == NULL || close < open) {
-			buf_release(&text);
-			err_set(&ctx->err, ERR_PROTOCOL, "malformed ls reply");
-			return cmd_fail(ctx);
-		}
-		fwrite(open, 1, (size_t)(close - open + 1), stdout);
-		putchar('\n');
-		buf_release(&text);
-		return 0;
-	}
+	if (ctx->json)
+		return ls_json_text(ctx, req);
 	json_object_set_new(req, "rows", json_true());
 	reply = cmd_call(ctx, req);
 	if (reply == NULL)
@@ -382,7 +279,9 @@ static int
 ls_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 {
 	const char *state = NULL, *cwd = NULL;
-	int all = 0, rows = 0, first = 1;
+	int all = 0, rows = 0, tree = 0, first = 1;
+	struct session **list = NULL;
+	size_t n = 0, cap = 0;
 	struct session *s;
 	int64_t now = wall_ms();
 	json_int_t id = 0;
@@ -392,7 +291,8 @@ ls_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 	if (proto_get_str(req, "state", &state, err) < 0 ||
 	    proto_get_str(req, "cwd", &cwd, err) < 0 ||
 	    proto_get_bool(req, "all", &all, err) < 0 ||
-	    proto_get_bool(req, "rows", &rows, err) < 0)
+	    proto_get_bool(req, "rows", &rows, err) < 0 ||
+	    proto_get_bool(req, "tree", &tree, err) < 0)
 		return -1;
 	proto_get_int(req, "id", &id, NULL);
 	cwdlen = cwd ? strlen(cwd) : 0;
@@ -413,6 +313,13 @@ ls_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 		        (s->cwd[cwdlen] == '\0' || s->cwd[cwdlen] == '/' ||
 		            cwdlen == 1)))
 			continue;
+		if (tree) { /* assembled once all are known */
+			if (n == cap)
+				list = xrealloc(list,
+				    (cap = cap ? 2 * cap : 64) * sizeof *list);
+			list[n++] = s;
+			continue;
+		}
 		size_t len;
 		const char *text = rows ? session_row_text(s, &len)
 		                        : session_json_text(s, &len);
@@ -420,6 +327,11 @@ ls_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 		buf_add(&b, text, len);
 		first = 0;
 	}
+	if (tree && n) {
+		ls_tree_text(&b, list, n);
+		first = 0;
+	}
+	free(list);
 	buf_adds(&b, first ? "]}" : "\n]}");
 	server_client_send_text(c, id, b.data, b.len);
 	buf_release(&b);

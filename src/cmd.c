@@ -202,6 +202,18 @@ cmd_print_json(json_t *v)
 	}
 }
 
+/* One line: what a big answer (ls --tree of thousands) is printed as. */
+void
+cmd_print_json_compact(json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | PROTO_REALS);
+
+	if (s != NULL) {
+		puts(s);
+		free(s);
+	}
+}
+
 void
 format_age(long long ms, char *out, size_t len)
 {

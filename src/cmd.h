@@ -88,6 +88,7 @@ json_t *cmd_call(struct cmd_ctx *, json_t *req);
 /* Resolve an id, id prefix or name to a session object (caller owns). */
 json_t *cmd_get_session(struct cmd_ctx *, const char *ref);
 void cmd_print_json(json_t *);
+void cmd_print_json_compact(json_t *);
 
 /* Output helpers shared by verbs. */
 void format_age(long long ms, char *out, size_t len);

@@ -270,14 +270,15 @@ review_json(struct session *s, json_t *o)
 static void
 where_json(struct session *s, json_t *o)
 {
-	if (json_object_size(s->children)) {
-		json_object_set_new(o, "children", session_children_json(s));
-		json_object_set_new(
-		    o, "orphaned", json_integer(session_children_orphaned(s)));
-	}
 	if (s->job_id) { /* on a cluster */
 		json_object_set_new(o, "job_id", json_string(s->job_id));
 		set_nullable(o, "node", s->node);
+	}
+	if (json_object_size(s->children)) {
+		json_object_set_new(
+		    o, "orphaned", json_integer(session_children_orphaned(s)));
+		/* the last key of the object (cmd-ls-tree.c relies on it) */
+		json_object_set_new(o, "children", session_children_json(s));
 	}
 }
 
@@ -309,7 +310,6 @@ session_to_json(struct session *s)
 	    o, "group", json_string(s->grp ? s->grp : "default"));
 	json_object_set_new(
 	    o, "executor", json_string(s->executor ? s->executor : "local"));
-	where_json(s, o);
 	json_object_set_new(
 	    o, "pid", s->pid > 0 ? json_integer(s->pid) : json_null());
 	json_object_set_new(o, "host_pid",
@@ -353,6 +353,7 @@ session_to_json(struct session *s)
 	char *dir = session_dir(s);
 	json_object_set_new(o, "dir", json_string(dir));
 	free(dir);
+	where_json(s, o); /* last: ls --tree appends to its children */
 	return o;
 }
 

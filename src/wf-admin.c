@@ -305,8 +305,8 @@ serve_run(json_t *req, json_t *reply, struct err *err)
 	return 0;
 }
 
-static json_t *
-runs_json(void)
+json_t *
+workflow_runs_json(void)
 {
 	/* with the current phase's calls ended and made (the view's rows) */
 	sqlite3_stmt *st = store_stmt(&galley_db,
@@ -587,7 +587,7 @@ workflow_serve(json_t *req, json_t *reply, struct err *err)
 	if (strcmp(op, "run") == 0)
 		return serve_run(req, reply, err);
 	if (strcmp(op, "runs") == 0) {
-		json_object_set_new(reply, "runs", runs_json());
+		json_object_set_new(reply, "runs", workflow_runs_json());
 		return 0;
 	}
 	if (strcmp(op, "dry") == 0)

@@ -170,4 +170,8 @@ void workflow_budget_raise(struct wf_run *r, double usd, long long tokens);
 void workflow_budget(struct wf_run *r, double usd, long long tokens,
     long long agents, long long parallel);
 
+/* Every run: run, name, state, phase, created_at, updated_at,
+ * phase_done, phase_total (wf-admin.c). */
+json_t *workflow_runs_json(void);
+
 #endif
