@@ -1,6 +1,7 @@
 /* galley doctor: check what galley needs (tools, sandboxes, directories,
  * socket, daemon, store) and say what to do about each failure. */
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +143,29 @@ check_sandbox(struct check *ck)
 
 /* The socket dir must be ours and 0700; the state dir writable, with
  * room. */
+static unsigned long long du_sum;
+
+static int
+du_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	if (flag == FTW_F)
+		du_sum += (unsigned long long)st->st_blocks * 512;
+	return 0;
+}
+
+/* The disk the sessions' directories take (their logs, mostly). */
+static unsigned long long
+sessions_bytes(const char *state)
+{
+	char *dir;
+
+	du_sum = 0;
+	xasprintf(&dir, "%s/sessions", state);
+	nftw(dir, du_one, 16, FTW_PHYS);
+	free(dir);
+	return du_sum;
+}
+
 static void
 check_dirs(struct check *ck)
 {
@@ -174,8 +198,11 @@ check_dirs(struct check *ck)
 	if (statvfs(state, &vfs) == 0) {
 		unsigned long long avail =
 		    (unsigned long long)vfs.f_bavail * vfs.f_frsize;
-		snprintf(detail, sizeof detail, "%.1f MiB free under %s",
-		    (double)avail / (1024 * 1024), state);
+		snprintf(detail, sizeof detail,
+		    "%.1f MiB free under %s; sessions use %.1f MiB "
+		    "(logs.maxBytes bounds each log)",
+		    (double)avail / (1024 * 1024), state,
+		    (double)sessions_bytes(state) / (1024 * 1024));
 		report(ck, "disk", avail >= DOCTOR_MIN_FREE, detail,
 		    "free some space there, or set GALLEY_HOME on a disk "
 		    "with room: output that cannot be written is lost");

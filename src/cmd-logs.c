@@ -92,12 +92,29 @@ emit(int fd, int raw, struct strip *sp, off_t *off, struct buf *json)
 	return 0;
 }
 
+/* output.log.1, the log before the last rotation (logs.maxBytes), whole:
+ * it comes first. */
+static int
+emit_rotated(const char *prev, int raw, struct strip *sp, struct buf *json)
+{
+	int fd = open(prev, O_RDONLY | O_CLOEXEC), rc = 0;
+	off_t off = 0;
+
+	if (fd >= 0) {
+		rc = emit(fd, raw, sp, &off, json);
+		close(fd);
+	}
+	return rc;
+}
+
 /* The whole log as one JSON string, valid UTF-8. */
 static void
-print_json_log(json_t *s, int fd, int raw, struct strip *sp, off_t *off)
+print_json_log(
+    json_t *s, const char *prev, int fd, int raw, struct strip *sp, off_t *off)
 {
 	struct buf b = BUF_INIT, clean = BUF_INIT;
 
+	emit_rotated(prev, raw, sp, &b);
 	if (fd >= 0)
 		emit(fd, raw, sp, off, &b);
 	utf8_sanitize(b.data, b.len, &clean);
@@ -110,6 +127,46 @@ print_json_log(json_t *s, int fd, int raw, struct strip *sp, off_t *off)
 	buf_release(&b);
 }
 
+/* Print output.log from the start, and with follow what comes, across
+ * rotations, until the session ends or goes. */
+static int
+print_log(json_t *s, const char *path, const char *exitpath, int *fd, int raw,
+    int follow, struct strip *sp)
+{
+	off_t off = 0;
+
+	for (;;) {
+		if (*fd < 0)
+			*fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (*fd >= 0 && emit(*fd, raw, sp, &off, NULL) < 0)
+			return -1;
+		struct stat now, had;
+		if (*fd >= 0 && stat(path, &now) == 0 &&
+		    fstat(*fd, &had) == 0 && now.st_ino != had.st_ino) {
+			/* rotated while followed: the old one was read to its
+			 * end just now; the new one from its start */
+			close(*fd);
+			*fd = open(path, O_RDONLY | O_CLOEXEC);
+			off = 0;
+			continue;
+		}
+		if (!follow)
+			break;
+		/* the host writes the exit file after the log's last byte */
+		if (access(exitpath, F_OK) == 0) {
+			if (*fd >= 0)
+				emit(*fd, raw, sp, &off, NULL);
+			break;
+		}
+		struct stat st;
+		if (stat(session_str(s, "dir"), &st) != 0)
+			break; /* removed */
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
 static int
 logs_run(struct cmd_ctx *ctx)
 {
@@ -119,7 +176,7 @@ logs_run(struct cmd_ctx *ctx)
 	    {NULL, 0, NULL, 0}};
 	struct strip sp = {0};
 	int c, rc, follow = 0, raw = 0, fd;
-	char *path, *exitpath;
+	char *path, *exitpath, *prev;
 	const char *agent = NULL;
 	off_t off = 0;
 	json_t *s;
@@ -153,40 +210,26 @@ logs_run(struct cmd_ctx *ctx)
 		return cmd_fail(ctx);
 	}
 	path = ex->file(s, "output.log");
+	prev = ex->file(s, "output.log.1");
 	exitpath = ex->file(s, "exit");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if ((fd < 0 && !follow) || ctx->json) { /* fd < 0: no output yet */
 		if (ctx->json)
-			print_json_log(s, fd, raw, &sp, &off);
+			print_json_log(s, prev, fd, raw, &sp, &off);
 		rc = 0;
 		goto out;
 	}
-	for (;;) {
-		if (fd < 0)
-			fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && emit(fd, raw, &sp, &off, NULL) < 0) {
-			rc = 1;
-			goto out;
-		}
-		if (!follow)
-			break;
-		/* the host writes the exit file after the log's last byte */
-		if (access(exitpath, F_OK) == 0) {
-			if (fd >= 0)
-				emit(fd, raw, &sp, &off, NULL);
-			break;
-		}
-		struct stat st;
-		if (stat(session_str(s, "dir"), &st) != 0)
-			break; /* removed */
-		struct timespec ts = {0, 50 * 1000000L};
-		nanosleep(&ts, NULL);
+	if (emit_rotated(prev, raw, &sp, NULL) < 0) {
+		rc = 1;
+		goto out;
 	}
-	rc = 0;
+	rc = print_log(s, path, exitpath, &fd, raw, follow, &sp) < 0;
+	goto out;
 out:
 	if (fd >= 0)
 		close(fd);
 	free(path);
+	free(prev);
 	free(exitpath);
 	json_decref(s);
 	return rc;

@@ -8,9 +8,11 @@
  * object ends with them, "children":[...]), then the sessions it started
  * (its team members, jobs: their "parent"); a workflow's agents without a
  * parent go under a node for their run ("kind":"workflow"), after the
- * sessions. Every session and run node gets "total_cost_usd": its own cost
- * and its sessions' (its subagents' are in its own already).
+ * sessions, and there under a node for the phase their call was made in
+ * ("kind":"phase"). Every session and run node gets "total_cost_usd": its own
+ * cost and its sessions' (its subagents' are in its own already).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,8 +22,9 @@
 #include "xmalloc.h"
 
 struct tnode {
-	struct session *s; /* NULL for a run */
+	struct session *s; /* NULL for a run or a phase */
 	json_t *run;       /* a run's row */
+	char *phase;       /* a phase of a run: its name */
 	size_t *kids, nkids;
 	double total;
 	int done; /* total worked out */
@@ -81,18 +84,23 @@ emit(struct buf *b, struct tnode *t, size_t i)
 {
 	size_t len;
 
-	if (t[i].s == NULL) { /* a run */
-		json_t *r = t[i].run;
-		json_t *head = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?}",
-		    "id", json_string_value(json_object_get(r, "run")), "name",
-		    json_string_value(json_object_get(r, "name")), "state",
-		    json_string_value(json_object_get(r, "state")), "runtime",
-		    "workflow", "kind", "workflow", "phase",
-		    json_object_get(r, "phase"));
-		char *text = json_dumps(head, JSON_COMPACT);
+	if (t[i].phase || t[i].s == NULL) { /* a phase or a run */
+		json_t *r = t[i].run,
+		       *head = t[i].phase
+		    ? json_pack("{s:s, s:s, s:s, s:s}", "id", t[i].phase,
+		          "name", strchr(t[i].phase, '/') + 1, "kind", "phase",
+		          "runtime", "phase")
+		    : json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?}", "id",
+		          json_string_value(json_object_get(r, "run")), "name",
+		          json_string_value(json_object_get(r, "name")),
+		          "state",
+		          json_string_value(json_object_get(r, "state")),
+		          "runtime", "workflow", "kind", "workflow", "phase",
+		          json_object_get(r, "phase"));
+		char *head_text = json_dumps(head, JSON_COMPACT);
 		json_decref(head);
-		buf_add(b, text, strlen(text) - 1);
-		free(text);
+		buf_add(b, head_text, strlen(head_text) - 1);
+		free(head_text);
 		buf_adds(b, ",\"children\":[");
 		emit_kids(b, t, i, 1);
 		buf_addf(b, "],\"total_cost_usd\":%.17g}", t[i].total);
@@ -112,10 +120,38 @@ emit(struct buf *b, struct tnode *t, size_t i)
 	buf_addf(b, "],\"total_cost_usd\":%.17g}", t[i].total);
 }
 
+/* Where a run's agent goes: under a node for the phase its call was made
+ * in (made on first use, keyed "RUN/PHASE" in runat), else the run. */
+static size_t
+under_phase(struct tnode **tp, size_t *nt, size_t *cap, json_t *runat,
+    json_t **phases, size_t run, struct session *s)
+{
+	struct tnode *t = *tp;
+	char key[200];
+
+	if (*phases == NULL)
+		*phases = workflow_agent_phases();
+	const char *ph = json_string_value(json_object_get(*phases, s->id));
+	if (ph == NULL)
+		return run;
+	snprintf(key, sizeof key, "%s/%s", s->workflow, ph);
+	json_t *at = json_object_get(runat, key);
+	if (at)
+		return (size_t)json_integer_value(at);
+	if (*nt == *cap)
+		*tp = t = xrealloc(t, (*cap *= 2) * sizeof *t);
+	memset(&t[*nt], 0, sizeof t[*nt]);
+	t[*nt].phase = xstrdup(key);
+	add_kid(&t[run], *nt);
+	json_object_set_new(runat, key, json_integer((json_int_t)*nt));
+	return (*nt)++;
+}
+
 void
 ls_tree_text(struct buf *b, struct session **list, size_t n)
 {
 	json_t *index = json_object(), *runs = NULL, *runat = json_object();
+	json_t *phases = NULL;
 	struct tnode *t = xcalloc(n + 1, sizeof *t);
 	size_t nt = n, cap = n + 1;
 	int first = 1;
@@ -154,7 +190,9 @@ ls_tree_text(struct buf *b, struct session **list, size_t n)
 				at = json_integer((int)nt++);
 				json_object_set_new(runat, s->workflow, at);
 			}
-			add_kid(&t[json_integer_value(at)], i);
+			size_t up_at = under_phase(&t, &nt, &cap, runat,
+			    &phases, (size_t)json_integer_value(at), s);
+			add_kid(&t[up_at], i);
 			continue;
 		}
 	root:
@@ -168,9 +206,12 @@ ls_tree_text(struct buf *b, struct session **list, size_t n)
 		emit(b, t, i);
 		first = 0;
 	}
-	for (size_t i = 0; i < nt; i++)
+	for (size_t i = 0; i < nt; i++) {
 		free(t[i].kids);
+		free(t[i].phase);
+	}
 	free(t);
+	json_decref(phases);
 	json_decref(index);
 	json_decref(runat);
 	json_decref(runs);

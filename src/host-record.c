@@ -38,8 +38,9 @@ static struct {
 	char *dir;
 	int logfd, exit_fd, screen_fd;
 	long long bytes; /* in output.log */
+	long long max;   /* logs.maxBytes: rotate past it; 0: never */
 	char *lost;      /* why output.log stopped taking output */
-} rec = {NULL, -1, -1, -1, 0, NULL};
+} rec = {NULL, -1, -1, -1, 0, 0, NULL};
 
 /* An empty file of size bytes whose blocks are already allocated: writing
  * up to size into it needs no free space. -1 if even that failed. */
@@ -102,7 +103,7 @@ write_record(int *fd, const char *name, const char *data, size_t len)
 }
 
 int
-host_records_open(const char *dir)
+host_records_open(const char *dir, long long max_bytes)
 {
 	char *path;
 	struct stat st;
@@ -117,6 +118,7 @@ host_records_open(const char *dir)
 		return -1;
 	}
 	rec.bytes = fstat(rec.logfd, &st) == 0 ? (long long)st.st_size : 0;
+	rec.max = max_bytes > 0 ? max_bytes : 0;
 	rec.exit_fd = reserve("exit", EXIT_RESERVE);
 	rec.screen_fd = reserve("screen.txt", SCREEN_RESERVE);
 	return 0;
@@ -154,11 +156,37 @@ disk_low(size_t len)
 	return free_bytes < HOST_MIN_FREE + len;
 }
 
+/* logs.maxBytes: a session that runs for days must not fill the disk.
+ * output.log becomes output.log.1 (the one before is dropped) and a new
+ * output.log starts: at most twice the limit on disk; `logs` reads both,
+ * in order. A failure to rotate keeps writing where it was. */
+static void
+rotate(void)
+{
+	char *path, *old;
+	int fd;
+
+	xasprintf(&path, "%s/output.log", rec.dir);
+	xasprintf(&old, "%s/output.log.1", rec.dir);
+	if (rename(path, old) == 0 &&
+	    (fd = open(
+	         path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) >= 0) {
+		close(rec.logfd);
+		rec.logfd = fd;
+		rec.bytes = 0;
+	} else
+		log_warn("cannot rotate output.log: %s", strerror(errno));
+	free(path);
+	free(old);
+}
+
 int
 host_record_output(const char *data, size_t len)
 {
 	if (rec.logfd < 0 || rec.lost != NULL)
 		return 0;
+	if (rec.max && rec.bytes > 0 && rec.bytes + (long long)len > rec.max)
+		rotate();
 	if (disk_low(len)) {
 		output_lost(ENOSPC,
 		    " (under 1 MiB free, kept for galley's "

@@ -388,7 +388,9 @@ host_main(const char *id, int remote)
 		argv = wrapped;
 	}
 
-	if (host_records_open(host.dir) < 0)
+	json_int_t maxlog = 0;
+	proto_get_int(spec, "log_max_bytes", &maxlog, NULL);
+	if (host_records_open(host.dir, (long long)maxlog) < 0)
 		goto fail;
 	host.screen = screen_new((int)rows, (int)cols, (int)sb);
 	host.loop = uv_default_loop();

@@ -61,7 +61,8 @@ void host_signal(int sig, int grace_ms);
 json_t *host_status(void);
 
 /* host-record.c: output.log, and the exit and screen records, in dir */
-int host_records_open(const char *dir);
+/* max_bytes: logs.maxBytes, output.log rotated past it (0: never). */
+int host_records_open(const char *dir, long long max_bytes);
 /* 1 when the log has just stopped taking output (host_records_lost) */
 int host_record_output(const char *, size_t);
 const char *host_records_lost(void); /* why, and from which byte */

@@ -278,32 +278,6 @@ session_children_hook(struct session *s, const char *event, json_t *payload)
 	session_notify(s, SESSION_CHANGE_UPDATE);
 }
 
-int
-session_children_running(struct session *s)
-{
-	const char *k;
-	json_t *c;
-	int n = 0;
-
-	json_object_foreach(s->children, k, c)
-	{
-		const char *st = json_string_value(json_object_get(c, "state"));
-		n += st && strcmp(st, "running") == 0;
-	}
-	return n;
-}
-
-/* Work left running while its session waits or ended: what the user
- * should hear about ("2 background tasks still running"). */
-int
-session_children_orphaned(struct session *s)
-{
-	if (s->children == NULL || state_table[s->state].active ||
-	    s->state == SESSION_QUEUED)
-		return 0;
-	return session_children_running(s);
-}
-
 /* Subagents' files are written after their SubagentStop: read each again
  * (the session's total takes a message once, whatever the rereads) at
  * each Stop and at the end. */
@@ -330,37 +304,6 @@ session_children_reread(struct session *s)
 	}
 }
 
-/* "2 background tasks still running", "1 subagent and 1 background
- * task still running"; "" when nothing is orphaned. */
-void
-session_children_orphan_text(struct session *s, char *out, size_t size)
-{
-	int sub = 0, task = 0;
-	const char *k;
-	json_t *c;
-
-	out[0] = '\0';
-	if (session_children_orphaned(s) == 0)
-		return;
-	json_object_foreach(s->children, k, c)
-	{
-		const char *st = json_string_value(json_object_get(c, "state"));
-		const char *kind =
-		    json_string_value(json_object_get(c, "kind"));
-		if (st && strcmp(st, "running") == 0 && kind)
-			*(strcmp(kind, "task") == 0 ? &task : &sub) += 1;
-	}
-	char a[48] = "", b[48] = "";
-	if (sub)
-		snprintf(
-		    a, sizeof a, "%d subagent%s", sub, sub == 1 ? "" : "s");
-	if (task)
-		snprintf(b, sizeof b, "%d background task%s", task,
-		    task == 1 ? "" : "s");
-	snprintf(out, size, "%s%s%s still running", a,
-	    sub && task ? " and " : "", b);
-}
-
 /* The session ended and nothing of it runs any more (session-strays.c
  * made sure): what was still running did not finish. */
 void
@@ -382,15 +325,4 @@ session_children_end(struct session *s)
 		session_touch(s);
 		session_uncache(s);
 	}
-}
-
-/* The children as a list for the session's JSON, oldest first. */
-json_t *
-session_children_json(struct session *s)
-{
-	json_t *list = json_array(), *c;
-	const char *k;
-
-	json_object_foreach(s->children, k, c) json_array_append(list, c);
-	return list;
 }

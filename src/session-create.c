@@ -13,6 +13,7 @@
 #include "sandbox.h"
 #include "session-life.h"
 #include "session.h"
+#include "settings-cache.h"
 #include "spec.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -166,6 +167,17 @@ fill(struct session *s, const struct session_spec *sp, json_t *argv,
 	s->created_at = s->updated_at = wall_ms();
 }
 
+/* logs.maxBytes as the session's project (or the user) says. */
+static long long
+log_max_bytes(const char *cwd)
+{
+	char *root = repo_root(cwd);
+	json_t *v = settings_get(settings_project(root), "logs.maxBytes");
+
+	free(root);
+	return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+}
+
 /* spec.json holds what the host needs, env included: 0600 in the private
  * state dir, never in the store or a log. Not fsync'd: it is only needed
  * while the machine stays up, and a sync here is most of a dispatch. */
@@ -197,10 +209,10 @@ write_host_spec(struct session *s, const struct session_spec *sp, json_t *argv,
 	if (want)
 		plan = sandbox_plan(want, json_object_get(want, "applied"),
 		    sp->runtime, sp->cwd, dir, env);
-	spec = json_pack("{s:O, s:s, s:o, s:i, s:i, s:i, s:o*, s:O*}", "argv",
-	    argv, "cwd", sp->cwd, "env", env, "rows", sp->rows, "cols",
+	spec = json_pack("{s:O, s:s, s:o, s:i, s:i, s:i, s:o*, s:O*, s:I}",
+	    "argv", argv, "cwd", sp->cwd, "env", env, "rows", sp->rows, "cols",
 	    sp->cols, "scrollback", sp->scrollback, "sandbox", plan, "slurm",
-	    sp->slurm);
+	    sp->slurm, "log_max_bytes", (json_int_t)log_max_bytes(sp->cwd));
 	text = json_dumps(spec, JSON_COMPACT);
 	json_decref(spec);
 	rc = write_file_replace(path, text, strlen(text), 0600, 0, err);

@@ -54,6 +54,7 @@ static const struct skey {
     {"notify", T_ENUM, "bell|title|none", "\"bell\"", 0, 0},
     {"notifyCommand", T_STR, NULL, NULL, 0, 0},
     {"scrollback", T_INT, NULL, "2000", 0, 0},
+    {"logs.maxBytes", T_INT, NULL, "1073741824", 0, 0},
     {"claude.path", T_STR, NULL, NULL, 0, 0},
     {"claude.preAccept", T_BOOL, NULL, "false", 0, 0},
     {"executor.default", T_ENUM, "local|slurm", "\"local\"", 0, 0},

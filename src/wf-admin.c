@@ -305,6 +305,25 @@ serve_run(json_t *req, json_t *reply, struct err *err)
 	return 0;
 }
 
+/* session id -> the phase its call was made in, for every agent of every
+ * run (ls --tree puts a run's agents under their phases). */
+json_t *
+workflow_agent_phases(void)
+{
+	sqlite3_stmt *st = store_stmt(&galley_db,
+	    "SELECT session, phase FROM workflow_journal WHERE session IS NOT "
+	    "NULL AND phase IS NOT NULL AND phase != ''");
+	json_t *out = json_object();
+
+	if (st == NULL)
+		return out;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_object_set_new(out, store_col_text(st, 0),
+		    json_string(store_col_text(st, 1)));
+	sqlite3_reset(st);
+	return out;
+}
+
 json_t *
 workflow_runs_json(void)
 {

@@ -173,5 +173,7 @@ void workflow_budget(struct wf_run *r, double usd, long long tokens,
 /* Every run: run, name, state, phase, created_at, updated_at,
  * phase_done, phase_total (wf-admin.c). */
 json_t *workflow_runs_json(void);
+/* session id -> the phase of the call that made it. */
+json_t *workflow_agent_phases(void);
 
 #endif

@@ -63,12 +63,15 @@ def test_three_phases_parallel_agents_and_a_schema(galley, repo):
     assert len(mine) == 4 and all(s["state"] == "done" for s in mine)
     logs = galley.json("workflow", "logs", st["run"], cwd=repo)
     assert [x["text"] for x in logs] == ["found ab"]
-    # ls --tree: the agents under their run
+    # ls --tree: the run, its phases, then their agents
     tree = galley.json("ls", "--tree", "--all")
     node = next(n for n in tree if n["id"] == st["run"])
     assert node["kind"] == "workflow" and node["name"] == "three"
-    assert sorted(c["name"] for c in node["children"]) == [
-        "three.a", "three.b", "three.bad", "three.fix"]
+    assert [(p["kind"], p["name"]) for p in node["children"]] == [
+        ("phase", "find"), ("phase", "fix"), ("phase", "check")]
+    assert [[a["name"] for a in p["children"]] for p in node["children"]] \
+        == [["three.a", "three.b"], ["three.fix"], ["three.bad"]]
+    assert node["total_cost_usd"] == 0
     text = galley.ok("ls", "--tree", "--all").stdout
     assert f"{st['run']}  three" in text and "└ " in text
     # without --json: the result on stdout
