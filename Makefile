@@ -1,9 +1,10 @@
-# Thin wrapper around Meson: build, deps, demo, check, bench, install.
+# Thin wrapper around Meson: build, deps, demo, check, bench, fuzz, install.
 PREFIX ?= /usr/local
 BUILD ?= build
 PY = /usr/bin/python3
 
-.PHONY: all deps demo check bench install clean format
+.PHONY: all deps demo check bench fuzz install clean format
+FUZZ_SECONDS ?= 600
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -33,12 +34,15 @@ bench: deps all
 	$(PY) bench/tree.py
 	sh scripts/claude-install.sh >/dev/null && $(PY) bench/claude.py
 
+fuzz: deps
+	$(PY) scripts/fuzz.py $(FUZZ_SECONDS)
+
 install: all
 	meson configure $(BUILD) --prefix=$(PREFIX)
 	meson install -C $(BUILD)
 
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/fuzz/*.c
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

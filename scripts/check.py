@@ -84,7 +84,8 @@ def fmt():
     """STYLE: clang-format, checked in CI; one check in the count."""
     files = sorted(str(p.relative_to(ROOT)) for p in
                    list((ROOT / "src").glob("*.[ch]")) +
-                   list((ROOT / "tests" / "unit").glob("*.c")))
+                   list((ROOT / "tests" / "unit").glob("*.c")) +
+                   list((ROOT / "tests" / "fuzz").glob("*.c")))
     rc = sh(["clang-format", "--dry-run", "--Werror", *files], check=False)
     totals["passed" if rc == 0 else "failed"] += 1
     if rc:
@@ -140,6 +141,10 @@ def main():
                UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1",
                GALLEY_TEST_TIMEOUT_MULTIPLIER="3")
     structure()
+    # the fuzz targets a few seconds each, over their corpora (every crash
+    # found is kept there): one check in the count (make fuzz runs long)
+    rc = sh([PY, str(ROOT / "scripts" / "fuzz.py"), "--smoke"], check=False)
+    totals["passed" if rc == 0 else "failed"] += 1
     unit("build", env)
     unit("build-asan", san)
     # What runs once (the suite must stay under 15 minutes on 2 cores):

@@ -67,3 +67,14 @@ err_exit_code(enum err_code code)
 			return err_table[i].exit;
 	return 1;
 }
+
+const char *
+err_shown(const char *s, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (; s && *s && n + 1 < size; s++)
+		out[n++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+	out[n] = '\0';
+	return out;
+}

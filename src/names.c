@@ -30,10 +30,13 @@ name_valid(const char *s)
 int
 name_check(const char *s, const char *what, struct err *err)
 {
+	char shown[81];
+
 	if (name_valid(s))
 		return 0;
 	return err_set(err, ERR_USAGE,
-	    "invalid %s '%.80s': use 1-64 of [A-Za-z0-9._-]", what, s ? s : "");
+	    "invalid %s '%s': use 1-64 of [A-Za-z0-9._-]", what,
+	    err_shown(s, shown, sizeof shown));
 }
 
 /* A session name must not pass for an option or for another session's id:

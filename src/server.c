@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "executor.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "server.h"
 #include "team.h"
@@ -244,6 +245,7 @@ server_main(int foreground, const struct cmd_entry *const *table)
 	 * ends what carries its GALLEY_SESSION, session-strays.c) */
 	unsetenv("GALLEY_SESSION");
 	unsetenv("GALLEY_HOOK_TOKEN");
+	fdlimit_raise();
 	srv.loop = uv_default_loop();
 	if (state_dirs(foreground, &logpath, &err) < 0)
 		goto fail;

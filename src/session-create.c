@@ -10,6 +10,7 @@
 #include "names.h"
 #include "runtime.h"
 #include "executor.h"
+#include "fdlimit.h"
 #include "sandbox.h"
 #include "session-life.h"
 #include "session.h"
@@ -256,7 +257,8 @@ session_create(const struct session_spec *sp, struct err *err)
 	char *blocked = NULL, *rsid = NULL, *dir = NULL;
 	const struct runtime *rt;
 
-	if (spec_check(sp, err) < 0 || check_against_daemon(s, sp, err) < 0)
+	if (fdlimit_check(err) < 0 || spec_check(sp, err) < 0 ||
+	    check_against_daemon(s, sp, err) < 0)
 		goto fail;
 	if (sp->executor && executor_find(sp->executor) == NULL) {
 		err_set(err, ERR_USAGE, "no executor '%s' (local or slurm)",

@@ -253,9 +253,12 @@ check_sandbox(json_t *sb, struct err *err)
 
 	json_object_foreach(sb, k, v)
 	{
-		if (!json_is_boolean(v))
+		if (!json_is_boolean(v)) {
+			char shown[33];
 			return err_set(err, ERR_USAGE,
-			    "field 'sandbox.%.32s' must be a boolean", k);
+			    "field 'sandbox.%s' must be a boolean",
+			    err_shown(k, shown, sizeof shown));
+		}
 	}
 	return 0;
 }
@@ -297,11 +300,12 @@ check_slurm(json_t *o, struct err *err)
 				    "field 'slurm.%s' must be 1 to 4096", k);
 			known = 1;
 		}
+		char shown[33];
 		if (!known)
 			return err_set(err, ERR_USAGE,
-			    "field 'slurm.%.32s' is not one of partition, "
+			    "field 'slurm.%s' is not one of partition, "
 			    "time, mem, cpus, nodes",
-			    k);
+			    err_shown(k, shown, sizeof shown));
 	}
 	return 0;
 }
