@@ -250,6 +250,32 @@ test_built_in_c(void **unused)
 	spec_release(&sp);
 }
 
+/* Found by tests/fuzz/fuzz-spec.c: an error that shows a typed value
+ * with a newline in it must still be one line; and the Slurm job size. */
+static void
+test_errors_stay_one_line_and_slurm_sizes(void **unused)
+{
+	struct session_spec sp;
+	struct err err = ERR_INIT;
+
+	assert_int_equal(decode_with("\"executor\": \"a\\nb\"", &sp, &err), -1);
+	assert_null(strchr(err.msg.data, '\n'));
+	assert_non_null(strstr(err.msg.data, "'a?b'"));
+	err_release(&err);
+	expect_error("\"slurm\": {\"x\\ny\": 1}", "slurm.x?y");
+	expect_error("\"slurm\": {\"cpus\": 0}", "slurm.cpus");
+	expect_error("\"slurm\": {\"time\": \"1h\"}", "slurm.time");
+	expect_error("\"slurm\": {\"mem\": \"G\"}", "slurm.mem");
+	assert_int_equal(
+	    decode_with("\"executor\": \"slurm\", \"slurm\": "
+	                "{\"partition\": \"debug\", \"cpus\": 4, "
+	                "\"mem\": \"500M\", \"time\": \"1-00:30\"}",
+	        &sp, &err),
+	    0);
+	assert_string_equal(sp.executor, "slurm");
+	spec_release(&sp);
+}
+
 int
 main(void)
 {
@@ -260,6 +286,7 @@ main(void)
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_full_request),
 	    cmocka_unit_test(test_built_in_c),
+	    cmocka_unit_test(test_errors_stay_one_line_and_slurm_sizes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
