@@ -1,4 +1,5 @@
 /* Error values and their mapping to wire words and exit codes. */
+#include <stdio.h>
 #include <string.h>
 
 #include "err.h"
@@ -73,8 +74,14 @@ err_shown(const char *s, char *out, size_t size)
 {
 	size_t n = 0;
 
-	for (; s && *s && n + 1 < size; s++)
-		out[n++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+	/* as the CLI prints any error (cmd.c): \x1b for ESC */
+	for (; s && *s && n + 5 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f)
+			n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
+		else
+			out[n++] = (char)c;
+	}
 	out[n] = '\0';
 	return out;
 }

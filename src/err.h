@@ -33,7 +33,7 @@ enum err_code err_from_word(const char *);
 int err_exit_code(enum err_code);
 
 /* s as an error shows what was typed: control characters (a newline)
- * as '?', at most size - 1 bytes, so the error stays one line. */
+ * as \x0a, at most size - 1 bytes, so the error stays one line. */
 const char *err_shown(const char *s, char *out, size_t size);
 
 #endif

@@ -260,9 +260,9 @@ test_errors_stay_one_line_and_slurm_sizes(void **unused)
 
 	assert_int_equal(decode_with("\"executor\": \"a\\nb\"", &sp, &err), -1);
 	assert_null(strchr(err.msg.data, '\n'));
-	assert_non_null(strstr(err.msg.data, "'a?b'"));
+	assert_non_null(strstr(err.msg.data, "'a\\x0ab'"));
 	err_release(&err);
-	expect_error("\"slurm\": {\"x\\ny\": 1}", "slurm.x?y");
+	expect_error("\"slurm\": {\"x\\ny\": 1}", "slurm.x\\x0ay");
 	expect_error("\"slurm\": {\"cpus\": 0}", "slurm.cpus");
 	expect_error("\"slurm\": {\"time\": \"1h\"}", "slurm.time");
 	expect_error("\"slurm\": {\"mem\": \"G\"}", "slurm.mem");
