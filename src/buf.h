@@ -29,6 +29,10 @@ void buf_reset(struct buf *);
 void buf_grow(struct buf *, size_t);
 void buf_add(struct buf *, const void *, size_t);
 void buf_adds(struct buf *, const char *);
+/* n bytes as one line shows them: control characters as \x1b. */
+void buf_add_shown(struct buf *, const char *, size_t n);
+/* s single-quoted for sh: 'it'\\''s'. */
+void buf_add_sh_quoted(struct buf *, const char *s);
 void buf_addc(struct buf *, char);
 void buf_addf(struct buf *, const char *, ...) printflike(2, 3);
 void buf_vaddf(struct buf *, const char *, va_list) printflike(2, 0);

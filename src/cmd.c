@@ -36,13 +36,8 @@ print_error(const char *msg, const char *verb)
 {
 	struct buf line = BUF_INIT;
 
-	for (const char *p = msg; *p && line.len < CMD_FAIL_MAX; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c < 0x20 || c == 0x7f)
-			buf_addf(&line, "\\x%02x", c);
-		else
-			buf_addc(&line, (char)c);
-	}
+	for (const char *p = msg; *p && line.len < CMD_FAIL_MAX; p++)
+		buf_add_shown(&line, p, 1);
 	if (strlen(msg) > CMD_FAIL_MAX) {
 		/* not half a UTF-8 sequence */
 		while (line.len > 0 &&

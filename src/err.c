@@ -1,5 +1,4 @@
 /* Error values and their mapping to wire words and exit codes. */
-#include <stdio.h>
 #include <string.h>
 
 #include "err.h"
@@ -72,16 +71,13 @@ err_exit_code(enum err_code code)
 const char *
 err_shown(const char *s, char *out, size_t size)
 {
-	size_t n = 0;
+	struct buf b = BUF_INIT;
 
 	/* as the CLI prints any error (cmd.c): \x1b for ESC */
-	for (; s && *s && n + 5 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c == 0x7f)
-			n += (size_t)snprintf(out + n, size - n, "\\x%02x", c);
-		else
-			out[n++] = (char)c;
-	}
-	out[n] = '\0';
+	for (; s && *s && b.len + 5 < size; s++)
+		buf_add_shown(&b, s, 1);
+	memcpy(out, b.len ? b.data : "", b.len);
+	out[b.len] = '\0';
+	buf_release(&b);
 	return out;
 }

@@ -219,13 +219,8 @@ kill_timer_cb(uv_timer_t *t)
 static int
 local_stop(struct session *s, int grace_ms, struct err *err)
 {
-	if (s->link) {
-		json_t *m = json_pack("{s:s, s:i, s:i}", "cmd", "signal",
-		    "signal", SIGTERM, "grace_ms", grace_ms);
-		host_link_send(s->link, m);
-		json_decref(m);
+	if (host_link_signal(s, SIGTERM, grace_ms) == 0)
 		return 0;
-	}
 	if (s->pid <= 0)
 		return err_set(err, ERR_FAILED,
 		    "session '%s' has no process to stop", s->name);

@@ -33,10 +33,6 @@ const struct executor_sink *slurm_sink;
 struct sjob_list slurm_jobs = TAILQ_HEAD_INITIALIZER(slurm_jobs);
 size_t slurm_jobs_n;
 
-/* A command a cluster whose controller is down answers after 9-18 s:
- * give up later than that. */
-#define SLURM_CMD_TIMEOUT_MS 45000
-
 struct sjob *
 sjob_find(struct session *s)
 {
@@ -206,19 +202,6 @@ submitted(void *arg, const char *out, const char *errtext, int timedout)
 	slurm_poll_soon();
 }
 
-/* '...' for sh, the quotes inside closed and reopened */
-static void
-sh_quote(struct buf *b, const char *s)
-{
-	buf_addc(b, '\'');
-	for (; *s; s++)
-		if (*s == '\'')
-			buf_adds(b, "'\\''");
-		else
-			buf_addc(b, *s);
-	buf_addc(b, '\'');
-}
-
 /* The directory the nodes share with this machine: a session whose files
  * or tree are elsewhere could not run there. */
 static int
@@ -337,7 +320,7 @@ slurm_start(struct session *s, struct err *err)
 	buf_adds(&b, "#!/bin/sh\n# galley session ");
 	buf_adds(&b, s->id);
 	buf_adds(&b, "\nexec ");
-	sh_quote(&b, self_exe());
+	buf_add_sh_quoted(&b, self_exe());
 	buf_adds(&b, " host --remote ");
 	buf_adds(&b, s->id);
 	buf_addc(&b, '\n');

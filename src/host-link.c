@@ -251,6 +251,18 @@ host_link_open(struct session *s, const struct host_link_cb *cb)
 }
 
 int
+host_link_signal(struct session *s, int sig, int grace_ms)
+{
+	if (s->link == NULL)
+		return -1;
+	json_t *m = json_pack("{s:s, s:i, s:i}", "cmd", "signal", "signal", sig,
+	    "grace_ms", grace_ms);
+	host_link_send(s->link, m);
+	json_decref(m);
+	return 0;
+}
+
+int
 host_link_peek(struct session *s)
 {
 	if (s->link == NULL)

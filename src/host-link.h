@@ -23,6 +23,8 @@ void host_link_detach(struct host_link *);
 /* Ask for the screen (the sink's screen answers); type text and Enter.
  * -1 without a link. */
 int host_link_peek(struct session *);
+/* sig to the session's process group, SIGKILL after grace_ms. */
+int host_link_signal(struct session *, int sig, int grace_ms);
 int host_link_input(struct session *, const char *text);
 /* A status or exit event, told to the sink as it says. */
 void host_link_status(struct session *, json_t *ev);

@@ -49,13 +49,7 @@ log_write(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	buf_vaddf(&raw, fmt, ap);
 	va_end(ap);
-	for (size_t i = 0; i < raw.len; i++) {
-		unsigned char c = (unsigned char)raw.data[i];
-		if (c < 0x20 || c == 0x7f)
-			buf_addf(&out, "\\x%02x", c);
-		else
-			buf_addc(&out, (char)c);
-	}
+	buf_add_shown(&out, raw.data, raw.len);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);

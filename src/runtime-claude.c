@@ -25,19 +25,6 @@ static const char *const hook_events[] = {"SessionStart", "UserPromptSubmit",
     "PreToolUse", "PostToolUse", "PermissionRequest", "Notification", "Stop",
     "StopFailure", "SubagentStart", "SubagentStop", "SessionEnd"};
 
-/* 'it''s' quoting for the shell claude runs hook commands with */
-static void
-shell_quote(struct buf *b, const char *s)
-{
-	buf_adds(b, "'");
-	for (; *s; s++)
-		if (*s == '\'')
-			buf_adds(b, "'\\''");
-		else
-			buf_add(b, s, 1);
-	buf_adds(b, "'");
-}
-
 static char *
 settings_json(int skip_bypass_prompt)
 {
@@ -48,7 +35,7 @@ settings_json(int skip_bypass_prompt)
 	for (size_t i = 0; i < sizeof hook_events / sizeof hook_events[0];
 	     i++) {
 		buf_reset(&cmd);
-		shell_quote(&cmd, self_exe());
+		buf_add_sh_quoted(&cmd, self_exe());
 		buf_addf(&cmd, " hook %s", hook_events[i]);
 		json_object_set_new(hooks, hook_events[i],
 		    json_pack("[{s:s, s:[{s:s, s:s%}]}]", "matcher", "*",

@@ -43,6 +43,7 @@ session_free(struct session *s)
 	session_uncache(s);
 	json_decref(s->conflicts);
 	json_decref(s->children);
+	json_decref(s->unread);
 	json_decref(s->after);
 	json_decref(s->policy);
 	free(s);
@@ -481,13 +482,7 @@ argv_line(json_t *argv)
 			buf_adds(&b, a);
 			continue;
 		}
-		buf_addc(&b, '\'');
-		for (; *a; a++) {
-			if (*a == '\'')
-				buf_adds(&b, "'\\'");
-			buf_addc(&b, *a);
-		}
-		buf_addc(&b, '\'');
+		buf_add_sh_quoted(&b, a);
 	}
 	return b.len ? buf_detach(&b, NULL) : (buf_release(&b), NULL);
 }

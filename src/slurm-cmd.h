@@ -6,6 +6,10 @@
 #include "err.h"
 #include "queue.h"
 
+/* A command a cluster whose controller is down answers after 9-18 s:
+ * give up later than that. */
+#define SLURM_CMD_TIMEOUT_MS 45000
+
 /* out and errtext are its stdout and stderr (NUL-terminated); timedout:
  * it gave no answer within its time and was killed. */
 typedef void slurm_cmd_cb(

@@ -8,6 +8,7 @@
  * squeue fails after 18 s) makes every watched session `unknown` until
  * one comes.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -21,7 +22,6 @@
 #include "util.h"
 #include "xmalloc.h"
 
-#define SLURM_CMD_TIMEOUT_MS 45000
 #define SOON_MS 50
 /* a job missing from squeue this many answers in a row is gone from
  * the controller (past MinJobAge), not just late */
@@ -85,12 +85,7 @@ finish(struct sjob *j, const char *state, long raw)
 	} else if (strcmp(state, "NODE_FAIL") == 0 ||
 	    strcmp(state, "BOOT_FAIL") == 0) {
 		/* what may still run of it there must not go on */
-		if (s->link) {
-			json_t *m = json_pack("{s:s, s:i, s:i}", "cmd",
-			    "signal", "signal", 9, "grace_ms", 0);
-			host_link_send(s->link, m);
-			json_decref(m);
-		}
+		host_link_signal(s, SIGKILL, 0);
 		snprintf(why, sizeof why, "node lost (Slurm %s on %s)", state,
 		    s->node ? s->node : "its node");
 		slurm_sink->ended(s, code, sig, SESSION_FAILED, why);
