@@ -345,19 +345,20 @@ check_orphans(struct cmd_ctx *ctx, struct check *ck, int fix)
 	           ctx, json_pack("{s:s, s:b}", "cmd", "ls", "all", 1)),
 	       *s;
 	struct buf d = BUF_INIT;
-	int total = 0, killed = 0, pids[STRAYS_MAX];
+	int total = 0, killed = 0;
 	size_t i;
 
 	if (reply == NULL) {
 		err_release(&ctx->err);
 		return;
 	}
+	json_t *by = strays_by_session(); /* one look at every process */
 	json_array_foreach(json_object_get(reply, "sessions"), i, s)
 	{
 		if (!state_is_terminal(session_str(s, "state")))
 			continue;
-		int n = strays_find(
-		    session_str(s, "id"), NULL, 0, pids, STRAYS_MAX);
+		int n = (int)json_integer_value(
+		    json_object_get(by, session_str(s, "id")));
 		if (n == 0)
 			continue;
 		buf_addf(&d, "%s%s (%s): %d process%s", total ? "; " : "",
@@ -367,6 +368,7 @@ check_orphans(struct cmd_ctx *ctx, struct check *ck, int fix)
 		if (fix)
 			killed += strays_kill(session_str(s, "id"), NULL, 0);
 	}
+	json_decref(by);
 	json_decref(reply);
 	if (total == 0)
 		report(ck, "orphans", 1,

@@ -146,6 +146,16 @@ out:
 	json_decref(seen);
 }
 
+static int
+usage_seen(json_t *c)
+{
+	json_t *u = json_object_get(c, "usage");
+
+	return json_integer_value(json_object_get(u, "input_tokens")) +
+	    json_integer_value(json_object_get(u, "output_tokens")) >
+	    0;
+}
+
 /* The background task a Stop's entry names: by its id, else its command. */
 static json_t *
 task_for(struct session *s, json_t *entry)
@@ -251,6 +261,11 @@ session_children_hook(struct session *s, const char *event, json_t *payload)
 		    json_object_get(payload, "agent_transcript_path"));
 		set_str(c, "transcript_path", tp, 4096);
 		subagent_usage(c, tp);
+		if (tp && !usage_seen(c)) { /* read again at the next Stop */
+			if (s->unread == NULL)
+				s->unread = json_object();
+			json_object_set_new(s->unread, aid, json_true());
+		}
 	} else if (aid == NULL && bg && tuid && strlen(tuid) <= 128 &&
 	    strcmp(event, "PreToolUse") == 0) {
 		c = child_get(s, tuid, "task");
@@ -270,19 +285,19 @@ session_children_hook(struct session *s, const char *event, json_t *payload)
 		json_t *bt = json_object_get(payload, "background_tasks");
 		if (json_is_array(bt))
 			stop_tasks(s, bt);
-		session_children_reread(s);
+		session_children_reread(s, 0);
 	} else
 		return;
 	session_touch(s);
-	session_uncache(s);
 	session_notify(s, SESSION_CHANGE_UPDATE);
 }
 
-/* Subagents' files are written after their SubagentStop: read each again
- * (the session's total takes a message once, whatever the rereads) at
- * each Stop and at the end. */
+/* Subagents' files are written after their SubagentStop: the ones whose
+ * usage has not shown yet are read again at each Stop, and every one once
+ * more at the end (all; the session's total takes a message once,
+ * whatever the rereads). */
 void
-session_children_reread(struct session *s)
+session_children_reread(struct session *s, int all)
 {
 	const char *k;
 	json_t *c;
@@ -292,16 +307,18 @@ session_children_reread(struct session *s)
 	{
 		const char *tp =
 		    json_string_value(json_object_get(c, "transcript_path"));
-		if (tp == NULL)
+		if (tp == NULL || (!all && !json_object_get(s->unread, k)))
 			continue;
 		session_read_transcript_once(s, tp);
 		subagent_usage(c, tp);
+		if (usage_seen(c))
+			json_object_del(s->unread, k);
 		any = 1;
 	}
-	if (any) {
+	if (all)
+		json_object_clear(s->unread);
+	if (any)
 		session_touch(s);
-		session_uncache(s);
-	}
 }
 
 /* The session ended and nothing of it runs any more (session-strays.c
@@ -321,8 +338,6 @@ session_children_end(struct session *s)
 			any = 1;
 		}
 	}
-	if (any) {
+	if (any)
 		session_touch(s);
-		session_uncache(s);
-	}
 }

@@ -16,8 +16,9 @@ void session_children_orphan_text(struct session *, char *out, size_t);
 /* It ended: what still ran is marked stopped. */
 void session_children_end(struct session *);
 void session_children_trim(struct session *);
-/* Read its subagents' transcripts again (usage written late). */
-void session_children_reread(struct session *);
+/* Read its subagents' transcripts again (usage written late): those
+ * whose usage has not shown yet, or all of them. */
+void session_children_reread(struct session *, int all);
 json_t *session_children_json(struct session *); /* a new list */
 
 #endif

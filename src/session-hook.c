@@ -404,7 +404,7 @@ hook_observe(struct session *s, const struct session_change *ch, void *arg)
 	    !(ch->old >= 0 && state_table[ch->old].terminal) &&
 	    s->transcript_path) {
 		session_read_transcript(s, s->transcript_path);
-		session_children_reread(s);
+		session_children_reread(s, 1);
 	}
 }
 

@@ -67,6 +67,8 @@ struct session {
 	json_t *conflicts; /* [{"with": id|"base", "paths": [...]}] */
 	json_t *children;  /* subagents, background tasks: id -> node
 	                    * (session-children.c) */
+	json_t *unread;    /* ids of ended subagents whose usage has not
+	                    * landed in their transcript yet (not stored) */
 	int changed_files; /* files changed against its base, plus 1: 0 is
 	                    * "not known yet" (calloc) */
 
