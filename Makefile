@@ -32,6 +32,7 @@ bench: deps all
 	$(PY) bench/batch.py
 	$(PY) bench/slurm.py
 	$(PY) bench/tree.py
+	$(PY) bench/throughput.py
 	sh scripts/claude-install.sh >/dev/null && $(PY) bench/claude.py
 
 fuzz: deps

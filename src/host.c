@@ -83,24 +83,50 @@ host_write_pty(const char *data, size_t len)
 	return 0;
 }
 
-/* Watch for the app turning bracketed paste on or off, across reads. */
+/* Watch for the app turning bracketed paste on or off, across reads,
+ * without copying the read: the 7 bytes kept from the last one are only
+ * looked at joined to this one's first 7. */
 static void
 track_modes(const char *data, size_t len)
 {
 	static const char on[] = "\033[?2004h", off[] = "\033[?2004l";
-	struct buf b = BUF_INIT;
+	char edge[14];
+	size_t ne = host.ntail, take = len < 7 ? len : 7;
+	const char *p, *end = data + len;
 
-	buf_add(&b, host.tail, host.ntail);
-	buf_add(&b, data, len);
-	for (size_t i = 0; i + 8 <= b.len; i++) {
-		if (memcmp(b.data + i, on, 8) == 0)
+	memcpy(edge, host.tail, ne);
+	memcpy(edge + ne, data, take);
+	for (size_t i = 0; i + 8 <= ne + take; i++) {
+		if (i >= ne)
+			break; /* wholly inside data: found below */
+		if (memcmp(edge + i, on, 8) == 0)
 			host.bracketed = 1;
-		else if (memcmp(b.data + i, off, 8) == 0)
+		else if (memcmp(edge + i, off, 8) == 0)
 			host.bracketed = 0;
 	}
-	host.ntail = b.len < 7 ? b.len : 7;
-	memcpy(host.tail, b.data + b.len - host.ntail, host.ntail);
-	buf_release(&b);
+	for (p = data; (p = memchr(p, 0x1b, (size_t)(end - p))) != NULL; p++) {
+		if (end - p < 8)
+			break;
+		if (memcmp(p, on, 8) == 0)
+			host.bracketed = 1;
+		else if (memcmp(p, off, 8) == 0)
+			host.bracketed = 0;
+	}
+	if (len >= 7) {
+		memcpy(host.tail, end - 7, 7);
+		host.ntail = 7;
+	} else {
+		size_t keep = ne + len > 7 ? 7 - len : ne;
+		memmove(host.tail, host.tail + ne - keep, keep);
+		memcpy(host.tail + keep, data, len);
+		host.ntail = keep + len;
+	}
+}
+
+static void
+settle_cb(uv_timer_t *t)
+{
+	screen_settle(host.screen);
 }
 
 static void
@@ -120,6 +146,8 @@ on_output(const char *data, size_t len)
 		json_decref(ev);
 	}
 	screen_feed(host.screen, data, len);
+	if (screen_pending(host.screen) && !host.finishing)
+		uv_timer_start(&host.settle_timer, settle_cb, 100, 0);
 	track_modes(data, len);
 	TAILQ_FOREACH(c, &host.clients, entry) {
 		if (c->attached && !c->closing) {
@@ -136,25 +164,38 @@ on_output(const char *data, size_t len)
 	buf_release(&answer);
 }
 
-/* Read what the PTY has; returns 1 at EOF (EIO: the slave side closed). */
+/* Read what the PTY has; returns 1 at EOF (EIO: the slave side closed).
+ * A PTY read gives at most 4 KiB; the reads are gathered and handled
+ * (log, screen, attached clients) 64 KiB at a time, a sixteenth of the
+ * writes. */
 static int
 drain_pty(int max_rounds)
 {
-	char chunk[65536];
+	static char chunk[65536];
+	size_t have = 0;
+	int eof = 0;
 
 	for (int i = 0; i < max_rounds && host.master >= 0; i++) {
-		ssize_t n = read(host.master, chunk, sizeof chunk);
+		ssize_t n =
+		    read(host.master, chunk + have, sizeof chunk - have);
 		if (n > 0) {
-			on_output(chunk, (size_t)n);
+			have += (size_t)n;
+			if (sizeof chunk - have < 4096) {
+				on_output(chunk, have);
+				have = 0;
+			}
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
-			return 0;
-		return 1; /* EIO or 0 */
+			break;
+		eof = 1; /* EIO or 0 */
+		break;
 	}
-	return 0;
+	if (have > 0)
+		on_output(chunk, have);
+	return eof;
 }
 
 static void finish(void);
@@ -163,7 +204,7 @@ static void
 pty_poll_cb(uv_poll_t *p, int status, int events)
 {
 	if (status < 0 || (events & UV_READABLE) || (events & UV_DISCONNECT)) {
-		if (drain_pty(16) || status < 0) {
+		if (drain_pty(64) || status < 0) {
 			host.pty_eof = 1;
 			poll_update();
 		}
@@ -226,6 +267,8 @@ finish(void)
 	uv_close((uv_handle_t *)&host.sig_hup, NULL);
 	uv_close((uv_handle_t *)&host.kill_timer, NULL);
 	uv_close((uv_handle_t *)&host.trim_timer, NULL);
+	uv_close((uv_handle_t *)&host.enter_timer, NULL);
+	uv_close((uv_handle_t *)&host.settle_timer, NULL);
 }
 
 static void
@@ -406,6 +449,7 @@ host_main(const char *id, int remote)
 	uv_timer_init(host.loop, &host.kill_timer);
 	uv_timer_init(host.loop, &host.trim_timer);
 	uv_timer_init(host.loop, &host.enter_timer);
+	uv_timer_init(host.loop, &host.settle_timer);
 	uv_pipe_init(host.loop, &host.listener, 0);
 	int lfd = 3;
 	if (remote) {

@@ -37,8 +37,9 @@ struct host {
 	uv_signal_t sig_chld, sig_term, sig_hup;
 	uv_pipe_t listener;
 	uv_timer_t kill_timer;
-	uv_timer_t trim_timer;  /* trims again once start-up is over */
-	uv_timer_t enter_timer; /* Enter after a paste (host-client.c) */
+	uv_timer_t trim_timer;   /* trims again once start-up is over */
+	uv_timer_t enter_timer;  /* Enter after a paste (host-client.c) */
+	uv_timer_t settle_timer; /* feeds waiting text once output pauses */
 	struct screen *screen;
 	struct buf pty_in; /* input not yet taken by the PTY */
 	TAILQ_HEAD(, host_client) clients;

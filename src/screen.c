@@ -1,11 +1,20 @@
 /* libvterm wrapper. libvterm has no scrollback of its own: it hands lines
- * that scroll off to sb_pushline, and we keep them as text in a ring. */
+ * that scroll off to sb_pushline, and we keep them as text in a ring.
+ *
+ * Plain text is not fed at once: it waits in `pend` until something looks
+ * at the screen, other bytes come, or it grows past PEND_MAX; then the
+ * part of it that could not show anyway is left out (flood.c) and the
+ * rest is fed. A flood of output then costs the host a copy instead of
+ * libvterm's work per byte (bench/pty.py). */
 #include <stdlib.h>
 #include <string.h>
 #include <vterm.h>
 
+#include "flood.h"
 #include "screen.h"
 #include "xmalloc.h"
+
+#define PEND_MAX (1024 * 1024)
 
 struct screen {
 	VTerm *vt;
@@ -16,7 +25,11 @@ struct screen {
 	char *title;
 	int altscreen;
 	int cursor_visible;
-	struct buf out; /* vterm's answers to queries */
+	struct buf out;  /* vterm's answers to queries */
+	struct buf pend; /* plain bytes not fed yet */
+	struct flood_csi csi;
+	int no_skip; /* feed every byte (a scroll region, or tests) */
+	unsigned long long skipped; /* bytes left out */
 };
 
 /* One cell's characters as UTF-8 (a blank cell is a space). */
@@ -140,6 +153,7 @@ screen_new(int rows, int cols, int scrollback)
 	if (scrollback > 0)
 		s->sb = xcalloc((size_t)scrollback, sizeof *s->sb);
 	buf_init(&s->out);
+	buf_init(&s->pend);
 	s->vt = vterm_new(rows, cols);
 	vterm_set_utf8(s->vt, 1);
 	vterm_output_set_callback(s->vt, output_cb, s);
@@ -161,13 +175,87 @@ screen_free(struct screen *s)
 	free(s->sb);
 	free(s->title);
 	buf_release(&s->out);
+	buf_release(&s->pend);
 	free(s);
+}
+
+/* Leave out what of the pending text would scroll past the scrollback. */
+static void
+skip_hidden(struct screen *s)
+{
+	size_t a, b;
+	size_t need =
+	    2 * (size_t)s->rows + (size_t)(s->sb_max > 0 ? s->sb_max : 0) + 1;
+
+	if (s->no_skip || !flood_split(s->pend.data, s->pend.len, need, &a, &b))
+		return;
+	vterm_input_write(s->vt, s->pend.data, a);
+	vterm_input_write(s->vt, "\r", 1);
+	s->skipped += b - a;
+	buf_consume(&s->pend, b);
+}
+
+/* Feed what waits: before anything reads the screen. */
+static void
+settle(struct screen *s)
+{
+	if (s->pend.len == 0)
+		return;
+	skip_hidden(s);
+	vterm_input_write(s->vt, s->pend.data, s->pend.len);
+	if (s->pend.alloc > 64 * 1024)
+		buf_release(&s->pend);
+	else
+		buf_reset(&s->pend);
 }
 
 void
 screen_feed(struct screen *s, const char *data, size_t len)
 {
-	vterm_input_write(s->vt, data, len);
+	size_t tail = flood_scan(&s->csi, data, len);
+
+	if (s->csi.region)
+		s->no_skip = 1;
+	if (tail > 0 || s->no_skip) {
+		/* bytes that change state: in order, after what waits */
+		settle(s);
+		if (s->no_skip)
+			tail = len;
+		vterm_input_write(s->vt, data, tail);
+	}
+	if (tail == len)
+		return;
+	buf_add(&s->pend, data + tail, len - tail);
+	if (s->pend.len > PEND_MAX) {
+		skip_hidden(s);
+		if (s->pend.len > PEND_MAX / 2)
+			settle(s);
+	}
+}
+
+void
+screen_settle(struct screen *s)
+{
+	settle(s);
+}
+
+int
+screen_pending(const struct screen *s)
+{
+	return s->pend.len > 0;
+}
+
+void
+screen_no_skip(struct screen *s)
+{
+	settle(s);
+	s->no_skip = 1;
+}
+
+unsigned long long
+screen_skipped(const struct screen *s)
+{
+	return s->skipped;
 }
 
 void
@@ -175,6 +263,7 @@ screen_resize(struct screen *s, int rows, int cols)
 {
 	if (rows == s->rows && cols == s->cols)
 		return;
+	settle(s);
 	s->rows = rows;
 	s->cols = cols;
 	vterm_set_size(s->vt, rows, cols);
@@ -198,6 +287,7 @@ screen_text(struct screen *s, int history, struct buf *out)
 {
 	size_t keep;
 
+	settle(s);
 	if (history > s->sb_len)
 		history = s->sb_len;
 	if (history < 0)
@@ -266,6 +356,7 @@ screen_repaint(struct screen *s, struct buf *b)
 	VTermPos cur;
 	int have_pen = 0;
 
+	settle(s);
 	buf_adds(b, s->altscreen ? "\033[?1049h" : "\033[?1049l");
 	buf_adds(b, "\033[0m\033[H\033[2J");
 	for (int r = 0; r < s->rows; r++) {
@@ -295,6 +386,7 @@ screen_cursor(struct screen *s, int *row, int *col)
 {
 	VTermPos cur;
 
+	settle(s);
 	vterm_state_get_cursorpos(vterm_obtain_state(s->vt), &cur);
 	*row = cur.row;
 	*col = cur.col;

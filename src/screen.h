@@ -11,7 +11,15 @@ struct screen;
 
 struct screen *screen_new(int rows, int cols, int scrollback);
 void screen_free(struct screen *);
+/* Plain text may wait and the part of a flood that cannot show is left
+ * out (flood.h); everything that reads the screen sees it as if every
+ * byte had been fed. */
 void screen_feed(struct screen *, const char *, size_t);
+void screen_settle(struct screen *);
+int screen_pending(const struct screen *);
+/* Feed every byte from now on (tests compare the two). */
+void screen_no_skip(struct screen *);
+unsigned long long screen_skipped(const struct screen *);
 void screen_resize(struct screen *, int rows, int cols);
 /* Text of the visible screen (and the last `history` scrollback lines),
  * trailing blanks trimmed. */

@@ -1,0 +1,116 @@
+/*
+ * Finding the part of a plain-text flood that cannot show (flood.h).
+ *
+ * Why dropping [a, b) changes nothing that can be seen: the span holds
+ * only plain bytes, which change no pen, mode, tab stop, charset or title;
+ * they only write cells and move the cursor. After the "\r\n" that ends it
+ * the cursor is at the left margin, as after the "\r" fed in its place;
+ * its row may differ, but the `need` line feeds that follow (twice the
+ * rows plus the scrollback) scroll every row it could have written, and
+ * every row of the screen before it, out of the screen and then out of
+ * the scrollback ring. Only the scroll region breaks that (a line feed
+ * below it does not scroll), hence flood_scan_region.
+ */
+#include <string.h>
+
+#include "flood.h"
+
+static int
+plain(unsigned char c)
+{
+	return c >= 0x20 || c == '\t' || c == '\n' || c == '\r' || c == '\b';
+}
+
+size_t
+flood_plain_tail(const char *p, size_t len)
+{
+	size_t i = len;
+
+	while (i > 0 && plain((unsigned char)p[i - 1]))
+		i--;
+	return i;
+}
+
+int
+flood_split(const char *p, size_t len, size_t need, size_t *a, size_t *b)
+{
+	const char *first = memchr(p, '\n', len);
+	size_t seen = 0, i = len;
+
+	if (first == NULL || need == 0)
+		return 0;
+	*a = (size_t)(first - p) + 1;
+	/* back from the end: past `need` line feeds, then to the next
+	 * "\r\n" before them */
+	while (i > *a) {
+		i--;
+		if (p[i] != '\n')
+			continue;
+		if (seen >= need && i > 0 && p[i - 1] == '\r') {
+			*b = i + 1;
+			return *b > *a;
+		}
+		seen++;
+	}
+	return 0;
+}
+
+size_t
+flood_scan(struct flood_csi *c, const char *p, size_t len)
+{
+	size_t i = 0, end = 0, tail;
+
+	while (i < len) {
+		if (c->state == 0) {
+			const char *e = memchr(p + i, 0x1b, len - i);
+			if (e == NULL)
+				break;
+			i = (size_t)(e - p) + 1;
+			c->state = 1;
+			continue;
+		}
+		unsigned char ch = (unsigned char)p[i++];
+		if (ch == 0x18 || ch == 0x1a) { /* CAN, SUB: aborted */
+			c->state = 0;
+			end = i;
+		} else if (ch == 0x1b)
+			c->state = 1;
+		else if (c->state == 1) {
+			if (ch == '[') {
+				c->state = 2;
+				c->params = 0;
+			} else if (ch == ']' || ch == 'P' || ch == '_' ||
+			    ch == '^' || ch == 'X')
+				c->state = 3;
+			else if (ch >= 0x20 && ch <= 0x2f)
+				c->state = 4;
+			else if (ch >= 0x30) {
+				c->state = 0;
+				end = i;
+			}
+		} else if (c->state == 2) {
+			if (ch >= '0' && ch <= ';')
+				c->params = 1; /* digits, ':' and ';' */
+			else if (ch >= 0x40) {
+				if (ch == 'r' && c->params)
+					c->region = 1;
+				c->state = 0;
+				end = i;
+			}
+			/* markers, intermediates; C0 controls are executed
+			 * inside a CSI and it goes on */
+		} else if (c->state == 3) {
+			if (ch == 0x07) {
+				c->state = 0;
+				end = i;
+			}
+		} else if (ch >= 0x30) { /* 4: ESC ( B and the like */
+			c->state = 0;
+			end = i;
+		}
+	}
+	if (c->state != 0)
+		return len; /* it goes on in the next read */
+	tail = flood_plain_tail(p, len);
+	return tail > end ? tail : end;
+}

@@ -1,0 +1,38 @@
+/*
+ * What lets a host keep up with a flood of plain text (screen.c): libvterm
+ * costs more per byte than reading the PTY and writing the log together,
+ * and most of a flood scrolls out of the screen and past the scrollback
+ * before anyone looks. These pure functions find which bytes can be left
+ * out without changing the screen, the scrollback or any terminal state.
+ */
+#ifndef FLOOD_H
+#define FLOOD_H
+
+#include <stddef.h>
+
+/* Where the trailing run of plain bytes starts (len if the last byte is
+ * not plain, 0 if all are). Plain: printable ASCII, DEL, UTF-8 bytes, and
+ * the controls \t \n \r \b, none of which changes the pen, a mode, a tab
+ * stop or the title. */
+size_t flood_plain_tail(const char *p, size_t len);
+
+/* In a run of plain bytes, a span [*a, *b) that can be dropped when
+ * `need` line feeds follow it: it starts after the first line (so a
+ * sequence still open before the run is closed as it would have been) and
+ * ends just after a "\r\n" (so the column the rest starts at is known:
+ * feed "\r" in its place). 1 if there is such a span. */
+int flood_split(const char *p, size_t len, size_t need, size_t *a, size_t *b);
+
+/* Follows escape sequences across reads. */
+struct flood_csi {
+	int state;  /* 0 ground, 1 after ESC, 2 CSI, 3 string, 4 ESC + more */
+	int params; /* the CSI has numbers */
+	int region; /* a scroll region was set (CSI top;bottom r): text
+	             * below it does not scroll, so nothing may be left out */
+};
+/* How much of p must be fed now: up to its last byte that is not plain,
+ * or that ends an escape sequence (its final byte may be a letter), or
+ * all of it if it ends inside one. The rest can wait. */
+size_t flood_scan(struct flood_csi *, const char *p, size_t len);
+
+#endif
