@@ -14,7 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build-fuzz"
-TARGETS = ["frame", "spec", "settings", "toolrules"]
+TARGETS = ["frame", "spec", "settings", "toolrules", "transcript", "hook",
+           "agent", "screen", "lua"]
 
 
 def setup():

@@ -28,7 +28,7 @@ parse_front(const char *text, size_t len, struct err *err, const char *path)
 	yaml_event_t ev;
 	json_t *out = json_object(), *seq = NULL;
 	char *key = NULL;
-	int depth = 0, ok = 1, done = 0;
+	int depth = 0, nest = 0, ok = 1, done = 0;
 
 	yaml_parser_initialize(&p);
 	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
@@ -42,24 +42,33 @@ parse_front(const char *text, size_t len, struct err *err, const char *path)
 		const char *v = (const char *)ev.data.scalar.value;
 		switch (ev.type) {
 		case YAML_MAPPING_START_EVENT:
+			if (depth == 1 && nest == 0 && key) {
+				free(key); /* a mapping as a value: not ours */
+				key = NULL;
+			}
 			depth++;
 			break;
 		case YAML_MAPPING_END_EVENT:
 			depth--;
 			break;
 		case YAML_SEQUENCE_START_EVENT:
-			if (depth == 1 && key)
+			/* a list of scalars; lists inside it are skipped */
+			if (nest++ == 0 && depth == 1 && key)
 				seq = json_array();
 			break;
 		case YAML_SEQUENCE_END_EVENT:
+			if (--nest > 0)
+				break;
 			if (seq && key)
 				json_object_set_new(out, key, seq);
+			else
+				json_decref(seq);
 			seq = NULL;
 			free(key);
 			key = NULL;
 			break;
 		case YAML_SCALAR_EVENT:
-			if (depth != 1)
+			if (depth != 1 || nest > 1 || (nest == 1 && !seq))
 				break;
 			if (seq)
 				json_array_append_new(seq, json_string(v));
@@ -93,11 +102,12 @@ parse_front(const char *text, size_t len, struct err *err, const char *path)
 static json_t *
 tool_list(json_t *v)
 {
-	json_t *out = json_array();
+	json_t *out;
 	const char *s = json_string_value(v);
 
 	if (json_is_array(v))
 		return json_incref(v);
+	out = json_array();
 	while (s && *s) {
 		size_t n = 0;
 		int paren = 0;
@@ -118,26 +128,21 @@ tool_list(json_t *v)
 	return out;
 }
 
-static int
-load_file(const char *path, const char *name, json_t **def, struct err *err)
+int
+agent_parse(const char *text, const char *name, const char *path, json_t **def,
+    struct err *err)
 {
-	struct buf b = BUF_INIT;
 	json_t *front = NULL;
-	int rc = -1;
-
-	if (read_file(path, &b, AGENT_FILE_MAX, err) < 0)
-		return -1;
-	buf_addc(&b, '\0');
-	const char *body = b.data, *fm = NULL;
+	const char *body = text, *fm = NULL;
 	size_t fmlen = 0;
-	if (strncmp(b.data, "---\n", 4) == 0) {
-		const char *end = strstr(b.data + 4, "\n---");
-		if (end == NULL) {
-			err_set(err, ERR_USAGE,
+
+	*def = NULL;
+	if (strncmp(text, "---\n", 4) == 0) {
+		const char *end = strstr(text + 4, "\n---");
+		if (end == NULL)
+			return err_set(err, ERR_USAGE,
 			    "%s: front matter has no closing '---'", path);
-			goto out;
-		}
-		fm = b.data + 4;
+		fm = text + 4;
 		fmlen = (size_t)(end + 1 - fm);
 		body = end + 4;
 		body += strcspn(body, "\n");
@@ -146,11 +151,12 @@ load_file(const char *path, const char *name, json_t **def, struct err *err)
 	}
 	front = fm ? parse_front(fm, fmlen, err, path) : json_object();
 	if (front == NULL)
-		goto out;
+		return -1;
 	json_t *d = json_object();
 	const char *desc =
 	    json_string_value(json_object_get(front, "description"));
-	json_object_set_new(d, "description", json_string(desc ? desc : name));
+	json_t *jdesc = json_string(desc ? desc : name);
+	json_object_set_new(d, "description", jdesc ? jdesc : json_string(""));
 	json_t *prompt = json_string(body);
 	json_object_set_new(d, "prompt", prompt ? prompt : json_string(""));
 	json_t *tools = json_object_get(front, "tools");
@@ -163,9 +169,20 @@ load_file(const char *path, const char *name, json_t **def, struct err *err)
 	if (json_is_string(model))
 		json_object_set(d, "model", model);
 	*def = d;
-	rc = 0;
-out:
 	json_decref(front);
+	return 0;
+}
+
+static int
+load_file(const char *path, const char *name, json_t **def, struct err *err)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+
+	if (read_file(path, &b, AGENT_FILE_MAX, err) < 0)
+		return -1;
+	buf_addc(&b, '\0');
+	rc = agent_parse(b.data, name, path, def, err);
 	buf_release(&b);
 	return rc;
 }

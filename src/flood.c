@@ -31,26 +31,47 @@ flood_plain_tail(const char *p, size_t len)
 	return i;
 }
 
+size_t
+flood_utf8_cut(const char *p, size_t len)
+{
+	for (size_t back = 1; back <= 3 && back <= len; back++) {
+		unsigned char c = (unsigned char)p[len - back];
+		if ((c & 0xc0) == 0x80)
+			continue; /* a continuation byte: look further back */
+		size_t need = (c & 0xe0) == 0xc0 ? 2
+		    : (c & 0xf0) == 0xe0         ? 3
+		    : (c & 0xf8) == 0xf0         ? 4
+		                                 : 1;
+		return need > back ? len - back : len;
+	}
+	return len;
+}
+
 int
-flood_split(const char *p, size_t len, size_t need, size_t *a, size_t *b)
+flood_split(
+    const char *p, size_t len, size_t need, size_t inside, size_t *a, size_t *b)
 {
 	const char *first = memchr(p, '\n', len);
-	size_t seen = 0, i = len;
+	size_t seen = 0, in = 0, i = len;
 
 	if (first == NULL || need == 0)
 		return 0;
 	*a = (size_t)(first - p) + 1;
-	/* back from the end: past `need` line feeds, then to the next
-	 * "\r\n" before them */
+	*b = 0;
+	/* back from the end: past `need` line feeds, to the "\r\n" before
+	 * them that ends the span, then `inside` line feeds within it */
 	while (i > *a) {
 		i--;
 		if (p[i] != '\n')
 			continue;
-		if (seen >= need && i > 0 && p[i - 1] == '\r') {
+		if (*b == 0 && seen >= need && i > 0 && p[i - 1] == '\r')
 			*b = i + 1;
-			return *b > *a;
+		else if (*b == 0) {
+			seen++;
+			continue;
 		}
-		seen++;
+		if (++in >= inside)
+			return 1;
 	}
 	return 0;
 }
@@ -113,4 +134,38 @@ flood_scan(struct flood_csi *c, const char *p, size_t len)
 		return len; /* it goes on in the next read */
 	tail = flood_plain_tail(p, len);
 	return tail > end ? tail : end;
+}
+
+size_t
+flood_guard(struct flood_guard *g, const char *in, size_t len, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (g->state == 0) {
+			if (c == 0x1b)
+				g->state = 1;
+		} else if (c == 0x1b) {
+			g->state = 1;
+		} else if (c == 0x18 || c == 0x1a) {
+			g->state = 0;
+		} else if (g->state == 1) {
+			/* libvterm stays in ESC over C0, intermediates, DEL
+			 * and bytes past ASCII: only a final byte ends it */
+			if (c >= 0x40 && c <= 0x7e) {
+				g->state = c == '[' ? 2 : 0;
+				g->seps = 0;
+			}
+		} else if (c == ';' || c == ':') {
+			if (++g->seps >= FLOOD_CSI_ARGS)
+				continue; /* a parameter too many */
+		} else if (c >= '0' && c <= '9') {
+			if (g->seps >= FLOOD_CSI_ARGS)
+				continue;
+		} else if (c >= 0x40 && c <= 0x7e)
+			g->state = 0; /* the final byte */
+		out[o++] = (char)c;
+	}
+	return o;
 }

@@ -18,10 +18,16 @@ size_t flood_plain_tail(const char *p, size_t len);
 
 /* In a run of plain bytes, a span [*a, *b) that can be dropped when
  * `need` line feeds follow it: it starts after the first line (so a
- * sequence still open before the run is closed as it would have been) and
- * ends just after a "\r\n" (so the column the rest starts at is known:
- * feed "\r" in its place). 1 if there is such a span. */
-int flood_split(const char *p, size_t len, size_t need, size_t *a, size_t *b);
+ * sequence still open before the run is closed as it would have been),
+ * ends just after a "\r\n" and holds `inside` line feeds (so the cursor
+ * it leaves is known: the left margin of the bottom row; feed "\r" and
+ * as many line feeds in its place). 1 if there is such a span. */
+int flood_split(const char *p, size_t len, size_t need, size_t inside,
+    size_t *a, size_t *b);
+
+/* Where p stops being whole UTF-8: len, or the start of a sequence the
+ * end cuts (at most 3 bytes before it). */
+size_t flood_utf8_cut(const char *p, size_t len);
 
 /* Follows escape sequences across reads. */
 struct flood_csi {
@@ -34,5 +40,16 @@ struct flood_csi {
  * or that ends an escape sequence (its final byte may be a letter), or
  * all of it if it ends inside one. The rest can wait. */
 size_t flood_scan(struct flood_csi *, const char *p, size_t len);
+
+/* libvterm (0.1.4, Debian 12) crashes on a CSI with more than 16
+ * parameters (';' or ':'): any program could kill its host by printing
+ * one. The guard copies in to out (as long), leaving out the parameters
+ * past the 16th; its state lasts across writes. Returns out's length. */
+#define FLOOD_CSI_ARGS 16
+struct flood_guard {
+	int state; /* 0 ground, 1 after ESC, 2 in CSI */
+	int seps;
+};
+size_t flood_guard(struct flood_guard *, const char *in, size_t len, char *out);
 
 #endif

@@ -30,6 +30,9 @@ struct screen {
 	struct flood_csi csi;
 	int no_skip; /* feed every byte (a scroll region, or tests) */
 	unsigned long long skipped; /* bytes left out */
+	char carry[4]; /* a UTF-8 sequence a write would have cut */
+	int ncarry;
+	struct flood_guard guard; /* CSIs libvterm cannot take */
 };
 
 /* One cell's characters as UTF-8 (a blank cell is a space). */
@@ -179,18 +182,56 @@ screen_free(struct screen *s)
 	free(s);
 }
 
-/* Leave out what of the pending text would scroll past the scrollback. */
+/* libvterm (0.3) shows U+FFFD for a UTF-8 sequence cut between two
+ * writes, and a PTY read cuts anywhere: so a write never ends inside
+ * one; its start waits for the next. */
+static void
+vt_write(struct screen *s, const char *data, size_t len)
+{
+	struct buf joined = BUF_INIT;
+	size_t whole;
+
+	/* escapes go through the guard (flood.h): a copy, only when there
+	 * is one */
+	if (s->guard.state != 0 || memchr(data, 0x1b, len) != NULL) {
+		buf_grow(&joined, len + 4);
+		buf_add(&joined, s->carry, (size_t)s->ncarry);
+		size_t n =
+		    flood_guard(&s->guard, data, len, joined.data + joined.len);
+		joined.len += n;
+		joined.data[joined.len] = '\0';
+		data = joined.data;
+		len = joined.len;
+		s->ncarry = 0;
+	} else if (s->ncarry > 0) { /* only after a read cut a sequence */
+		buf_add(&joined, s->carry, (size_t)s->ncarry);
+		buf_add(&joined, data, len);
+		data = joined.data;
+		len = joined.len;
+		s->ncarry = 0;
+	}
+	whole = flood_utf8_cut(data, len);
+	vterm_input_write(s->vt, data, whole);
+	memcpy(s->carry, data + whole, len - whole);
+	s->ncarry = (int)(len - whole);
+	buf_release(&joined);
+}
+
+/* Leave out what of the pending text would scroll past the scrollback;
+ * in its place, what leaves the cursor where it would have left it. */
 static void
 skip_hidden(struct screen *s)
 {
-	size_t a, b;
-	size_t need =
-	    2 * (size_t)s->rows + (size_t)(s->sb_max > 0 ? s->sb_max : 0) + 1;
+	size_t a, b, rows = (size_t)s->rows;
+	size_t need = 2 * rows + (size_t)(s->sb_max > 0 ? s->sb_max : 0) + 1;
 
-	if (s->no_skip || !flood_split(s->pend.data, s->pend.len, need, &a, &b))
+	if (s->no_skip ||
+	    !flood_split(s->pend.data, s->pend.len, need, rows, &a, &b))
 		return;
-	vterm_input_write(s->vt, s->pend.data, a);
-	vterm_input_write(s->vt, "\r", 1);
+	vt_write(s, s->pend.data, a);
+	vt_write(s, "\r", 1);
+	for (size_t i = 0; i < rows; i++)
+		vt_write(s, "\n", 1);
 	s->skipped += b - a;
 	buf_consume(&s->pend, b);
 }
@@ -202,7 +243,7 @@ settle(struct screen *s)
 	if (s->pend.len == 0)
 		return;
 	skip_hidden(s);
-	vterm_input_write(s->vt, s->pend.data, s->pend.len);
+	vt_write(s, s->pend.data, s->pend.len);
 	if (s->pend.alloc > 64 * 1024)
 		buf_release(&s->pend);
 	else
@@ -221,7 +262,7 @@ screen_feed(struct screen *s, const char *data, size_t len)
 		settle(s);
 		if (s->no_skip)
 			tail = len;
-		vterm_input_write(s->vt, data, tail);
+		vt_write(s, data, tail);
 	}
 	if (tail == len)
 		return;

@@ -23,6 +23,8 @@
 
 #include "prices.h"
 #include "session-children.h"
+#include "transcript.h"
+#include "hook-payload.h"
 #include "session-hook.h"
 #include "session.h"
 #include "util.h"
@@ -114,24 +116,14 @@ subagent_usage(json_t *c, const char *path)
 		goto out;
 	while (getline(&line, &cap, f) > 0) {
 		json_t *e = json_loads(line, 0, NULL);
-		json_t *m = json_object_get(e, "message");
-		json_t *u = json_object_get(m, "usage");
-		const char *id = json_string_value(json_object_get(m, "id"));
-		const char *model =
-		    json_string_value(json_object_get(m, "model"));
-		static const char *const keys[] = {"input_tokens",
-		    "output_tokens", "cache_read_input_tokens",
-		    "cache_creation_input_tokens"};
-		if (id && model && json_is_object(u) &&
-		    json_object_get(seen, id) == NULL) {
-			long long v[4];
-			for (int k = 0; k < 4; k++) {
-				v[k] = json_integer_value(
-				    json_object_get(u, keys[k]));
-				n[k] += v[k] > 0 ? v[k] : 0;
-			}
-			cost += price_cost(model, v[0], v[1], v[2], v[3]);
-			json_object_set_new(seen, id, json_true());
+		struct transcript_usage u;
+		if (transcript_usage(e, &u) &&
+		    json_object_get(seen, u.id) == NULL) {
+			for (int k = 0; k < 4; k++)
+				n[k] += u.n[k];
+			cost +=
+			    price_cost(u.model, u.n[0], u.n[1], u.n[2], u.n[3]);
+			json_object_set_new(seen, u.id, json_true());
 		}
 		json_decref(e);
 	}
@@ -245,7 +237,7 @@ session_children_hook(struct session *s, const char *event, json_t *payload)
 		c = child_get(s, aid, "subagent");
 		set_str(c, "type", atype, 64);
 		if (strcmp(event, "PreToolUse") == 0) {
-			char *label = session_tool_label(payload);
+			char *label = hook_tool_label(payload);
 			set_str(c, "tool", label, 200);
 			free(label);
 		}

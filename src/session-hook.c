@@ -20,35 +20,14 @@
 #include "server.h"
 #include "session-children.h"
 #include "session-hook.h"
+#include "transcript.h"
+#include "hook-payload.h"
 #include "session-policy.h"
 #include "session.h"
 #include "util.h"
 #include "xmalloc.h"
 
 #define TRANSCRIPT_READ_MAX (64u * 1024 * 1024)
-
-/* "Bash(rm -rf build)" from a tool name and input. */
-char *
-session_tool_label(json_t *payload)
-{
-	const char *tool =
-	    json_string_value(json_object_get(payload, "tool_name"));
-	json_t *in = json_object_get(payload, "tool_input");
-	const char *arg = NULL;
-	char *out;
-
-	if (tool == NULL)
-		return NULL;
-	static const char *const keys[] = {
-	    "command", "file_path", "url", "pattern", "path"};
-	for (size_t i = 0; i < nitems(keys) && arg == NULL; i++)
-		arg = json_string_value(json_object_get(in, keys[i]));
-	if (arg)
-		xasprintf(&out, "%s(%.200s)", tool, arg);
-	else
-		out = xstrdup(tool);
-	return out;
-}
 
 /* One upsert into usage (day NULL) or usage_daily: the same columns after
  * the day. */
@@ -74,7 +53,7 @@ usage_row(const char *sql, const char *day, const char *id, const char *model,
 
 /* 1 when the message was new and counted */
 static int
-add_usage(struct session *s, const char *msgid, const char *model, json_t *u)
+add_usage(struct session *s, const struct transcript_usage *u)
 {
 	static const char seen_sql[] =
 	    "INSERT OR IGNORE INTO usage_seen (session, message_id) "
@@ -107,24 +86,20 @@ add_usage(struct session *s, const char *msgid, const char *model, json_t *u)
 	if (st == NULL)
 		return 0;
 	sqlite3_bind_text(st, 1, s->id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, msgid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, u->id, -1, SQLITE_TRANSIENT);
 	sqlite3_step(st);
 	sqlite3_reset(st);
 	if (sqlite3_changes(galley_db.db) == 0)
 		return 0; /* this message was counted already */
-	in = json_integer_value(json_object_get(u, "input_tokens"));
-	out = json_integer_value(json_object_get(u, "output_tokens"));
-	cr = json_integer_value(json_object_get(u, "cache_read_input_tokens"));
-	cw = json_integer_value(
-	    json_object_get(u, "cache_creation_input_tokens"));
-	if (in < 0 || out < 0 || cr < 0 || cw < 0)
-		return 0;
-	cost = price_cost(model, in, out, cr, cw);
-	long long n[4] = {in, out, cr, cw};
+	in = u->n[0];
+	out = u->n[1];
+	cr = u->n[2];
+	cw = u->n[3];
+	cost = price_cost(u->model, in, out, cr, cw);
 	char day[11];
 	iso_day(wall_ms(), day);
-	usage_row(add_sql, NULL, s->id, model, n, cost);
-	usage_row(day_sql, day, s->id, model, n, cost);
+	usage_row(add_sql, NULL, s->id, u->model, u->n, cost);
+	usage_row(day_sql, day, s->id, u->model, u->n, cost);
 	s->usage.input += in;
 	s->usage.output += out;
 	s->usage.cache_read += cr;
@@ -149,16 +124,9 @@ read_lines(struct session *s, FILE *f, long long *off)
 			break;
 		*off += n;
 		json_t *e = json_loadb(line, (size_t)n, 0, NULL);
-		json_t *m = json_object_get(e, "message");
-		const char *type =
-		    json_string_value(json_object_get(e, "type"));
-		const char *id = json_string_value(json_object_get(m, "id"));
-		const char *model =
-		    json_string_value(json_object_get(m, "model"));
-		json_t *u = json_object_get(m, "usage");
-		if (type && strcmp(type, "assistant") == 0 && id && model &&
-		    json_is_object(u))
-			counted += add_usage(s, id, model, u);
+		struct transcript_usage u;
+		if (transcript_usage(e, &u))
+			counted += add_usage(s, &u);
 		json_decref(e);
 	}
 	store_commit(&galley_db);
@@ -305,23 +273,6 @@ on_stop_failure(struct session *s, json_t *payload)
 	free(wait);
 }
 
-/* The tools that change files (claude's names; the fake agent uses the
- * same): after one, a worktree may clash with another (session-overlap.c).
- * Bash is among them: it may do anything. */
-static int
-tool_edits(json_t *payload)
-{
-	static const char *const editing[] = {
-	    "Edit", "Write", "MultiEdit", "NotebookEdit", "Bash"};
-	const char *t =
-	    json_string_value(json_object_get(payload, "tool_name"));
-
-	for (size_t i = 0; t && i < nitems(editing); i++)
-		if (strcmp(t, editing[i]) == 0)
-			return 1;
-	return 0;
-}
-
 int
 session_on_hook(struct session *s, const char *event, json_t *payload,
     json_t *reply, struct err *err)
@@ -354,7 +305,7 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 
 	if (session_policy_hook(s, event, payload, reply))
 		return 0; /* held: the hook was denied, the state stays */
-	if (strcmp(event, "PostToolUse") == 0 && tool_edits(payload))
+	if (strcmp(event, "PostToolUse") == 0 && hook_tool_edits(payload))
 		session_notify(s, SESSION_CHANGE_EDIT);
 	if (strcmp(event, "SessionStart") == 0 ||
 	    strcmp(event, "UserPromptSubmit") == 0 ||
@@ -364,10 +315,10 @@ session_on_hook(struct session *s, const char *event, json_t *payload,
 		session_hook_state(s, SESSION_WORKING, NULL, NULL);
 	} else if (strcmp(event, "PreToolUse") == 0) {
 		free(s->last_tool);
-		s->last_tool = session_tool_label(payload);
+		s->last_tool = hook_tool_label(payload);
 		session_hook_state(s, SESSION_WORKING, NULL, NULL);
 	} else if (strcmp(event, "PermissionRequest") == 0) {
-		label = session_tool_label(payload);
+		label = hook_tool_label(payload);
 		xasprintf(&wait, "permission: %s",
 		    label              ? label
 		        : s->last_tool ? s->last_tool

@@ -11,6 +11,5 @@ void session_read_transcript(struct session *, const char *path);
 void session_read_transcript_once(struct session *, const char *path);
 void session_recheck_transcript(struct session *);
 /* "Bash(rm -rf build)" from a hook's tool_name and tool_input. */
-char *session_tool_label(json_t *payload);
 
 #endif

@@ -32,16 +32,17 @@ test_split_needs_line_feeds_after_and_a_crlf_before(void **state)
 	size_t a = 0, b = 0;
 
 	/* 2 line feeds after a "\r\n" that is past the first line */
-	assert_true(flood_split(t, strlen(t), 2, &a, &b));
+	assert_true(flood_split(t, strlen(t), 2, 2, &a, &b));
 	assert_int_equal(a, 7);
 	assert_int_equal(b, 13); /* "z\r\nw\r\n" stays */
-	/* not enough line feeds */
-	assert_false(flood_split(t, strlen(t), 4, &a, &b));
+	/* not enough line feeds after it, or in it */
+	assert_false(flood_split(t, strlen(t), 4, 0, &a, &b));
+	assert_false(flood_split(t, strlen(t), 2, 3, &a, &b));
 	/* bare line feeds: the column after them is unknown */
-	assert_false(flood_split("a\nb\nc\nd\n", 8, 1, &a, &b));
+	assert_false(flood_split("a\nb\nc\nd\n", 8, 1, 1, &a, &b));
 	/* one line only */
-	assert_false(flood_split("abc", 3, 1, &a, &b));
-	assert_false(flood_split(t, strlen(t), 0, &a, &b));
+	assert_false(flood_split("abc", 3, 1, 1, &a, &b));
+	assert_false(flood_split(t, strlen(t), 0, 0, &a, &b));
 }
 
 static void
@@ -235,6 +236,78 @@ test_bare_line_feeds_after_a_skip(void **state)
 	pair_free(&p);
 }
 
+/* libvterm 0.1.4 crashes on a CSI with more than 16 parameters: the
+ * guard leaves the extra ones out, split over reads too. */
+static void
+test_too_many_csi_parameters_do_not_crash(void **state)
+{
+	struct screen *s = screen_new(5, 40, 10);
+	struct buf t = BUF_INIT;
+
+	buf_adds(&t, "\033[1;31");
+	for (int i = 0; i < 200; i++)
+		buf_adds(&t, i % 2 ? ";" : ":");
+	buf_adds(&t, "mred\r\n\033[");
+	for (int i = 0; i < 40; i++)
+		buf_adds(&t, "38;2;");
+	buf_adds(&t, "1mok\r\n");
+	/* what libvterm skips between ESC and '[' */
+	buf_adds(&t, "\033\xfe\x01\x7f,\xa1[");
+	for (int i = 0; i < 30; i++)
+		buf_adds(&t, ":");
+	buf_adds(&t, "m");
+	for (size_t off = 0; off < t.len; off += 7)
+		screen_feed(s, t.data + off, t.len - off < 7 ? t.len - off : 7);
+	struct buf out = BUF_INIT;
+	screen_text(s, 0, &out);
+	assert_string_equal(out.data, "red\nok\n");
+	buf_release(&out);
+	buf_release(&t);
+	screen_free(s);
+}
+
+/* A UTF-8 character cut between two reads shows whole (libvterm alone
+ * shows U+FFFD for it). */
+static void
+test_utf8_cut_between_reads(void **state)
+{
+	struct screen *s = screen_new(3, 20, 0);
+	struct buf out = BUF_INIT;
+
+	screen_no_skip(s);
+	screen_feed(s, "ab\xe2\x94", 4);
+	screen_feed(s, "\x80\xe6", 2);
+	screen_feed(s, "\xbc\xa2\033[0m", 6);
+	screen_text(s, 0, &out);
+	assert_string_equal(out.data, "ab\xe2\x94\x80\xe6\xbc\xa2\n");
+	buf_release(&out);
+	screen_free(s);
+}
+
+/* A line that fills the width, then bare line feeds at the bottom row:
+ * libvterm puts the cursor back at the margin there, not higher up, so a
+ * left-out span must leave the cursor on the bottom row too (found by
+ * tests/fuzz/fuzz-screen.c). */
+static void
+test_full_width_line_then_bare_line_feeds(void **state)
+{
+	struct pair p;
+	struct buf t = BUF_INIT;
+
+	pair_new(&p, 4, 13, 1);
+	for (int i = 0; i < 12; i++)
+		buf_addf(&t, "flood line %d\r\n", i);
+	buf_adds(&t, "flood line d ");
+	for (int i = 0; i < 20; i++)
+		buf_adds(&t, "\n");
+	buf_adds(&t, "line 76\r\nx\r\n");
+	feed(&p, t.data, t.len);
+	assert_same(&p);
+	assert_true(screen_skipped(p.fast) > 0);
+	buf_release(&t);
+	pair_free(&p);
+}
+
 /* A resize lays out what waited at the old size first. */
 static void
 test_resize_settles_first(void **state)
@@ -266,6 +339,9 @@ main(void)
 	    cmocka_unit_test(test_random_traffic_looks_the_same),
 	    cmocka_unit_test(test_resize_settles_first),
 	    cmocka_unit_test(test_bare_line_feeds_after_a_skip),
+	    cmocka_unit_test(test_too_many_csi_parameters_do_not_crash),
+	    cmocka_unit_test(test_utf8_cut_between_reads),
+	    cmocka_unit_test(test_full_width_line_then_bare_line_feeds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,1 @@
+function run() while true do end end
