@@ -3,21 +3,65 @@
  * stdin and forwards it with the session's id and token (from the
  * environment galley gave the agent); the daemon accepts it only when both
  * match, so one session can never speak for another. Outside a galley
- * session, or with the daemon unreachable, it exits 0 and says nothing:
- * a hook must never break the agent it serves.
+ * session it exits 0 and says nothing: a hook must never break the agent
+ * it serves. Nor hang it: the request is spooled first (hook-spool.c) and
+ * the answer awaited GALLEY_HOOK_TIMEOUT_MS (5 s); without one the
+ * request stays spooled for the daemon to apply later, and the hook ends:
+ * 0, or 2 for PreToolUse (the tool call is held back rather than let
+ * through unchecked).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "hook-spool.h"
 #include "names.h"
 #include "proto.h"
 #include "server.h"
 #include "session.h"
 
 #define HOOK_PAYLOAD_MAX (4u * 1024 * 1024)
+#define HOOK_TIMEOUT_MS 5000
+
+static volatile sig_atomic_t hold_tool;
+
+static void
+timeout_cb(int sig)
+{
+	static const char msg[] =
+	    "galley: the daemon did not answer in time; this hook is kept "
+	    "and applied when it does\n";
+	static const char held[] =
+	    "galley: the daemon did not answer in time: tool call held back, "
+	    "try it again shortly\n";
+
+	(void)sig;
+	if (hold_tool) {
+		(void)!write(2, held, sizeof held - 1);
+		_exit(2);
+	}
+	(void)!write(2, msg, sizeof msg - 1);
+	_exit(0);
+}
+
+static void
+arm_timeout(void)
+{
+	const char *v = getenv("GALLEY_HOOK_TIMEOUT_MS");
+	long ms = v ? strtol(v, NULL, 10) : HOOK_TIMEOUT_MS;
+	struct itimerval it = {{0, 0}, {0, 0}};
+
+	if (ms <= 0 || ms > 600000)
+		ms = HOOK_TIMEOUT_MS;
+	it.it_value.tv_sec = ms / 1000;
+	it.it_value.tv_usec = (ms % 1000) * 1000;
+	signal(SIGALRM, timeout_cb);
+	setitimer(ITIMER_REAL, &it, NULL);
+}
 
 static int
 hook_run(struct cmd_ctx *ctx)
@@ -44,11 +88,20 @@ hook_run(struct cmd_ctx *ctx)
 		payload = json_object();
 	}
 	buf_release(&in);
-	reply = cmd_call(ctx,
+	json_t *req =
 	    json_pack("{s:s, s:s, s:s, s:s, s:o}", "cmd", "hook", "session",
-	        sid, "token", tok, "event", ctx->argv[1], "payload", payload));
+	        sid, "token", tok, "event", ctx->argv[1], "payload", payload);
+	char spool[64] = "";
+	hold_tool = strcmp(ctx->argv[1], "PreToolUse") == 0;
+	if (hook_spool_write(req, spool, sizeof spool) < 0)
+		spool[0] = '\0'; /* no room on disk: try the socket alone */
+	arm_timeout();
+	reply = cmd_call(ctx, req);
 	if (reply == NULL)
-		return 0;
+		return 0; /* down and not startable: it stays spooled */
+	setitimer(ITIMER_REAL, &(struct itimerval){{0, 0}, {0, 0}}, NULL);
+	if (spool[0])
+		hook_spool_drop(spool);
 	out = json_object_get(reply, "output");
 	if (json_is_object(out)) {
 		char *s = json_dumps(out, JSON_COMPACT);
@@ -63,8 +116,9 @@ hook_run(struct cmd_ctx *ctx)
 	return code == 2 ? 2 : 0;
 }
 
+/* A hook request, from the socket or the spool. */
 static int
-hook_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
+hook_apply(json_t *req, json_t *reply, struct err *err)
 {
 	const char *sid, *tok, *event;
 	json_t *payload = json_object_get(req, "payload");
@@ -93,6 +147,21 @@ hook_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
 		return err_set(
 		    err, ERR_REFUSED, "hook refused: bad session token");
 	return session_on_hook(s, event, payload, reply, err);
+}
+
+static int
+hook_serve(struct server_client *c, json_t *req, json_t *reply, struct err *err)
+{
+	/* applied already from the spool: once is enough */
+	if (hook_spool_claim(json_string_value(json_object_get(req, "spool"))))
+		return 0;
+	return hook_apply(req, reply, err);
+}
+
+void
+hook_spool_start(void)
+{
+	hook_spool_init(hook_apply);
 }
 
 const struct cmd_entry cmd_hook_entry = {

@@ -16,6 +16,7 @@
 #include "fdlimit.h"
 #include "log.h"
 #include "server.h"
+#include "hook-spool.h"
 #include "team.h"
 #include "workflow.h"
 #include "session-life.h"
@@ -83,6 +84,7 @@ observers_init(void)
 	session_screen_init();
 	session_observe(broadcast_observe, NULL);
 	session_queue_observe(); /* last: a start is news after the end */
+	hook_spool_start();      /* hooks no daemon answered in time */
 }
 
 static void
