@@ -146,14 +146,22 @@ flood_guard(struct flood_guard *g, const char *in, size_t len, char *out)
 		if (g->state == 0) {
 			if (c == 0x1b)
 				g->state = 1;
+			else if (c >= 0x20 && c != 0x7f)
+				g->printed = 1;
 		} else if (c == 0x1b) {
 			g->state = 1;
 		} else if (c == 0x18 || c == 0x1a) {
 			g->state = 0;
+		} else if (g->state == 3) { /* a string: to BEL or ESC \ */
+			if (c == 0x07)
+				g->state = 0;
 		} else if (g->state == 1) {
 			/* libvterm stays in ESC over C0, intermediates, DEL
 			 * and bytes past ASCII: only a final byte ends it */
-			if (c >= 0x40 && c <= 0x7e) {
+			if (c == ']' || c == 'P' || c == '_' || c == '^' ||
+			    c == 'X')
+				g->state = 3;
+			else if (c >= 0x40 && c <= 0x7e) {
 				g->state = c == '[' ? 2 : 0;
 				g->seps = 0;
 			}
@@ -163,8 +171,13 @@ flood_guard(struct flood_guard *g, const char *in, size_t len, char *out)
 		} else if (c >= '0' && c <= '9') {
 			if (g->seps >= FLOOD_CSI_ARGS)
 				continue;
-		} else if (c >= 0x40 && c <= 0x7e)
+		} else if (c >= 0x40 && c <= 0x7e) {
 			g->state = 0; /* the final byte */
+			/* REP (repeat the last character) before any was
+			 * printed spins libvterm forever: made a no-op */
+			if (c == 'b' && !g->printed)
+				c = '~';
+		}
 		out[o++] = (char)c;
 	}
 	return o;

@@ -41,14 +41,18 @@ struct flood_csi {
  * all of it if it ends inside one. The rest can wait. */
 size_t flood_scan(struct flood_csi *, const char *p, size_t len);
 
-/* libvterm (0.1.4, Debian 12) crashes on a CSI with more than 16
- * parameters (';' or ':'): any program could kill its host by printing
- * one. The guard copies in to out (as long), leaving out the parameters
- * past the 16th; its state lasts across writes. Returns out's length. */
+/* What libvterm (0.1.4, Debian 12) cannot take, found by
+ * tests/fuzz/fuzz-screen.c: a CSI with more than 16 parameters (';' or
+ * ':') crashes it, and REP (CSI n b) before any character was printed
+ * loops forever; any program could kill or hang its host by printing
+ * one. The guard copies in to out (never longer), leaving out the
+ * parameters past the 16th and turning such a REP into a CSI libvterm
+ * ignores; its state lasts across writes. Returns out's length. */
 #define FLOOD_CSI_ARGS 16
 struct flood_guard {
-	int state; /* 0 ground, 1 after ESC, 2 in CSI */
-	int seps;
+	int state;   /* 0 ground, 1 after ESC, 2 in CSI, 3 in a string */
+	int seps;    /* parameter separators in this CSI */
+	int printed; /* a character was printed: REP is safe */
 };
 size_t flood_guard(struct flood_guard *, const char *in, size_t len, char *out);
 

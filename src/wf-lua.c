@@ -561,6 +561,36 @@ static const char prelude[] =
 
 static void push_env(lua_State *L);
 
+/* string.rep, bounded: Lua's loops n times even when each copy is empty,
+ * in C, where the instruction limit never looks (string.rep("", 1e15)
+ * held the daemon forever; found by tests/fuzz/fuzz-lua.c). The result
+ * must fit the run's memory, and an empty one is made at once. */
+static int
+l_rep(lua_State *L)
+{
+	size_t l, lsep;
+	const char *s = luaL_checklstring(L, 1, &l);
+	lua_Integer n = luaL_checkinteger(L, 2);
+	const char *sep = luaL_optlstring(L, 3, "", &lsep);
+	luaL_Buffer b;
+
+	if (n <= 0 || (l == 0 && lsep == 0)) {
+		lua_pushliteral(L, "");
+		return 1;
+	}
+	if ((lua_Unsigned)n > MEM_MAX / (l + lsep + 1))
+		return luaL_error(
+		    L, "string.rep: the result would be too large");
+	luaL_buffinit(L, &b);
+	for (lua_Integer i = 0; i < n; i++) {
+		if (i > 0)
+			luaL_addlstring(&b, sep, lsep);
+		luaL_addlstring(&b, s, l);
+	}
+	luaL_pushresult(&b);
+	return 1;
+}
+
 /* A workflow's script by name, as `workflow run` finds it: the project's
  * (from the run's directory), the user's, a built-in. Caller frees. */
 static char *
@@ -650,6 +680,10 @@ push_env(lua_State *L)
 		lua_setfield(L, -2, base_keep[i]);
 	}
 	copy_lib(L, "string", luaopen_string, NULL);
+	lua_getfield(L, -1, "string"); /* also what ("x"):rep() finds */
+	lua_pushcfunction(L, l_rep);
+	lua_setfield(L, -2, "rep");
+	lua_pop(L, 1);
 	copy_lib(L, "table", luaopen_table, NULL);
 	copy_lib(L, "math", luaopen_math, no_random);
 	copy_lib(L, "utf8", luaopen_utf8, NULL);

@@ -70,9 +70,11 @@ def test_colours_and_a_prompt_after_a_flood_show_as_sent(galley, tmp_path):
 def test_output_that_crashed_libvterm_leaves_the_host_alive(galley):
     """Found by tests/fuzz/fuzz-screen.c: libvterm 0.1.4 segfaults on a
     CSI with more than 16 parameters, so one printf killed the session's
-    host ("host lost"). And a character cut by a PTY read showed as
-    U+FFFD."""
+    host ("host lost"), and spins forever on REP (CSI b) before any
+    character was printed, so the host hung at 100% CPU and stopped
+    reading its PTY."""
     galley.ok("exec", "-n", "hostile", "--", "sh", "-c",
+              "printf '\\033[5b'; "
               "printf '\\033[;;;;;;;;;;;;;;;;;;;;;;;;;;mhello\\n'; "
               "printf '\\033[1:2:3:4:5:6:7:8:9:1:2:3:4:5:6:7:8:9mworld\\n'; "
               "sleep 30")

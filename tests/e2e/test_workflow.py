@@ -185,6 +185,25 @@ def test_an_endless_loop_is_stopped_while_the_daemon_answers(galley, repo):
     assert "memory" in st["error"] or "without waiting" in st["error"], st
 
 
+def test_work_inside_a_library_call_is_bounded_too(galley, repo):
+    """string.rep looped in C, where the instruction limit never looks:
+    string.rep("", 1e15) held the daemon (tests/fuzz/fuzz-lua.c)."""
+    write(repo, "rep", "function run(args)\n"
+          "  assert(string.rep('', 1e15) == '')\n"
+          "  assert(('ab'):rep(3, ',') == 'ab,ab,ab')\n"
+          "  local t = {}\n"
+          "  for i = 1, 1e300 do t[i] = string.rep('', 4000) end\n"
+          "end\n")
+    run = galley.ok("workflow", "run", "rep", "--bg", cwd=repo).stdout
+    st = status(galley, repo, run.strip())
+    assert st["state"] == "failed", st
+    assert "memory" in st["error"] or "without waiting" in st["error"], st
+    write(repo, "big", "function run(args) return ('x'):rep(1e12) end\n")
+    p = galley.run("workflow", "run", "big", cwd=repo, check=1)
+    assert "too large" in p.stderr, p.stderr
+    galley.ok("ls")  # the daemon still answers
+
+
 def test_project_workflows_win_over_personal_ones(galley, repo):
     personal = galley.home / ".config" / "galley" / "workflows"
     personal.mkdir(parents=True)

@@ -266,6 +266,23 @@ test_too_many_csi_parameters_do_not_crash(void **state)
 	screen_free(s);
 }
 
+/* REP before any character was printed spins libvterm 0.1.4 forever
+ * (a title is not printed); after one it repeats it. */
+static void
+test_rep_before_any_character_does_not_hang(void **state)
+{
+	struct screen *s = screen_new(3, 20, 0);
+	struct buf out = BUF_INIT;
+
+	const char *parts[] = {"\033]0;t\007\033[", "5b", "ab\033[3b\r\n"};
+	for (int i = 0; i < 3; i++)
+		screen_feed(s, parts[i], strlen(parts[i]));
+	screen_text(s, 0, &out);
+	assert_string_equal(out.data, "abbbb\n");
+	buf_release(&out);
+	screen_free(s);
+}
+
 /* A UTF-8 character cut between two reads shows whole (libvterm alone
  * shows U+FFFD for it). */
 static void
@@ -341,6 +358,7 @@ main(void)
 	    cmocka_unit_test(test_bare_line_feeds_after_a_skip),
 	    cmocka_unit_test(test_too_many_csi_parameters_do_not_crash),
 	    cmocka_unit_test(test_utf8_cut_between_reads),
+	    cmocka_unit_test(test_rep_before_any_character_does_not_hang),
 	    cmocka_unit_test(test_full_width_line_then_bare_line_feeds),
 	};
 
