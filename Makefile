@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 BUILD ?= build
 PY = /usr/bin/python3
 
-.PHONY: all deps demo check bench fuzz install clean format
+.PHONY: all deps demo check bench fuzz soak install clean format
 FUZZ_SECONDS ?= 600
 
 all: $(BUILD)/build.ninja
@@ -34,6 +34,9 @@ bench: deps all
 	$(PY) bench/tree.py
 	$(PY) bench/throughput.py
 	sh scripts/claude-install.sh >/dev/null && $(PY) bench/claude.py
+
+soak: deps all
+	$(PY) bench/soak.py
 
 fuzz: deps
 	$(PY) scripts/fuzz.py $(FUZZ_SECONDS)

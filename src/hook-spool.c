@@ -26,7 +26,7 @@
 #include "xmalloc.h"
 
 #define SEEN_MAX 4096      /* names remembered as applied */
-#define REPLAY_AGE_MS 3000 /* younger: its client may still be waiting */
+#define REPLAY_AGE_MS 1000 /* younger: its client may still be waiting */
 #define SPOOL_MAX_FILES 10000
 
 static char *

@@ -44,7 +44,10 @@ def test_a_frozen_daemon_does_not_hang_hooks_and_loses_none(galley):
     finally:
         os.kill(d, signal.SIGCONT)
     assert took < scaled(30)
-    done = galley.wait_state("frozen", "done", timeout=30)
+    galley.wait_state("frozen", "done", timeout=30)
+    poll(lambda: not list((galley.ghome / "state" / "hooks").glob("*.json")),
+         10, what="the spool emptied")
+    done = galley.get("frozen")
     assert done["exit_code"] == 0
     # every hook applied, and once: the 12 PreToolUse (a PreToolUse that
     # got no answer held its tool call back: exit 2, as claude takes it,
@@ -60,8 +63,6 @@ def test_a_frozen_daemon_does_not_hang_hooks_and_loses_none(galley):
     # the usage both turns reported, counted once
     assert done["usage"]["input_tokens"] == 150
     assert done["usage"]["output_tokens"] == 15
-    poll(lambda: not list((galley.ghome / "state" / "hooks").glob("*.json")),
-         10, what="the spool emptied")
 
 
 def test_a_hook_spooled_while_the_daemon_is_down_is_applied_at_start(
