@@ -314,7 +314,7 @@ static int
 local_connect(json_t *session, struct proto_reader *rd, struct err *err)
 {
 	char *path = local_file(session, "host.sock");
-	int fd = sock_open_peer(path, rd, err);
+	int fd = sock_open_host(path, rd, err);
 
 	free(path);
 	return fd;

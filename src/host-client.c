@@ -246,12 +246,13 @@ dispatch(struct host_client *c, json_t *req)
 	const char *cmd = NULL;
 
 	if (!c->greeted) {
-		if (proto_check_hello(req, &err) < 0) {
+		int agreed;
+		if (proto_check_host_hello(req, &agreed, &err) < 0) {
 			reply_err(c, 0, &err);
 			host_client_shutdown(c);
 		} else {
 			c->greeted = 1;
-			reply(c, proto_hello());
+			reply(c, proto_host_hello());
 		}
 		goto out;
 	}

@@ -165,7 +165,8 @@ link_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		    json_string_value(json_object_get(msg, "event"));
 		if (!l->greeted) {
 			l->greeted = 1;
-			if (proto_check_hello(msg, &err) < 0) {
+			int agreed;
+			if (proto_check_host_hello(msg, &agreed, &err) < 0) {
 				log_error(
 				    "host %s: %s", l->s->id, err.msg.data);
 				json_decref(msg);
@@ -204,7 +205,7 @@ link_connect_cb(uv_connect_t *req, int status)
 		link_lost(l);
 		return;
 	}
-	m = proto_hello();
+	m = proto_host_hello();
 	host_link_send(l, m);
 	json_decref(m);
 	m = json_pack("{s:s}", "cmd", "watch");

@@ -113,6 +113,41 @@ proto_hello(void)
 	    PROTO_VERSION, "version", GALLEY_VERSION);
 }
 
+json_t *
+proto_host_hello(void)
+{
+	return json_pack("{s:s, s:i, s:i, s:s}", "hello", "galley", "protocol",
+	    1, "host_protocol", HOST_PROTO_VERSION, "version", GALLEY_VERSION);
+}
+
+int
+proto_check_host_hello(json_t *obj, int *agreed, struct err *err)
+{
+	json_t *hello = json_object_get(obj, "hello");
+	json_t *hp = json_object_get(obj, "host_protocol");
+	json_int_t v;
+
+	if (!json_is_string(hello) ||
+	    strcmp(json_string_value(hello), "galley") != 0)
+		return err_set(err, ERR_PROTOCOL,
+		    "peer did not say hello: not a galley host?");
+	if (json_is_integer(hp))
+		v = json_integer_value(hp);
+	else if (json_integer_value(json_object_get(obj, "protocol")) == 1)
+		v = 1; /* from before host_protocol: it spoke 1 */
+	else
+		return err_set(err, ERR_PROTOCOL,
+		    "peer hello has no host protocol version");
+	if (v < HOST_PROTO_MIN)
+		return err_set(err, ERR_PROTOCOL,
+		    "the host speaks host protocol %lld, older than this "
+		    "galley can adopt (%d): stop it with the galley that "
+		    "started it",
+		    (long long)v, HOST_PROTO_MIN);
+	*agreed = v < HOST_PROTO_VERSION ? (int)v : HOST_PROTO_VERSION;
+	return 0;
+}
+
 int
 proto_check_hello(json_t *obj, struct err *err)
 {

@@ -20,6 +20,14 @@
 #include "err.h"
 
 #define PROTO_VERSION 1
+/* The host protocol (daemon and CLI to a session's host) is versioned on
+ * its own: hosts outlive the daemon and the binary that started them, so
+ * a newer galley adopts hosts that speak any version from HOST_PROTO_MIN
+ * on, and both sides use the lower of the two versions. Hosts from
+ * before host_protocol existed say only "protocol": 1, which is host
+ * protocol 1; a host hello keeps saying "protocol": 1 for them. */
+#define HOST_PROTO_VERSION 1
+#define HOST_PROTO_MIN 1
 #define PROTO_MAX_FRAME (16u * 1024 * 1024)
 
 struct proto_reader {
@@ -45,6 +53,9 @@ int proto_next_raw(struct proto_reader *, struct buf *out, struct err *);
 int proto_encode(struct buf *, json_t *obj, struct err *);
 
 json_t *proto_hello(void);
+json_t *proto_host_hello(void);
+/* *agreed: the host protocol both speak. */
+int proto_check_host_hello(json_t *, int *agreed, struct err *);
 int proto_check_hello(json_t *, struct err *);
 
 /* Reply helpers. */

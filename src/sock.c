@@ -167,11 +167,12 @@ sock_recv(int fd, struct proto_reader *rd, json_t **out, int timeout_ms,
 	}
 }
 
-int
-sock_open_peer(const char *path, struct proto_reader *rd, struct err *err)
+static int
+open_peer(const char *path, struct proto_reader *rd, int host, struct err *err)
 {
-	json_t *hello = proto_hello(), *reply = NULL;
-	int fd = sock_connect(path, err);
+	json_t *hello = host ? proto_host_hello() : proto_hello(),
+	       *reply = NULL;
+	int fd = sock_connect(path, err), agreed;
 
 	if (fd < 0)
 		goto fail;
@@ -194,7 +195,8 @@ sock_open_peer(const char *path, struct proto_reader *rd, struct err *err)
 		err_set(err, ERR_PROTOCOL, "%s", m ? m : "refused by peer");
 		goto fail_close;
 	}
-	if (proto_check_hello(reply, err) < 0)
+	if ((host ? proto_check_host_hello(reply, &agreed, err)
+	          : proto_check_hello(reply, err)) < 0)
 		goto fail_close;
 	json_decref(reply);
 	json_decref(hello);
@@ -208,4 +210,16 @@ fail:
 	json_decref(reply);
 	json_decref(hello);
 	return fd;
+}
+
+int
+sock_open_peer(const char *path, struct proto_reader *rd, struct err *err)
+{
+	return open_peer(path, rd, 0, err);
+}
+
+int
+sock_open_host(const char *path, struct proto_reader *rd, struct err *err)
+{
+	return open_peer(path, rd, 1, err);
 }

@@ -16,5 +16,7 @@ int sock_recv(
     int fd, struct proto_reader *, json_t **out, int timeout_ms, struct err *);
 /* Connect, exchange hello. */
 int sock_open_peer(const char *path, struct proto_reader *, struct err *);
+/* The same to a session's host, with the host protocol's hello. */
+int sock_open_host(const char *path, struct proto_reader *, struct err *);
 
 #endif

@@ -469,6 +469,47 @@ test_next_raw_returns_the_payload_unparsed(void **state)
 
 /* ---- hello ---- */
 
+/* The host protocol moves on its own: a newer galley adopts hosts that
+ * said only "protocol": 1 (before host_protocol existed), agrees on the
+ * lower version with a newer host, and refuses one older than it can
+ * adopt, saying which. */
+static void
+test_host_hello_is_versioned_on_its_own(void **state)
+{
+	struct err err = ERR_INIT;
+	int agreed = -1;
+	json_t *h = proto_host_hello();
+
+	assert_int_equal(proto_check_host_hello(h, &agreed, &err), 0);
+	assert_int_equal(agreed, HOST_PROTO_VERSION);
+	/* an old host's hello is the CLI hello of then */
+	json_t *old = json_pack("{s:s, s:i, s:s}", "hello", "galley",
+	    "protocol", 1, "version", "0.0.9");
+	assert_int_equal(proto_check_host_hello(old, &agreed, &err), 0);
+	assert_int_equal(agreed, 1);
+	/* a newer host: the lower version; its CLI protocol does not matter */
+	json_t *newer = json_pack("{s:s, s:i, s:i}", "hello", "galley",
+	    "protocol", 7, "host_protocol", HOST_PROTO_VERSION + 5);
+	assert_int_equal(proto_check_host_hello(newer, &agreed, &err), 0);
+	assert_int_equal(agreed, HOST_PROTO_VERSION);
+	json_t *ancient = json_pack("{s:s, s:i}", "hello", "galley",
+	    "host_protocol", HOST_PROTO_MIN - 1);
+	assert_int_equal(proto_check_host_hello(ancient, &agreed, &err), -1);
+	assert_int_equal(err.code, ERR_PROTOCOL);
+	assert_non_null(strstr(err.msg.data, "older than this galley"));
+	err_release(&err);
+	json_t *none = json_pack("{s:s}", "hello", "galley");
+	assert_int_equal(proto_check_host_hello(none, &agreed, &err), -1);
+	err_release(&err);
+	/* old hosts check "protocol" == 1 of whoever greets them */
+	assert_int_equal(json_integer_value(json_object_get(h, "protocol")), 1);
+	json_decref(h);
+	json_decref(old);
+	json_decref(newer);
+	json_decref(ancient);
+	json_decref(none);
+}
+
 static void
 test_hello_passes_its_own_check(void **state)
 {
@@ -773,6 +814,7 @@ main(void)
 	    cmocka_unit_test(test_non_object_json_is_rejected),
 	    cmocka_unit_test(test_next_raw_returns_the_payload_unparsed),
 	    cmocka_unit_test(test_hello_passes_its_own_check),
+	    cmocka_unit_test(test_host_hello_is_versioned_on_its_own),
 	    cmocka_unit_test(test_hello_wrong_version_names_both_versions),
 	    cmocka_unit_test(test_hello_from_something_else_is_rejected),
 	    cmocka_unit_test(test_hello_without_protocol_is_rejected),
