@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 BUILD ?= build
 PY = /usr/bin/python3
 
-.PHONY: all deps demo check bench fuzz soak install clean format
+.PHONY: all deps demo check bench fuzz soak upgrade install clean format
 FUZZ_SECONDS ?= 600
 
 all: $(BUILD)/build.ninja
@@ -38,6 +38,9 @@ bench: deps all
 soak: deps all
 	$(PY) bench/soak.py
 
+upgrade: deps all
+	$(PY) scripts/upgrade.py
+
 fuzz: deps
 	$(PY) scripts/fuzz.py $(FUZZ_SECONDS)
 
@@ -49,4 +52,4 @@ format:
 	clang-format -i src/*.c src/*.h tests/unit/*.c tests/fuzz/*.c
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-old

@@ -97,7 +97,7 @@ try_connect(struct client *c, struct err *err)
 int
 client_connect(struct client *c, int start, struct err *err)
 {
-	char *lockpath = NULL;
+	char *lockpath = NULL, *errpath = NULL;
 	int lockfd = -1;
 
 	if (try_connect(c, err) >= 0)
@@ -118,13 +118,25 @@ client_connect(struct client *c, int start, struct err *err)
 	}
 	if (try_connect(c, err) >= 0)
 		goto done;
+	xasprintf(&errpath, "%s/start.err", path_run_dir());
+	unlink(errpath);
 	daemon_spawn();
 	for (int i = 0; i < 500; i++) { /* up to ~10 s under sanitizers */
 		struct timespec ts = {0, (i < 50 ? 2 : 20) * 1000000L};
+		struct buf why = BUF_INIT;
 		if (try_connect(c, err) >= 0)
 			goto done;
 		if (err->code == ERR_PROTOCOL)
 			goto fail;
+		/* it could not start, and said why: no use waiting */
+		if (read_file(errpath, &why, 4096, NULL) == 0 && why.len) {
+			err_release(err);
+			err_set(err, ERR_FAILED, "the daemon cannot start: %s",
+			    why.data);
+			buf_release(&why);
+			goto fail;
+		}
+		buf_release(&why);
 		nanosleep(&ts, NULL);
 	}
 	err_set(err, ERR_UNREACHABLE, "daemon did not start: see %s/daemon.log",
@@ -133,10 +145,12 @@ fail:
 	if (lockfd >= 0)
 		close(lockfd);
 	free(lockpath);
+	free(errpath);
 	return -1;
 done:
 	close(lockfd);
 	free(lockpath);
+	free(errpath);
 	return 0;
 }
 

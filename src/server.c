@@ -233,6 +233,22 @@ listen_and_signals(struct err *err)
 	return 0;
 }
 
+/* Why this daemon could not start, for the command that started it
+ * (client.c reads it at once instead of waiting out its deadline); NULL:
+ * it started, the file goes. */
+static void
+start_error(const char *msg)
+{
+	char *path;
+
+	xasprintf(&path, "%s/start.err", path_run_dir());
+	if (msg)
+		write_file_atomic(path, msg, strlen(msg), 0600, NULL);
+	else
+		unlink(path);
+	free(path);
+}
+
 int
 server_main(int foreground, const struct cmd_entry *const *table)
 {
@@ -266,6 +282,7 @@ server_main(int foreground, const struct cmd_entry *const *table)
 
 	if (listen_and_signals(&err) < 0)
 		goto fail;
+	start_error(NULL);
 
 	/* after listening: hosts found dead are reported to early clients */
 	server_dispatch_init(table);
@@ -292,6 +309,7 @@ fail:
 		else if (err.code != ERR_NONE) {
 			log_error("%s", err.msg.data);
 			fprintf(stderr, "galley: %s\n", err.msg.data);
+			start_error(err.msg.data);
 		}
 	}
 	while (!TAILQ_EMPTY(&session_table)) {

@@ -4,10 +4,10 @@ its request in state/hooks/ and lets the agent go on; once the daemon
 runs again, every hook is applied once (from the spool or from the
 socket it was queued on), and nothing is lost.
 
-The daemon is stopped for 8 s here, not the 30 s of the issue (make soak
-does 30 s): with a 300 ms hook timeout the agent's 12 tool calls, about
-25 hooks, take about 8 s, so 8 s covers all of them while frozen; the
-length of the freeze does not change what is checked."""
+The daemon is stopped here until the agent has finished (a few seconds:
+its hooks give up after 300 ms each), not for the 30 s of the issue
+(make soak freezes it 30 s): the length of the freeze beyond that
+changes nothing that is checked."""
 import json
 import os
 import signal
@@ -38,9 +38,6 @@ def test_a_frozen_daemon_does_not_hang_hooks_and_loses_none(galley):
         spool = galley.ghome / "state" / "hooks"
         kept = list(spool.glob("*.json")) if spool.exists() else []
         assert kept, "no hook was spooled while the daemon was frozen"
-        left = scaled(8) - (time.monotonic() - stopped)
-        if left > 0:
-            time.sleep(left)  # frozen as long as the test says
     finally:
         os.kill(d, signal.SIGCONT)
     assert took < scaled(30)
