@@ -33,6 +33,7 @@ bench: deps all
 	$(PY) bench/slurm.py
 	$(PY) bench/tree.py
 	$(PY) bench/throughput.py
+	$(PY) bench/scale.py
 	sh scripts/claude-install.sh >/dev/null && $(PY) bench/claude.py
 
 soak: deps all
