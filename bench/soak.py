@@ -214,8 +214,12 @@ def main():
         untrue = [s["name"] for s in ls
                   if (s["state"] in ("working", "idle", "blocked",
                                      "starting")) != alive(s.get("host_pid"))]
-        if untrue:
-            failures.append(f"states not true: {untrue[:10]}")
+        for name in untrue[:10]:
+            x = by[name]
+            failures.append(f"state not true: {name} {x['state']} "
+                            f"({x.get('reason')}), host {x.get('host_pid')} "
+                            f"{'alive' if alive(x.get('host_pid')) else 'gone'}"
+                            f", killed: {victims.get(name)}")
         lost_lines = bad_exit = 0
         for name, n in jobs.items():
             s = by.get(name)
@@ -250,10 +254,23 @@ def main():
         if locked:
             failures.append(f"{locked} worktrees still locked")
         cli(g, env, "daemon", "stop", check=False)
-        time.sleep(0.5)
-        left = marked(f"GALLEY_HOME={env['GALLEY_HOME']}")
-        if left:
-            failures.append(f"{len(left)} processes left: {left[:5]}")
+        # the daemon's helpers (git, overlap checks) end soon after it
+        end = time.monotonic() + 15
+        while time.monotonic() < end:
+            left = marked(f"GALLEY_HOME={env['GALLEY_HOME']}")
+            if not left:
+                break
+            time.sleep(0.2)
+        for pid in left[:10]:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode()[:100]
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    sess = [v for v in f.read().split(b"\0")
+                            if v.startswith(b"GALLEY_SESSION=")]
+            except OSError:
+                cmd, sess = "?", []
+            failures.append(f"process left: {pid} {cmd} {sess}")
     finally:
         kill_marked(f"GALLEY_HOME={env['GALLEY_HOME']}")
         finish(g, env, tmp)
@@ -267,6 +284,7 @@ def main():
           f"{len(untrue)}; jobs with a wrong exit: {bad_exit}; "
           f"incomplete output.log: {lost_lines} of {len(jobs)}; "
           f"worktrees left locked: {locked}; processes left: {len(left)}")
+    print(f"  killed: {victims}")
     if args.freeze > 0:
         print(f"  frozen daemon {args.freeze:.0f} s: 5 agents' hooks "
               f"{'all applied once' if hooks_ok else 'LOST OR DOUBLED'}")
