@@ -254,8 +254,9 @@ def main():
         if locked:
             failures.append(f"{locked} worktrees still locked")
         cli(g, env, "daemon", "stop", check=False)
-        # the daemon's helpers (git, overlap checks) end soon after it
-        end = time.monotonic() + 15
+        # the daemon's helpers (git, overlap checks over hundreds of
+        # worktrees by now) end on their own after it, if slowly
+        end = time.monotonic() + 60
         while time.monotonic() < end:
             left = marked(f"GALLEY_HOME={env['GALLEY_HOME']}")
             if not left:
