@@ -185,19 +185,29 @@ host_record_output(const char *data, size_t len)
 {
 	if (rec.logfd < 0 || rec.lost != NULL)
 		return 0;
-	if (rec.max && rec.bytes > 0 && rec.bytes + (long long)len > rec.max)
-		rotate();
 	if (disk_low(len)) {
 		output_lost(ENOSPC,
 		    " (under 1 MiB free, kept for galley's "
 		    "records)");
 		return 1;
 	}
-	if (write_all(rec.logfd, data, len) < 0) {
-		output_lost(errno, "");
-		return 1;
+	while (len > 0) {
+		size_t n = len;
+		/* a read is up to 64 KiB: cut it where the limit falls, so
+		 * no file holds more than logs.maxBytes */
+		if (rec.max && rec.bytes >= rec.max)
+			rotate(); /* if it fails, the file goes on growing */
+		if (rec.max && rec.bytes < rec.max &&
+		    rec.bytes + (long long)n > rec.max)
+			n = (size_t)(rec.max - rec.bytes);
+		if (write_all(rec.logfd, data, n) < 0) {
+			output_lost(errno, "");
+			return 1;
+		}
+		rec.bytes += (long long)n;
+		data += n;
+		len -= n;
 	}
-	rec.bytes += (long long)len;
 	return 0;
 }
 
