@@ -157,11 +157,12 @@ flood_guard(struct flood_guard *g, const char *in, size_t len, char *out)
 				g->state = 0;
 		} else if (g->state == 1) {
 			/* libvterm stays in ESC over C0, intermediates, DEL
-			 * and bytes past ASCII: only a final byte ends it */
+			 * and bytes past ASCII: only a final byte (0x30 on:
+			 * ESC 7 saves the cursor) ends it */
 			if (c == ']' || c == 'P' || c == '_' || c == '^' ||
 			    c == 'X')
 				g->state = 3;
-			else if (c >= 0x40 && c <= 0x7e) {
+			else if (c >= 0x30 && c <= 0x7e) {
 				g->state = c == '[' ? 2 : 0;
 				g->seps = 0;
 			}
