@@ -96,16 +96,20 @@ flood_scan(struct flood_csi *c, const char *p, size_t len)
 			end = i;
 		} else if (ch == 0x1b)
 			c->state = 1;
-		else if (c->state == 1) {
+		else if (c->state == 1 || c->state == 4) {
+			/* as libvterm: C0, DEL and bytes past ASCII leave it
+			 * in ESC, and '[' starts a CSI after intermediates too
+			 * (ESC * [ ... is a CSI to it) */
 			if (ch == '[') {
 				c->state = 2;
 				c->params = 0;
-			} else if (ch == ']' || ch == 'P' || ch == '_' ||
-			    ch == '^' || ch == 'X')
+			} else if (c->state == 1 &&
+			    (ch == ']' || ch == 'P' || ch == '_' || ch == '^' ||
+			        ch == 'X'))
 				c->state = 3;
 			else if (ch >= 0x20 && ch <= 0x2f)
 				c->state = 4;
-			else if (ch >= 0x30) {
+			else if (ch >= 0x30 && ch <= 0x7e) {
 				c->state = 0;
 				end = i;
 			}
@@ -125,9 +129,6 @@ flood_scan(struct flood_csi *c, const char *p, size_t len)
 				c->state = 0;
 				end = i;
 			}
-		} else if (ch >= 0x30) { /* 4: ESC ( B and the like */
-			c->state = 0;
-			end = i;
 		}
 	}
 	if (c->state != 0)
