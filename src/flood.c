@@ -147,8 +147,9 @@ flood_guard(struct flood_guard *g, const char *in, size_t len, char *out)
 		if (g->state == 0) {
 			if (c == 0x1b)
 				g->state = 1;
-			else if (c >= 0x20 && c != 0x7f)
-				g->printed = 1;
+			else if (c >= 0x20 && c < 0x7f)
+				g->printed = 1; /* ASCII only: a broken UTF-8
+				                 * byte prints nothing */
 		} else if (c == 0x1b) {
 			g->state = 1;
 		} else if (c == 0x18 || c == 0x1a) {

@@ -115,6 +115,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.L = wf_lua_new(&r);
 	if (r.L == NULL)
 		abort();
+	/* a quarter of a run's memory: the limit is met as surely, and
+	 * ASan's quarantine of many 64 MB runs does not pass the fuzzer's
+	 * RSS limit */
+	r.lim.mem_max /= 4;
 	err = wf_lua_load(r.L, "fuzz", script);
 	if (err == NULL) {
 		struct wf_thread *t = wf_lua_main(&r, args, &err);
