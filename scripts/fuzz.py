@@ -46,7 +46,12 @@ def run(t, seconds, smoke=False):
     # the smoke run of make check is the same every time: the seed corpus
     # alone, a fixed seed and number of runs (a regression check; finding
     # new inputs is what make fuzz is for)
-    corpora = [str(seeds)] if smoke else [str(found), str(seeds)]
+    # (libFuzzer writes to, and may shrink, the first corpus given: never
+    # the tracked seeds)
+    scratch = BUILD / "smoke" / t
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    corpora = [str(scratch if smoke else found), str(seeds)]
     limit = ["-seed=1", "-runs=1000"] if smoke else []
     p = subprocess.run([str(BUILD / f"fuzz-{t}"), *corpora, *limit,
                         f"-max_total_time={seconds}", "-timeout=10",

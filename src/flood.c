@@ -3,13 +3,14 @@
  *
  * Why dropping [a, b) changes nothing that can be seen: the span holds
  * only plain bytes, which change no pen, mode, tab stop, charset or title;
- * they only write cells and move the cursor. After the "\r\n" that ends it
- * the cursor is at the left margin, as after the "\r" fed in its place;
- * its row may differ, but the `need` line feeds that follow (twice the
- * rows plus the scrollback) scroll every row it could have written, and
- * every row of the screen before it, out of the screen and then out of
- * the scrollback ring. Only the scroll region breaks that (a line feed
- * below it does not scroll), hence flood_scan_region.
+ * they only write cells and move the cursor. It ends after a "\r\n" and
+ * holds at least `rows` line feeds, so it leaves the cursor at the left
+ * margin of the bottom row, as the "\r" and `rows` line feeds fed in its
+ * place do; the `need` line feeds that follow (twice the rows plus the
+ * scrollback) scroll every row it could have written, and every row of
+ * the screen before it, out of the screen and then out of the scrollback
+ * ring. Only a scroll region breaks that (a line feed below it does not
+ * scroll): flood_scan notes one, and the screen then feeds every byte.
  */
 #include <string.h>
 
