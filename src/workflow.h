@@ -84,6 +84,9 @@ void wf_lua_step(struct wf_thread *t, int nargs);
 void wf_lua_push_outcome(struct lua_State *to, json_t *opts, int ok,
     const char *result, const char *error);
 void wf_lua_thread_free(struct wf_thread *);
+/* A parallel{} branch t ended: freed, and its parent resumed with the
+ * results (or the first error) once its last branch is in. */
+void wf_lua_branch_done(struct wf_thread *t, int ok, const char *error);
 
 /* What the interpreter calls back (workflow.c gives it at init), so
  * wf-lua.c needs nothing of the rest. */

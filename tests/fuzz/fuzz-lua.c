@@ -60,27 +60,10 @@ fz_done(struct wf_thread *t, int ok, json_t *value, const char *error)
 		ended = 1;
 		return;
 	}
-	if (!ok && p->child_error == NULL)
-		p->child_error = xstrdup(error);
-	p->waiting--;
 	for (int i = 0; i < nwaiting; i++)
 		if (waiting[i].t == t)
 			abort(); /* a thread ended while its call waits */
-	wf_lua_thread_free(t);
-	if (p->waiting > 0 || p->setup)
-		return;
-	if (p->child_error) {
-		lua_pushboolean(p->th, 0);
-		lua_pushstring(p->th, p->child_error);
-	} else {
-		lua_pushboolean(p->th, 1);
-		lua_rawgeti(p->th, LUA_REGISTRYINDEX, p->results_ref);
-	}
-	free(p->child_error);
-	p->child_error = NULL;
-	luaL_unref(p->run->L, LUA_REGISTRYINDEX, p->results_ref);
-	p->results_ref = LUA_NOREF;
-	wf_lua_step(p, 2);
+	wf_lua_branch_done(t, ok, error);
 }
 
 static void
