@@ -107,6 +107,13 @@ client_connect(struct client *c, int start, struct err *err)
 	if (!start)
 		return err_set(err, ERR_UNREACHABLE,
 		    "daemon is not running: any galley command starts it");
+	/* never from inside a session (a hook, the MCP server, a command an
+	 * agent runs): the daemon would inherit that session's environment,
+	 * sandbox and limits, and hand them to every session it starts */
+	if (getenv("GALLEY_SESSION") != NULL)
+		return err_set(err, ERR_UNREACHABLE,
+		    "daemon is not running, and a galley session does not "
+		    "start it: run any galley command outside the session");
 	if (run_dir_check(err) < 0)
 		return -1;
 	xasprintf(&lockpath, "%s/start.lock", path_run_dir());

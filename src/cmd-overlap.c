@@ -123,6 +123,12 @@ overlap_run(struct cmd_ctx *ctx)
 	if (ctx->argc != 2 || ctx->argv[1][0] != '/')
 		return cmd_usage_error(ctx, "expected an absolute REPO path");
 	const char *repo = ctx->argv[1];
+	/* the daemon's helper: never start a daemon (one stopped while this
+	 * ran stays stopped), and never report to another one than asked */
+	if (client_connect(&ctx->cl, 0, &ctx->err) < 0) {
+		json_decref(live);
+		return cmd_fail(ctx);
+	}
 	reply = cmd_call(ctx, json_pack("{s:s, s:b}", "cmd", "ls", "all", 1));
 	if (reply == NULL) {
 		json_decref(live);

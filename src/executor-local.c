@@ -50,6 +50,9 @@ host_gone(struct session *s)
 		if (host_link_open(s, &local_cb) == 0)
 			return;
 	}
+	log_info("session %s: host %ld gone without an exit file (started "
+	         "in boot %s, this is %s)",
+	    s->id, s->host_pid, s->boot_id ? s->boot_id : "?", boot_id());
 	if (s->boot_id && strcmp(s->boot_id, boot_id()) != 0)
 		sink->lost(s, EXECUTOR_LOST_REBOOT);
 	else

@@ -8,7 +8,9 @@
  * the answer awaited GALLEY_HOOK_TIMEOUT_MS (5 s); without one the
  * request stays spooled for the daemon to apply later, and the hook ends:
  * 0, or 2 for PreToolUse (the tool call is held back rather than let
- * through unchecked).
+ * through unchecked). It never starts the daemon: one started from inside
+ * a session would carry that session's environment and sandbox; a tool
+ * call waits the same timeout for a daemon to come back.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -27,7 +29,7 @@
 #define HOOK_PAYLOAD_MAX (4u * 1024 * 1024)
 #define HOOK_TIMEOUT_MS 5000
 
-static volatile sig_atomic_t hold_tool;
+static volatile sig_atomic_t hold_tool, reached;
 
 static void
 timeout_cb(int sig)
@@ -38,8 +40,17 @@ timeout_cb(int sig)
 	static const char held[] =
 	    "galley: the daemon did not answer in time: tool call held back, "
 	    "try it again shortly\n";
+	static const char down[] =
+	    "galley: the galley daemon is not running, so this tool call "
+	    "cannot be checked against the session's rules: held back until "
+	    "it runs again (any galley command outside the session starts "
+	    "it)\n";
 
 	(void)sig;
+	if (hold_tool && !reached) {
+		(void)!write(2, down, sizeof down - 1);
+		_exit(2);
+	}
 	if (hold_tool) {
 		(void)!write(2, held, sizeof held - 1);
 		_exit(2);
@@ -96,6 +107,16 @@ hook_run(struct cmd_ctx *ctx)
 	if (hook_spool_write(req, spool, sizeof spool) < 0)
 		spool[0] = '\0'; /* no room on disk: try the socket alone */
 	arm_timeout();
+	/* a hook never starts the daemon (client_connect: not from inside a
+	 * session); the spool keeps its request for the next one. A tool
+	 * call waits for one until the timeout: a daemon restarted meanwhile
+	 * (an upgrade) is not noticed by the agent */
+	while (hold_tool && client_connect(&ctx->cl, 0, &ctx->err) < 0 &&
+	    ctx->err.code != ERR_PROTOCOL) {
+		err_release(&ctx->err);
+		usleep(50000);
+	}
+	reached = 1;
 	reply = cmd_call(ctx, req);
 	if (reply == NULL)
 		return 0; /* down and not startable: it stays spooled */

@@ -11,6 +11,7 @@ changes nothing that is checked."""
 import json
 import os
 import signal
+import subprocess
 import time
 
 from conftest import poll, scaled
@@ -72,9 +73,9 @@ def test_a_hook_spooled_while_the_daemon_is_down_is_applied_at_start(
                    if b"=" in kv)
     tok = env[b"GALLEY_HOOK_TOKEN"].decode()
     galley.ok("daemon", "stop")
-    # a hook of this session while no daemon runs, and none may start
-    # (GALLEY_NO_AUTOSTART is not a thing: the spool is written first,
-    # then the hook is killed by its timeout while it starts one)
+    # a hook of this session while no daemon runs (written by hand here,
+    # with an old time: test_a_hook_never_starts_the_daemon runs the
+    # real `galley hook`)
     spool = galley.ghome / "state" / "hooks"
     spool.mkdir(parents=True, exist_ok=True)
     name = f"{int(time.time() * 1000) - 60000:015d}-1-0-abcdef12.json"
@@ -97,4 +98,58 @@ def test_a_hook_spooled_while_the_daemon_is_down_is_applied_at_start(
     (spool / bad).write_text(json.dumps(req))
     poll(lambda: not (spool / bad).exists(), 10, what="the forged one gone")
     assert "forged" not in (galley.get("asker")["waiting_for"] or "")
+    galley.ok("stop", "asker")
+
+
+def session_env(galley, s):
+    with open(f"/proc/{s['pid']}/environ", "rb") as f:
+        env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0")
+                   if b"=" in kv)
+    return {k: env[k.encode()].decode()
+            for k in ("GALLEY_SESSION", "GALLEY_HOOK_TOKEN")}
+
+
+def test_a_hook_never_starts_the_daemon(galley):
+    """A daemon started by a hook would carry the agent's environment and
+    sandbox into every session it starts: a hook spools and goes; a tool
+    call waits its timeout for a daemon, then is held back (exit 2)."""
+    galley.new("ask ready?", name="asker")
+    s = galley.wait_state("asker", "blocked", timeout=20)
+    env = dict(session_env(galley, s), GALLEY_HOOK_TIMEOUT_MS="400")
+    galley.ok("daemon", "stop")
+    note = json.dumps({"hook_event_name": "Notification",
+                       "notification_type": "elicitation_dialog",
+                       "message": "asked while down"})
+    p = galley.run("hook", "Notification", input=note, env=env, check=0)
+    assert galley.daemon_pid() is None
+    tool = json.dumps({"hook_event_name": "PreToolUse", "tool_name": "Bash",
+                       "tool_input": {"command": "true"}})
+    p = galley.run("hook", "PreToolUse", input=tool, env=env, check=2)
+    assert "not running" in p.stderr and "held back" in p.stderr, p.stderr
+    assert galley.daemon_pid() is None
+    # nor does any other galley command run inside the session
+    galley.fail("ls", env=env, code=5, match="does not start it")
+    assert galley.daemon_pid() is None
+    # a tool call that comes while the daemon is down is let through by a
+    # daemon that starts before its timeout (an upgrade's restart)
+    env["GALLEY_HOOK_TIMEOUT_MS"] = str(int(scaled(20) * 1000))
+    hook = subprocess.Popen([galley.bin, "hook", "PreToolUse"],
+                            env=dict(galley.env, **env), text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    galley.pids.add(hook.pid)
+    hook.stdin.write(tool)
+    hook.stdin.close()
+    galley.ok("ls")  # from outside: starts the daemon
+    assert hook.wait(timeout=scaled(20)) == 0, hook.stderr.read()
+    # what was spooled while it was down is applied by it, once: the
+    # Notification, and the held tool call (claude would ask again)
+
+    def kinds():
+        ev = galley.json("events", "asker", "--limit", "1000")
+        return [e["kind"] for e in (ev if isinstance(ev, list)
+                                    else ev["events"])]
+    poll(lambda: kinds().count("hook.PreToolUse") == 2, 10,
+         what="the spooled hooks applied")
+    assert kinds().count("hook.Notification") == 2  # the ask, and ours
     galley.ok("stop", "asker")

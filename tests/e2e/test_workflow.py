@@ -254,6 +254,7 @@ end
 
 def test_a_reboot_restarts_in_flight_calls_and_replays_done_ones(galley,
                                                                  repo):
+    galley.env["GALLEY_LOG"] = "info"  # what a failure prints
     write(repo, "boot", """
 function run(args)
   local a = agent("say before", {runtime = "fake", label = "before"})
@@ -274,9 +275,18 @@ end
     galley.env["GALLEY_BOOT_ID"] = "another-boot"
     # the same call, restarted in a new session (its old one died with
     # the boot); the test ends it by hand
-    st = poll(lambda: (lambda x: x if len([a for a in x["agents"]]) == 2
-                       and x["agents"][1]["session"] != s["id"] else None)(
-        status(galley, repo, run)), 30, what="the long call restarted")
+    last = {}
+
+    def restarted():
+        x = last["st"] = status(galley, repo, run)
+        return (x if len(x["agents"]) == 2 and
+                x["agents"][1]["session"] != s["id"] else None)
+    try:
+        st = poll(restarted, 30, what="the long call restarted")
+    except AssertionError:
+        log = (galley.ghome / "state" / "daemon.log").read_text()
+        raise AssertionError(f"not restarted: {last.get('st')}\n"
+                             f"{galley.ls()}\n{log[-6000:]}")
     assert st["agents"][0]["replayed"] and st["state"] == "running", st
     new = st["agents"][1]["session"]
     galley.ok("stop", new)

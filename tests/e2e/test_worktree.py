@@ -318,6 +318,15 @@ def test_overlap_same_lines_conflict_other_files_do_not(galley, repo):
          what="the conflict cleared")
 
 
+def test_the_overlap_helper_never_starts_a_daemon(galley, repo):
+    # the daemon's helper can outlive a `daemon stop`: reporting back must
+    # not start another daemon (with the helper's stale environment)
+    galley.ok("ls")
+    galley.ok("daemon", "stop")
+    galley.fail("overlap", str(repo), code=5, match="not running")
+    assert galley.daemon_pid() is None
+
+
 def test_pool_hands_out_a_ready_worktree(galley, repo):
     base = commit_file(repo, "a.txt", "a\n", "a")
     galley.ok("config", "set", "--project", "worktree.pool", "2", cwd=repo)
