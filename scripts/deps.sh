@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config meson ninja-build git tmux clang clang-format
 libclang-rt-dev
 libuv1-dev libvterm-dev libncurses-dev libjansson-dev libsqlite3-dev
 liblua5.4-dev libyaml-dev libcmocka-dev
-python3 python3-pytest python3-pexpect util-linux procps
+python3 python3-pytest python3-pytest-xdist python3-pexpect util-linux procps
 dtach hyperfine bubblewrap slurm-wlm"
 
 missing=""

@@ -134,6 +134,12 @@ def test_long_names_are_cut_with_a_marker_and_the_shown_part_works(galley):
 def test_an_ambiguous_name_prefix_is_refused(galley):
     galley.new("exit 0", name="build-a")
     galley.new("exit 0", name="build-b")
+    # both ended (a live one would be preferred to an ended one)
+    galley.wait_state("build-a", "done")
+    galley.wait_state("build-b", "done")
+    galley.fail("get", "build-", code=2, match="ambiguous")
+    galley.new("ask ready?", name="build-c")
+    galley.new("ask ready?", name="build-d")
     galley.fail("get", "build-", code=2, match="ambiguous")
 
 
