@@ -114,11 +114,49 @@ changed_files(const char *repo, const char *base, const char *snap)
 	return n;
 }
 
+/* For each live snapshot, what it conflicts with: each other one, and its
+ * base branch as it is now. */
+static json_t *
+pair_conflicts(const char *repo, json_t *live)
+{
+	json_t *results, *s;
+	size_t i, j;
+
+	results = json_object();
+	json_array_foreach(live, i, s)
+	{
+		json_t *mine = json_array();
+		json_t *t;
+		json_array_foreach(live, j, t)
+		{
+			if (i == j)
+				continue;
+			json_t *paths = conflict(repo, session_str(s, "snap"),
+			    session_str(t, "snap"));
+			if (paths)
+				json_array_append_new(mine,
+				    json_pack("{s:s, s:o}", "with",
+				        session_str(t, "id"), "paths", paths));
+		}
+		const char *base = session_str(s, "base");
+		if (*base && strcmp(base, "HEAD") != 0) {
+			json_t *paths =
+			    conflict(repo, session_str(s, "snap"), base);
+			if (paths)
+				json_array_append_new(mine,
+				    json_pack("{s:s, s:o}", "with", "base",
+				        "paths", paths));
+		}
+		json_object_set_new(results, session_str(s, "id"), mine);
+	}
+	return results;
+}
+
 static int
 overlap_run(struct cmd_ctx *ctx)
 {
 	json_t *reply, *list, *s, *live = json_array(), *results;
-	size_t i, j;
+	size_t i;
 
 	if (ctx->argc != 2 || ctx->argv[1][0] != '/')
 		return cmd_usage_error(ctx, "expected an absolute REPO path");
@@ -161,33 +199,7 @@ overlap_run(struct cmd_ctx *ctx)
 		        "snap", snap, "base", session_str(s, "base_ref")));
 		free(snap);
 	}
-	results = json_object();
-	json_array_foreach(live, i, s)
-	{
-		json_t *mine = json_array();
-		json_t *t;
-		json_array_foreach(live, j, t)
-		{
-			if (i == j)
-				continue;
-			json_t *paths = conflict(repo, session_str(s, "snap"),
-			    session_str(t, "snap"));
-			if (paths)
-				json_array_append_new(mine,
-				    json_pack("{s:s, s:o}", "with",
-				        session_str(t, "id"), "paths", paths));
-		}
-		const char *base = session_str(s, "base");
-		if (*base && strcmp(base, "HEAD") != 0) {
-			json_t *paths =
-			    conflict(repo, session_str(s, "snap"), base);
-			if (paths)
-				json_array_append_new(mine,
-				    json_pack("{s:s, s:o}", "with", "base",
-				        "paths", paths));
-		}
-		json_object_set_new(results, session_str(s, "id"), mine);
-	}
+	results = pair_conflicts(repo, live);
 	json_decref(reply);
 	reply = cmd_call(ctx,
 	    json_pack("{s:s, s:s, s:o, s:o}", "cmd", "overlap", "repo", repo,
