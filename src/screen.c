@@ -203,12 +203,22 @@ vt_write(struct screen *s, const char *data, size_t len)
 		data = joined.data;
 		len = joined.len;
 		s->ncarry = 0;
-	} else if (s->ncarry > 0) { /* only after a read cut a sequence */
-		buf_add(&joined, s->carry, (size_t)s->ncarry);
-		buf_add(&joined, data, len);
-		data = joined.data;
-		len = joined.len;
-		s->ncarry = 0;
+	} else {
+		/* plain text the guard does not see: it must still know a
+		 * character was printed, or a later REP is dropped (found by
+		 * tests/fuzz/fuzz-screen.c: the skipping screen, whose text
+		 * waited and went through the guard with the REP, repeated
+		 * it; the other did not) */
+		for (size_t i = 0; !s->guard.printed && i < len; i++)
+			if (data[i] >= 0x20 && data[i] < 0x7f)
+				s->guard.printed = 1;
+		if (s->ncarry > 0) { /* only after a read cut a sequence */
+			buf_add(&joined, s->carry, (size_t)s->ncarry);
+			buf_add(&joined, data, len);
+			data = joined.data;
+			len = joined.len;
+			s->ncarry = 0;
+		}
 	}
 	whole = flood_utf8_cut(data, len);
 	vterm_input_write(s->vt, data, whole);

@@ -283,6 +283,27 @@ test_rep_before_any_character_does_not_hang(void **state)
 	screen_free(s);
 }
 
+/* A character printed in a read of its own (no escape in it: the guard
+ * is not on its path) still makes a later REP safe, so it repeats: the
+ * screen that made the text wait did, the one fed every byte did not
+ * (found by fuzz-screen; corpus: crash-rep-after-plain-read). */
+static void
+test_rep_after_a_plain_read(void **state)
+{
+	struct pair p;
+	struct buf out = BUF_INIT;
+
+	pair_new(&p, 2, 4, 0);
+	const char *parts[] = {"\033[\177b", "n", "\033[", "b"};
+	for (int i = 0; i < 4; i++)
+		feed(&p, parts[i], strlen(parts[i]));
+	assert_same(&p);
+	screen_text(p.full, 0, &out);
+	assert_string_equal(out.data, "nn\n");
+	buf_release(&out);
+	pair_free(&p);
+}
+
 /* A UTF-8 character cut between two reads shows whole (libvterm alone
  * shows U+FFFD for it). */
 static void
@@ -359,6 +380,7 @@ main(void)
 	    cmocka_unit_test(test_too_many_csi_parameters_do_not_crash),
 	    cmocka_unit_test(test_utf8_cut_between_reads),
 	    cmocka_unit_test(test_rep_before_any_character_does_not_hang),
+	    cmocka_unit_test(test_rep_after_a_plain_read),
 	    cmocka_unit_test(test_full_width_line_then_bare_line_feeds),
 	};
 
