@@ -51,6 +51,11 @@ run_dir_check(struct err *err)
 	return 0;
 }
 
+#define DAEMON_GONE_MSG                                                        \
+	"the daemon closed the connection before answering (it stopped or "    \
+	"restarted: see daemon.log); the request may or may not have been "    \
+	"carried out"
+
 static void
 daemon_spawn(void)
 {
@@ -199,6 +204,11 @@ client_call(struct client *c, json_t *req, struct err *err)
 	json_decref(req);
 	for (;;) {
 		int rc = sock_recv(c->fd, &c->rd, &reply, -1, err);
+		if (rc <= 0 && err->code == ERR_UNREACHABLE) {
+			/* say who and what may have come of the request */
+			err_release(err);
+			err_set(err, ERR_UNREACHABLE, "%s", DAEMON_GONE_MSG);
+		}
 		if (rc <= 0)
 			return NULL;
 		json_t *rid = json_object_get(reply, "id");
@@ -264,8 +274,8 @@ client_call_text(
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)
-				return err_set(err, ERR_UNREACHABLE,
-				    "connection closed by peer");
+				return err_set(err, ERR_UNREACHABLE, "%s",
+				    DAEMON_GONE_MSG);
 			proto_feed(&c->rd, chunk, (size_t)n);
 		}
 		if (rc < 0)

@@ -281,6 +281,23 @@ store_commit(struct store *s)
 	return -1;
 }
 
+/* Make what the open transactions wrote durable now, and go on in a new
+ * one at the same depth: before code that may never return (a workflow's
+ * script, which wf-watchdog.c may cut short by restarting the daemon). */
+int
+store_sync(struct store *s)
+{
+	int depth = tx_depth, rc;
+
+	if (depth == 0)
+		return 0;
+	tx_depth = 1;
+	rc = store_commit(s);
+	while (tx_depth < depth)
+		store_begin(s);
+	return rc;
+}
+
 void
 store_rollback(struct store *s)
 {

@@ -35,6 +35,7 @@ int store_migrate(struct store *, struct err *);
 int store_version(struct store *);
 int store_begin(struct store *);
 int store_commit(struct store *);
+int store_sync(struct store *); /* commit now, begin again */
 /* why the last commit failed (NULL: it did not) */
 const char *store_last_error(void);
 void store_rollback(struct store *);

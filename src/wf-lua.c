@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "settings.h"
 #include "util.h"
+#include "wf-watchdog.h"
 #include "workflow.h"
 #include "xmalloc.h"
 
@@ -482,7 +483,9 @@ wf_lua_step(struct wf_thread *t, int nargs)
 	if (t->parent == NULL)
 		t->run->lim.steps = 0; /* a new slice */
 	t->running = 1;
+	wf_watchdog_enter(t->run->dry ? "" : t->run->id);
 	int rc = lua_resume(t->th, NULL, nargs, &nres);
+	wf_watchdog_leave();
 	t->running = 0;
 	if (rc == LUA_YIELD) {
 		lua_pop(t->th, nres);
@@ -751,8 +754,12 @@ wf_lua_load(lua_State *L, const char *name, const char *script)
 	}
 	lua_getfield(L, LUA_REGISTRYINDEX, "galley.env");
 	lua_setupvalue(L, -2, 1); /* _ENV */
-	run_of(L)->lim.steps = 0;
-	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+	struct wf_run *r = run_of(L);
+	r->lim.steps = 0;
+	wf_watchdog_enter(r->dry ? "" : r->id);
+	int rc = lua_pcall(L, 0, 0, 0);
+	wf_watchdog_leave();
+	if (rc != LUA_OK) {
 		err = xstrdup(lua_tostring(L, -1));
 		lua_pop(L, 1);
 	}

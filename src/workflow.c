@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -22,6 +23,7 @@
 #include "state.h"
 #include "store.h"
 #include "util.h"
+#include "wf-watchdog.h"
 #include "workflow.h"
 #include "xmalloc.h"
 
@@ -312,14 +314,25 @@ run_new(const char *id, const char *name, const char *file, const char *script,
 	return r;
 }
 
-/* Boot it; a script that fails at once fails the run, with the reason. */
+/* Boot it; a script that fails at once fails the run, with the reason,
+ * and so does one whose last boot got stuck in C (wf-watchdog.c): it would
+ * again. */
 static void
 run_go(struct wf_run *r)
 {
-	char *error = NULL;
+	char *error = NULL, *stuck = wf_watchdog_file(r->id);
+	struct buf why = BUF_INIT;
 
-	if (run_boot(r, &error) < 0)
+	wf_watchdog_arm();
+	if (!r->dry && read_file(stuck, &why, 4096, NULL) == 0) {
+		buf_addc(&why, '\0');
+		unlink(stuck);
+		log_warn("workflow %s: failed: %s", r->id, why.data);
+		run_end(r, "failed", why.data, NULL);
+	} else if (run_boot(r, &error) < 0)
 		run_end(r, "failed", error, NULL);
+	buf_release(&why);
+	free(stuck);
 	free(error);
 }
 
@@ -396,6 +409,10 @@ workflow_start(const char *id, const char *name, const char *file,
 {
 	struct wf_run *r = run_new(id, name, file, script, cwd, args, env);
 
+	/* the run's row stands before its script runs: a script stuck in C
+	 * restarts the daemon (wf-watchdog.c), losing the request's
+	 * transaction; the run must be there to be failed */
+	store_sync(&galley_db);
 	run_go(r);
 	return r;
 }

@@ -584,3 +584,35 @@ end
     w = next(s for s in galley.ls() if s["name"] == "based.w")
     assert w["branch"] == "galley/batch-t-1"
     assert (Path(w["worktree"]) / "only-on-other.txt").exists()
+
+
+def test_a_script_stuck_in_c_restarts_the_daemon_and_fails_its_run(galley,
+                                                                   repo):
+    """A pattern that backtracks loops in C, where the instruction limit
+    never looks: the watchdog restarts the daemon (same pid, sessions
+    adopted) and the run fails with why, instead of hanging everything."""
+    galley.env["GALLEY_WF_STUCK_MS"] = "1500"
+    galley.env["GALLEY_LOG"] = "info"
+    galley.exec("sleep", "300", name="bystander")
+    d = galley.daemon_pid()
+    write(repo, "stuck", """
+function run(args)
+  log("before")
+  return string.find(string.rep("a", 40), string.rep("a-", 25) .. "b")
+end
+""")
+    # the request that boots the run is the one cut short by the restart
+    p = galley.run("workflow", "run", "stuck", "--bg", cwd=repo, timeout=60)
+    assert p.returncode == 5 and "restarted" in p.stderr, p.stderr
+    runs = galley.json("workflow", "runs", cwd=repo)
+    runs = runs if isinstance(runs, list) else runs["runs"]
+    run = [r for r in runs if r["name"] == "stuck"][0]["run"]
+    st = poll(lambda: (lambda x: x if x["state"] == "failed" else None)(
+        status(galley, repo, run)), 30, what="the stuck run failed")
+    assert "library call" in st["error"], (st, p.stdout, p.stderr)
+    assert galley.daemon_pid() == d  # the same daemon, exec'd afresh
+    assert galley.get("bystander")["state"] == "working"
+    assert not list((galley.ghome / "state" / "workflows").glob("*.stuck"))
+    # the daemon answers, and another run works
+    write(repo, "fine", 'function run(args) return "ok" end\n')
+    assert galley.json("workflow", "run", "fine", cwd=repo)["state"] == "done"
