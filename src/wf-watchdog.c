@@ -163,7 +163,7 @@ wf_watchdog_arm(void)
 void
 wf_watchdog_enter(const char *run)
 {
-	if (!atomic_load(&armed) || depth++ > 0)
+	if (depth++ > 0 || !atomic_load(&armed))
 		return;
 	snprintf(busy_run, sizeof busy_run, "%s", run);
 	atomic_store(&busy_since, mono_ms());
@@ -172,7 +172,7 @@ wf_watchdog_enter(const char *run)
 void
 wf_watchdog_leave(void)
 {
-	if (!atomic_load(&armed) || --depth > 0)
+	if (--depth > 0)
 		return;
 	atomic_store(&busy_since, 0);
 }
