@@ -138,6 +138,18 @@ flood_scan(struct flood_csi *c, const char *p, size_t len)
 	return tail > end ? tail : end;
 }
 
+void
+flood_printed(struct flood_guard *g, const char *p, size_t len)
+{
+	for (size_t i = len; i-- > 0;) {
+		unsigned char c = (unsigned char)p[i];
+		if (c >= 0x20 && c != 0x7f) {
+			g->printed = c < 0x7f;
+			return;
+		}
+	}
+}
+
 size_t
 flood_guard(struct flood_guard *g, const char *in, size_t len, char *out)
 {
@@ -148,9 +160,8 @@ flood_guard(struct flood_guard *g, const char *in, size_t len, char *out)
 		if (g->state == 0) {
 			if (c == 0x1b)
 				g->state = 1;
-			else if (c >= 0x20 && c < 0x7f)
-				g->printed = 1; /* ASCII only: a broken UTF-8
-				                 * byte prints nothing */
+			else if (c >= 0x20 && c != 0x7f)
+				g->printed = c < 0x7f; /* ASCII: width 1 */
 		} else if (c == 0x1b) {
 			g->state = 1;
 		} else if (c == 0x18 || c == 0x1a) {
@@ -177,8 +188,8 @@ flood_guard(struct flood_guard *g, const char *in, size_t len, char *out)
 				continue;
 		} else if (c >= 0x40 && c <= 0x7e) {
 			g->state = 0; /* the final byte */
-			/* REP (repeat the last character) before any was
-			 * printed spins libvterm forever: made a no-op */
+			/* REP (repeat the last character) spins libvterm
+			 * forever if that has no width: only after ASCII */
 			if (c == 'b' && !g->printed)
 				c = '~';
 		}

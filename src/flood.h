@@ -43,17 +43,22 @@ size_t flood_scan(struct flood_csi *, const char *p, size_t len);
 
 /* What libvterm (0.1.4, Debian 12) cannot take, found by
  * tests/fuzz/fuzz-screen.c: a CSI with more than 16 parameters (';' or
- * ':') crashes it, and REP (CSI n b) before any character was printed
- * loops forever; any program could kill or hang its host by printing
- * one. The guard copies in to out (never longer), leaving out the
- * parameters past the 16th and turning such a REP into a CSI libvterm
- * ignores; its state lasts across writes. Returns out's length. */
+ * ':') crashes it, and REP (CSI n b) loops forever when the last
+ * character printed has no width (none yet, or a combining mark that had
+ * nothing to combine with: "l\n" U+0301 then REP); any program could kill
+ * or hang its host by printing one. The guard copies in to out (never
+ * longer), leaving out the parameters past the 16th and turning a REP
+ * into a CSI libvterm ignores unless the last character printed was
+ * ASCII (ncurses sends REP after ASCII and Latin-1 only); its state lasts
+ * across writes. Returns out's length. flood_printed says the same of
+ * text written past the guard (no escape in it). */
 #define FLOOD_CSI_ARGS 16
 struct flood_guard {
 	int state;   /* 0 ground, 1 after ESC, 2 in CSI, 3 in a string */
 	int seps;    /* parameter separators in this CSI */
-	int printed; /* a character was printed: REP is safe */
+	int printed; /* the last character printed was ASCII: REP is safe */
 };
 size_t flood_guard(struct flood_guard *, const char *in, size_t len, char *out);
+void flood_printed(struct flood_guard *, const char *p, size_t len);
 
 #endif

@@ -204,14 +204,11 @@ vt_write(struct screen *s, const char *data, size_t len)
 		len = joined.len;
 		s->ncarry = 0;
 	} else {
-		/* plain text the guard does not see: it must still know a
-		 * character was printed, or a later REP is dropped (found by
-		 * tests/fuzz/fuzz-screen.c: the skipping screen, whose text
-		 * waited and went through the guard with the REP, repeated
-		 * it; the other did not) */
-		for (size_t i = 0; !s->guard.printed && i < len; i++)
-			if (data[i] >= 0x20 && data[i] < 0x7f)
-				s->guard.printed = 1;
+		/* plain text the guard does not see: it must still know
+		 * what was printed last, or a later REP is kept or dropped
+		 * depending on where reads were cut (found by
+		 * tests/fuzz/fuzz-screen.c) */
+		flood_printed(&s->guard, data, len);
 		if (s->ncarry > 0) { /* only after a read cut a sequence */
 			buf_add(&joined, s->carry, (size_t)s->ncarry);
 			buf_add(&joined, data, len);

@@ -304,6 +304,26 @@ test_rep_after_a_plain_read(void **state)
 	pair_free(&p);
 }
 
+/* A combining mark with nothing to combine with (after a line feed) has
+ * no width, and libvterm's REP of it never ends: REP is kept only after
+ * ASCII (corpus: timeout-rep-after-combining). */
+static void
+test_rep_after_a_lone_combining_mark_does_not_hang(void **state)
+{
+	struct pair p;
+	struct buf out = BUF_INIT;
+
+	pair_new(&p, 3, 4, 0);
+	const char *parts[] = {"l\n", "\314\201", "\033[b", "x\033[2b"};
+	for (int i = 0; i < 4; i++)
+		feed(&p, parts[i], strlen(parts[i]));
+	assert_same(&p);
+	screen_text(p.full, 0, &out);
+	assert_non_null(strstr(out.data, "xxx")); /* after ASCII: kept */
+	buf_release(&out);
+	pair_free(&p);
+}
+
 /* A UTF-8 character cut between two reads shows whole (libvterm alone
  * shows U+FFFD for it). */
 static void
@@ -381,6 +401,8 @@ main(void)
 	    cmocka_unit_test(test_utf8_cut_between_reads),
 	    cmocka_unit_test(test_rep_before_any_character_does_not_hang),
 	    cmocka_unit_test(test_rep_after_a_plain_read),
+	    cmocka_unit_test(
+	        test_rep_after_a_lone_combining_mark_does_not_hang),
 	    cmocka_unit_test(test_full_width_line_then_bare_line_feeds),
 	};
 
