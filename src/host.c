@@ -243,6 +243,12 @@ finish(void)
 	host_records_close();
 	host_record_screen(host.screen);
 	host_record_exit(host.exit_code, host.exit_signal);
+	/* before anyone hears of the exit: a restart binds a new host's
+	 * socket at the same path, and unlinking after that (this host
+	 * descheduled between the two) left the new host unreachable */
+	xasprintf(&sock, "%s/host.sock", host.dir);
+	unlink(sock);
+	free(sock);
 	ev = host_status();
 	TAILQ_FOREACH_SAFE(c, &host.clients, entry, tc) {
 		if (c->watch)
@@ -250,9 +256,6 @@ finish(void)
 		host_client_shutdown(c);
 	}
 	json_decref(ev);
-	xasprintf(&sock, "%s/host.sock", host.dir);
-	unlink(sock);
-	free(sock);
 	if (host.relay > 0) /* it would die with us anyway */
 		kill(host.relay, SIGTERM);
 	if (host.relay_sock)
