@@ -157,11 +157,14 @@ flood_guard(struct flood_guard *g, const char *in, size_t len, char *out)
 
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)in[i];
+		if (c >= 0x80)
+			g->printed = 0; /* in any state: what libvterm makes
+			                 * of it may be a glyph without width */
 		if (g->state == 0) {
 			if (c == 0x1b)
 				g->state = 1;
-			else if (c >= 0x20 && c != 0x7f)
-				g->printed = c < 0x7f; /* ASCII: width 1 */
+			else if (c >= 0x20 && c < 0x7f)
+				g->printed = 1; /* ASCII: width 1 */
 		} else if (c == 0x1b) {
 			g->state = 1;
 		} else if (c == 0x18 || c == 0x1a) {

@@ -49,7 +49,8 @@ size_t flood_scan(struct flood_csi *, const char *p, size_t len);
  * or hang its host by printing one. The guard copies in to out (never
  * longer), leaving out the parameters past the 16th and turning a REP
  * into a CSI libvterm ignores unless the last character printed was
- * ASCII (ncurses sends REP after ASCII and Latin-1 only); its state lasts
+ * ASCII and no byte past ASCII came since, in any state (ncurses sends
+ * REP after ASCII and Latin-1 only); its state lasts
  * across writes. Returns out's length. flood_printed says the same of
  * text written past the guard (no escape in it). */
 #define FLOOD_CSI_ARGS 16
