@@ -111,6 +111,15 @@ assert_same(struct pair *p)
 	buf_release(&b);
 }
 
+/* Each part a read of its own, to both screens; then they must agree. */
+static void
+feed_parts(struct pair *p, const char *const *parts, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		feed(p, parts[i], strlen(parts[i]));
+	assert_same(p);
+}
+
 static void
 pair_free(struct pair *p)
 {
@@ -295,9 +304,7 @@ test_rep_after_a_plain_read(void **state)
 
 	pair_new(&p, 2, 4, 0);
 	const char *parts[] = {"\033[\177b", "n", "\033[", "b"};
-	for (int i = 0; i < 4; i++)
-		feed(&p, parts[i], strlen(parts[i]));
-	assert_same(&p);
+	feed_parts(&p, parts, 4);
 	screen_text(p.full, 0, &out);
 	assert_string_equal(out.data, "nn\n");
 	buf_release(&out);
@@ -315,9 +322,7 @@ test_rep_after_a_lone_combining_mark_does_not_hang(void **state)
 
 	pair_new(&p, 3, 4, 0);
 	const char *parts[] = {"l\n", "\314\201", "\033[b", "x\033[2b"};
-	for (int i = 0; i < 4; i++)
-		feed(&p, parts[i], strlen(parts[i]));
-	assert_same(&p);
+	feed_parts(&p, parts, 4);
 	screen_text(p.full, 0, &out);
 	assert_non_null(strstr(out.data, "xxx")); /* after ASCII: kept */
 	buf_release(&out);
